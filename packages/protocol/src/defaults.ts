@@ -1,0 +1,38 @@
+/**
+ * Every duration carries its unit in its name. These are the production
+ * defaults; both daemons let an operator override the ones that are options.
+ */
+export const DEFAULTS = {
+  /** Path of the agents' WebSocket endpoint on the master. */
+  agentPath: '/agent',
+  /** How often an agent sends a heartbeat; the master dictates it in `welcome`. */
+  heartbeatIntervalMs: 5_000,
+  /** A worker whose last heartbeat is older than this is flagged inactive (3 beats). */
+  heartbeatTimeoutMs: 15_000,
+  /**
+   * Largest message either side accepts. The biggest legitimate message (hello)
+   * is a few hundred bytes; anything larger is hostile or broken.
+   */
+  maxMessageBytes: 4_096,
+  /** A connection that has not sent its hello by then is closed. */
+  helloTimeoutMs: 10_000,
+  /** Reconnect backoff: full jitter between 0 and min(cap, base * 2^attempt). */
+  reconnectBaseMs: 1_000,
+  reconnectCapMs: 10_000,
+  /** Retry delay after a refusal that only an admin can fix (unknown worker, bad token). */
+  refusedRetryMs: 60_000,
+  /** A connection that lived this long resets the backoff. */
+  stableConnectionMs: 30_000,
+  /** How often the agent measures the machine again. */
+  reprobeIntervalMs: 5 * 60_000,
+} as const;
+
+/** Numbers of the protocol's spec values, for validation on both sides. */
+export const SPEC_LIMITS = {
+  maxCpu: 65_536,
+  /** GiB. */
+  maxMemory: 1_048_576,
+  /** GB (10^9 bytes). */
+  maxStorage: 1_000_000_000,
+  maxGpu: 1_024,
+} as const;

@@ -1,0 +1,22 @@
+/**
+ * Admission happens at the HTTP upgrade, before a WebSocket exists. These are
+ * the request headers the agent sends and the master reads (lower case, as
+ * Node's `IncomingMessage.headers` presents them).
+ */
+export const HEADERS = {
+  workerId: 'x-worker-id',
+  protocolVersion: 'x-protocol-version',
+  /** `Authorization: Bearer <token>`; the token is the worker's own credential. */
+  authorization: 'authorization',
+} as const;
+
+export function bearer(token: string): string {
+  return `Bearer ${token}`;
+}
+
+/** Returns the token of a `Bearer <token>` header value, or undefined. */
+export function parseBearer(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const match = /^Bearer ([A-Za-z0-9_-]{16,256})$/.exec(value);
+  return match?.[1];
+}
