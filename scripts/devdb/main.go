@@ -183,7 +183,7 @@ func pingOnce(addr string, deadline time.Time) error {
 	hdr := []int32{int32(16 + 4 + 1 + len(docBytes)), 1, 0, opMsg}
 	_ = binary.Write(&msg, binary.LittleEndian, hdr)
 	_ = binary.Write(&msg, binary.LittleEndian, uint32(0)) // flagBits
-	msg.WriteByte(0)                                        // section kind 0: body
+	msg.WriteByte(0)                                       // section kind 0: body
 	msg.Write(docBytes)
 	if _, err = conn.Write(msg.Bytes()); err != nil {
 		return err
