@@ -1,0 +1,25 @@
+import { UsageError } from '../registry/errors.js';
+
+/**
+ * yargs turns `--min-cpu abc` into NaN (or null) without complaint; these
+ * coercions make such a value a usage error that names the flag instead.
+ */
+export function nonNegativeNumber(flag: string, { integer = false } = {}): (value: unknown) => number {
+  return (value) => {
+    if (Array.isArray(value)) throw new UsageError(`give --${flag} once`);
+    const text = String(value).trim();
+    const number = text === '' ? Number.NaN : Number(text);
+    if (!Number.isFinite(number) || number < 0 || (integer && !Number.isInteger(number))) {
+      throw new UsageError(`--${flag} needs ${integer ? 'a whole number' : 'a number'} >= 0, got ${JSON.stringify(text.slice(0, 40))}`);
+    }
+    return number;
+  };
+}
+
+/** A string option given once (yargs makes an array of a repeated flag). */
+export function singleString(flag: string): (value: unknown) => string {
+  return (value) => {
+    if (Array.isArray(value)) throw new UsageError(`give --${flag} once`);
+    return String(value);
+  };
+}

@@ -1,0 +1,68 @@
+import type { CommandModule } from 'yargs';
+import type { WorkerFilter } from '../../registry/worker.js';
+import { nonNegativeNumber, singleString } from '../arguments.js';
+import type { CommandContext } from '../context.js';
+import { formatWorkerTable, unixSeconds, workerToJson } from '../format.js';
+
+interface Args {
+  active: boolean | undefined;
+  inactive: boolean | undefined;
+  ip: string | undefined;
+  gpu: boolean | undefined;
+  'min-cpu': number | undefined;
+  'min-memory': number | undefined;
+  stale: number | undefined;
+  json: boolean;
+}
+
+/** The contract's example queries as flags; given flags combine (all must hold). */
+export function workerListCommand(ctx: CommandContext): CommandModule<object, Args> {
+  return {
+    command: 'list',
+    describe: 'List registered workers (filters combine)',
+    builder: (yargs) =>
+      yargs
+        .option('active', { type: 'boolean', describe: 'Only workers connected now (is_active: true)' })
+        .option('inactive', { type: 'boolean', describe: 'Only workers not connected (is_active: false)' })
+        .option('ip', { type: 'string', requiresArg: true, coerce: singleString('ip'), describe: 'Only workers with this worker_ip' })
+        .option('gpu', { type: 'boolean', describe: 'Only workers with a GPU (total_gpu > 0)' })
+        .option('min-cpu', {
+          type: 'string', requiresArg: true,
+          coerce: nonNegativeNumber('min-cpu'),
+          describe: 'Only workers with more than this many CPU cores',
+        })
+        .option('min-memory', {
+          type: 'string', requiresArg: true,
+          coerce: nonNegativeNumber('min-memory'),
+          describe: 'Only workers with more than this many GiB of memory',
+        })
+        .option('stale', {
+          type: 'string', requiresArg: true,
+          coerce: nonNegativeNumber('stale', { integer: true }),
+          describe: 'Only active workers whose last heartbeat is older than this many seconds',
+        })
+        .option('json', { type: 'boolean', default: false, describe: 'Print a JSON array (dates in ISO 8601)' })
+        .conflicts('active', 'inactive')
+        .conflicts('stale', 'inactive'),
+    async handler(args) {
+      const now = ctx.now();
+      const filter: WorkerFilter = {};
+      if (args.active === true) filter.active = true;
+      if (args.inactive === true) filter.active = false;
+      if (args.ip !== undefined) filter.ip = args.ip;
+      if (args.gpu === true) filter.gpu = true;
+      if (args['min-cpu'] !== undefined) filter.minCpu = args['min-cpu'];
+      if (args['min-memory'] !== undefined) filter.minMemory = args['min-memory'];
+      if (args.stale !== undefined) filter.staleBefore = unixSeconds(now) - args.stale;
+      const { registry } = await ctx.services();
+      const workers = await registry.findWorkers(filter);
+      if (args.json) {
+        ctx.stdout(`${JSON.stringify(workers.map(workerToJson), null, 2)}\n`);
+      } else if (workers.length === 0) {
+        ctx.stdout(Object.keys(filter).length === 0 ? 'No workers registered.\n' : 'No workers match these filters.\n');
+      } else {
+        ctx.stdout(`${formatWorkerTable(workers, now)}\n`);
+      }
+    },
+  };
+}

@@ -1,0 +1,28 @@
+import { RegistryError } from '../registry/errors.js';
+
+/** What scripts around the CLI can rely on. */
+export const EXIT = {
+  ok: 0,
+  /** The operation failed: not found, already registered, database unreachable. */
+  failed: 1,
+  /** The command line or the environment is wrong: fix it and run again. */
+  usage: 2,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+export function exitCodeFor(error: unknown): ExitCode {
+  return error instanceof RegistryError && error.isUsage ? EXIT.usage : EXIT.failed;
+}
+
+/**
+ * The one line printed on stderr for an error: the code for scripts, the
+ * message for people. Unknown errors (bugs, driver surprises) get INTERNAL and
+ * their message only: never a stack trace on an admin's terminal.
+ */
+export function errorLine(error: unknown, hide: (text: string) => string): string {
+  const code = error instanceof RegistryError ? error.code : 'INTERNAL';
+  const message = error instanceof Error ? error.message : String(error);
+  const hint = code === 'USAGE' ? ' (see --help)' : '';
+  return `cluster-master: error [${code}]: ${hide(message.replace(/\s+/g, ' ').trim())}${hint}`;
+}

@@ -1,0 +1,88 @@
+import yargs from 'yargs';
+import { UsageError } from '../registry/errors.js';
+import { dbInitCommand } from './commands/db-init.js';
+import { workerListCommand } from './commands/worker-list.js';
+import { workerRegisterCommand } from './commands/worker-register.js';
+import { workerShowCommand } from './commands/worker-show.js';
+import { workerTokenCommand } from './commands/worker-token.js';
+import { workerUnregisterCommand } from './commands/worker-unregister.js';
+import { serveCommand } from './serve-command.js';
+import { createCommandContext, type CliOptions } from './context.js';
+import { EXIT, errorLine, exitCodeFor, type ExitCode } from './exit-codes.js';
+
+const ENVIRONMENT = [
+  'Environment:',
+  '  MONGODB_URI        connection string (wins over MONGODB_HOST)',
+  '  MONGODB_HOST       host[:port], default localhost:27017',
+  '  MONGODB_USERNAME   user name',
+  '  MONGODB_PASSWORD   password (never printed)',
+  '  MONGODB_DATABASE   database, default cluster_db',
+  '',
+  'Exit codes: 0 success, 1 operation failed, 2 bad usage.',
+].join('\n');
+
+/**
+ * Runs the cluster-master command line once and returns its exit code. It never touches the
+ * process: arguments, environment, output and the database come in as options
+ * (main.ts passes the real ones), so tests drive it in-process too.
+ *
+ * Every failure ends as exactly one line on stderr: yargs' own reports (usage
+ * dump, "Unknown argument") are turned into UsageError by the fail handler,
+ * and errors from handlers reach the same catch below.
+ */
+export async function runCli(options: CliOptions): Promise<ExitCode> {
+  const ctx = createCommandContext(options);
+  let help = '';
+  const parser = yargs([...options.argv])
+    .scriptName('cluster-master')
+    .usage(
+      "$0 <command>\n\nThe cluster master: runs the agents' endpoint (serve) and administers the workers in cluster_db.WORKER_REGISTRY.",
+    )
+    .command(serveCommand({ env: options.env, stdout: options.stdout, signals: options.signals }))
+    .command('worker', 'Register, list, show and unregister workers; issue tokens', (worker) =>
+      worker
+        .command(workerRegisterCommand(ctx))
+        .command(workerListCommand(ctx))
+        .command(workerShowCommand(ctx))
+        .command(workerUnregisterCommand(ctx))
+        .command(workerTokenCommand(ctx))
+        .demandCommand(1, 'choose a worker command: register, list, show, unregister or token'),
+    )
+    .command('db', 'Database maintenance', (db) =>
+      db.command(dbInitCommand(ctx)).demandCommand(1, 'choose a db command: init'),
+    )
+    .demandCommand(1, 'choose a command: serve, worker or db')
+    .strict()
+    .help()
+    .alias('help', 'h')
+    .epilog(ENVIRONMENT)
+    .wrap(null)
+    .exitProcess(false)
+    .showHelpOnFail(false)
+    .fail((message: string | null | undefined, error: Error | undefined) => {
+      // yargs reports its own findings (and a coerce function's throw) as a
+      // message or as a YError; anything else came from a command handler.
+      if (error === undefined || error.name === 'YError') {
+        throw new UsageError(message ?? error?.message ?? 'invalid command line');
+      }
+      throw error;
+    });
+
+  if (options.version === undefined) parser.version(false);
+  else parser.version(options.version);
+
+  try {
+    // With a parse callback yargs hands help and version text to us instead
+    // of printing it, so all output goes through options.stdout.
+    await parser.parseAsync([...options.argv], {}, (_error, _argv, output) => {
+      help = output;
+    });
+    if (help !== '') options.stdout(help.endsWith('\n') ? help : `${help}\n`);
+    return EXIT.ok;
+  } catch (error) {
+    options.stderr(`${errorLine(error, ctx.hide)}\n`);
+    return exitCodeFor(error);
+  } finally {
+    await ctx.close();
+  }
+}

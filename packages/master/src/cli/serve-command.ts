@@ -1,0 +1,179 @@
+import { readFile } from 'node:fs/promises';
+import { MongoClient } from 'mongodb';
+import type { Logger } from 'pino';
+import type { CommandModule } from 'yargs';
+import type { Env } from '../db/settings.js';
+import { createMaster, type Master } from '../master.js';
+import { InvalidDatabaseSettingsError } from '../registry/errors.js';
+import { ConfigError, parseServeConfig, type ServeConfig, type ServeFlags } from '../serve-config.js';
+import { createMasterLogger } from '../server/logger.js';
+
+/** Delivers the first shutdown request (SIGTERM, SIGINT) once. */
+export interface ShutdownSignals {
+  /** Calls `handler` on the first request; returns a function that stops listening. */
+  onShutdown(handler: (signal: string) => void): () => void;
+}
+
+export interface ServeIo {
+  env: Env;
+  /** Where the JSON log lines go (stdout for journald). */
+  stdout: (text: string) => void;
+  /**
+   * The shutdown requests. main.ts should pass them; without them the command
+   * listens to the process's SIGTERM and SIGINT itself (the second one exits at once).
+   */
+  signals?: ShutdownSignals;
+  /** For tests: called once the master listens. */
+  onListening?: (master: Master, port: number) => void;
+  /** Database server selection timeout per operation; default 5 s. */
+  serverSelectionTimeoutMS?: number;
+}
+
+interface ServeArgs extends ServeFlags {
+  host?: string;
+  port?: string;
+  heartbeatIntervalMs?: string;
+  heartbeatTimeoutMs?: string;
+  flushIntervalMs?: string;
+  helloTimeoutMs?: string;
+  viewRefreshMs?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  checkSourceAddress?: boolean;
+  logLevel?: string;
+}
+
+/**
+ * SIGTERM/SIGINT from the process. Kept here, behind ShutdownSignals, only as
+ * the fallback for a main.ts that passes none: the first signal starts the
+ * graceful shutdown, a second one exits at once.
+ */
+export function processShutdownSignals(): ShutdownSignals {
+  return {
+    onShutdown(handler) {
+      let received = false;
+      const listener = (signal: NodeJS.Signals): void => {
+        if (received) {
+          process.exit(signal === 'SIGINT' ? 130 : 143);
+        }
+        received = true;
+        handler(signal);
+      };
+      process.on('SIGTERM', listener);
+      process.on('SIGINT', listener);
+      return () => {
+        process.off('SIGTERM', listener);
+        process.off('SIGINT', listener);
+      };
+    },
+  };
+}
+
+async function readTls(config: ServeConfig): Promise<{ cert: Buffer; key: Buffer } | undefined> {
+  if (config.tls === undefined) return undefined;
+  try {
+    const [cert, key] = await Promise.all([readFile(config.tls.certPath), readFile(config.tls.keyPath)]);
+    return { cert, key };
+  } catch (error) {
+    throw new ConfigError(`cannot read the TLS certificate or key: ${(error as Error).message}`);
+  }
+}
+
+function openClient(config: ServeConfig, serverSelectionTimeoutMS: number): MongoClient {
+  try {
+    // Not connected here: the driver connects on the first operation, and the
+    // master retries that with backoff, so serve starts (503 on /readyz) while
+    // the database is down instead of failing.
+    return new MongoClient(config.mongo.uri, { appName: 'cluster-master serve', serverSelectionTimeoutMS });
+  } catch {
+    // The driver's message may quote the URI (and its password).
+    throw new InvalidDatabaseSettingsError('invalid MongoDB connection string in MONGODB_URI');
+  }
+}
+
+/** Runs the master until a shutdown signal; resolves once it has closed. */
+export async function runServe(args: ServeFlags, io: ServeIo): Promise<void> {
+  const config = parseServeConfig(args, io.env);
+  const tls = await readTls(config);
+  const logger: Logger = createMasterLogger({ level: config.logLevel, destination: { write: (line: string) => io.stdout(line) } });
+  const client = openClient(config, io.serverSelectionTimeoutMS ?? 5_000);
+  const master = createMaster({
+    db: client.db(config.mongo.database),
+    logger,
+    closeDatabase: () => client.close(),
+    options: {
+      host: config.host,
+      port: config.port,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+      flushIntervalMs: config.flushIntervalMs,
+      helloTimeoutMs: config.helloTimeoutMs,
+      viewRefreshMs: config.viewRefreshMs,
+      checkSourceAddress: config.checkSourceAddress,
+      tls,
+    },
+  });
+  const signals = io.signals ?? processShutdownSignals();
+  let stopListening: (() => void) | undefined;
+  const requested = new Promise<string>((resolve) => {
+    stopListening = signals.onShutdown(resolve);
+  });
+  logger.info(
+    {
+      database: `${config.mongo.description}${config.mongo.database}`,
+      heartbeat_interval_ms: config.heartbeatIntervalMs,
+      heartbeat_timeout_ms: config.heartbeatTimeoutMs,
+      check_source_address: config.checkSourceAddress,
+    },
+    'starting',
+  );
+  try {
+    const { port } = await master.start();
+    io.onListening?.(master, port);
+    const signal = await requested;
+    logger.info({ signal }, 'shutting down');
+  } finally {
+    await master.close();
+    // A second signal during close() must still exit at once; stop listening only after.
+    stopListening?.();
+  }
+}
+
+export function serveCommand(io: ServeIo): CommandModule<object, ServeArgs> {
+  return {
+    command: 'serve',
+    describe: "Run the agents' endpoint: admit agents and keep WORKER_REGISTRY true",
+    builder: (yargs) =>
+      yargs
+        .option('host', { type: 'string', describe: 'Listen address [MASTER_HOST, default 0.0.0.0]' })
+        .option('port', { type: 'string', describe: 'Listen port, 0 picks one [MASTER_PORT, default 8080]' })
+        .option('heartbeat-interval-ms', {
+          type: 'string',
+          describe: 'Heartbeat cadence told to agents [MASTER_HEARTBEAT_INTERVAL_MS, default 5000]',
+        })
+        .option('heartbeat-timeout-ms', {
+          type: 'string',
+          describe: 'Silence after which a worker is flagged inactive, >= 2 intervals [MASTER_HEARTBEAT_TIMEOUT_MS, default 15000]',
+        })
+        .option('flush-interval-ms', {
+          type: 'string',
+          describe: 'How often heartbeats are written, one query per flush [MASTER_FLUSH_INTERVAL_MS, default 1000]',
+        })
+        .option('hello-timeout-ms', {
+          type: 'string',
+          describe: 'Time a new connection has to say hello [MASTER_HELLO_TIMEOUT_MS, default 10000]',
+        })
+        .option('view-refresh-ms', {
+          type: 'string',
+          describe: 'How often the admission view is re-read, at most 5000 [MASTER_VIEW_REFRESH_MS, default 5000]',
+        })
+        .option('tls-cert', { type: 'string', describe: 'PEM certificate: serve wss:// [MASTER_TLS_CERT]' })
+        .option('tls-key', { type: 'string', describe: 'PEM private key [MASTER_TLS_KEY]' })
+        .option('check-source-address', {
+          type: 'boolean',
+          describe: "Refuse agents connecting from an address other than worker_ip (--no-check-source-address to turn off) [MASTER_CHECK_SOURCE_ADDRESS, default true]",
+        })
+        .option('log-level', { type: 'string', describe: 'fatal, error, warn, info, debug, trace or silent [LOG_LEVEL, default info]' }),
+    handler: (args) => runServe(args, io),
+  };
+}

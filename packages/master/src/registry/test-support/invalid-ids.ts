@@ -1,0 +1,21 @@
+/** Ids the safe set refuses: operators, control characters, unicode, wrong lengths, non-strings. */
+export const INVALID_WORKER_IDS: unknown[] = [
+  '',
+  'a'.repeat(65),
+  '{"$gt": ""}',
+  'a.b$c',
+  '$where',
+  'line\nbreak',
+  'tab\there',
+  'nul\u0000',
+  'wörker',
+  'worker-😀',
+  '-leading-dash',
+  '.hidden',
+  'has space',
+  'slash/x',
+  { $gt: '' },
+  42,
+  null,
+  undefined,
+];

@@ -1,0 +1,52 @@
+/**
+ * A worker as code sees it: plain JS numbers and Dates, whatever BSON numeric
+ * type the document holds (see document.ts). Field names are the contract's
+ * (WORKER_REGISTRY.md), so a document, a JSON dump and this type read alike.
+ */
+export interface WorkerSpecs {
+  /** CPU cores. */
+  total_cpu: number;
+  /** GiB of memory. */
+  total_memory: number;
+  /** GB of storage. */
+  total_storage: number;
+  /** GPU devices. */
+  total_gpu: number;
+}
+
+export interface Worker extends WorkerSpecs {
+  worker_id: string;
+  worker_ip: string;
+  is_active: boolean;
+  /** Unix seconds, master's clock; 0 = never. */
+  last_heartbeat: number;
+  registered_at: Date;
+  updated_at: Date;
+}
+
+/** What a connect writes (the contract's "Update (Worker Info)"). */
+export type WorkerInfoUpdate = { worker_id: string; worker_ip?: string } & WorkerSpecs & {
+    is_active: boolean;
+    last_heartbeat: number;
+  };
+
+export type WorkerSpecsEntry = { worker_id: string } & WorkerSpecs;
+
+/** The part of a worker the master keeps in memory to admit connections. */
+export type AdmissionEntry = { worker_id: string; worker_ip: string } & WorkerSpecs;
+
+/**
+ * Filters of the contract's example queries; all given ones must hold.
+ * `staleBefore` is the stale query: active and last heartbeat before this unix second.
+ */
+export interface WorkerFilter {
+  active?: boolean;
+  ip?: string;
+  /** true: only workers with at least one GPU. */
+  gpu?: true;
+  /** More than this many CPU cores ($gt, as the contract's example). */
+  minCpu?: number;
+  /** More than this many GiB ($gt). */
+  minMemory?: number;
+  staleBefore?: number;
+}

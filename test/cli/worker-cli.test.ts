@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTestDatabase, type TestDatabase } from '../support/database.js';
+import { cleanEnv, run, runCli, type CliRun } from './run-cli.js';
+
+/**
+ * The admin CLI as a user runs it: the built binary in a child process, with
+ * the database given in the environment. One database for the file; the
+ * tests run in order, like an admin's session.
+ */
+let t: TestDatabase;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  t = await openTestDatabase('cli_e2e');
+  env = { MONGODB_URI: t.uri, MONGODB_DATABASE: t.name };
+});
+
+afterAll(async () => {
+  await t.close();
+});
+
+function expectOneErrorLine(result: CliRun, code: number, errorCode: string): void {
+  expect(result.code).toBe(code);
+  expect(result.stdout).toBe('');
+  expect(result.stderr).toMatch(new RegExp(`^cluster-master: error \\[${errorCode}\\]: [^\\n]+\\n$`));
+}
+
+let token = '';
+
+describe('cluster-master', () => {
+  it('--help lists the commands and the environment, exit 0', async () => {
+    const result = await runCli(['--help'], env);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toContain('cluster-master worker');
+    expect(result.stdout).toContain('cluster-master db');
+    expect(result.stdout).toContain('MONGODB_URI');
+  });
+
+  it('is what `pnpm cluster-master` runs from the repository root', async () => {
+    const result = await run('pnpm', ['--silent', 'cluster-master', 'worker', '--help'], cleanEnv(env));
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('cluster-master worker register <worker_id> <worker_ip>');
+  });
+
+  it('worker register prints the worker and its token once, with a warning', async () => {
+    const result = await runCli(['worker', 'register', 'worker-1', '192.168.1.10'], env);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toContain('Registered worker worker-1 (192.168.1.10).');
+    expect(result.stdout).toContain('shown only this once');
+    token = /Token: ([A-Za-z0-9_-]{43})\n/.exec(result.stdout)?.[1] ?? '';
+    expect(token).not.toBe('');
+    expect(result.stdout.split(token)).toHaveLength(2);
+  });
+
+  it('worker register --json gives the worker and the token', async () => {
+    const result = await runCli(['worker', 'register', 'worker-2', 'node-2.example', '--json'], env);
+    expect(result.code).toBe(0);
+    const parsed = JSON.parse(result.stdout) as { worker: { worker_id: string; registered_at: string }; token: string };
+    expect(parsed.worker.worker_id).toBe('worker-2');
+    expect(new Date(parsed.worker.registered_at).toISOString()).toBe(parsed.worker.registered_at);
+    expect(parsed.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('worker list prints a table; --json an array; neither shows a token', async () => {
+    const table = await runCli(['worker', 'list'], env);
+    expect(table).toMatchObject({ code: 0, stderr: '' });
+    const lines = table.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^WORKER_ID\s+IP\s+ACTIVE\s+CPU\s+MEMORY_GIB\s+STORAGE_GB\s+GPU\s+LAST_HEARTBEAT\s+REGISTERED_AT$/);
+    expect(lines[1]).toMatch(/^worker-1\s+192\.168\.1\.10\s+no\s+0\s+0\s+0\s+0\s+never\s+\d{4}-\d\d-\d\dT/);
+    expect(lines[2]).toMatch(/^worker-2\s+node-2\.example\s+no\b/);
+    const json = await runCli(['worker', 'list', '--inactive', '--json'], env);
+    expect((JSON.parse(json.stdout) as { worker_id: string }[]).map((w) => w.worker_id)).toEqual(['worker-1', 'worker-2']);
+    expect(table.stdout + json.stdout).not.toContain(token);
+  });
+
+  it('worker show prints one worker without its token', async () => {
+    const result = await runCli(['worker', 'show', 'worker-1'], env);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toContain('worker_ip       192.168.1.10');
+    expect(result.stdout).not.toContain(token);
+  });
+
+  it('a second registration fails: exit 1, one line', async () => {
+    expectOneErrorLine(await runCli(['worker', 'register', 'worker-1', '192.168.1.10'], env), 1, 'WORKER_ALREADY_REGISTERED');
+  });
+
+  it('an invalid worker id: exit 2, one line', async () => {
+    expectOneErrorLine(await runCli(['worker', 'register', 'bad$id', '192.168.1.10'], env), 2, 'INVALID_WORKER_ID');
+  });
+
+  it('an unknown flag: exit 2, one line and no usage dump', async () => {
+    expectOneErrorLine(await runCli(['worker', 'list', '--everything'], env), 2, 'USAGE');
+  });
+
+  it('conflicting flags: exit 2, one line', async () => {
+    expectOneErrorLine(await runCli(['worker', 'list', '--active', '--inactive'], env), 2, 'USAGE');
+  });
+
+  it('worker token replaces the token', async () => {
+    const result = await runCli(['worker', 'token', 'worker-1', '--json'], env);
+    expect(result.code).toBe(0);
+    const rotated = (JSON.parse(result.stdout) as { token: string }).token;
+    expect(rotated).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(rotated).not.toBe(token);
+  });
+
+  it('worker unregister deletes; afterwards the worker is not found: exit 1', async () => {
+    const result = await runCli(['worker', 'unregister', 'worker-1'], env);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expectOneErrorLine(await runCli(['worker', 'show', 'worker-1'], env), 1, 'WORKER_NOT_FOUND');
+  });
+
+  it('db init reports the database is up to date', async () => {
+    const result = await runCli(['db', 'init'], env);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toContain('up to date');
+  });
+});
