@@ -1,0 +1,361 @@
+#!/usr/bin/env bash
+# Dev database: an embedded FerretDB v1.24.2 (SQLite backend) speaking the
+# MongoDB wire protocol. See DESIGN.md, "Dev database", and scripts/devdb/main.go.
+#
+# Usage:
+#   scripts/devdb.sh build
+#   scripts/devdb.sh start  [--port N] [--data DIR] [--state-dir DIR] [--timeout SECONDS]
+#   scripts/devdb.sh stop   [--state-dir DIR]
+#   scripts/devdb.sh status [--state-dir DIR]
+#   scripts/devdb.sh uri    [--state-dir DIR]
+#
+# build   Builds .cache/devdb/ferretdb-dev if missing or if scripts/devdb/{go.mod,go.sum,main.go}
+#         changed (hash stamp .cache/devdb/ferretdb-dev.stamp). Silent on a cache hit.
+# start   Builds if needed, starts the server in the background on 127.0.0.1, waits (default 60 s)
+#         until it answers a wire-protocol ping, prints exactly its URI (mongodb://127.0.0.1:PORT/)
+#         on stdout and writes it to <state-dir>/uri. --port 0 (default) picks a free port.
+#         If it is already running with the same data dir (and port, when given), prints its URI.
+# stop    SIGTERM, waits up to 10 s, then SIGKILL. Exit 0 if it was not running.
+# status  Prints "running pid=… uri=… data=… log=…" (exit 0) or "stopped" (exit 1).
+# uri     Prints the URI of the running server (exit 0) or nothing (exit 1).
+#
+# Defaults: --state-dir .cache/devdb/run (or $DEVDB_STATE_DIR), --data <state-dir>/data.
+# State dir holds: pid, uri, datadir (path of the data dir), log (server stderr), stdout, data/ (default data).
+# Data survives stop/start when the same --data is given.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SRC="$ROOT/scripts/devdb"
+CACHE="$ROOT/.cache/devdb"
+BIN="$CACHE/ferretdb-dev"
+STAMP="$BIN.stamp"
+BUILD_TAGS="ferretdb_no_postgresql"
+
+die() {
+  echo "devdb: $*" >&2
+  exit 1
+}
+log() { echo "devdb: $*" >&2; }
+
+abspath() {
+  case "$1" in
+    /*) printf '%s\n' "$1" ;;
+    *) printf '%s\n' "$PWD/$1" ;;
+  esac
+}
+
+find_go() {
+  if [[ -n "${GO:-}" ]]; then
+    printf '%s\n' "$GO"
+  elif command -v go >/dev/null 2>&1; then
+    command -v go
+  elif [[ -x /usr/local/go/bin/go ]]; then
+    printf '%s\n' /usr/local/go/bin/go
+  else
+    die "Go toolchain not found (install Go >= 1.24 or set GO=/path/to/go)"
+  fi
+}
+
+hash_stdin() {
+  if command -v sha256sum >/dev/null 2>&1; then
+    sha256sum | cut -d' ' -f1
+  else
+    shasum -a 256 | cut -d' ' -f1
+  fi
+}
+
+# Runs "$@" while holding an exclusive lock on file $1 (if flock exists).
+with_lock() {
+  local lockfile="$1"
+  shift
+  if command -v flock >/dev/null 2>&1; then
+    (
+      flock -w 120 9 || die "timed out waiting for lock $lockfile"
+      "$@"
+    ) 9>"$lockfile"
+  else
+    "$@"
+  fi
+}
+
+source_hash() {
+  local go="$1"
+  {
+    cat "$SRC/go.mod" "$SRC/go.sum" "$SRC/main.go"
+    echo "tags=$BUILD_TAGS patch=$(patch_mode)"
+    "$go" version
+  } | hash_stdin
+}
+
+# FerretDB v1.24.2's SQLite backend looks documents up by _id with the expression
+# _ferretdb_sjson->'$._id', but its unique _id index is on _ferretdb_sjson->"_id", so SQLite
+# never uses the index: every per-document UPDATE (updateOne/updateMany/findAndModify) and
+# {_id} query scans the whole table, making updateMany of k docs in an N-doc collection O(k*N)
+# (~35 ms per updated doc at N=10k). The build therefore uses a copy of the module with that
+# one constant changed to ->'_id' (same JSON path, matches the index; no on-disk format change).
+# DEVDB_UPSTREAM=1 builds the unmodified module instead.
+PATCH_FILE="internal/backends/sqlite/metadata/metadata.go"
+PATCH_FROM="IDColumn = DefaultColumn + \"->'\$._id'\""
+PATCH_TO="IDColumn = DefaultColumn + \"->'_id'\""
+
+patch_mode() {
+  if [[ "${DEVDB_UPSTREAM:-0}" == 1 ]]; then echo upstream; else echo id-index-v1; fi
+}
+
+# Prepares $CACHE/ferretdb-src (patched module copy) and $CACHE/build.mod/.sum; prints the -modfile path.
+prepare_patched() {
+  local go="$1" dir dst="$CACHE/ferretdb-src"
+  (cd "$SRC" && "$go" mod download github.com/FerretDB/FerretDB) >&2 || die "go mod download failed"
+  dir="$(cd "$SRC" && "$go" list -m -f '{{.Dir}}' github.com/FerretDB/FerretDB)" || die "go list -m failed"
+  [[ -n "$dir" && -f "$dir/$PATCH_FILE" ]] || die "FerretDB module source not found (got '$dir')"
+  rm -rf "$dst"
+  cp -R "$dir" "$dst"
+  chmod -R u+w "$dst"
+  grep -qF "$PATCH_FROM" "$dst/$PATCH_FILE" || die "cannot apply _id index patch to $PATCH_FILE (FerretDB version changed?); set DEVDB_UPSTREAM=1 to build without it"
+  local f="$dst/$PATCH_FILE" content
+  content="$(cat "$f")"
+  printf '%s\n' "${content//"$PATCH_FROM"/"$PATCH_TO"}" >"$f"
+  grep -qF "$PATCH_TO" "$f" || die "patch did not apply"
+  cp "$SRC/go.mod" "$CACHE/build.mod"
+  cp "$SRC/go.sum" "$CACHE/build.sum"
+  printf '\nreplace github.com/FerretDB/FerretDB => %s\n' "$dst" >>"$CACHE/build.mod"
+  printf '%s\n' "$CACHE/build.mod"
+}
+
+do_build() {
+  local go want
+  go="$(find_go)"
+  want="$(source_hash "$go")"
+  if [[ -x "$BIN" && -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]]; then
+    return 0
+  fi
+  log "building $BIN (first build downloads modules and takes ~1-2 min)..."
+  local tmp="$BIN.tmp.$$" modflag=()
+  if [[ "$(patch_mode)" != upstream ]]; then
+    modflag=("-modfile=$(prepare_patched "$go")")
+  fi
+  if ! (cd "$SRC" && CGO_ENABLED=0 "$go" build "${modflag[@]}" -trimpath -buildvcs=false -tags "$BUILD_TAGS" -o "$tmp" .) >&2; then
+    rm -f "$tmp"
+    die "build failed"
+  fi
+  mv -f "$tmp" "$BIN"
+  printf '%s\n' "$want" >"$STAMP"
+  log "built $BIN"
+}
+
+cmd_build() {
+  [[ $# -eq 0 ]] || die "build takes no arguments"
+  mkdir -p "$CACHE"
+  with_lock "$CACHE/build.lock" do_build
+}
+
+# --- state helpers ---------------------------------------------------------
+
+STATE=""
+PORT="0"
+DATA=""
+TIMEOUT="60"
+
+parse_opts() {
+  local allow="$1"
+  shift
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      --state-dir) [[ $# -ge 2 ]] || die "$1 needs a value"; STATE="$2"; shift 2 ;;
+      --state-dir=*) STATE="${1#*=}"; shift ;;
+      --port | --data | --timeout)
+        [[ "$allow" == start ]] || die "unknown option $1"
+        [[ $# -ge 2 ]] || die "$1 needs a value"
+        case "$1" in --port) PORT="$2" ;; --data) DATA="$2" ;; --timeout) TIMEOUT="$2" ;; esac
+        shift 2
+        ;;
+      --port=* | --data=* | --timeout=*)
+        [[ "$allow" == start ]] || die "unknown option ${1%%=*}"
+        case "$1" in --port=*) PORT="${1#*=}" ;; --data=*) DATA="${1#*=}" ;; --timeout=*) TIMEOUT="${1#*=}" ;; esac
+        shift
+        ;;
+      *) die "unknown argument $1" ;;
+    esac
+  done
+  STATE="$(abspath "${STATE:-${DEVDB_STATE_DIR:-$ROOT/.cache/devdb/run}}")"
+  if [[ -z "$DATA" ]]; then
+    DATA="$STATE/data"
+  fi
+  DATA="$(abspath "$DATA")"
+  [[ "$PORT" =~ ^[0-9]+$ && "$PORT" -le 65535 ]] || die "bad --port $PORT"
+  [[ "$TIMEOUT" =~ ^[0-9]+$ && "$TIMEOUT" -ge 1 ]] || die "bad --timeout $TIMEOUT"
+}
+
+# Prints the pid of the running server for $STATE, or fails.
+running_pid() {
+  local pid
+  [[ -f "$STATE/pid" ]] || return 1
+  pid="$(cat "$STATE/pid" 2>/dev/null)" || return 1
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  # Guard against pid reuse: it must be our binary.
+  local args
+  if [[ -r "/proc/$pid/cmdline" ]]; then
+    args="$(tr '\0' ' ' <"/proc/$pid/cmdline")"
+  else
+    args="$(ps -p "$pid" -o args= 2>/dev/null)" || return 1
+  fi
+  [[ "$args" == *ferretdb-dev* ]] || return 1
+  printf '%s\n' "$pid"
+}
+
+ping_uri() {
+  "$BIN" -ping "$1" -timeout "${2:-5s}" >/dev/null 2>&1
+}
+
+clean_state() {
+  rm -f "$STATE/pid" "$STATE/uri" "$STATE/datadir"
+}
+
+# --- start -----------------------------------------------------------------
+
+do_start() {
+  local pid uri
+  if pid="$(running_pid)"; then
+    uri="$(cat "$STATE/uri" 2>/dev/null || true)"
+    local cur_data
+    cur_data="$(cat "$STATE/datadir" 2>/dev/null || true)"
+    if [[ "$cur_data" != "$DATA" ]]; then
+      die "already running (pid $pid) with data $cur_data; run 'scripts/devdb.sh stop --state-dir $STATE' first"
+    fi
+    if [[ "$PORT" != 0 && "$uri" != "mongodb://127.0.0.1:$PORT/" ]]; then
+      die "already running (pid $pid) at $uri; run 'scripts/devdb.sh stop --state-dir $STATE' first"
+    fi
+    if [[ -n "$uri" ]] && ping_uri "$uri"; then
+      printf '%s\n' "$uri"
+      return 0
+    fi
+    die "already running (pid $pid) but not answering; see $STATE/log"
+  fi
+  clean_state
+
+  mkdir -p "$STATE" "$DATA"
+  : >"$STATE/stdout"
+  {
+    echo "--- $(date '+%Y-%m-%dT%H:%M:%S%z') start port=$PORT data=$DATA"
+  } >>"$STATE/log"
+
+  # setsid: own session, so it survives the caller's terminal/process group. fd 9 (the lock) is closed.
+  printf '%s\n' "$DATA" >"$STATE/datadir"
+  setsid "$BIN" -listen "127.0.0.1:$PORT" -data "$DATA" </dev/null >"$STATE/stdout" 2>>"$STATE/log" 9>&- &
+  pid=$!
+  printf '%s\n' "$pid" >"$STATE/pid"
+
+  local deadline=$((SECONDS + TIMEOUT)) line=""
+  while :; do
+    line="$(grep -m1 '^READY ' "$STATE/stdout" 2>/dev/null || true)"
+    [[ -n "$line" ]] && break
+    if ! kill -0 "$pid" 2>/dev/null; then
+      wait "$pid" 2>/dev/null || true
+      clean_state
+      tail -n 20 "$STATE/log" >&2 || true
+      die "server exited before becoming ready (log: $STATE/log)"
+    fi
+    if ((SECONDS >= deadline)); then
+      kill -KILL "$pid" 2>/dev/null || true
+      clean_state
+      tail -n 20 "$STATE/log" >&2 || true
+      die "server not ready after ${TIMEOUT}s (log: $STATE/log)"
+    fi
+    sleep 0.1
+  done
+
+  uri="${line#READY }"
+  # The server pinged itself before printing READY; confirm from a separate process too.
+  if ! ping_uri "$uri" 10s; then
+    kill -KILL "$pid" 2>/dev/null || true
+    clean_state
+    die "server printed READY but does not answer ping at $uri (log: $STATE/log)"
+  fi
+  printf '%s\n' "$uri" >"$STATE/uri"
+  printf '%s\n' "$uri"
+}
+
+cmd_start() {
+  parse_opts start "$@"
+  cmd_build
+  mkdir -p "$STATE"
+  with_lock "$STATE/.lock" do_start
+}
+
+# --- stop ------------------------------------------------------------------
+
+do_stop() {
+  local pid
+  if ! pid="$(running_pid)"; then
+    clean_state
+    return 0
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+  local i
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "pid $pid did not stop after 10s; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+  fi
+  clean_state
+}
+
+cmd_stop() {
+  parse_opts stop "$@"
+  [[ -d "$STATE" ]] || return 0
+  with_lock "$STATE/.lock" do_stop
+}
+
+# --- status / uri ----------------------------------------------------------
+
+cmd_status() {
+  parse_opts status "$@"
+  local pid uri
+  if pid="$(running_pid)" && uri="$(cat "$STATE/uri" 2>/dev/null)" && [[ -x "$BIN" ]] && ping_uri "$uri" 2s; then
+    echo "running pid=$pid uri=$uri data=$(cat "$STATE/datadir" 2>/dev/null || true) log=$STATE/log"
+    return 0
+  fi
+  echo "stopped"
+  return 1
+}
+
+cmd_uri() {
+  parse_opts uri "$@"
+  local uri
+  if running_pid >/dev/null && uri="$(cat "$STATE/uri" 2>/dev/null)" && [[ -n "$uri" ]]; then
+    printf '%s\n' "$uri"
+    return 0
+  fi
+  return 1
+}
+
+usage() {
+  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//' >&2
+}
+
+main() {
+  local cmd="${1:-}"
+  [[ $# -gt 0 ]] && shift
+  case "$cmd" in
+    build) cmd_build "$@" ;;
+    start) cmd_start "$@" ;;
+    stop) cmd_stop "$@" ;;
+    status) cmd_status "$@" ;;
+    uri) cmd_uri "$@" ;;
+    -h | --help | help) usage ;;
+    *)
+      usage
+      exit 2
+      ;;
+  esac
+}
+
+main "$@"
