@@ -1,0 +1,122 @@
+import { DEFAULTS, type Specs } from '@cluster/protocol';
+import type { Logger } from 'pino';
+import type { Probe, ProbeReport } from './probe/index.js';
+import { createSession, sameSpecs, type Session, type SessionOptions, type SessionState } from './session/session.js';
+import { realTimers } from './timers.js';
+
+export interface AgentOptions extends Omit<SessionOptions, 'url' | 'specs' | 'logger'> {
+  /** `ws://` or `wss://` URL of the master's agent endpoint (path included). */
+  masterUrl: string;
+  probe: Probe;
+  logger: Logger;
+  /** How often the machine is measured again; changed specs go to the master. */
+  reprobeIntervalMs?: number;
+}
+
+export interface Agent {
+  /** Measures the machine, then connects; resolves once the first connection is under way. */
+  start(): Promise<void>;
+  /** Stops re-probing and closes the session cleanly. Idempotent: returns the same promise. */
+  close(): Promise<void>;
+  readonly state: SessionState;
+  /** The specs last measured (undefined before the first probe). */
+  readonly specs: Specs | undefined;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export function createAgent(options: AgentOptions): Agent {
+  const timers = options.timers ?? realTimers;
+  const reprobeIntervalMs = options.reprobeIntervalMs ?? DEFAULTS.reprobeIntervalMs;
+  const log = options.logger.child({ worker_id: options.workerId });
+  let specs: Specs | undefined;
+  let reprobeTimer: unknown;
+  let starting: Promise<void> | undefined;
+  let closing: Promise<void> | undefined;
+
+  const session: Session = createSession({
+    ...options,
+    url: options.masterUrl,
+    logger: log,
+    specs: () => {
+      if (specs === undefined) throw new Error('the session started before the first probe');
+      return specs;
+    },
+  });
+
+  function logReport(report: ProbeReport, level: 'info' | 'debug'): void {
+    log[level](
+      {
+        event: 'probed',
+        specs: report.specs,
+        cpu_model: report.cpu.model,
+        memory_bytes: report.memory.bytes,
+        disks: report.storage.disks.map((d) => `${d.name} ${d.sizeGb} GB`),
+        gpus: report.gpu.devices.map((g) => ({ model: g.model, memory_mib: g.memoryMiB, bus_id: g.busId })),
+        gpu_method: report.gpu.method,
+        duration_ms: report.durationMs,
+      },
+      'measured this machine',
+    );
+    for (const warning of report.warnings) log.warn({ event: 'probe-warning', warning }, warning);
+  }
+
+  function scheduleReprobe(): void {
+    if (closing) return;
+    reprobeTimer = timers.setTimeout(() => {
+      reprobeTimer = undefined;
+      void reprobe();
+    }, reprobeIntervalMs);
+  }
+
+  async function reprobe(): Promise<void> {
+    let report: ProbeReport;
+    try {
+      report = await options.probe();
+    } catch (err) {
+      log.error({ event: 'probe-failed', error: (err as Error).message }, 'measuring this machine failed; keeping the last specs');
+      scheduleReprobe();
+      return;
+    }
+    if (closing) return;
+    logReport(report, 'debug');
+    if (specs !== undefined && !sameSpecs(specs, report.specs)) {
+      log.info({ event: 'specs-changed', from: specs, to: report.specs }, 'specs changed');
+      specs = report.specs;
+      if (!session.sendSpecs(specs)) log.info({ event: 'specs-pending' }, 'not connected; the next hello carries the new specs');
+    }
+    scheduleReprobe();
+  }
+
+  async function start(): Promise<void> {
+    const report = await options.probe();
+    if (closing) return;
+    specs = report.specs;
+    logReport(report, 'info');
+    session.start();
+    scheduleReprobe();
+  }
+
+  function close(): Promise<void> {
+    closing ??= (async () => {
+      if (reprobeTimer !== undefined) timers.clearTimeout(reprobeTimer);
+      reprobeTimer = undefined;
+      await session.close();
+    })();
+    return closing;
+  }
+
+  return {
+    start() {
+      starting ??= start();
+      return starting;
+    },
+    close,
+    get state() {
+      return session.state;
+    },
+    get specs() {
+      return specs;
+    },
+    [Symbol.asyncDispose]: close,
+  };
+}

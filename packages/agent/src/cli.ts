@@ -1,0 +1,129 @@
+import { PROTOCOL_VERSION } from '@cluster/protocol';
+import type { DestinationStream, Logger } from 'pino';
+import { createAgent, type Agent, type AgentOptions } from './agent.js';
+import { parseInvocation, type Env, type RunConfig } from './config.js';
+import { createLogger, type LoggerSettings } from './logger.js';
+import { createFakeProbe } from './probe/fake.js';
+import { formatProbeReport } from './probe/format.js';
+import { createProbe, type Probe } from './probe/index.js';
+import { safeUrl } from './session/session.js';
+import { realTimers, type Timers } from './timers.js';
+
+export type Signal = 'SIGTERM' | 'SIGINT';
+
+/** Exit codes: 0 done, 1 unexpected failure, 2 bad configuration, 128+n a second signal. */
+export const EXIT = { ok: 0, failure: 1, badConfig: 2, SIGINT: 130, SIGTERM: 143 } as const;
+
+/** A clean shutdown gives up waiting for the master after this and exits anyway. */
+export const SHUTDOWN_DEADLINE_MS = 1_800;
+
+/** What the command line needs from the process; main.ts passes the real ones. */
+export interface CliDeps {
+  argv: readonly string[];
+  env: Env;
+  stdout: { write(text: string): unknown; isTTY?: boolean };
+  stderr: { write(text: string): unknown };
+  hostname: () => string;
+  readFile: (path: string) => Promise<Buffer>;
+  onSignal: (signal: Signal, handler: () => void) => void;
+  exit: (code: number) => void;
+  version: string;
+  // Seams for tests.
+  createAgent?: (options: AgentOptions) => Agent;
+  createProbe?: () => Probe;
+  logDestination?: DestinationStream;
+  timers?: Timers;
+  agentOverrides?: Partial<AgentOptions>;
+}
+
+export async function runCli(deps: CliDeps): Promise<void> {
+  const invocation = await parseInvocation(deps.argv, deps.env, deps);
+  switch (invocation.command) {
+    case 'print':
+      deps.stdout.write(`${invocation.output}\n`);
+      deps.exit(EXIT.ok);
+      return;
+    case 'invalid':
+      deps.stderr.write(`cluster-agent: ${invocation.message}\n`);
+      deps.exit(EXIT.badConfig);
+      return;
+    case 'probe': {
+      const report = await (deps.createProbe ?? (() => createProbe()))()();
+      deps.stdout.write(invocation.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatProbeReport(report)}\n`);
+      // A hung nvidia-smi child would otherwise keep the process alive.
+      deps.exit(EXIT.ok);
+      return;
+    }
+    case 'run':
+      await run(invocation.config, deps);
+      return;
+  }
+}
+
+async function run(config: RunConfig, deps: CliDeps): Promise<void> {
+  const timers = deps.timers ?? realTimers;
+  const settings: LoggerSettings = { level: config.logLevel, pretty: deps.stdout.isTTY === true };
+  if (deps.logDestination) settings.destination = deps.logDestination;
+  const logger: Logger = createLogger(settings);
+  logger.info(
+    {
+      event: 'starting',
+      worker_id: config.workerId,
+      master_url: safeUrl(config.masterUrl),
+      agent_version: deps.version,
+      protocol_version: PROTOCOL_VERSION,
+      tls_ca: config.ca !== undefined,
+    },
+    `cluster-agent ${deps.version} starting`,
+  );
+  const probe = config.fakeSpecs ? createFakeProbe(config.fakeSpecs) : (deps.createProbe ?? (() => createProbe()))();
+  const agent = (deps.createAgent ?? createAgent)({
+    masterUrl: config.masterUrl,
+    workerId: config.workerId,
+    token: config.token,
+    ca: config.ca,
+    agentVersion: deps.version,
+    probe,
+    logger,
+    reconnectBaseMs: config.reconnectBaseMs,
+    reconnectCapMs: config.reconnectCapMs,
+    refusedRetryMs: config.refusedRetryMs,
+    stableConnectionMs: config.stableConnectionMs,
+    reprobeIntervalMs: config.reprobeIntervalMs,
+    welcomeTimeoutMs: config.welcomeTimeoutMs,
+    ...deps.agentOverrides,
+  });
+
+  // Installed before the first probe, which may take seconds on a GPU host.
+  let stopping = false;
+  const onSignal = (signal: Signal) => {
+    if (stopping) {
+      logger.warn({ event: 'exit-now', signal }, `second ${signal}: exiting at once`);
+      deps.exit(EXIT[signal]);
+      return;
+    }
+    stopping = true;
+    logger.info({ event: 'stopping', signal }, `${signal}: closing the session`);
+    const deadline = timers.setTimeout(() => {
+      logger.warn({ event: 'stop-deadline' }, `the session did not close within ${SHUTDOWN_DEADLINE_MS} ms; exiting anyway`);
+      deps.exit(EXIT.ok);
+    }, SHUTDOWN_DEADLINE_MS);
+    agent.close().then(
+      () => {
+        timers.clearTimeout(deadline);
+        logger.info({ event: 'stopped' }, 'stopped');
+        deps.exit(EXIT.ok);
+      },
+      (err: unknown) => {
+        timers.clearTimeout(deadline);
+        logger.error({ event: 'stop-failed', error: String(err) }, 'closing the session failed');
+        deps.exit(EXIT.failure);
+      },
+    );
+  };
+  deps.onSignal('SIGTERM', () => onSignal('SIGTERM'));
+  deps.onSignal('SIGINT', () => onSignal('SIGINT'));
+
+  if (config.fakeSpecs) logger.warn({ event: 'fake-specs', specs: config.fakeSpecs }, 'reporting fake specs (AGENT_FAKE_SPECS); this machine is not measured');
+  await agent.start();
+}

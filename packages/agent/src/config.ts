@@ -1,0 +1,253 @@
+import { DEFAULTS, SpecsSchema, isValidWorkerId, parseBearer, bearer, type Specs } from '@cluster/protocol';
+import yargs from 'yargs';
+import { LOG_LEVELS, type LogLevel } from './logger.js';
+
+/** Everything `cluster-agent run` needs, validated. */
+export interface RunConfig {
+  /** Normalised `ws://` or `wss://` URL with the agent path. */
+  masterUrl: string;
+  workerId: string;
+  token: string;
+  ca: Buffer | undefined;
+  logLevel: LogLevel;
+  reconnectBaseMs: number;
+  reconnectCapMs: number;
+  refusedRetryMs: number;
+  stableConnectionMs: number;
+  reprobeIntervalMs: number;
+  welcomeTimeoutMs: number;
+  /** Reported instead of measured specs (AGENT_FAKE_SPECS); for benchmarks and tests. */
+  fakeSpecs: Specs | undefined;
+}
+
+export type Invocation =
+  | { command: 'run'; config: RunConfig }
+  | { command: 'probe'; json: boolean }
+  /** --help or --version: print `output`, exit 0. */
+  | { command: 'print'; output: string }
+  /** Bad configuration: print `message` (one line), exit 2. */
+  | { command: 'invalid'; message: string };
+
+export interface ConfigDeps {
+  hostname: () => string;
+  readFile: (path: string) => Promise<Buffer>;
+  version: string;
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+interface Setting {
+  flag: string;
+  env: string;
+  describe: string;
+}
+
+/** Flags and the environment variables behind them; a flag beats its variable. */
+const SETTINGS = {
+  masterUrl: { flag: 'master-url', env: 'AGENT_MASTER_URL', describe: 'ws:// or wss:// URL of the master (path defaults to /agent)' },
+  workerId: { flag: 'worker-id', env: 'AGENT_WORKER_ID', describe: 'this worker\'s id (default: the host name)' },
+  token: { flag: 'token', env: 'AGENT_TOKEN', describe: 'the worker\'s credential (prefer --token-file: flags show in ps)' },
+  tokenFile: { flag: 'token-file', env: 'AGENT_TOKEN_FILE', describe: 'file holding the credential (surrounding whitespace ignored)' },
+  caFile: { flag: 'ca-file', env: 'AGENT_CA_FILE', describe: 'PEM file of CA certificates to trust for wss://' },
+  logLevel: { flag: 'log-level', env: 'LOG_LEVEL', describe: `${LOG_LEVELS.join(' | ')} (default info)` },
+  reconnectBaseMs: { flag: 'reconnect-base-ms', env: 'AGENT_RECONNECT_BASE_MS', describe: `first reconnect waits up to this, ms (default ${DEFAULTS.reconnectBaseMs})` },
+  reconnectCapMs: { flag: 'reconnect-cap-ms', env: 'AGENT_RECONNECT_CAP_MS', describe: `longest normal reconnect wait, ms (default ${DEFAULTS.reconnectCapMs})` },
+  refusedRetryMs: { flag: 'refused-retry-ms', env: 'AGENT_REFUSED_RETRY_MS', describe: `retry after a refusal only an admin can fix, ms ±20 % (default ${DEFAULTS.refusedRetryMs})` },
+  stableConnectionMs: { flag: 'stable-connection-ms', env: 'AGENT_STABLE_CONNECTION_MS', describe: `a session this old resets the backoff, ms (default ${DEFAULTS.stableConnectionMs})` },
+  reprobeIntervalMs: { flag: 'reprobe-interval-ms', env: 'AGENT_REPROBE_INTERVAL_MS', describe: `measure the machine again this often, ms (default ${DEFAULTS.reprobeIntervalMs})` },
+  welcomeTimeoutMs: { flag: 'welcome-timeout-ms', env: 'AGENT_WELCOME_TIMEOUT_MS', describe: `connect + upgrade + welcome must take less, ms (default ${DEFAULTS.helloTimeoutMs})` },
+  fakeSpecs: { flag: 'fake-specs', env: 'AGENT_FAKE_SPECS', describe: 'JSON specs to report INSTEAD of measuring (benchmarks, tests)' },
+} as const satisfies Record<string, Setting>;
+
+type SettingName = keyof typeof SETTINGS;
+
+class ConfigError extends Error {}
+
+/**
+ * Turns argv and the environment into what to do. Never touches the process:
+ * main.ts prints and exits. Everything is checked here, before any
+ * connection, so a bad setting is one line on stderr and exit code 2.
+ */
+export async function parseInvocation(argv: readonly string[], env: Env, deps: ConfigDeps): Promise<Invocation> {
+  const runFlags = Object.fromEntries(
+    Object.values(SETTINGS).map((s) => [s.flag, { type: 'string' as const, describe: `${s.describe} [${s.env}]`, requiresArg: true }]),
+  );
+  const parser = yargs()
+    .scriptName('cluster-agent')
+    .usage('$0 <command> [options]')
+    .command('run', 'measure this machine and keep a session with the master', (y) => y.options(runFlags))
+    .command('probe', 'print what this machine has and exit', (y) =>
+      y.option('json', { type: 'boolean', default: false, describe: 'print JSON for scripts' }),
+    )
+    .demandCommand(1, 'say which command: run or probe (see --help)')
+    .epilogue('Options of each command: cluster-agent run --help, cluster-agent probe --help. Units and reactions: packages/agent/README.md')
+    .strict()
+    .help()
+    .version(deps.version)
+    .wrap(100);
+
+  const parsed = await new Promise<{ err?: Error; args: Record<string, unknown>; output: string }>((resolve) => {
+    void parser.parse([...argv], {}, (err, args, output) => {
+      resolve({ ...(err ? { err } : {}), args: args, output });
+    });
+  });
+  if (parsed.err) return { command: 'invalid', message: firstLine(parsed.err.message) };
+  if (parsed.output !== '') return { command: 'print', output: parsed.output };
+  const command = String((parsed.args._ as unknown[])[0]);
+  if (command === 'probe') return { command: 'probe', json: parsed.args.json === true };
+
+  try {
+    return { command: 'run', config: await runConfig(parsed.args, env, deps) };
+  } catch (err) {
+    if (err instanceof ConfigError) return { command: 'invalid', message: err.message };
+    throw err;
+  }
+}
+
+async function runConfig(args: Record<string, unknown>, env: Env, deps: ConfigDeps): Promise<RunConfig> {
+  /** The flag if given, else the environment variable; empty counts as unset. */
+  const get = (name: SettingName): { value: string; from: string } | undefined => {
+    const s: Setting = SETTINGS[name];
+    const flag = args[s.flag];
+    if (typeof flag === 'string' && flag !== '') return { value: flag, from: `--${s.flag}` };
+    const fromEnv = env[s.env];
+    if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, from: s.env };
+    return undefined;
+  };
+
+  const url = get('masterUrl');
+  if (!url) throw new ConfigError('no master URL: set AGENT_MASTER_URL or --master-url (e.g. ws://master.example:8080)');
+  const masterUrl = normalizeMasterUrl(url.value, url.from);
+
+  const workerIdSetting = get('workerId');
+  const workerId: string = workerIdSetting?.value ?? deps.hostname();
+  if (!isValidWorkerId(workerId)) {
+    const from = workerIdSetting?.from ?? 'the host name';
+    const shown: string = workerId;
+    throw new ConfigError(
+      `worker id ${JSON.stringify(shown.slice(0, 80))} (from ${from}) is not valid: use letters, digits, '.', '_' and '-', at most 64, starting with a letter or digit; set AGENT_WORKER_ID`,
+    );
+  }
+
+  const token = await readToken(get('token'), get('tokenFile'), deps);
+
+  const caSetting = get('caFile');
+  let ca: Buffer | undefined;
+  if (caSetting) {
+    if (!masterUrl.startsWith('wss:')) throw new ConfigError(`${caSetting.from} is set but the master URL is not wss://; a CA file only applies to TLS`);
+    ca = await readOrFail(deps, caSetting.value, `CA file ${caSetting.value} (${caSetting.from})`);
+    if (!ca.toString('utf8').includes('-----BEGIN CERTIFICATE-----')) {
+      throw new ConfigError(`CA file ${caSetting.value} (${caSetting.from}) holds no PEM certificate`);
+    }
+  }
+
+  const level = get('logLevel');
+  const logLevel = (level?.value ?? 'info').toLowerCase();
+  if (!isLogLevel(logLevel)) throw new ConfigError(`${level?.from ?? 'LOG_LEVEL'} must be one of ${LOG_LEVELS.join(', ')}, not ${JSON.stringify(logLevel)}`);
+
+  const ms = (name: SettingName, fallback: number): number => {
+    const s = get(name);
+    if (!s) return fallback;
+    const n = Number(s.value);
+    if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`${s.from} must be a positive whole number of milliseconds, not ${JSON.stringify(s.value)}`);
+    return n;
+  };
+  const reconnectBaseMs = ms('reconnectBaseMs', DEFAULTS.reconnectBaseMs);
+  const reconnectCapMs = ms('reconnectCapMs', DEFAULTS.reconnectCapMs);
+  if (reconnectCapMs < reconnectBaseMs) throw new ConfigError(`the reconnect cap (${reconnectCapMs} ms) is below the reconnect base (${reconnectBaseMs} ms)`);
+
+  return {
+    masterUrl,
+    workerId,
+    token,
+    ca,
+    logLevel,
+    reconnectBaseMs,
+    reconnectCapMs,
+    refusedRetryMs: ms('refusedRetryMs', DEFAULTS.refusedRetryMs),
+    stableConnectionMs: ms('stableConnectionMs', DEFAULTS.stableConnectionMs),
+    reprobeIntervalMs: ms('reprobeIntervalMs', DEFAULTS.reprobeIntervalMs),
+    welcomeTimeoutMs: ms('welcomeTimeoutMs', DEFAULTS.helloTimeoutMs),
+    fakeSpecs: parseFakeSpecs(get('fakeSpecs')),
+  };
+}
+
+/** `ws://host:port` gets the protocol's agent path; a URL that names a path keeps it. */
+export function normalizeMasterUrl(text: string, from = 'the master URL'): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(`${from} ${JSON.stringify(text.slice(0, 200))} is not a URL; expected ws://host:port or wss://host:port`);
+  }
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
+    throw new ConfigError(`${from} must start with ws:// or wss://, not ${url.protocol}//`);
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new ConfigError(`${from} must not carry credentials; give the token with AGENT_TOKEN_FILE or AGENT_TOKEN`);
+  }
+  if (url.hash !== '') throw new ConfigError(`${from} must not have a #fragment`);
+  if (url.pathname === '/' || url.pathname === '') url.pathname = DEFAULTS.agentPath;
+  return url.href;
+}
+
+async function readToken(
+  inline: { value: string; from: string } | undefined,
+  file: { value: string; from: string } | undefined,
+  deps: ConfigDeps,
+): Promise<string> {
+  // A flag beats the environment; two sources at the same level are a mistake.
+  const flagLevel = [inline, file].filter((s) => s?.from.startsWith('--'));
+  if (flagLevel.length === 2) throw new ConfigError('give either --token or --token-file, not both');
+  if (flagLevel.length === 0 && inline && file) throw new ConfigError('set either AGENT_TOKEN or AGENT_TOKEN_FILE, not both');
+  const chosen = flagLevel[0] ?? inline ?? file;
+  if (!chosen) throw new ConfigError('no credential: set AGENT_TOKEN_FILE (or AGENT_TOKEN, --token-file, --token) to the token issued by `cluster-master worker register`');
+  let token: string;
+  let where: string;
+  if (chosen === file) {
+    token = (await readOrFail(deps, chosen.value, `token file ${chosen.value} (${chosen.from})`)).toString('utf8').trim();
+    where = `token file ${chosen.value}`;
+    if (token === '') throw new ConfigError(`token file ${chosen.value} is empty`);
+  } else {
+    token = chosen.value.trim();
+    where = chosen.from;
+  }
+  // The token itself is never echoed, not even in an error.
+  if (parseBearer(bearer(token)) === undefined) {
+    throw new ConfigError(`the token in ${where} is malformed: expected 16 to 256 characters of A-Z a-z 0-9 _ -`);
+  }
+  return token;
+}
+
+async function readOrFail(deps: ConfigDeps, path: string, what: string): Promise<Buffer> {
+  try {
+    return await deps.readFile(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new ConfigError(`cannot read ${what}: ${code}`);
+  }
+}
+
+function parseFakeSpecs(setting: { value: string; from: string } | undefined): Specs | undefined {
+  if (!setting) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(setting.value);
+  } catch {
+    throw new ConfigError(`${setting.from} is not JSON; expected {"total_cpu":8,"total_memory":31.25,"total_storage":512,"total_gpu":0}`);
+  }
+  const r = SpecsSchema.safeParse(json);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new ConfigError(`${setting.from} is not valid specs: ${issue ? `${issue.path.join('.') || 'value'} ${issue.message}` : 'invalid'}`);
+  }
+  return r.data;
+}
+
+function isLogLevel(value: string): value is LogLevel {
+  return (LOG_LEVELS as readonly string[]).includes(value);
+}
+
+function firstLine(text: string): string {
+  return text.split('\n').find((l) => l.trim() !== '')?.trim() ?? text;
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import { hideBin } from 'yargs/helpers';
+import { runCli } from './cli.js';
+
+// The one file that touches the process: argv, env, signals, exit.
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+runCli({
+  argv: hideBin(process.argv),
+  env: process.env,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  hostname: () => os.hostname(),
+  readFile: (path) => readFile(path),
+  onSignal: (signal, handler) => process.on(signal, handler),
+  exit: (code) => process.exit(code),
+  version: packageVersion(),
+}).catch((err: unknown) => {
+  process.stderr.write(`cluster-agent: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

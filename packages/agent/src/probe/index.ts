@@ -1,0 +1,92 @@
+import type os from 'node:os';
+import type { Specs } from '@cluster/protocol';
+import { realTimers, type Timers } from '../timers.js';
+import { probeCpu, type CpuReport } from './cpu.js';
+import { createGpuProbe, readPciFunctions, type GpuReport, type PciFunction } from './gpu.js';
+import { probeMemory, type MemoryReport } from './memory.js';
+import { runCommand, type RunCommand } from './run-command.js';
+import { probeStorage, type StorageReport } from './storage.js';
+
+export interface ProbeReport {
+  specs: Specs;
+  cpu: CpuReport;
+  memory: MemoryReport;
+  storage: StorageReport;
+  gpu: GpuReport;
+  /** Things an admin may want to know (a hung nvidia-smi, lsblk missing …). */
+  warnings: string[];
+  durationMs: number;
+}
+
+export type Probe = () => Promise<ProbeReport>;
+
+export interface ProbeOptions {
+  run?: RunCommand;
+  timers?: Timers;
+  now?: () => number;
+  cpus?: () => os.CpuInfo[];
+  memoryBytes?: () => Promise<number>;
+  readPci?: () => Promise<PciFunction[]>;
+  /** How long nvidia-smi, lspci and lsblk may take. */
+  commandTimeoutMs?: number;
+}
+
+export const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
+
+/**
+ * Measures the machine. Every part is asynchronous (no synchronous child
+ * process), the parts run side by side, and a part that fails keeps the value
+ * it had on the previous run, with a warning, so that a flaky tool does not
+ * make the specs flap in the registry.
+ */
+export function createProbe(options: ProbeOptions = {}): Probe {
+  const run = options.run ?? runCommand;
+  const timers = options.timers ?? realTimers;
+  const now = options.now ?? (() => performance.now());
+  const timeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+  const probeGpu = createGpuProbe({ run, timers, timeoutMs, readPci: options.readPci ?? (() => readPciFunctions()) });
+  let lastStorage: StorageReport = { total_storage: 0, disks: [], skipped: [] };
+  let lastMemory: MemoryReport = { total_memory: 0, bytes: 0 };
+
+  return async function probe(): Promise<ProbeReport> {
+    const started = now();
+    const warnings: string[] = [];
+    const cpu = probeCpu(options.cpus);
+    const [memory, storage, gpu] = await Promise.all([
+      probeMemory(options.memoryBytes).catch((err: Error) => {
+        warnings.push(`cannot read the memory size: ${err.message}; kept ${lastMemory.total_memory} GiB`);
+        return lastMemory;
+      }),
+      probeStorage({ run, timers, timeoutMs }).then((r) => {
+        if ('error' in r) {
+          warnings.push(`${r.error}; storage kept at ${lastStorage.total_storage} GB`);
+          return lastStorage;
+        }
+        return r;
+      }),
+      probeGpu(),
+    ]);
+    lastStorage = storage;
+    lastMemory = memory;
+    warnings.push(...gpu.warnings);
+    return {
+      specs: {
+        total_cpu: cpu.total_cpu,
+        total_memory: memory.total_memory,
+        total_storage: storage.total_storage,
+        total_gpu: gpu.total_gpu,
+      },
+      cpu,
+      memory,
+      storage,
+      gpu,
+      warnings,
+      durationMs: Math.round(now() - started),
+    };
+  };
+}
+
+export type { CpuReport } from './cpu.js';
+export type { MemoryReport } from './memory.js';
+export type { StorageReport, CountedDisk, SkippedDevice } from './storage.js';
+export type { GpuReport, GpuDevice, GpuMethod, ExcludedAdapter } from './gpu.js';

@@ -1,0 +1,70 @@
+import type { IncomingMessage } from 'node:http';
+import { CloseCode, adviceFor } from '@cluster/protocol';
+import type { Timers } from '../timers.js';
+
+type AdviceReason = Parameters<typeof adviceFor>[0];
+
+const STATUS_REASONS: ReadonlyMap<number, AdviceReason> = new Map([
+  [401, 'unauthorized'],
+  [403, 'forbidden'],
+  [404, 'unregistered'],
+  [426, 'unsupportedVersion'],
+]);
+
+const CLOSE_REASONS: ReadonlyMap<number, AdviceReason> = new Map([
+  [CloseCode.unauthorized, 'unauthorized'],
+  [CloseCode.forbidden, 'forbidden'],
+  [CloseCode.unregistered, 'unregistered'],
+  [CloseCode.unsupportedVersion, 'unsupportedVersion'],
+]);
+
+/** What an admin should do about a refused upgrade, in the protocol's words. */
+export function adviceForStatus(status: number): string {
+  const reason = STATUS_REASONS.get(status);
+  if (reason) return adviceFor(reason);
+  return `the master answered HTTP ${status} instead of upgrading to a WebSocket: check that the master URL points at the master's agent endpoint and that any proxy in between forwards the Upgrade and Connection headers`;
+}
+
+/** What an admin should do about a close code, or undefined when nothing. */
+export function adviceForClose(code: number): string | undefined {
+  const reason = CLOSE_REASONS.get(code);
+  return reason ? adviceFor(reason) : undefined;
+}
+
+/**
+ * Peer-supplied text goes into our logs: printable ASCII only, one line,
+ * short. The master's refusal bodies are a few words ("unknown worker").
+ */
+export function sanitizeReason(text: string, maxLength = 200): string {
+  return text
+    .replace(/[^\x20-\x7e]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, maxLength);
+}
+
+/** Reads at most `maxBytes` of a refusal's body, giving up after `timeoutMs`. Never rejects. */
+export function readRefusalBody(res: IncomingMessage, timers: Timers, maxBytes = 512, timeoutMs = 2_000): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      timers.clearTimeout(timer);
+      res.removeListener('data', onData);
+      resolve(sanitizeReason(Buffer.concat(chunks).toString('utf8')));
+    };
+    const onData = (chunk: Buffer) => {
+      if (size < maxBytes) chunks.push(chunk.subarray(0, maxBytes - size));
+      size += chunk.length;
+      if (size >= maxBytes) finish();
+    };
+    const timer = timers.setTimeout(finish, timeoutMs);
+    res.on('data', onData);
+    res.once('end', finish);
+    res.once('close', finish);
+    res.once('error', finish);
+  });
+}

@@ -1,0 +1,421 @@
+import { readFile } from 'node:fs/promises';
+import { CloseCode, DEFAULTS, PROTOCOL_VERSION, adviceFor, type Specs } from '@cluster/protocol';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createAgent, type AgentOptions } from '../agent.js';
+import { createLogger } from '../logger.js';
+import type { Probe, ProbeReport } from '../probe/index.js';
+import { createFakeProbe } from '../probe/fake.js';
+import { startFakeMaster, type FakeMaster } from '../test-support/fake-master.js';
+import { captureLogs, type CapturedLogs } from '../test-support/logs.js';
+
+const TOKEN = 'tok_SECRET_a1b2c3d4e5f6g7h8';
+const SPECS: Specs = { total_cpu: 64, total_memory: 503.5, total_storage: 7681.5, total_gpu: 8 };
+const ERROR = 50;
+
+let logs: CapturedLogs;
+
+beforeEach(() => {
+  // Timers and Date are fake; the event loop's I/O (nextTick, setImmediate) stays real, so sockets work.
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+  logs = captureLogs();
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+  // Whatever happened in the test, the credential never reached a log line.
+  expect(logs.text()).not.toContain(TOKEN);
+  expect(logs.text()).not.toContain('tok_SECRET');
+});
+
+function agentFor(master: FakeMaster, overrides: Partial<AgentOptions> = {}) {
+  return createAgent({
+    masterUrl: `${master.url}${DEFAULTS.agentPath}`,
+    workerId: 'gpu-01',
+    token: TOKEN,
+    agentVersion: '0.1.0-test',
+    probe: createFakeProbe(SPECS),
+    logger: createLogger({ level: 'trace', destination: logs.destination }),
+    random: () => 0.5,
+    now: () => Date.now(),
+    reconnectBaseMs: 1_000,
+    reconnectCapMs: 10_000,
+    refusedRetryMs: 60_000,
+    stableConnectionMs: 30_000,
+    welcomeTimeoutMs: 5_000,
+    ...overrides,
+  });
+}
+
+/** Connects and completes hello/welcome; returns the master's side of the session. */
+async function admitted(master: FakeMaster, intervalMs = 1_000, timeoutMs = 3_000) {
+  const conn = await master.nextConnection();
+  const hello = await conn.nextMessage();
+  const from = logs.mark();
+  conn.welcome(intervalMs, timeoutMs);
+  await logs.waitFor('admitted', from);
+  return { conn, hello };
+}
+
+describe('session with a real WebSocket server', () => {
+  it('is admitted at the upgrade, says hello with its specs, then beats at the interval the welcome gives', async () => {
+    await using master = await startFakeMaster();
+    await using agent = agentFor(master);
+    await agent.start();
+
+    const { conn, hello } = await admitted(master, 2_000, 6_000);
+    expect(conn.req.headers['x-worker-id']).toBe('gpu-01');
+    expect(conn.req.headers['x-protocol-version']).toBe(String(PROTOCOL_VERSION));
+    expect(conn.req.headers.authorization).toBe(`Bearer ${TOKEN}`);
+    expect(conn.req.headers['sec-websocket-extensions']).toBeUndefined(); // perMessageDeflate is off
+    expect(hello).toEqual({ type: 'hello', protocol_version: PROTOCOL_VERSION, worker_id: 'gpu-01', agent_version: '0.1.0-test', specs: SPECS });
+    expect(logs.events('connected')).toHaveLength(1);
+    expect(logs.events('admitted')[0]).toMatchObject({ heartbeat_interval_ms: 2_000, worker_id: 'gpu-01' });
+
+    await vi.advanceTimersByTimeAsync(1_999);
+    await conn.flush();
+    expect(conn.received).toHaveLength(1); // hello only: no beat before the interval
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await conn.nextMessage()).toEqual({ type: 'heartbeat', seq: 1 });
+    conn.send({ type: 'ack', seq: 1 });
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(await conn.nextMessage()).toEqual({ type: 'heartbeat', seq: 2 });
+    expect(agent.state).toBe('open');
+  });
+
+  it('reconnects with a fresh hello after the master restarts, backing off while it is down', async () => {
+    await using master = await startFakeMaster();
+    await using agent = agentFor(master);
+    await agent.start();
+    await admitted(master);
+
+    let from = logs.mark();
+    await master.stop();
+    expect((await logs.waitFor('disconnected', from)).code).toBe(1006);
+    // While the master is down every try fails, and each waits longer: 0.5 × 1, 2, 4 s.
+    for (const delay of [500, 1_000, 2_000]) {
+      const retry = await logs.waitFor('retry', from);
+      expect(retry.delay_ms).toBe(delay);
+      from = logs.mark();
+      await vi.advanceTimersByTimeAsync(delay);
+      await logs.waitFor('connect-failed', from);
+    }
+    const retry = await logs.waitFor('retry', from);
+    expect(retry.delay_ms).toBe(4_000);
+
+    await master.resume();
+    await vi.advanceTimersByTimeAsync(4_000);
+    const { hello } = await admitted(master);
+    expect(hello).toMatchObject({ type: 'hello', worker_id: 'gpu-01', specs: SPECS });
+    expect(master.upgrades).toHaveLength(2);
+  });
+
+  it('starts the backoff over after a stable connection', async () => {
+    await using master = await startFakeMaster();
+    master.autoAck = true;
+    await using agent = agentFor(master, { random: () => 1 - Number.EPSILON });
+    await agent.start();
+    const first = await admitted(master);
+    // A connection that drops before it is stable counts as a failure ...
+    let from = logs.mark();
+    first.conn.ws.close(CloseCode.shuttingDown, 'restart');
+    expect((await logs.waitFor('retry', from)).delay_ms).toBe(999);
+    await vi.advanceTimersByTimeAsync(999);
+    const second = await admitted(master);
+    from = logs.mark();
+    second.conn.ws.close(CloseCode.shuttingDown, 'restart');
+    expect((await logs.waitFor('retry', from)).delay_ms).toBe(1_999);
+    await vi.advanceTimersByTimeAsync(1_999);
+    // ... and one that lived for the stable time resets it.
+    const third = await admitted(master);
+    for (let t = 0; t < 30; t++) {
+      await vi.advanceTimersByTimeAsync(1_000);
+      await third.conn.nextMessage();
+    }
+    from = logs.mark();
+    third.conn.ws.close(CloseCode.shuttingDown, 'restart');
+    expect((await logs.waitFor('retry', from)).delay_ms).toBe(999);
+  });
+
+  it('connects over wss:// trusting the CA file, and not to a master it cannot verify', async () => {
+    const [key, cert] = await Promise.all(['localhost.key', 'localhost.crt'].map((f) => readFile(new URL(`../test-support/tls/${f}`, import.meta.url))));
+    if (!key || !cert) throw new Error('test certificate missing');
+    await using master = await startFakeMaster({ tls: { key, cert } });
+    await using trusting = agentFor(master, { ca: cert });
+    await trusting.start();
+    await admitted(master);
+
+    const from = logs.mark();
+    await using doubting = agentFor(master);
+    await doubting.start();
+    expect(String((await logs.waitFor('connect-failed', from)).error)).toMatch(/self[- ]signed/i);
+  });
+
+  describe('refusals and closes', () => {
+    it.each([
+      [401, 'unauthorized'],
+      [403, 'forbidden'],
+      [404, 'unregistered'],
+    ] as const)('a %i refusal is an error that says what to do, retried about once a minute', async (status, reason) => {
+      await using master = await startFakeMaster();
+      master.refuse = { status, reason: 'refused by test' };
+      await using agent = agentFor(master);
+      await agent.start();
+
+      const refused = await logs.waitFor('refused');
+      expect(refused.level).toBe(ERROR);
+      expect(refused.status).toBe(status);
+      expect(refused.reason).toBe('refused by test');
+      expect(refused.msg).toContain(adviceFor(reason));
+      const retry = await logs.waitFor('retry');
+      expect(retry).toMatchObject({ delay_ms: 60_000, slow: true });
+
+      const from = logs.mark();
+      await vi.advanceTimersByTimeAsync(59_999);
+      expect(logs.events('connecting', from)).toHaveLength(0);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(logs.events('connecting', from)).toHaveLength(1);
+      await logs.waitFor('refused', from);
+      expect(master.upgrades).toHaveLength(2);
+    });
+
+    it('a 426 refusal tells the admin to upgrade and retries slowly', async () => {
+      await using master = await startFakeMaster();
+      master.refuse = { status: 426, reason: 'protocol version 1 not supported' };
+      await using agent = agentFor(master);
+      await agent.start();
+      expect((await logs.waitFor('upgrade-agent')).msg).toBe(adviceFor('unsupportedVersion'));
+      expect(await logs.waitFor('retry')).toMatchObject({ delay_ms: 60_000, slow: true });
+    });
+
+    it('an unexpected HTTP answer (a proxy without Upgrade) is retried with the normal backoff', async () => {
+      await using master = await startFakeMaster();
+      master.refuse = { status: 502, reason: 'bad gateway' };
+      await using agent = agentFor(master);
+      await agent.start();
+      expect((await logs.waitFor('refused')).msg).toContain('forwards the Upgrade');
+      expect(await logs.waitFor('retry')).toMatchObject({ delay_ms: 500, slow: false });
+    });
+
+    const WARN = 40;
+    const INFO = 30;
+    it.each([
+      [CloseCode.unauthorized, 60_000, ERROR, 'unauthorized'],
+      [CloseCode.forbidden, 60_000, ERROR, 'forbidden'],
+      [CloseCode.unregistered, 60_000, ERROR, 'unregistered'],
+      [CloseCode.unsupportedVersion, 60_000, ERROR, 'unsupportedVersion'],
+      [CloseCode.replaced, 500, WARN, undefined],
+      [CloseCode.shuttingDown, 500, INFO, undefined],
+      [CloseCode.heartbeatTimeout, 500, WARN, undefined],
+    ] as const)('close %i from the master: next try in %i ms', async (code, delay, level, advice) => {
+      await using master = await startFakeMaster();
+      await using agent = agentFor(master);
+      await agent.start();
+      const { conn } = await admitted(master);
+      conn.ws.close(code, 'test');
+      const disconnected = await logs.waitFor('disconnected');
+      expect(disconnected).toMatchObject({ code, reason: 'test', level });
+      expect(disconnected.advice).toBe(advice === undefined ? undefined : adviceFor(advice));
+      if (advice !== undefined) expect(disconnected.msg).toContain(adviceFor(advice));
+      expect(await logs.waitFor('retry')).toMatchObject({ delay_ms: delay, slow: advice !== undefined });
+
+      const from = logs.mark();
+      await vi.advanceTimersByTimeAsync(delay - 1);
+      expect(logs.events('connecting', from)).toHaveLength(0);
+      await vi.advanceTimersByTimeAsync(1);
+      await master.nextConnection();
+    });
+
+    it('closes with 4400 on a message it cannot read, then reconnects', async () => {
+      await using master = await startFakeMaster();
+      await using agent = agentFor(master);
+      await agent.start();
+      const { conn } = await admitted(master);
+      conn.send('{"type":"reboot"}');
+      expect(await conn.closed).toEqual({ code: CloseCode.badMessage, reason: 'invalid type' });
+      expect((await logs.waitFor('bad-message')).level).toBe(ERROR);
+      expect(await logs.waitFor('retry')).toMatchObject({ delay_ms: 500 });
+      await vi.advanceTimersByTimeAsync(500);
+      await admitted(master);
+    });
+  });
+
+  describe('a dead master', () => {
+    it('is noticed without TCP when acks and pongs stop, and the agent reconnects', async () => {
+      await using master = await startFakeMaster({ autoPong: false });
+      await using agent = agentFor(master);
+      await agent.start();
+      const { conn } = await admitted(master, 1_000, 3_000);
+
+      // The socket stays open; the master just never answers. Limit: max(2 × 1 s, 3 s).
+      await vi.advanceTimersByTimeAsync(2_999);
+      expect(logs.events('master-silent')).toHaveLength(0);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(logs.events('master-silent')).toHaveLength(1);
+      expect((await conn.closed).code).toBe(1006);
+      expect(await logs.waitFor('retry')).toMatchObject({ delay_ms: 500 });
+      await vi.advanceTimersByTimeAsync(500);
+      await admitted(master);
+    });
+
+    it('is not suspected while acks come', async () => {
+      await using master = await startFakeMaster({ autoPong: false });
+      master.autoAck = true;
+      await using agent = agentFor(master);
+      await agent.start();
+      const { conn } = await admitted(master, 1_000, 3_000);
+      for (let seq = 1; seq <= 20; seq++) {
+        await vi.advanceTimersByTimeAsync(1_000);
+        expect(await conn.nextMessage()).toEqual({ type: 'heartbeat', seq });
+      }
+      expect(logs.events('master-silent')).toHaveLength(0);
+      expect(agent.state).toBe('open');
+    });
+
+    it.each(['ping', 'pong'] as const)('is alive while it sends %ss, even without acks', async (frame) => {
+      await using master = await startFakeMaster({ autoPong: false });
+      await using agent = agentFor(master);
+      await agent.start();
+      const { conn } = await admitted(master, 1_000, 3_000);
+      for (let seq = 1; seq <= 10; seq++) {
+        await vi.advanceTimersByTimeAsync(1_000);
+        expect(await conn.nextMessage()).toEqual({ type: 'heartbeat', seq });
+        conn.ws[frame]();
+      }
+      expect(logs.events('master-silent')).toHaveLength(0);
+    });
+
+    it('is given up on when it admits the upgrade but never welcomes', async () => {
+      await using master = await startFakeMaster();
+      await using agent = agentFor(master, { welcomeTimeoutMs: 4_000 });
+      await agent.start();
+      const conn = await master.nextConnection();
+      await conn.nextMessage(); // hello, never answered
+      await vi.advanceTimersByTimeAsync(3_999);
+      expect(logs.events('no-welcome')).toHaveLength(0);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(logs.events('no-welcome')).toHaveLength(1);
+      await conn.closed;
+      expect(await logs.waitFor('retry')).toMatchObject({ delay_ms: 500 });
+    });
+  });
+
+  describe('shutdown', () => {
+    it('sends a clean close (1000) and does not reconnect; close() is idempotent', async () => {
+      await using master = await startFakeMaster();
+      const agent = agentFor(master);
+      await agent.start();
+      const { conn } = await admitted(master);
+
+      const closing = agent.close();
+      expect(agent.close()).toBe(closing);
+      expect(await conn.closed).toEqual({ code: 1000, reason: 'agent shutting down' });
+      await closing;
+      expect(agent.state).toBe('closed');
+      await agent[Symbol.asyncDispose]();
+
+      const from = logs.mark();
+      await vi.advanceTimersByTimeAsync(120_000);
+      expect(logs.events('connecting', from)).toHaveLength(0);
+      expect(master.upgrades).toHaveLength(1);
+    });
+
+    it('while waiting to retry, stops the retry', async () => {
+      await using master = await startFakeMaster();
+      master.refuse = { status: 404, reason: 'unknown worker' };
+      const agent = agentFor(master);
+      await agent.start();
+      await logs.waitFor('retry');
+      await agent.close();
+      await vi.advanceTimersByTimeAsync(300_000);
+      expect(master.upgrades).toHaveLength(1);
+    });
+
+    it('drops the socket if the master does not answer the close in time', async () => {
+      await using master = await startFakeMaster();
+      const agent = agentFor(master, { closeTimeoutMs: 1_000 });
+      await agent.start();
+      const { conn } = await admitted(master);
+      // A master that stopped reading: its socket takes no more frames.
+      conn.ws.pause();
+      const closing = agent.close();
+      await vi.advanceTimersByTimeAsync(1_000);
+      await closing;
+      expect(agent.state).toBe('closed');
+    });
+  });
+
+  describe('specs', () => {
+    function probeSequence(...list: Specs[]): Probe & { calls: number } {
+      const probe = Object.assign(
+        async (): Promise<ProbeReport> => {
+          const specs = list[Math.min(probe.calls, list.length - 1)] ?? SPECS;
+          probe.calls += 1;
+          return createFakeProbe(specs)();
+        },
+        { calls: 0 },
+      );
+      return probe;
+    }
+
+    it('are re-sent when a re-probe finds them changed, and only then', async () => {
+      const more: Specs = { ...SPECS, total_gpu: 7, total_storage: 7000 };
+      await using master = await startFakeMaster();
+      const probe = probeSequence(SPECS, SPECS, more, more);
+      await using agent = agentFor(master, { probe, reprobeIntervalMs: 60_000 });
+      await agent.start();
+      const { conn } = await admitted(master, 10_000, 30_000);
+      master.autoAck = true;
+
+      await vi.advanceTimersByTimeAsync(60_000); // same specs: nothing sent but beats
+      expect(probe.calls).toBe(2);
+      await conn.flush();
+      expect(conn.received.filter((m) => (m as { type: string }).type === 'specs')).toHaveLength(0);
+
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(probe.calls).toBe(3);
+      expect(await logs.waitFor('specs-changed')).toMatchObject({ from: SPECS, to: more });
+      await conn.flush();
+      expect(conn.received.filter((m) => (m as { type: string }).type === 'specs')).toEqual([{ type: 'specs', specs: more }]);
+
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(probe.calls).toBe(4);
+      await conn.flush();
+      expect(conn.received.filter((m) => (m as { type: string }).type === 'specs')).toHaveLength(1);
+      expect(agent.specs).toEqual(more);
+
+      // The next session's hello carries them.
+      const from = logs.mark();
+      conn.ws.close(CloseCode.shuttingDown, 'restart');
+      await logs.waitFor('retry', from);
+      await vi.advanceTimersByTimeAsync(500);
+      expect((await admitted(master)).hello).toMatchObject({ specs: more });
+    });
+
+    it('changed between the hello and the welcome follow the welcome', async () => {
+      const more: Specs = { ...SPECS, total_cpu: 128 };
+      await using master = await startFakeMaster();
+      await using agent = agentFor(master, { probe: probeSequence(SPECS, more), reprobeIntervalMs: 1_000 });
+      await agent.start();
+      const conn = await master.nextConnection();
+      expect(await conn.nextMessage()).toMatchObject({ type: 'hello', specs: SPECS });
+      await vi.advanceTimersByTimeAsync(1_000);
+      await logs.waitFor('specs-pending');
+      conn.welcome(10_000, 30_000);
+      expect(await conn.nextMessage()).toEqual({ type: 'specs', specs: more });
+    });
+
+    it('changed while disconnected go out in the next hello', async () => {
+      const more: Specs = { ...SPECS, total_memory: 1007.5 };
+      await using master = await startFakeMaster();
+      master.refuse = { status: 404, reason: 'unknown worker' };
+      await using agent = agentFor(master, { probe: probeSequence(SPECS, more), reprobeIntervalMs: 30_000 });
+      await agent.start();
+      await logs.waitFor('retry');
+      await vi.advanceTimersByTimeAsync(30_000);
+      await logs.waitFor('specs-pending');
+      master.refuse = undefined;
+      await vi.advanceTimersByTimeAsync(30_000);
+      expect((await admitted(master)).hello).toMatchObject({ specs: more });
+    });
+  });
+});
