@@ -21,7 +21,12 @@
 #
 # Defaults: --state-dir .cache/devdb/run (or $DEVDB_STATE_DIR), --data <state-dir>/data.
 # State dir holds: pid, uri, datadir (path of the data dir), log (server stderr), stdout, data/ (default data).
-# Data survives stop/start when the same --data is given.
+# Data survives stop/start when the same --data is given (do not run two servers on one data dir).
+#
+# Environment: GO (go binary; default: go on PATH, else /usr/local/go/bin/go), DEVDB_STATE_DIR,
+# DEVDB_UPSTREAM=1 (build FerretDB without the two small fixes described at prepare_patched).
+# The server binary itself: ferretdb-dev -listen 127.0.0.1:PORT -data DIR [-log-level warn]
+# [-sqlite-synchronous normal|full]; ferretdb-dev -ping mongodb://HOST:PORT/ [-timeout 5s].
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -87,19 +92,34 @@ source_hash() {
   } | hash_stdin
 }
 
-# FerretDB v1.24.2's SQLite backend looks documents up by _id with the expression
-# _ferretdb_sjson->'$._id', but its unique _id index is on _ferretdb_sjson->"_id", so SQLite
-# never uses the index: every per-document UPDATE (updateOne/updateMany/findAndModify) and
-# {_id} query scans the whole table, making updateMany of k docs in an N-doc collection O(k*N)
-# (~35 ms per updated doc at N=10k). The build therefore uses a copy of the module with that
-# one constant changed to ->'_id' (same JSON path, matches the index; no on-disk format change).
+# Two small fixes to FerretDB v1.24.2 (see prepare_patched), applied at build time to a copy of the module
+# (.cache/devdb/ferretdb-src, used via go build -modfile=.cache/devdb/build.mod with a replace):
+#  1. id-index: the SQLite backend looks documents up by _id with _ferretdb_sjson->'$._id', but the
+#     unique _id index is on _ferretdb_sjson->"_id", so SQLite never uses it: every per-document
+#     UPDATE (updateOne/updateMany/findAndModify) scans the whole table, making updateMany of k docs
+#     in an N-doc collection O(k*N) (5000 of 10k docs: ~170 s instead of ~6 s). The constant becomes
+#     ->'_id' (same JSON path, matches the index; no on-disk format change).
+#  2. update-close: the update command defers closing each statement's query iterator to the end of
+#     the command; an updateOne stops early and keeps its pooled SQLite connection, so one update
+#     command with > ~99 statements (bulkWrite of many updateOne) deadlocks the database's pool
+#     (100 connections) forever. The iterator is now closed after each statement.
 # DEVDB_UPSTREAM=1 builds the unmodified module instead.
-PATCH_FILE="internal/backends/sqlite/metadata/metadata.go"
-PATCH_FROM="IDColumn = DefaultColumn + \"->'\$._id'\""
-PATCH_TO="IDColumn = DefaultColumn + \"->'_id'\""
+PATCH_VERSION="id-index+update-close-v1"
 
 patch_mode() {
-  if [[ "${DEVDB_UPSTREAM:-0}" == 1 ]]; then echo upstream; else echo id-index-v1; fi
+  if [[ "${DEVDB_UPSTREAM:-0}" == 1 ]]; then echo upstream; else echo "$PATCH_VERSION"; fi
+}
+
+# apply_patch FILE FROM TO: replaces the single literal occurrence of FROM in FILE with TO.
+apply_patch() {
+  local f="$1" from="$2" to="$3" content
+  [[ -f "$f" ]] || die "patch target $f missing (FerretDB version changed?); set DEVDB_UPSTREAM=1 to build without patches"
+  content="$(cat "$f")"
+  local rest="${content#*"$from"}"
+  if [[ "$rest" == "$content" || "$rest" == *"$from"* ]]; then
+    die "cannot apply patch to $f (FerretDB version changed?); set DEVDB_UPSTREAM=1 to build without patches"
+  fi
+  printf '%s\n' "${content/"$from"/"$to"}" >"$f"
 }
 
 # Prepares $CACHE/ferretdb-src (patched module copy) and $CACHE/build.mod/.sum; prints the -modfile path.
@@ -107,15 +127,16 @@ prepare_patched() {
   local go="$1" dir dst="$CACHE/ferretdb-src"
   (cd "$SRC" && "$go" mod download github.com/FerretDB/FerretDB) >&2 || die "go mod download failed"
   dir="$(cd "$SRC" && "$go" list -m -f '{{.Dir}}' github.com/FerretDB/FerretDB)" || die "go list -m failed"
-  [[ -n "$dir" && -f "$dir/$PATCH_FILE" ]] || die "FerretDB module source not found (got '$dir')"
+  [[ -n "$dir" && -d "$dir/internal" ]] || die "FerretDB module source not found (got '$dir')"
   rm -rf "$dst"
   cp -R "$dir" "$dst"
   chmod -R u+w "$dst"
-  grep -qF "$PATCH_FROM" "$dst/$PATCH_FILE" || die "cannot apply _id index patch to $PATCH_FILE (FerretDB version changed?); set DEVDB_UPSTREAM=1 to build without it"
-  local f="$dst/$PATCH_FILE" content
-  content="$(cat "$f")"
-  printf '%s\n' "${content//"$PATCH_FROM"/"$PATCH_TO"}" >"$f"
-  grep -qF "$PATCH_TO" "$f" || die "patch did not apply"
+  apply_patch "$dst/internal/backends/sqlite/metadata/metadata.go" \
+    "IDColumn = DefaultColumn + \"->'\$._id'\"" \
+    "IDColumn = DefaultColumn + \"->'_id'\""
+  apply_patch "$dst/internal/handler/msg_update.go" \
+    $'\t\tresult, err := common.UpdateDocument(ctx, c, "update", iter, &u)\n' \
+    $'\t\tresult, err := common.UpdateDocument(ctx, c, "update", iter, &u)\n\t\tcloser.Close() // devdb patch: release the pooled connection now\n'
   cp "$SRC/go.mod" "$CACHE/build.mod"
   cp "$SRC/go.sum" "$CACHE/build.sum"
   printf '\nreplace github.com/FerretDB/FerretDB => %s\n' "$dst" >>"$CACHE/build.mod"
@@ -338,7 +359,7 @@ cmd_uri() {
 }
 
 usage() {
-  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'
 }
 
 main() {
@@ -352,7 +373,7 @@ main() {
     uri) cmd_uri "$@" ;;
     -h | --help | help) usage ;;
     *)
-      usage
+      usage >&2
       exit 2
       ;;
   esac

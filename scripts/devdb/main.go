@@ -42,6 +42,8 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "TCP address to listen on (port 0 picks a free port)")
 	data := flag.String("data", "", "data directory for the SQLite backend (created if missing)")
 	logLevel := flag.String("log-level", "warn", "FerretDB log level: debug, info, warn, error")
+	synchronous := flag.String("sqlite-synchronous", "normal",
+		"SQLite PRAGMA synchronous (WAL mode): normal survives process crashes/kills, full also power loss")
 	ping := flag.String("ping", "", "ping mode: mongodb://HOST:PORT/ (or HOST:PORT) to ping, then exit")
 	timeout := flag.Duration("timeout", 5*time.Second, "ping mode: overall timeout")
 	flag.Parse()
@@ -55,13 +57,13 @@ func main() {
 		return
 	}
 
-	if err := serve(*listen, *data, *logLevel); err != nil {
+	if err := serve(*listen, *data, *logLevel, *synchronous); err != nil {
 		fmt.Fprintf(os.Stderr, "ferretdb-dev: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func serve(listen, data, logLevel string) error {
+func serve(listen, data, logLevel, synchronous string) error {
 	if data == "" {
 		return errors.New("-data DIR is required")
 	}
@@ -80,8 +82,18 @@ func serve(listen, data, logLevel string) error {
 	if err = os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	// file:///abs/dir/ — FerretDB requires the trailing slash and an existing directory.
-	sqliteURL := (&url.URL{Scheme: "file", Path: dir + "/"}).String()
+	switch synchronous {
+	case "off", "normal", "full", "extra":
+	default:
+		return fmt.Errorf("bad -sqlite-synchronous %q", synchronous)
+	}
+	// file:///abs/dir/?_pragma=... — FerretDB requires the trailing slash and an existing directory,
+	// and adds its own defaults (busy_timeout, journal_mode(wal), auto_vacuum) to the query.
+	sqliteURL := (&url.URL{
+		Scheme:   "file",
+		Path:     dir + "/",
+		RawQuery: url.Values{"_pragma": {"synchronous(" + synchronous + ")"}}.Encode(),
+	}).String()
 
 	// Binds the TCP listener synchronously; connections queue in the backlog until Run.
 	f, err := ferretdb.New(&ferretdb.Config{
