@@ -69,7 +69,7 @@ describe('scripts/install-agent.sh', () => {
 
     const unit = await readFile(join(root, 'etc/systemd/system/cluster-agent.service'), 'utf8');
     expect(await mode(join(root, 'etc/systemd/system/cluster-agent.service'))).toBe('644');
-    expect(unit).toContain(`ExecStart=${process.execPath} /opt/cluster-agent/dist/main.js run`);
+    expect(unit).toContain(`ExecStart=${process.execPath} --lite-mode --no-expose-wasm /opt/cluster-agent/dist/main.js run`);
     expect(unit).toContain('EnvironmentFile=/etc/cluster-agent/agent.env');
 
     const opt = join(root, 'opt/cluster-agent');
