@@ -99,6 +99,7 @@ export async function runServe(args: ServeFlags, io: ServeIo): Promise<void> {
   const client = openClient(config, io.serverSelectionTimeoutMS ?? 5_000);
   const master = createMaster({
     db: client.db(config.mongo.database),
+    connect: () => client.connect(),
     logger,
     closeDatabase: () => client.close(),
     options: {

@@ -1,0 +1,89 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export type RefusalReason =
+  | 'bad_path'
+  | 'unsupported_version'
+  | 'bad_worker_id'
+  | 'unknown_worker'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'unavailable'
+  | 'shutting_down';
+
+export type DbOp = 'heartbeat' | 'specs' | 'inactive' | 'sweep';
+export type InactiveCause = 'clean_close' | 'timeout' | 'sweep';
+
+export interface MasterMetrics {
+  connectedAgents: Gauge;
+  admissions: Counter;
+  refusals: Counter<'reason'>;
+  heartbeatsReceived: Counter;
+  dbWriteDuration: Histogram<'op'>;
+  dbWriteErrors: Counter<'op'>;
+  workersFlaggedInactive: Counter<'cause'>;
+  sweepDuration: Histogram;
+  protocolErrors: Counter<'code'>;
+}
+
+/**
+ * The master's metrics, registered in the registry given (never prom-client's
+ * global one, so several masters can live in one test process).
+ */
+export function createMasterMetrics(registry: Registry): MasterMetrics {
+  const registers = [registry];
+  const writeBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+  return {
+    connectedAgents: new Gauge({
+      name: 'cluster_master_connected_agents',
+      help: 'Agents with a live session (hello received) on this master',
+      registers,
+    }),
+    admissions: new Counter({
+      name: 'cluster_master_admissions_total',
+      help: 'Upgrades admitted (worker known, token and address accepted)',
+      registers,
+    }),
+    refusals: new Counter({
+      name: 'cluster_master_refusals_total',
+      help: 'Upgrades refused, by reason',
+      labelNames: ['reason'],
+      registers,
+    }),
+    heartbeatsReceived: new Counter({
+      name: 'cluster_master_heartbeats_received_total',
+      help: 'Heartbeat messages received from agents',
+      registers,
+    }),
+    dbWriteDuration: new Histogram({
+      name: 'cluster_master_db_write_duration_seconds',
+      help: 'Duration of batched registry writes, by operation',
+      labelNames: ['op'],
+      buckets: writeBuckets,
+      registers,
+    }),
+    dbWriteErrors: new Counter({
+      name: 'cluster_master_db_write_errors_total',
+      help: 'Failed batched registry writes, by operation',
+      labelNames: ['op'],
+      registers,
+    }),
+    workersFlaggedInactive: new Counter({
+      name: 'cluster_master_workers_flagged_inactive_total',
+      help: 'Workers this master flagged inactive, by cause',
+      labelNames: ['cause'],
+      registers,
+    }),
+    sweepDuration: new Histogram({
+      name: 'cluster_master_sweep_duration_seconds',
+      help: 'Duration of the stale sweep query',
+      buckets: writeBuckets,
+      registers,
+    }),
+    protocolErrors: new Counter({
+      name: 'cluster_master_protocol_errors_total',
+      help: 'Sessions closed for a protocol violation, by close code',
+      labelNames: ['code'],
+      registers,
+    }),
+  };
+}

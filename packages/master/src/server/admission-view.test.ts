@@ -1,0 +1,126 @@
+import { describe, expect, test } from 'vitest';
+import { AdmissionView, sameSpecs } from './admission-view.js';
+import { FakeRegistry, ManualClock, captureLogger, testHealth } from './test-support/fakes.js';
+
+function setup(minIntervalMs = 0) {
+  const registry = new FakeRegistry();
+  const clock = new ManualClock();
+  const { health } = testHealth(clock);
+  const view = new AdmissionView({
+    registry,
+    credentials: registry,
+    clock,
+    health,
+    logger: captureLogger().logger,
+    missRefreshMinIntervalMs: minIntervalMs,
+    negativeTtlMs: 1_000,
+  });
+  return { registry, clock, health, view };
+}
+
+describe('AdmissionView', () => {
+  test('loads workers and credentials in one pair of queries', async () => {
+    const { registry, view } = setup();
+    registry.add('w1', '10.0.0.1', 'b'.repeat(64));
+    expect(view.loaded).toBe(false);
+    expect(await view.refresh()).toBe(true);
+    expect(view.get('w1')).toEqual({
+      workerIp: '10.0.0.1',
+      tokenHash: 'b'.repeat(64),
+      specs: { total_cpu: 0, total_memory: 0, total_storage: 0, total_gpu: 0 },
+    });
+    expect(registry.calls.map((c) => c.op).sort()).toEqual(['listAdmissionView', 'loadAll']);
+  });
+
+  test('concurrent misses share one refresh that started after they arrived', async () => {
+    const { registry, view } = setup();
+    await view.refresh();
+    registry.add('new');
+    registry.hold();
+    // A refresh that started before the registration...
+    const stale = view.refresh();
+    const waits = Array.from({ length: 50 }, () => view.fresh());
+    registry.release();
+    await stale;
+    // ...does not count: the waiters get the next one, and all of them share it.
+    await Promise.all(waits);
+    expect(registry.count('listAdmissionView')).toBe(3);
+    expect(view.get('new')).toBeDefined();
+  });
+
+  test('miss refreshes are spaced by missRefreshMinIntervalMs', async () => {
+    const { registry, view, clock } = setup(60_000);
+    await view.refresh();
+    let resolved = false;
+    const waiting = view.fresh().then((ok) => (resolved = ok));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(resolved).toBe(false);
+    expect(registry.count('listAdmissionView')).toBe(1);
+    clock.advance(60_000);
+    view.close(); // wakes the waiter; a closed view refreshes no more
+    await waiting;
+    expect(resolved).toBe(false);
+  });
+
+  test('absent ids are remembered for negativeTtlMs', () => {
+    const { view, clock } = setup();
+    view.rememberAbsent('ghost');
+    expect(view.isKnownAbsent('ghost')).toBe(true);
+    clock.advance(1_001);
+    expect(view.isKnownAbsent('ghost')).toBe(false);
+  });
+
+  test('a failed refresh keeps the old view and reports false', async () => {
+    const { registry, view, health } = setup();
+    registry.add('w1');
+    await view.refresh();
+    registry.failing = true;
+    expect(await view.refresh()).toBe(false);
+    expect(await view.fresh()).toBe(false);
+    expect(view.get('w1')).toBeDefined();
+    expect(health.ok).toBe(false);
+  });
+
+  test('listeners get each successful refresh with its sequence number', async () => {
+    const { view } = setup();
+    const seen: number[] = [];
+    view.onRefresh((r) => seen.push(r.seq));
+    await view.refresh();
+    await view.refresh();
+    expect(seen).toEqual([1, 2]);
+  });
+
+  test('sameSpecs compares values', () => {
+    const a = { total_cpu: 1, total_memory: 2, total_storage: 3, total_gpu: 0 };
+    expect(sameSpecs(a, { ...a })).toBe(true);
+    expect(sameSpecs(a, { ...a, total_gpu: 1 })).toBe(false);
+  });
+});
+
+test('each later fresh() call gets a refresh of its own (no settled promise is reused)', async () => {
+  const { registry, view } = setup();
+  await view.refresh();
+  for (let i = 0; i < 3; i++) expect(await view.fresh()).toBe(true);
+  expect(registry.count('listAdmissionView')).toBe(4);
+});
+
+test('specs queued for writing survive a refresh that read the database before the write landed', async () => {
+  const { registry, view, clock } = setup();
+  registry.add('w1');
+  await view.refresh();
+  const queued = { total_cpu: 4, total_memory: 8, total_storage: 100, total_gpu: 1 };
+  view.setSpecs('w1', queued);
+  await view.refresh(); // the database still holds zeros
+  expect(view.get('w1')?.specs).toEqual(queued);
+  // Once the database shows them the overlay is dropped; a later change there is seen.
+  Object.assign(registry.docs.get('w1') ?? {}, queued);
+  await view.refresh();
+  Object.assign(registry.docs.get('w1') ?? {}, { total_gpu: 2 });
+  await view.refresh();
+  expect(view.get('w1')?.specs.total_gpu).toBe(2);
+  // An overlay that never lands expires.
+  view.setSpecs('w1', queued);
+  clock.advance(61_000);
+  await view.refresh();
+  expect(view.get('w1')?.specs.total_gpu).toBe(2);
+});

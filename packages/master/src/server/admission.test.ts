@@ -1,0 +1,148 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { PROTOCOL_VERSION } from '@cluster/protocol';
+import { describe, expect, test } from 'vitest';
+import { hashToken, tokensMatch } from '../credentials/token.js';
+import { AddressMatcher } from './address.js';
+import { AdmissionView } from './admission-view.js';
+import { checkHeaders, decideAdmission, sanitizeForLog, type AdmissionDeps } from './admission.js';
+import { FakeRegistry, ManualClock, captureLogger, testHealth } from './test-support/fakes.js';
+
+const TOKEN = 'tok_'.padEnd(43, 'x');
+const OTHER = 'oth_'.padEnd(43, 'y');
+
+function headers(over: Record<string, string | undefined> = {}): IncomingHttpHeaders {
+  const h: Record<string, string | undefined> = {
+    'x-protocol-version': String(PROTOCOL_VERSION),
+    'x-worker-id': 'w1',
+    authorization: `Bearer ${TOKEN}`,
+    ...over,
+  };
+  return Object.fromEntries(Object.entries(h).filter(([, v]) => v !== undefined));
+}
+
+async function setup(options: { checkSourceAddress?: boolean; lookup?: (host: string) => Promise<string[]> } = {}) {
+  const registry = new FakeRegistry();
+  registry.add('w1', '10.0.0.1', hashToken(TOKEN));
+  registry.add('w2', '10.0.0.2', hashToken(OTHER));
+  const clock = new ManualClock();
+  const { health } = testHealth(clock);
+  const view = new AdmissionView({
+    registry,
+    credentials: registry,
+    clock,
+    health,
+    logger: captureLogger().logger,
+    missRefreshMinIntervalMs: 0,
+    negativeTtlMs: 1_000,
+  });
+  const deps: AdmissionDeps = {
+    view,
+    addresses: new AddressMatcher(options.lookup ?? (() => Promise.resolve([])), clock, 1_000),
+    verifyToken: tokensMatch,
+    checkSourceAddress: options.checkSourceAddress ?? true,
+  };
+  await view.refresh();
+  registry.calls.length = 0;
+  return { registry, view, deps, clock };
+}
+
+describe('checkHeaders', () => {
+  test('version first (426), then the worker id (400)', () => {
+    expect(checkHeaders(headers({ 'x-protocol-version': '2' }))).toMatchObject({ status: 426 });
+    expect(checkHeaders(headers({ 'x-protocol-version': undefined }))).toMatchObject({ status: 426 });
+    expect(checkHeaders(headers({ 'x-worker-id': '$where' }))).toMatchObject({ status: 400 });
+    expect(checkHeaders(headers({ 'x-worker-id': undefined }))).toMatchObject({ status: 400 });
+    expect(checkHeaders(headers())).toEqual({ ok: true, workerId: 'w1', token: TOKEN });
+  });
+
+  test('sanitizeForLog bounds and cleans what failed validation', () => {
+    expect(sanitizeForLog('a\r\nb')).toBe('a??b');
+    expect(sanitizeForLog('x'.repeat(100))).toHaveLength(65);
+  });
+});
+
+describe('decideAdmission', () => {
+  test('admits the right token from the right address without a database read', async () => {
+    const { deps, registry } = await setup();
+    expect(await decideAdmission(deps, headers(), '10.0.0.1')).toMatchObject({ ok: true, workerId: 'w1' });
+    expect(registry.calls).toEqual([]);
+  });
+
+  test('refuses 503 until the view is loaded', async () => {
+    const registry = new FakeRegistry();
+    const clock = new ManualClock();
+    const view = new AdmissionView({
+      registry,
+      credentials: registry,
+      clock,
+      health: testHealth(clock).health,
+      logger: captureLogger().logger,
+      missRefreshMinIntervalMs: 0,
+      negativeTtlMs: 0,
+    });
+    const deps: AdmissionDeps = {
+      view,
+      addresses: new AddressMatcher(() => Promise.resolve([]), clock, 0),
+      verifyToken: tokensMatch,
+      checkSourceAddress: false,
+    };
+    expect(await decideAdmission(deps, headers(), '10.0.0.1')).toMatchObject({ status: 503 });
+  });
+
+  test('an unknown id is read once, then remembered as absent', async () => {
+    const { deps, registry } = await setup();
+    const h = headers({ 'x-worker-id': 'ghost' });
+    expect(await decideAdmission(deps, h, '10.0.0.1')).toMatchObject({ status: 404, workerId: 'ghost' });
+    expect(registry.count('listAdmissionView')).toBe(1);
+    expect(await decideAdmission(deps, h, '10.0.0.1')).toMatchObject({ status: 404 });
+    expect(registry.count('listAdmissionView')).toBe(1);
+  });
+
+  test('a worker registered after the last refresh is admitted at once', async () => {
+    const { deps, registry } = await setup();
+    registry.add('fresh', '10.0.0.9', hashToken(TOKEN));
+    expect(await decideAdmission(deps, headers({ 'x-worker-id': 'fresh' }), '10.0.0.9')).toMatchObject({ ok: true });
+  });
+
+  test('401 for a missing, wrong or other worker token; a missing one without a read', async () => {
+    const { deps, registry } = await setup();
+    expect(await decideAdmission(deps, headers({ authorization: undefined }), '10.0.0.1')).toMatchObject({ status: 401 });
+    expect(registry.calls).toEqual([]);
+    expect(await decideAdmission(deps, headers({ authorization: 'Basic abc' }), '10.0.0.1')).toMatchObject({ status: 401 });
+    expect(await decideAdmission(deps, headers({ authorization: `Bearer ${'z'.repeat(43)}` }), '10.0.0.1')).toMatchObject({
+      status: 401,
+    });
+    expect(await decideAdmission(deps, headers({ authorization: `Bearer ${OTHER}` }), '10.0.0.1')).toMatchObject({
+      status: 401,
+    });
+  });
+
+  test('a rotated token is accepted at once', async () => {
+    const { deps, registry } = await setup();
+    registry.hashes.set('w1', hashToken(OTHER));
+    expect(await decideAdmission(deps, headers({ authorization: `Bearer ${OTHER}` }), '10.0.0.1')).toMatchObject({ ok: true });
+  });
+
+  test('403 from another address; IPv4-mapped IPv6 counts as IPv4; the check can be turned off', async () => {
+    const { deps } = await setup();
+    expect(await decideAdmission(deps, headers(), '10.0.0.2')).toMatchObject({ status: 403 });
+    expect(await decideAdmission(deps, headers(), '::ffff:10.0.0.1')).toMatchObject({ ok: true });
+    expect(await decideAdmission({ ...deps, checkSourceAddress: false }, headers(), '10.0.0.2')).toMatchObject({ ok: true });
+  });
+
+  test('a host name worker_ip matches any of its resolved addresses', async () => {
+    const resolved: string[] = [];
+    const { deps, registry } = await setup({
+      lookup: (host) => {
+        resolved.push(host);
+        return Promise.resolve(['10.1.1.1', '::1']);
+      },
+    });
+    registry.add('named', 'node-7.example', hashToken(TOKEN));
+    const h = headers({ 'x-worker-id': 'named' });
+    expect(await decideAdmission(deps, h, '::1')).toMatchObject({ ok: true });
+    expect(await decideAdmission(deps, h, '10.1.1.1')).toMatchObject({ ok: true });
+    expect(await decideAdmission(deps, h, '10.1.1.2')).toMatchObject({ status: 403 });
+    expect(resolved).toEqual(['node-7.example']);
+  });
+});

@@ -1,0 +1,63 @@
+import type { Logger } from 'pino';
+import type { Clock } from './clock.js';
+
+/** What the log may say about a database error: never the error object itself (it can carry a URI). */
+export function describeError(error: unknown): { name: string; message: string; code?: unknown } {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return code === undefined ? { name: error.name, message: error.message } : { name: error.name, message: error.message, code };
+  }
+  return { name: 'Error', message: String(error) };
+}
+
+/**
+ * Whether the database answered lately. Every registry call reports here, so
+ * an outage is logged once (error, with the retry delay) and its end once
+ * (info), and /readyz can answer without a query of its own.
+ */
+export class DbHealth {
+  #ok = false;
+  #outageSinceMs: number | undefined;
+  #lastSuccessMs: number | undefined;
+  #recoveredAtMs: number | undefined;
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly clock: Clock,
+  ) {}
+
+  /** True when the last registry operation succeeded. */
+  get ok(): boolean {
+    return this.#ok;
+  }
+
+  get lastSuccessMs(): number | undefined {
+    return this.#lastSuccessMs;
+  }
+
+  /** Monotonic time of the first success after an outage; undefined if there was none. */
+  get recoveredAtMs(): number | undefined {
+    return this.#recoveredAtMs;
+  }
+
+  success(op: string): void {
+    const now = this.clock.monotonic();
+    if (this.#outageSinceMs !== undefined) {
+      this.logger.info({ op, outage_ms: Math.round(now - this.#outageSinceMs) }, 'database reachable again');
+      this.#outageSinceMs = undefined;
+      this.#recoveredAtMs = now;
+    }
+    this.#ok = true;
+    this.#lastSuccessMs = now;
+  }
+
+  failure(op: string, error: unknown, retryInMs: number | undefined): void {
+    this.#ok = false;
+    if (this.#outageSinceMs === undefined) {
+      this.#outageSinceMs = this.clock.monotonic();
+      this.logger.error({ op, err: describeError(error), retry_in_ms: retryInMs }, 'database error; retrying with backoff');
+    } else {
+      this.logger.debug({ op, err: describeError(error), retry_in_ms: retryInMs }, 'database still failing');
+    }
+  }
+}

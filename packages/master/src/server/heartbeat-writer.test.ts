@@ -1,0 +1,214 @@
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import { HeartbeatWriter, type HeartbeatWriterOptions } from './heartbeat-writer.js';
+import { FakeRegistry, ManualClock, captureLogger, testHealth, testMetrics } from './test-support/fakes.js';
+
+function setup(overrides: Partial<HeartbeatWriterOptions> = {}) {
+  const registry = new FakeRegistry();
+  for (const id of ['w1', 'w2', 'w3']) registry.add(id);
+  const clock = new ManualClock();
+  const { health, lines } = testHealth(clock);
+  const unregistered: string[][] = [];
+  const afterFlush = vi.fn(() => Promise.resolve());
+  const writer = new HeartbeatWriter({
+    registry,
+    clock,
+    health,
+    metrics: testMetrics(),
+    logger: captureLogger().logger,
+    flushIntervalMs: 1_000,
+    retryBaseMs: 100,
+    retryCapMs: 400,
+    finalFlushTimeoutMs: 200,
+    maxSpecsPerFlush: 2,
+    onUnregistered: (ids) => unregistered.push(ids),
+    afterFlush,
+    ...overrides,
+  });
+  return { registry, clock, health, lines, writer, unregistered, afterFlush };
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('HeartbeatWriter', () => {
+  test('many beats from many workers become one recordHeartbeats with $in and the master clock', async () => {
+    const { registry, writer, clock } = setup();
+    for (let i = 0; i < 10; i++) for (const id of ['w1', 'w2', 'w3']) writer.heartbeat(id);
+    expect(await writer.flushNow()).toBe(true);
+    expect(registry.calls.filter((c) => c.op !== 'existingWorkerIds')).toEqual([
+      { op: 'recordHeartbeats', ids: ['w1', 'w2', 'w3'], unixSeconds: Math.floor(clock.wallMs / 1000) },
+    ]);
+    expect(await writer.flushNow()).toBe(true);
+    expect(registry.count('recordHeartbeats')).toBe(1);
+  });
+
+  test('spec changes beyond maxSpecsPerFlush wait for the next cycle', async () => {
+    const { registry, writer } = setup();
+    const specs = { total_cpu: 1, total_memory: 1, total_storage: 1, total_gpu: 0 };
+    for (const id of ['w1', 'w2', 'w3']) writer.queueSpecs(id, specs);
+    await writer.flushNow();
+    await writer.flushNow();
+    expect(registry.calls.map((c) => (c.op === 'updateSpecs' ? c.entries.map((e) => e.worker_id) : c.op))).toEqual([
+      ['w1', 'w2'],
+      ['w3'],
+    ]);
+  });
+
+  test('a goodbye drops the pending heartbeat and is written after the heartbeats of the same cycle', async () => {
+    const { registry, writer } = setup();
+    writer.heartbeat('w1');
+    writer.heartbeat('w2');
+    writer.markInactive(['w1']);
+    await writer.flushNow();
+    expect(registry.calls.map((c) => c.op)).toEqual(['recordHeartbeats', 'markInactive']);
+    expect(registry.calls[0]).toMatchObject({ ids: ['w2'] });
+    expect(registry.calls[1]).toMatchObject({ ids: ['w1'] });
+    expect(registry.docs.get('w1')?.is_active).toBe(false);
+  });
+
+  test('a heartbeat in flight when the agent says goodbye cannot revive the worker', async () => {
+    const { registry, writer } = setup();
+    writer.admit('w1');
+    registry.hold();
+    const first = writer.flushNow();
+    await vi.waitFor(() => expect(registry.count('recordHeartbeats')).toBe(1));
+    writer.markInactive(['w1']);
+    writer.heartbeat('w1'); // a late beat from the closing socket is ignored
+    registry.release();
+    await first;
+    await writer.flushNow();
+    expect(registry.calls.map((c) => c.op)).toEqual(['recordHeartbeats', 'markInactive']);
+    expect(registry.docs.get('w1')?.is_active).toBe(false);
+  });
+
+  test('a failed heartbeat is not put back for a worker that said goodbye meanwhile', async () => {
+    const { registry, writer } = setup();
+    writer.heartbeat('w1');
+    writer.heartbeat('w2');
+    registry.failing = true;
+    registry.hold();
+    const failed = writer.flushNow();
+    await vi.waitFor(() => expect(registry.count('recordHeartbeats')).toBe(1));
+    writer.markInactive(['w1']);
+    registry.release();
+    expect(await failed).toBe(false);
+    registry.failing = false;
+    expect(await writer.flushNow()).toBe(true);
+    expect(registry.calls.slice(1)).toEqual([
+      { op: 'recordHeartbeats', ids: ['w2'], unixSeconds: expect.any(Number) as number },
+      { op: 'markInactive', ids: ['w1'] },
+    ]);
+  });
+
+  test('a new admission cancels a pending inactive flag, also one whose write failed', async () => {
+    const { registry, writer } = setup();
+    writer.markInactive(['w1']);
+    writer.admit('w1');
+    await writer.flushNow();
+    expect(registry.calls.map((c) => c.op)).toEqual(['recordHeartbeats']);
+
+    writer.markInactive(['w2']);
+    registry.failing = true;
+    registry.hold();
+    const failed = writer.flushNow();
+    await vi.waitFor(() => expect(registry.count('markInactive')).toBe(1));
+    writer.admit('w2');
+    registry.release();
+    await failed;
+    registry.failing = false;
+    await writer.flushNow();
+    expect(registry.calls.slice(-1)).toEqual([{ op: 'recordHeartbeats', ids: ['w2'], unixSeconds: expect.any(Number) as number }]);
+  });
+
+  test('specs are batched into one updateSpecs, the latest per worker', async () => {
+    const { registry, writer } = setup();
+    writer.queueSpecs('w1', { total_cpu: 1, total_memory: 1, total_storage: 1, total_gpu: 0 });
+    writer.queueSpecs('w1', { total_cpu: 2, total_memory: 1, total_storage: 1, total_gpu: 0 });
+    writer.queueSpecs('w2', { total_cpu: 4, total_memory: 1, total_storage: 1, total_gpu: 0 });
+    await writer.flushNow();
+    expect(registry.calls).toEqual([
+      {
+        op: 'updateSpecs',
+        entries: [
+          { worker_id: 'w1', total_cpu: 2, total_memory: 1, total_storage: 1, total_gpu: 0 },
+          { worker_id: 'w2', total_cpu: 4, total_memory: 1, total_storage: 1, total_gpu: 0 },
+        ],
+      },
+    ]);
+  });
+
+  test('fewer matches than ids: the missing workers are reported as unregistered', async () => {
+    const { registry, writer, unregistered } = setup();
+    writer.heartbeat('w1');
+    writer.heartbeat('w2');
+    registry.remove('w2');
+    await writer.flushNow();
+    expect(registry.calls.map((c) => c.op)).toEqual(['recordHeartbeats', 'existingWorkerIds']);
+    expect(unregistered).toEqual([['w2']]);
+  });
+
+  test('the sweep hook runs only after a cycle whose writes succeeded', async () => {
+    const { registry, writer, afterFlush } = setup();
+    writer.heartbeat('w1');
+    registry.failing = true;
+    expect(await writer.flushNow()).toBe(false);
+    expect(afterFlush).not.toHaveBeenCalled();
+    registry.failing = false;
+    expect(await writer.flushNow()).toBe(true);
+    expect(afterFlush).toHaveBeenCalledTimes(1);
+  });
+
+  test('failures are retried with backoff, logged once per outage and once on recovery', async () => {
+    vi.useFakeTimers();
+    const { registry, writer, lines, health } = setup();
+    writer.start();
+    writer.heartbeat('w1');
+    registry.failing = true;
+    await vi.advanceTimersByTimeAsync(1_000); // first flush fails
+    expect(registry.count('recordHeartbeats')).toBe(1);
+    await vi.advanceTimersByTimeAsync(99);
+    expect(registry.count('recordHeartbeats')).toBe(1);
+    await vi.advanceTimersByTimeAsync(1); // retry after 100 ms
+    expect(registry.count('recordHeartbeats')).toBe(2);
+    await vi.advanceTimersByTimeAsync(200); // then 200 ms
+    expect(registry.count('recordHeartbeats')).toBe(3);
+    await vi.advanceTimersByTimeAsync(400); // then 400 ms (cap)
+    await vi.advanceTimersByTimeAsync(400);
+    expect(registry.count('recordHeartbeats')).toBe(5);
+    expect(health.ok).toBe(false);
+    expect(lines.filter((l) => l.level === 50)).toHaveLength(1);
+    expect(lines.find((l) => l.level === 50)).toMatchObject({ op: 'heartbeat', retry_in_ms: 100 });
+    registry.failing = false;
+    await vi.advanceTimersByTimeAsync(400);
+    expect(health.ok).toBe(true);
+    expect(registry.docs.get('w1')?.is_active).toBe(true);
+    expect(lines.filter((l) => l.msg === 'database reachable again')).toHaveLength(1);
+    // Back to the normal cadence.
+    writer.heartbeat('w1');
+    await vi.advanceTimersByTimeAsync(999);
+    expect(registry.count('recordHeartbeats')).toBe(6);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(registry.count('recordHeartbeats')).toBe(7);
+    await writer.stop();
+  });
+
+  test('stop() writes what is pending, once, and gives up after finalFlushTimeoutMs', async () => {
+    const { registry, writer } = setup();
+    writer.start();
+    writer.heartbeat('w1');
+    writer.markInactive(['w2']);
+    const stopped = writer.stop();
+    expect(writer.stop()).toBe(stopped);
+    await stopped;
+    expect(registry.calls.map((c) => c.op)).toEqual(['recordHeartbeats', 'markInactive']);
+
+    const hung = setup();
+    hung.writer.heartbeat('w1');
+    hung.registry.hold();
+    const started = performance.now();
+    await hung.writer.stop();
+    expect(performance.now() - started).toBeLessThan(1_000);
+    hung.registry.release();
+  });
+});

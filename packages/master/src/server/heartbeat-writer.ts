@@ -1,0 +1,250 @@
+import type { Specs } from '@cluster/protocol';
+import type { Logger } from 'pino';
+import type { DbOp, MasterMetrics } from '../metrics/metrics.js';
+import { retryDelayMs } from './backoff.js';
+import { unixSeconds, type Clock } from './clock.js';
+import { describeError, type DbHealth } from './db-health.js';
+import type { RegistryPort, SpecsEntry } from './ports.js';
+
+export interface HeartbeatWriterOptions {
+  registry: Pick<RegistryPort, 'recordHeartbeats' | 'markInactive' | 'updateSpecs' | 'existingWorkerIds'>;
+  clock: Clock;
+  health: DbHealth;
+  metrics: MasterMetrics;
+  logger: Logger;
+  flushIntervalMs: number;
+  retryBaseMs: number;
+  retryCapMs: number;
+  /** Most spec updates written in one cycle (one command); the rest wait for the next. */
+  maxSpecsPerFlush: number;
+  /** Longest the final flush at close() may take before it is given up. */
+  finalFlushTimeoutMs: number;
+  /** Ids a heartbeat write did not match and that are no longer registered. */
+  onUnregistered(ids: string[]): void;
+  /**
+   * Runs at the end of a cycle whose writes all succeeded, inside the same
+   * serialised cycle (the stale sweep). A throw counts as a failed cycle.
+   */
+  afterFlush?: () => Promise<void>;
+}
+
+/**
+ * Turns every agent message into at most one write per flush interval for the
+ * whole fleet: pending heartbeats are a set of worker ids written with one
+ * updateMany ($in), the clean goodbyes and timeouts one markInactive, spec
+ * changes one bulkWrite (of at most maxSpecsPerFlush updates).
+ *
+ * Cycles are serialised and write heartbeats before inactive flags, so a
+ * heartbeat that was in flight when its agent said goodbye is overwritten by
+ * the inactive flag, never the other way round; and a goodbye removes the
+ * worker from the pending heartbeats, so no later flush revives it. A failed
+ * write puts its ids back (unless something newer happened to the worker
+ * meanwhile) and the next cycle waits with exponential backoff.
+ */
+export class HeartbeatWriter {
+  readonly #heartbeats = new Set<string>();
+  readonly #inactive = new Set<string>();
+  readonly #specs = new Map<string, Specs>();
+  /** Workers admitted while a cycle ran: an inactive flag that failed must not be put back for them. */
+  readonly #readmitted = new Set<string>();
+  #chain: Promise<unknown> = Promise.resolve();
+  #timer: NodeJS.Timeout | undefined;
+  #failures = 0;
+  #running = false;
+  #stopped: Promise<void> | undefined;
+
+  constructor(private readonly options: HeartbeatWriterOptions) {}
+
+  /** Counts of what waits for the next flush (for tests and the debug log). */
+  get pending(): { heartbeats: number; inactive: number; specs: number } {
+    return { heartbeats: this.#heartbeats.size, inactive: this.#inactive.size, specs: this.#specs.size };
+  }
+
+  isPendingInactive(workerId: string): boolean {
+    return this.#inactive.has(workerId);
+  }
+
+  isPendingHeartbeat(workerId: string): boolean {
+    return this.#heartbeats.has(workerId);
+  }
+
+  /** A hello: the worker is active again; it cancels a pending inactive flag. */
+  admit(workerId: string): void {
+    this.#inactive.delete(workerId);
+    this.#readmitted.add(workerId);
+    this.#heartbeats.add(workerId);
+  }
+
+  heartbeat(workerId: string): void {
+    if (this.#inactive.has(workerId)) return;
+    this.#heartbeats.add(workerId);
+  }
+
+  /** A goodbye or a timeout: drops the pending heartbeat and queues is_active false. */
+  markInactive(workerIds: Iterable<string>): void {
+    for (const id of workerIds) {
+      this.#heartbeats.delete(id);
+      this.#readmitted.delete(id);
+      this.#inactive.add(id);
+    }
+  }
+
+  queueSpecs(workerId: string, specs: Specs): void {
+    this.#specs.set(workerId, specs);
+  }
+
+  /** The worker was unregistered: nothing more to write for it. */
+  forget(workerId: string): void {
+    this.#heartbeats.delete(workerId);
+    this.#specs.delete(workerId);
+    this.#inactive.delete(workerId);
+  }
+
+  start(): void {
+    if (this.#running || this.#stopped !== undefined) return;
+    this.#running = true;
+    this.#schedule(this.options.flushIntervalMs);
+  }
+
+  /** Runs a cycle now (after the one in flight, if any); resolves true if all its writes succeeded. */
+  flushNow(): Promise<boolean> {
+    const run = this.#chain.then(() => this.#cycle());
+    this.#chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Stops the timer and makes one last attempt to write what is pending, bounded in time. */
+  stop(): Promise<void> {
+    this.#stopped ??= (async () => {
+      this.#running = false;
+      if (this.#timer !== undefined) clearTimeout(this.#timer);
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.options.finalFlushTimeoutMs);
+      });
+      const { heartbeats, inactive, specs } = this.pending;
+      await Promise.race([this.flushNow().then(() => undefined), deadline]);
+      clearTimeout(timer);
+      if (this.pending.heartbeats + this.pending.inactive + this.pending.specs > 0) {
+        this.options.logger.warn({ pending: this.pending }, 'could not write everything before closing');
+      } else if (heartbeats + inactive + specs > 0) {
+        this.options.logger.debug({ heartbeats, inactive, specs }, 'final flush written');
+      }
+    })();
+    return this.#stopped;
+  }
+
+  #schedule(delayMs: number): void {
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.flushNow().then((ok) => {
+        if (!this.#running) return;
+        if (ok) {
+          this.#failures = 0;
+          this.#schedule(this.options.flushIntervalMs);
+        } else {
+          this.#schedule(this.#retryDelay(this.#failures - 1));
+        }
+      });
+    }, delayMs);
+  }
+
+  #retryDelay(attempt: number): number {
+    return retryDelayMs(attempt, this.options.retryBaseMs, this.options.retryCapMs);
+  }
+
+  async #write<T>(op: DbOp, fn: () => Promise<T>): Promise<T> {
+    const end = this.options.metrics.dbWriteDuration.startTimer({ op });
+    try {
+      const result = await fn();
+      end();
+      this.options.health.success(op);
+      return result;
+    } catch (error) {
+      end();
+      this.options.metrics.dbWriteErrors.inc({ op });
+      this.#failures += 1;
+      this.options.health.failure(op, error, this.#running ? this.#retryDelay(this.#failures - 1) : undefined);
+      throw error;
+    }
+  }
+
+  async #cycle(): Promise<boolean> {
+    this.#readmitted.clear();
+    const { registry } = this.options;
+    const nowMs = this.options.clock.now();
+    const now = new Date(nowMs);
+
+    if (this.#heartbeats.size > 0) {
+      const ids = [...this.#heartbeats];
+      this.#heartbeats.clear();
+      let matched: number;
+      try {
+        ({ matched } = await this.#write('heartbeat', () => registry.recordHeartbeats(ids, unixSeconds(nowMs), now)));
+      } catch {
+        // A goodbye that came meanwhile wins over the beat that failed.
+        for (const id of ids) if (!this.#inactive.has(id)) this.#heartbeats.add(id);
+        return false;
+      }
+      if (matched < ids.length) {
+        this.options.logger.debug({ written: ids.length, matched }, 'heartbeat matched fewer workers than written');
+        await this.#findUnregistered(ids);
+      }
+    }
+
+    if (this.#inactive.size > 0) {
+      const ids = [...this.#inactive];
+      this.#inactive.clear();
+      try {
+        await this.#write('inactive', () => registry.markInactive(ids, now));
+      } catch {
+        for (const id of ids) if (!this.#readmitted.has(id)) this.#inactive.add(id);
+        return false;
+      }
+    }
+
+    if (this.#specs.size > 0) {
+      // At most maxSpecsPerFlush per cycle: a fleet's first connection (every
+      // worker's specs new) becomes a few bounded writes instead of one huge one.
+      const entries: SpecsEntry[] = [];
+      for (const [worker_id, specs] of this.#specs) {
+        if (entries.length >= this.options.maxSpecsPerFlush) break;
+        entries.push({ worker_id, ...specs });
+      }
+      for (const { worker_id } of entries) this.#specs.delete(worker_id);
+      try {
+        await this.#write('specs', () => registry.updateSpecs(entries, now));
+      } catch {
+        for (const { worker_id, total_cpu, total_memory, total_storage, total_gpu } of entries) {
+          if (!this.#specs.has(worker_id)) {
+            this.#specs.set(worker_id, { total_cpu, total_memory, total_storage, total_gpu });
+          }
+        }
+        return false;
+      }
+    }
+
+    if (this.options.afterFlush !== undefined) {
+      try {
+        await this.options.afterFlush();
+      } catch (error) {
+        this.#failures += 1;
+        this.options.health.failure('sweep', error, this.#running ? this.#retryDelay(this.#failures - 1) : undefined);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  async #findUnregistered(ids: string[]): Promise<void> {
+    try {
+      const existing = await this.options.registry.existingWorkerIds(ids);
+      const gone = ids.filter((id) => !existing.has(id));
+      for (const id of gone) this.forget(id);
+      if (gone.length > 0) this.options.onUnregistered(gone);
+    } catch (error) {
+      // The view refresh will notice too; this is only the faster path.
+      this.options.logger.warn({ err: describeError(error) }, 'could not check which workers were unregistered');
+    }
+  }
+}

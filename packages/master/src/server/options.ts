@@ -1,0 +1,94 @@
+import { DEFAULTS } from '@cluster/protocol';
+
+/** Options of the agents' endpoint; every duration names its unit. */
+export interface ServerOptions {
+  /** Listen address. */
+  host: string;
+  /** Listen port; 0 picks a free one (see start()'s result). */
+  port: number;
+  /** Heartbeat cadence dictated to agents in `welcome`. */
+  heartbeatIntervalMs: number;
+  /** A worker not heard from for longer than this is flagged inactive. */
+  heartbeatTimeoutMs: number;
+  /** How often pending heartbeats / inactive flags / specs are written (one query each). */
+  flushIntervalMs: number;
+  /** A connection that has not said hello by then is closed (4408). */
+  helloTimeoutMs: number;
+  /** How often the admission view is re-read (and unregistered sessions closed). */
+  viewRefreshMs: number;
+  /** Refuse (403) connections whose source address is not the worker's worker_ip. */
+  checkSourceAddress: boolean;
+  /** PEM certificate and key: serve wss:// instead of ws://. */
+  tls?: { cert: string | Buffer; key: string | Buffer } | undefined;
+  /** Least time between two view refreshes asked for by unknown ids or refused credentials. */
+  missRefreshMinIntervalMs: number;
+  /** How long an id found unregistered is refused without asking the database again. */
+  negativeCacheTtlMs: number;
+  /** How long a resolved worker_ip host name is trusted. */
+  dnsCacheTtlMs: number;
+  /** Period of the liveness check (0: derived: min(250, timeout / 6)). */
+  livenessTickMs: number;
+  /** Least time between two stale sweeps (each runs right after a successful flush). */
+  sweepIntervalMs: number;
+  /** Retry of failed database work: first delay and cap. */
+  retryBaseMs: number;
+  retryCapMs: number;
+  /** How long a close handshake may take before the socket is destroyed. */
+  closeGraceMs: number;
+  /** How long close() may spend writing what is pending. */
+  finalFlushTimeoutMs: number;
+  /** Most spec changes written per flush (one bulkWrite); the rest wait for the next flush. */
+  maxSpecsPerFlush: number;
+  /** Largest HTTP request head (bytes). */
+  maxHeaderBytes: number;
+  /** Time allowed for a request head (slow-loris guard). */
+  requestTimeoutMs: number;
+  /** Per-connection message rate limit (token bucket). */
+  rateLimitBurst: number;
+  rateLimitPerSecond: number;
+  /** Largest message accepted from an agent (bytes). */
+  maxMessageBytes: number;
+  /** A peer that does not read is dropped above this many unsent bytes. */
+  maxBufferedBytes: number;
+}
+
+export const SERVER_DEFAULTS: ServerOptions = {
+  host: '0.0.0.0',
+  port: 8080,
+  heartbeatIntervalMs: DEFAULTS.heartbeatIntervalMs,
+  heartbeatTimeoutMs: DEFAULTS.heartbeatTimeoutMs,
+  flushIntervalMs: 1_000,
+  helloTimeoutMs: DEFAULTS.helloTimeoutMs,
+  viewRefreshMs: 5_000,
+  checkSourceAddress: true,
+  tls: undefined,
+  missRefreshMinIntervalMs: 500,
+  negativeCacheTtlMs: 5_000,
+  dnsCacheTtlMs: 30_000,
+  livenessTickMs: 0,
+  sweepIntervalMs: 1_000,
+  retryBaseMs: 500,
+  retryCapMs: 10_000,
+  closeGraceMs: 1_000,
+  finalFlushTimeoutMs: 2_000,
+  maxSpecsPerFlush: 100,
+  maxHeaderBytes: 8 * 1024,
+  requestTimeoutMs: 10_000,
+  rateLimitBurst: 20,
+  rateLimitPerSecond: 10,
+  maxMessageBytes: DEFAULTS.maxMessageBytes,
+  maxBufferedBytes: 64 * 1024,
+};
+
+/** Fills in defaults and derived values. */
+export function resolveServerOptions(given: Partial<ServerOptions> = {}): ServerOptions {
+  const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as Partial<ServerOptions>;
+  const options = { ...SERVER_DEFAULTS, ...defined };
+  if (options.livenessTickMs <= 0) {
+    options.livenessTickMs = Math.max(10, Math.min(250, Math.floor(options.heartbeatTimeoutMs / 6)));
+  }
+  // Never let the rate limit bite an agent that beats at the cadence we dictate.
+  const beatsPerSecond = 1000 / options.heartbeatIntervalMs;
+  options.rateLimitPerSecond = Math.max(options.rateLimitPerSecond, Math.ceil(beatsPerSecond * 4));
+  return options;
+}

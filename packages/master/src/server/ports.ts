@@ -1,0 +1,42 @@
+import type { Specs } from '@cluster/protocol';
+
+/**
+ * The narrow view of the registry data layer (../registry) that the server
+ * needs. The real registry satisfies it structurally; unit tests put a fake
+ * behind it to drive failures without a database.
+ */
+
+/** One worker as admission sees it: address and specs, no timestamps. */
+export interface AdmissionRecord extends Specs {
+  worker_id: string;
+  worker_ip: string;
+}
+
+export interface SpecsEntry extends Specs {
+  worker_id: string;
+}
+
+export interface RegistryPort {
+  /** Creates the collections and indexes if missing; safe to repeat. */
+  ensureCollections(): Promise<unknown>;
+  /** Every registered worker, in one query. */
+  listAdmissionView(): Promise<readonly AdmissionRecord[]>;
+  /** One updateMany with $in: last_heartbeat, is_active true, updated_at. Never upserts. */
+  recordHeartbeats(ids: string[], unixSeconds: number, now: Date): Promise<{ matched: number }>;
+  /** One updateMany with $in: is_active false, updated_at. */
+  markInactive(ids: string[], now: Date): Promise<number>;
+  /** One updateMany {is_active: true, last_heartbeat: {$lt: cutoff}}: is_active false. */
+  sweepStale(cutoffUnixSeconds: number, now: Date): Promise<number>;
+  /** One bulkWrite of updateOne per entry; never upserts. */
+  updateSpecs(entries: SpecsEntry[], now: Date): Promise<unknown>;
+  /** Which of these ids are registered, in one query. */
+  existingWorkerIds(ids: string[]): Promise<Set<string>>;
+}
+
+export interface CredentialsPort {
+  /** worker_id -> sha256 hex of the worker's token, in one query. */
+  loadAll(): Promise<Map<string, string>>;
+}
+
+/** Constant-time comparison of a presented token with a stored hash. */
+export type TokenVerifier = (token: string, hashHex: string) => boolean;

@@ -1,0 +1,80 @@
+import type { Logger } from 'pino';
+import type { MasterMetrics } from '../metrics/metrics.js';
+import type { Clock } from './clock.js';
+import type { DbHealth } from './db-health.js';
+import type { RegistryPort } from './ports.js';
+
+/**
+ * The sweep flags `last_heartbeat < cutoff`. last_heartbeat is whole seconds,
+ * floored, of the flush that wrote it, so the beat it stands for happened
+ * before (L + 1) s. With cutoff = floor((now - timeout) / 1000) - 1, a flagged
+ * worker has L <= floor((now - timeout)/1000) - 2, hence (L + 1) s <
+ * now - timeout - 1 s: its last beat is certainly older than the timeout, with
+ * one more second to spare for clock skew between masters sharing a database
+ * (last_heartbeat is the clock of whichever master wrote it).
+ */
+export function sweepCutoffSeconds(nowMs: number, timeoutMs: number): number {
+  return Math.floor((nowMs - timeoutMs) / 1000) - 1;
+}
+
+/**
+ * The sweep may run only once one timeout has passed since the master started
+ * and since the database came back after an outage: before that, workers that
+ * are alive may not have had their heartbeat written yet (by this master or by
+ * another one that was cut off too).
+ */
+export function sweepAllowed(nowMs: number, startedAtMs: number, recoveredAtMs: number | undefined, timeoutMs: number): boolean {
+  const since = Math.max(startedAtMs, recoveredAtMs ?? Number.NEGATIVE_INFINITY);
+  return nowMs - since >= timeoutMs;
+}
+
+export interface StaleSweepOptions {
+  registry: Pick<RegistryPort, 'sweepStale'>;
+  clock: Clock;
+  health: DbHealth;
+  metrics: MasterMetrics;
+  logger: Logger;
+  heartbeatTimeoutMs: number;
+  /** Least time between two sweeps. */
+  intervalMs: number;
+  /** Monotonic time the master started. */
+  startedAtMs: number;
+}
+
+/**
+ * The database-side stale detection: one updateMany over every master's
+ * workers, so a worker whose master died is flagged by the survivors. It is
+ * called by the heartbeat writer at the end of a cycle whose writes succeeded,
+ * never otherwise, so it never runs blind while heartbeats cannot be written.
+ */
+export class StaleSweeper {
+  #lastRunMs = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly options: StaleSweepOptions) {}
+
+  /** Runs the sweep if it is due and allowed; throws what the database threw. */
+  async maybeSweep(): Promise<void> {
+    const { clock, health, heartbeatTimeoutMs } = this.options;
+    const mono = clock.monotonic();
+    if (mono - this.#lastRunMs < this.options.intervalMs) return;
+    if (!sweepAllowed(mono, this.options.startedAtMs, health.recoveredAtMs, heartbeatTimeoutMs)) return;
+    this.#lastRunMs = mono;
+    const nowMs = clock.now();
+    const cutoff = sweepCutoffSeconds(nowMs, heartbeatTimeoutMs);
+    const end = this.options.metrics.sweepDuration.startTimer();
+    let flagged: number;
+    try {
+      flagged = await this.options.registry.sweepStale(cutoff, new Date(nowMs));
+    } catch (error) {
+      end();
+      this.options.metrics.dbWriteErrors.inc({ op: 'sweep' });
+      throw error;
+    }
+    end();
+    health.success('sweep');
+    if (flagged > 0) {
+      this.options.metrics.workersFlaggedInactive.inc({ cause: 'sweep' }, flagged);
+      this.options.logger.info({ cause: 'sweep', count: flagged, cutoff }, 'workers flagged inactive');
+    }
+  }
+}

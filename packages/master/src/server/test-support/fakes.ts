@@ -1,0 +1,188 @@
+import type { Specs } from '@cluster/protocol';
+import { Registry } from 'prom-client';
+import { createMasterMetrics, type MasterMetrics } from '../../metrics/metrics.js';
+import type { Clock } from '../clock.js';
+import { DbHealth } from '../db-health.js';
+import { createMasterLogger } from '../logger.js';
+import type { AdmissionRecord, CredentialsPort, RegistryPort, SpecsEntry } from '../ports.js';
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+export function captureLogger(): { logger: ReturnType<typeof createMasterLogger>; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const logger = createMasterLogger({
+    level: 'debug',
+    destination: { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) },
+  });
+  return { logger, lines };
+}
+
+/** A clock the test moves by hand. */
+export class ManualClock implements Clock {
+  wallMs = Date.UTC(2025, 9, 15, 10, 30, 0);
+  monoMs = 1_000_000;
+  readonly now = (): number => this.wallMs;
+  readonly monotonic = (): number => this.monoMs;
+  advance(ms: number): void {
+    this.wallMs += ms;
+    this.monoMs += ms;
+  }
+}
+
+export function testMetrics(): MasterMetrics {
+  return createMasterMetrics(new Registry());
+}
+
+export function testHealth(clock: Clock = new ManualClock()): { health: DbHealth; lines: LogLine[] } {
+  const { logger, lines } = captureLogger();
+  return { health: new DbHealth(logger, clock), lines };
+}
+
+interface Doc extends Specs {
+  worker_id: string;
+  worker_ip: string;
+  is_active: boolean;
+  last_heartbeat: number;
+}
+
+export type Call =
+  | { op: 'recordHeartbeats'; ids: string[]; unixSeconds: number }
+  | { op: 'markInactive'; ids: string[] }
+  | { op: 'sweepStale'; cutoff: number }
+  | { op: 'updateSpecs'; entries: SpecsEntry[] }
+  | { op: 'existingWorkerIds'; ids: string[] }
+  | { op: 'listAdmissionView' }
+  | { op: 'loadAll' }
+  | { op: 'ensureCollections' };
+
+/**
+ * An in-memory registry and credential store behind the ports, recording
+ * every call; `failing` makes every call throw (a database outage), `hold`
+ * makes calls wait until released (a slow database).
+ */
+export class FakeRegistry implements RegistryPort, CredentialsPort {
+  readonly docs = new Map<string, Doc>();
+  readonly hashes = new Map<string, string>();
+  readonly calls: Call[] = [];
+  failing = false;
+  #held: (() => void)[] | undefined;
+
+  add(workerId: string, workerIp = '127.0.0.1', tokenHash = 'a'.repeat(64)): void {
+    this.docs.set(workerId, {
+      worker_id: workerId,
+      worker_ip: workerIp,
+      total_cpu: 0,
+      total_memory: 0,
+      total_storage: 0,
+      total_gpu: 0,
+      is_active: false,
+      last_heartbeat: 0,
+    });
+    this.hashes.set(workerId, tokenHash);
+  }
+
+  remove(workerId: string): void {
+    this.docs.delete(workerId);
+    this.hashes.delete(workerId);
+  }
+
+  /** Calls from now on wait until release() is called. */
+  hold(): void {
+    this.#held ??= [];
+  }
+
+  release(): void {
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    for (const go of held) go();
+  }
+
+  count(op: Call['op']): number {
+    return this.calls.filter((c) => c.op === op).length;
+  }
+
+  async #gate(call: Call): Promise<void> {
+    this.calls.push(call);
+    if (this.#held !== undefined) {
+      const held = this.#held;
+      await new Promise<void>((resolve) => held.push(resolve));
+    }
+    if (this.failing) throw new Error('database unreachable (fake)');
+  }
+
+  async ensureCollections(): Promise<void> {
+    await this.#gate({ op: 'ensureCollections' });
+  }
+
+  async listAdmissionView(): Promise<AdmissionRecord[]> {
+    await this.#gate({ op: 'listAdmissionView' });
+    return [...this.docs.values()].map(({ worker_id, worker_ip, total_cpu, total_memory, total_storage, total_gpu }) => ({
+      worker_id,
+      worker_ip,
+      total_cpu,
+      total_memory,
+      total_storage,
+      total_gpu,
+    }));
+  }
+
+  async loadAll(): Promise<Map<string, string>> {
+    await this.#gate({ op: 'loadAll' });
+    return new Map(this.hashes);
+  }
+
+  async recordHeartbeats(ids: string[], unixSeconds: number): Promise<{ matched: number }> {
+    await this.#gate({ op: 'recordHeartbeats', ids: [...ids], unixSeconds });
+    let matched = 0;
+    for (const id of ids) {
+      const doc = this.docs.get(id);
+      if (doc === undefined) continue;
+      matched += 1;
+      doc.is_active = true;
+      doc.last_heartbeat = unixSeconds;
+    }
+    return { matched };
+  }
+
+  async markInactive(ids: string[]): Promise<number> {
+    await this.#gate({ op: 'markInactive', ids: [...ids] });
+    let changed = 0;
+    for (const id of ids) {
+      const doc = this.docs.get(id);
+      if (doc?.is_active === true) {
+        doc.is_active = false;
+        changed += 1;
+      }
+    }
+    return changed;
+  }
+
+  async sweepStale(cutoff: number): Promise<number> {
+    await this.#gate({ op: 'sweepStale', cutoff });
+    let changed = 0;
+    for (const doc of this.docs.values()) {
+      if (doc.is_active && doc.last_heartbeat < cutoff) {
+        doc.is_active = false;
+        changed += 1;
+      }
+    }
+    return changed;
+  }
+
+  async updateSpecs(entries: SpecsEntry[]): Promise<void> {
+    await this.#gate({ op: 'updateSpecs', entries: entries.map((e) => ({ ...e })) });
+    for (const e of entries) {
+      const doc = this.docs.get(e.worker_id);
+      if (doc !== undefined) Object.assign(doc, e);
+    }
+  }
+
+  async existingWorkerIds(ids: string[]): Promise<Set<string>> {
+    await this.#gate({ op: 'existingWorkerIds', ids: [...ids] });
+    return new Set(ids.filter((id) => this.docs.has(id)));
+  }
+}

@@ -1,0 +1,110 @@
+import { PROTOCOL_VERSION } from '@cluster/protocol';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { openHarness, type Harness, type RunningMaster } from './helpers/harness.js';
+import { RawAgent } from './helpers/raw-agent.js';
+
+/**
+ * Admission at the upgrade: each refusal is an HTTP status with a short
+ * reason, nothing is written to the registry, and the refusal is counted.
+ */
+let h: Harness;
+let m: RunningMaster;
+const tokens: Record<string, string> = {};
+
+beforeAll(async () => {
+  h = await openHarness();
+  tokens.w1 = await h.register('w1', '127.0.0.1');
+  tokens.w2 = await h.register('w2', '127.0.0.1');
+  tokens.far = await h.register('far', '127.0.0.2');
+  tokens.named = await h.register('named', 'localhost');
+  m = await h.startMaster({ checkSourceAddress: true });
+});
+afterAll(async () => {
+  await h.close();
+});
+
+async function snapshot(): Promise<unknown[]> {
+  return h.db.collection('WORKER_REGISTRY').find({}, { projection: { _id: 0 } }).sort({ worker_id: 1 }).toArray();
+}
+
+async function refusalMetric(reason: string): Promise<number> {
+  const values = (await m.master.metrics.refusals.get()).values;
+  return values.find((v) => v.labels.reason === reason)?.value ?? 0;
+}
+
+describe('refusals', () => {
+  test('each is its HTTP status with a short reason, writes nothing and is counted', async () => {
+    const before = await snapshot();
+    const mark = m.commands.mark();
+    const cases: [string, Parameters<typeof RawAgent.refused>[1], number, string][] = [
+      ['unsupported_version', { workerId: 'w1', token: tokens.w1, headers: { 'x-protocol-version': String(PROTOCOL_VERSION + 1) } }, 426, 'protocol version'],
+      ['unsupported_version', { workerId: 'w1', token: tokens.w1, headers: { 'x-protocol-version': undefined } }, 426, 'protocol version'],
+      ['bad_worker_id', { workerId: '$bad id', token: tokens.w1 }, 400, 'worker id'],
+      ['bad_worker_id', { token: tokens.w1 }, 400, 'worker id'],
+      ['unknown_worker', { workerId: 'nobody', token: tokens.w1 }, 404, 'unknown worker'],
+      ['unauthorized', { workerId: 'w1' }, 401, 'token'],
+      ['unauthorized', { workerId: 'w1', token: 'x'.repeat(43) }, 401, 'invalid token'],
+      ['unauthorized', { workerId: 'w1', token: tokens.w2 }, 401, 'invalid token'],
+      ['unauthorized', { workerId: 'w1', headers: { authorization: 'Basic dXNlcjpwYXNz' } }, 401, 'token'],
+      ['forbidden', { workerId: 'far', token: tokens.far }, 403, 'source address'],
+      ['bad_path', { workerId: 'w1', token: tokens.w1, path: '/elsewhere' }, 404, 'not found'],
+    ];
+    for (const [metric, options, status, text] of cases) {
+      const before = await refusalMetric(metric);
+      const refusal = await RawAgent.refused(m.url, options);
+      expect(refusal.status, JSON.stringify(options)).toBe(status);
+      expect(refusal.body).toContain(text);
+      expect(await refusalMetric(metric)).toBe(before + 1);
+    }
+    expect(await snapshot()).toEqual(before);
+    // Data-dependent refusals may read (bounded), but no refusal writes.
+    for (const name of ['update', 'insert', 'delete', 'findAndModify']) expect(m.commands.count(mark, name)).toBe(0);
+    const refusedLogs = m.logs.filter((l) => l.msg === 'refused');
+    expect(refusedLogs.length).toBeGreaterThanOrEqual(cases.length);
+    expect(refusedLogs.find((l) => l.status === 403)).toMatchObject({ worker_id: 'far', address: '127.0.0.1' });
+    expect(refusedLogs.find((l) => l.status === 400 && l.worker_id === undefined)).toMatchObject({ worker_id_given: '$bad id' });
+    for (const token of Object.values(tokens)) expect(m.rawLogs.join('')).not.toContain(token);
+  });
+
+  test('an unknown-id flood costs a bounded number of reads, not one per request', async () => {
+    const mark = m.commands.mark();
+    const ids = Array.from({ length: 200 }, (_, i) => `ghost-${i % 20}`);
+    const results = await Promise.all(ids.map((id) => RawAgent.refused(m.url, { workerId: id, token: tokens.w1 })));
+    expect(results.every((r) => r.status === 404)).toBe(true);
+    // Two finds per shared refresh; the periodic refresh (500 ms) may add a pair.
+    expect(m.commands.count(mark, 'find')).toBeLessThanOrEqual(8);
+  });
+});
+
+describe('admitted', () => {
+  test('the right worker, token and address', async () => {
+    const agent = await RawAgent.admitted(m.url, { workerId: 'w1', token: tokens.w1 });
+    expect(await agent.heartbeat()).toBe(1);
+    await agent.close();
+  });
+
+  test('the address check: a worker registered at 127.0.0.2 connecting from there', async () => {
+    const agent = await RawAgent.admitted(m.url, { workerId: 'far', token: tokens.far, localAddress: '127.0.0.2' });
+    await agent.close();
+  });
+
+  test('a host name worker_ip matches its resolved addresses', async () => {
+    const agent = await RawAgent.admitted(m.url, { workerId: 'named', token: tokens.named });
+    await agent.close();
+  });
+
+  test('a worker registered a moment ago is admitted at once (no wait for the periodic refresh)', async () => {
+    const slow = await h.startMaster({ checkSourceAddress: true, viewRefreshMs: 5_000 });
+    const token = await h.register('fresh', '127.0.0.1');
+    const agent = await RawAgent.admitted(slow.url, { workerId: 'fresh', token });
+    await agent.close();
+    await slow.close();
+  });
+
+  test('with the address check off, any address', async () => {
+    const open = await h.startMaster({ checkSourceAddress: false });
+    const agent = await RawAgent.admitted(open.url, { workerId: 'far', token: tokens.far });
+    await agent.close();
+    await open.close();
+  });
+});

@@ -1,0 +1,137 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { openHarness, type Harness, type RunningMaster } from './helpers/harness.js';
+import { RawAgent } from './helpers/raw-agent.js';
+
+/** The operator endpoints, HTTP hygiene, and wss://. */
+let h: Harness;
+let m: RunningMaster;
+let token: string;
+
+beforeAll(async () => {
+  h = await openHarness();
+  token = await h.register('h1');
+  m = await h.startMaster({ requestTimeoutMs: 1_000 });
+});
+afterAll(async () => {
+  await h.close();
+});
+
+describe('operator endpoints', () => {
+  test('/healthz 200, /readyz 200 once the registry is loaded and the database answers', async () => {
+    const health = await fetch(`${m.http}/healthz`);
+    expect(health.status).toBe(200);
+    const ready = await fetch(`${m.http}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.text()).toBe('ready\n');
+  });
+
+  test('/metrics: prometheus text with every metric of the master', async () => {
+    const agent = await RawAgent.admitted(m.url, { workerId: 'h1', token });
+    await agent.heartbeat();
+    const res = await fetch(`${m.http}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    const text = await res.text();
+    for (const name of [
+      'cluster_master_connected_agents 1',
+      'cluster_master_admissions_total',
+      'cluster_master_refusals_total',
+      'cluster_master_heartbeats_received_total',
+      'cluster_master_db_write_duration_seconds',
+      'cluster_master_db_write_errors_total',
+      'cluster_master_workers_flagged_inactive_total',
+      'cluster_master_sweep_duration_seconds',
+      'cluster_master_protocol_errors_total',
+    ]) {
+      expect(text).toContain(name);
+    }
+    await agent.close();
+  });
+
+  test('other paths 404, a plain GET of the agent path 426, other methods 405', async () => {
+    expect((await fetch(`${m.http}/nope`)).status).toBe(404);
+    expect((await fetch(`${m.http}/agent`)).status).toBe(426);
+    expect((await fetch(`${m.http}/healthz`, { method: 'POST' })).status).toBe(405);
+  });
+});
+
+describe('HTTP hygiene', () => {
+  function closedWithin(socket: Socket, ms: number): Promise<number> {
+    const started = performance.now();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`socket still open after ${ms} ms`)), ms);
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve(performance.now() - started);
+      });
+      socket.on('error', () => undefined);
+      socket.resume();
+    });
+  }
+
+  test('a request head that never completes (slow loris) is dropped after the request timeout', async () => {
+    const socket = connect(m.port, '127.0.0.1');
+    socket.write('GET /agent HTTP/1.1\r\nHost: x\r\nX-Slow: ');
+    const after = await closedWithin(socket, 4_000);
+    expect(after).toBeGreaterThanOrEqual(900);
+  });
+
+  test('a connection that never sends anything is dropped too', async () => {
+    const socket = connect(m.port, '127.0.0.1');
+    await closedWithin(socket, 4_000);
+  });
+
+  test('a request head over 8 KiB is refused with 431', async () => {
+    const res = await new Promise<string>((resolve) => {
+      const socket = connect(m.port, '127.0.0.1');
+      let data = '';
+      socket.on('data', (chunk) => (data += chunk.toString()));
+      socket.on('close', () => resolve(data));
+      socket.on('error', () => undefined);
+      socket.write(`GET /agent HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(10_000)}\r\n\r\n`);
+    });
+    expect(res).toMatch(/^HTTP\/1\.1 431/);
+  });
+});
+
+describe('wss://', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'master-tls-'));
+    await promisify(execFile)('openssl', [
+      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+    ]);
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('with a certificate and key the master serves TLS only', async () => {
+    const cert = await readFile(join(dir, 'cert.pem'));
+    const key = await readFile(join(dir, 'key.pem'));
+    const tls = await h.startMaster({ tls: { cert, key } });
+    const ws = new WebSocket(`wss://127.0.0.1:${tls.port}/agent`, {
+      ca: cert,
+      headers: { 'x-protocol-version': '1', 'x-worker-id': 'h1', authorization: `Bearer ${token}` },
+    });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    ws.send(JSON.stringify({ type: 'hello', protocol_version: 1, worker_id: 'h1', agent_version: 't', specs: { total_cpu: 1, total_memory: 1, total_storage: 1, total_gpu: 0 } }));
+    const welcome = await new Promise<string>((resolve) => ws.once('message', (d: Buffer) => resolve(d.toString('utf8'))));
+    expect(JSON.parse(welcome)).toMatchObject({ type: 'welcome' });
+    ws.close(1000);
+    // Plain ws:// on the TLS port does not get in.
+    await expect(RawAgent.connect(`ws://127.0.0.1:${tls.port}`, { workerId: 'h1', token })).rejects.toThrow();
+    await tls.close();
+  });
+});

@@ -1,0 +1,123 @@
+import { CloseCode } from '@cluster/protocol';
+import { Long } from 'mongodb';
+import { afterEach, beforeEach, expect, test } from 'vitest';
+import { realAgent } from './helpers/agents.js';
+import { openHarness, waitFor, type Harness } from './helpers/harness.js';
+import { RawAgent } from './helpers/raw-agent.js';
+
+/** The database-side stale sweep, and master restarts. 1 s timeout. */
+const TIMEOUT = 1_000;
+let h: Harness;
+beforeEach(async () => {
+  h = await openHarness();
+});
+afterEach(async () => {
+  await h.close();
+});
+
+/** A worker some other (dead) master left active with an old heartbeat. */
+async function seedStale(workerId: string, ageSeconds: number): Promise<void> {
+  await h.register(workerId);
+  await h.db
+    .collection('WORKER_REGISTRY')
+    .updateOne(
+      { worker_id: workerId },
+      { $set: { is_active: true, last_heartbeat: Long.fromNumber(Math.floor(Date.now() / 1000) - ageSeconds) } },
+    );
+}
+
+async function activeIds(): Promise<string[]> {
+  const docs = await h.db.collection('WORKER_REGISTRY').find({ is_active: true }).toArray();
+  return docs.map((d) => String(d.worker_id)).sort();
+}
+
+test('the sweep flags workers left active by a dead master, but not before one timeout after start', async () => {
+  await seedStale('orphan', 3_600);
+  const t0 = performance.now();
+  const m = await h.startMaster();
+  await waitFor('orphan inactive', async () => (await h.worker('orphan'))?.is_active === false, {
+    timeoutMs: TIMEOUT + 3_000,
+    intervalMs: 10,
+  });
+  const at = performance.now() - t0;
+  expect(at).toBeGreaterThanOrEqual(TIMEOUT);
+  expect(at).toBeLessThan(TIMEOUT + 2_000);
+  expect(m.logs.find((l) => l.msg === 'workers flagged inactive')).toMatchObject({ cause: 'sweep', count: 1 });
+  const sweeps = (await m.master.metrics.workersFlaggedInactive.get()).values;
+  expect(sweeps).toContainEqual({ labels: { cause: 'sweep' }, value: 1 });
+});
+
+test('the sweep keeps a second of margin: a heartbeat one whole second past the timeout is not flagged', async () => {
+  // Timeout 2 s. The test keeps rewriting last_heartbeat = (now rounded up a little) - 3 s:
+  // a naive cutoff (now - timeout) would flag it, ours (one more second for skew) must not.
+  await h.register('edge');
+  const m = await h.startMaster({ heartbeatIntervalMs: 1_000, heartbeatTimeoutMs: 2_000 });
+  const workers = h.db.collection('WORKER_REGISTRY');
+  const hold = async (): Promise<void> => {
+    const L = Math.floor((Date.now() + 100) / 1000) - 3;
+    await workers.updateOne({ worker_id: 'edge' }, { $set: { is_active: true, last_heartbeat: Long.fromNumber(L) } });
+  };
+  await hold();
+  const sweeps = m.commands.mark();
+  await waitFor(
+    'five sweeps',
+    async () => {
+      await hold();
+      return m.commands.count(sweeps, 'update', 'sweep') >= 5;
+    },
+    { timeoutMs: 8_000, intervalMs: 20 },
+  );
+  expect((await m.master.metrics.workersFlaggedInactive.get()).values).toEqual([]);
+  // One second older is flagged by the next sweep.
+  await workers.updateOne(
+    { worker_id: 'edge' },
+    { $set: { last_heartbeat: Long.fromNumber(Math.floor(Date.now() / 1000) - 4) } },
+  );
+  await waitFor('edge flagged', async () => (await h.worker('edge'))?.is_active === false, { timeoutMs: 2_000 });
+});
+
+test('a master restart shorter than the timeout flags nobody; a worker that did not come back is swept', async () => {
+  const ids = ['a1', 'a2', 'a3', 'a4'];
+  const tokens = await Promise.all(ids.map((id) => h.register(id)));
+  const deadToken = await h.register('dead');
+  const first = await h.startMaster();
+  const agents = ids.map((id, i) => realAgent(first.url, id, tokens[i] ?? ''));
+  await Promise.all(agents.map((a) => a.start()));
+  const dead = await RawAgent.admitted(first.url, { workerId: 'dead', token: deadToken });
+  dead.startBeating(200);
+  await waitFor('all active', async () => (await activeIds()).length === 5);
+
+  // Watch the registry through the restart.
+  const flips: string[] = [];
+  let watching = true;
+  const watcher = (async () => {
+    while (watching) {
+      const active = await activeIds();
+      for (const id of ids) if (!active.includes(id)) flips.push(id);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+
+  const restartAt = performance.now();
+  await first.close();
+  expect((await dead.closed).code).toBe(CloseCode.shuttingDown); // and it never comes back
+  const second = await h.startMaster({}, { waitReady: true, port: first.port });
+  expect(performance.now() - restartAt).toBeLessThan(TIMEOUT);
+
+  // The dead worker is swept after the new master's grace; the others never flip.
+  const deadAt = await waitFor(
+    'dead worker swept',
+    async () => ((await h.worker('dead'))?.is_active === false ? performance.now() : undefined),
+    { timeoutMs: TIMEOUT + 4_000, intervalMs: 10 },
+  );
+  expect(deadAt - restartAt).toBeGreaterThanOrEqual(TIMEOUT);
+  await new Promise((r) => setTimeout(r, 300));
+  watching = false;
+  await watcher;
+  expect(flips).toEqual([]);
+  expect(first.logs.filter((l) => l.msg === 'workers flagged inactive')).toEqual([]);
+  expect(second.logs.filter((l) => l.msg === 'workers flagged inactive')).toEqual([
+    expect.objectContaining({ cause: 'sweep', count: 1 }),
+  ]);
+  await Promise.all(agents.map((a) => a.close()));
+});
