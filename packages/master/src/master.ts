@@ -187,7 +187,7 @@ export function createMaster(deps: CreateMasterOptions): Master {
     }
     decideAdmission({ view, addresses, verifyToken, checkSourceAddress: options.checkSourceAddress }, req.headers, address)
       .catch((error: unknown): Refusal => {
-        logger.error({ err: error instanceof Error ? error.message : String(error) }, 'admission failed');
+        logger.error({ error: error instanceof Error ? error.message : String(error) }, 'admission failed');
         return { ok: false, status: 503, reason: 'admission failed', metric: 'unavailable' };
       })
       .then((decision) => {
@@ -218,7 +218,7 @@ export function createMaster(deps: CreateMasterOptions): Master {
         });
       })
       .catch((error: unknown) => {
-        logger.error({ err: error instanceof Error ? error.message : String(error) }, 'upgrade failed');
+        logger.error({ error: error instanceof Error ? error.message : String(error) }, 'upgrade failed');
         socket.destroy();
       });
   };
@@ -259,8 +259,10 @@ export function createMaster(deps: CreateMasterOptions): Master {
           return;
         }
       } catch (error) {
+        if (state !== 'running') return; // close() closed the client under us
         health.failure(connected ? 'ensure_collections' : 'connect', error, retryDelayMs(attempt, options.retryBaseMs, options.retryCapMs));
       }
+      if (state !== 'running') return;
       const delay = retryDelayMs(attempt, options.retryBaseMs, options.retryCapMs);
       attempt += 1;
       if (attempt === 1) logger.warn({ retry_in_ms: delay }, 'registry not loaded; admissions refused (503) until it is');
@@ -331,7 +333,7 @@ export function createMaster(deps: CreateMasterOptions): Master {
         try {
           await deps.closeDatabase();
         } catch (error) {
-          logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'closing the database client failed');
+          logger.warn({ error: error instanceof Error ? error.message : String(error) }, 'closing the database client failed');
         }
       }
       state = 'closed';

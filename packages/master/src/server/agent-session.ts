@@ -233,7 +233,7 @@ export class AgentSession {
     }
     this.#cause ??= 'protocol';
     if (this.#state === 'awaiting-hello' || this.#state === 'active') this.#state = 'closing';
-    this.#log.warn({ err: { message: error.message, code: error.code } }, 'websocket error');
+    this.#log.warn({ error: { message: error.message, code: error.code } }, 'websocket error');
   }
 
   #onClose(code: number, reason: string): void {

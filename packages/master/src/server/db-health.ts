@@ -55,9 +55,9 @@ export class DbHealth {
     this.#ok = false;
     if (this.#outageSinceMs === undefined) {
       this.#outageSinceMs = this.clock.monotonic();
-      this.logger.error({ op, err: describeError(error), retry_in_ms: retryInMs }, 'database error; retrying with backoff');
+      this.logger.error({ op, error: describeError(error), retry_in_ms: retryInMs }, 'database error; retrying with backoff');
     } else {
-      this.logger.debug({ op, err: describeError(error), retry_in_ms: retryInMs }, 'database still failing');
+      this.logger.debug({ op, error: describeError(error), retry_in_ms: retryInMs }, 'database still failing');
     }
   }
 }

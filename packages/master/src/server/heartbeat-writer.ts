@@ -137,11 +137,14 @@ export class HeartbeatWriter {
   #schedule(delayMs: number): void {
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
+      const startedAt = this.options.clock.monotonic();
       void this.flushNow().then((ok) => {
         if (!this.#running) return;
         if (ok) {
           this.#failures = 0;
-          this.#schedule(this.options.flushIntervalMs);
+          // A fixed cadence: the time the cycle took counts towards the interval.
+          const took = this.options.clock.monotonic() - startedAt;
+          this.#schedule(Math.max(0, this.options.flushIntervalMs - took));
         } else {
           this.#schedule(this.#retryDelay(this.#failures - 1));
         }
@@ -244,7 +247,7 @@ export class HeartbeatWriter {
       if (gone.length > 0) this.options.onUnregistered(gone);
     } catch (error) {
       // The view refresh will notice too; this is only the faster path.
-      this.options.logger.warn({ err: describeError(error) }, 'could not check which workers were unregistered');
+      this.options.logger.warn({ error: describeError(error) }, 'could not check which workers were unregistered');
     }
   }
 }

@@ -35,7 +35,7 @@ export interface StaleSweepOptions {
   metrics: MasterMetrics;
   logger: Logger;
   heartbeatTimeoutMs: number;
-  /** Least time between two sweeps. */
+  /** Least time between two sweeps (less 10% for timer jitter). */
   intervalMs: number;
   /** Monotonic time the master started. */
   startedAtMs: number;
@@ -56,7 +56,9 @@ export class StaleSweeper {
   async maybeSweep(): Promise<void> {
     const { clock, health, heartbeatTimeoutMs } = this.options;
     const mono = clock.monotonic();
-    if (mono - this.#lastRunMs < this.options.intervalMs) return;
+    // 10% slack: cycles end at jittery times, and a sweep every flush at a
+    // 1 s flush and 1 s interval must not turn into one every other flush.
+    if (mono - this.#lastRunMs < this.options.intervalMs * 0.9) return;
     if (!sweepAllowed(mono, this.options.startedAtMs, health.recoveredAtMs, heartbeatTimeoutMs)) return;
     this.#lastRunMs = mono;
     const nowMs = clock.now();
