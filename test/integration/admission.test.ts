@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { PROTOCOL_VERSION } from '@cluster/protocol';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { openHarness, type Harness, type RunningMaster } from './helpers/harness.js';
@@ -25,6 +26,28 @@ afterAll(async () => {
 
 async function snapshot(): Promise<unknown[]> {
   return h.db.collection('WORKER_REGISTRY').find({}, { projection: { _id: 0 } }).sort({ worker_id: 1 }).toArray();
+}
+
+/** An upgrade request written by hand (headers undefined are left out); resolves with what the master answered. */
+function rawUpgrade(fields: Record<string, string | undefined>, workerId: string): Promise<string> {
+  const { method = 'GET', ...headers } = fields;
+  const lines = Object.entries({
+    host: '127.0.0.1',
+    connection: 'Upgrade',
+    upgrade: 'websocket',
+    'x-protocol-version': String(PROTOCOL_VERSION),
+    'x-worker-id': workerId,
+    authorization: `Bearer ${tokens.w1 ?? ''}`,
+    ...headers,
+  }).flatMap(([k, v]) => (v === undefined ? [] : [`${k}: ${v}`]));
+  return new Promise((resolve) => {
+    const socket = connect(m.port, '127.0.0.1');
+    let data = '';
+    socket.on('data', (chunk) => (data += chunk.toString('latin1')));
+    socket.on('close', () => resolve(data));
+    socket.on('error', () => undefined);
+    socket.write(`${method} /agent HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`);
+  });
 }
 
 async function refusalMetric(reason: string): Promise<number> {
@@ -64,6 +87,26 @@ describe('refusals', () => {
     expect(refusedLogs.find((l) => l.status === 403)).toMatchObject({ worker_id: 'far', address: '127.0.0.1' });
     expect(refusedLogs.find((l) => l.status === 400 && l.worker_id === undefined)).toMatchObject({ worker_id_given: '$bad id' });
     for (const token of Object.values(tokens)) expect(m.rawLogs.join('')).not.toContain(token);
+  });
+
+  test('a handshake ws would refuse is refused before admission: logged, counted, never admitted', async () => {
+    const key = 'dGhlIHNhbXBsZSBub25jZQ==';
+    const cases: [string, Record<string, string | undefined>, number][] = [
+      ['no Sec-WebSocket-Key', { 'sec-websocket-key': undefined }, 400],
+      ['Sec-WebSocket-Version 7', { 'sec-websocket-version': '7' }, 400],
+      ['POST', { method: 'POST' }, 405],
+    ];
+    const admissions = (await m.master.metrics.admissions.get()).values[0]?.value ?? 0;
+    for (const [name, change, status] of cases) {
+      const logMark = m.logs.length;
+      const before = await refusalMetric('bad_handshake');
+      // An id the view does not hold: admission would answer 404 (after a read); the handshake check comes first.
+      const answer = await rawUpgrade({ method: 'GET', 'sec-websocket-key': key, 'sec-websocket-version': '13', ...change }, 'unknown-yet');
+      expect(answer, name).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+      expect(await refusalMetric('bad_handshake')).toBe(before + 1);
+      expect(m.logs.slice(logMark)).toContainEqual(expect.objectContaining({ msg: 'refused', status, address: '127.0.0.1', worker_id_given: 'unknown-yet' }));
+    }
+    expect((await m.master.metrics.admissions.get()).values[0]?.value ?? 0).toBe(admissions);
   });
 
   test('an unknown-id flood costs a bounded number of reads, not one per request', async () => {

@@ -1,15 +1,10 @@
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { MongoClient } from 'mongodb';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { createCredentialStore } from '../../packages/master/src/credentials/store.js';
 import { createMaster, type Master } from '../../packages/master/src/master.js';
 import { createWorkerRegistry } from '../../packages/master/src/registry/worker-registry.js';
 import { FAST, captureLogger, waitFor, type LogLine } from './helpers/harness.js';
+import { ownDevDb, type OwnDevDb } from './helpers/own-devdb.js';
 import { RawAgent } from './helpers/raw-agent.js';
 
 /**
@@ -17,52 +12,19 @@ import { RawAgent } from './helpers/raw-agent.js';
  * directory, same port): the master must keep running, say so on /readyz,
  * retry with backoff, and never sweep while heartbeats cannot be written.
  */
-const run = promisify(execFile);
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const TIMEOUT = 1_000;
 
-let stateDir: string;
-let port: number;
+let dev: OwnDevDb;
 let uri: string;
 const cleanup: (() => Promise<unknown>)[] = [];
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
-const devdb = (command: 'start' | 'stop') =>
-  run('bash', ['scripts/devdb.sh', command, '--state-dir', stateDir, ...(command === 'start' ? ['--port', String(port)] : [])], {
-    cwd: root,
-  });
-
-/** The database process dies (kill -9): quicker than a graceful stop, which waits for clients. */
-async function crashDatabase(): Promise<void> {
-  const pid = Number((await readFile(`${stateDir}/pid`, 'utf8')).trim());
-  process.kill(pid, 'SIGKILL');
-  await waitFor('database gone', () => {
-    try {
-      process.kill(pid, 0);
-      return false;
-    } catch {
-      return true;
-    }
-  });
-}
-
 beforeEach(async () => {
-  stateDir = `${root}.cache/devdb/outage-${randomBytes(4).toString('hex')}`;
-  port = await freePort();
-  uri = `mongodb://127.0.0.1:${port}/`;
+  dev = await ownDevDb('outage');
+  uri = dev.uri;
 });
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
-  await devdb('stop');
-  await run('rm', ['-rf', stateDir]);
+  await dev.remove();
 });
 
 function startMaster(options = {}): { master: Master; logs: LogLine[]; started: Promise<{ port: number }> } {
@@ -100,7 +62,7 @@ test('database down at start: the master listens, says 503, retries, and serves 
   expect(logs.filter((l) => l.level === 50)).toHaveLength(1); // once per outage
   expect(master.notReadyReason()).toBe('registry not loaded yet');
 
-  await devdb('start');
+  await dev.start();
   const admin = adminClient();
   const db = admin.db('cluster_db');
   await waitFor('ready', async () => (await readyz(masterPort)) === 200, { timeoutMs: 10_000, intervalMs: 50 });
@@ -113,7 +75,7 @@ test('database down at start: the master listens, says 503, retries, and serves 
 });
 
 test('an outage longer than the timeout: connected agents keep beating and none is flagged when it ends', async () => {
-  await devdb('start');
+  await dev.start();
   const admin = adminClient();
   const db = admin.db('cluster_db');
   const registry = createWorkerRegistry(db);
@@ -137,7 +99,7 @@ test('an outage longer than the timeout: connected agents keep beating and none 
     timeoutMs: 3_000,
   });
 
-  await crashDatabase();
+  await dev.crash();
   const outageStart = performance.now();
   await waitFor('not ready', async () => (await readyz(masterPort)) === 503, { timeoutMs: 5_000 });
   const sweepsBefore = (await master.metrics.sweepDuration.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value;
@@ -148,7 +110,7 @@ test('an outage longer than the timeout: connected agents keep beating and none 
   expect(sweepsDuring).toBe(sweepsBefore);
   expect(agents.every((a) => a.ws.readyState === a.ws.OPEN)).toBe(true);
 
-  await devdb('start');
+  await dev.start();
   // From now on, watch: the stored heartbeats are 3+ s old, older than the timeout,
   // but the sweep must come only after this master's heartbeats were written.
   const flips: string[] = [];

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { openHarness, type Harness, type RunningMaster } from './helpers/harness.js';
 import { RawAgent } from './helpers/raw-agent.js';
 
-/** The operator endpoints, HTTP hygiene, and wss://. */
+/** The operator endpoints, HTTP hygiene (and what it logs), and wss://. */
 let h: Harness;
 let m: RunningMaster;
 let token: string;
@@ -22,6 +22,19 @@ beforeAll(async () => {
 afterAll(async () => {
   await h.close();
 });
+
+function closedWithin(socket: Socket, ms: number): Promise<number> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`socket still open after ${ms} ms`)), ms);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(performance.now() - started);
+    });
+    socket.on('error', () => undefined);
+    socket.resume();
+  });
+}
 
 describe('operator endpoints', () => {
   test('/healthz 200, /readyz 200 once the registry is loaded and the database answers', async () => {
@@ -63,24 +76,39 @@ describe('operator endpoints', () => {
 });
 
 describe('HTTP hygiene', () => {
-  function closedWithin(socket: Socket, ms: number): Promise<number> {
-    const started = performance.now();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`socket still open after ${ms} ms`)), ms);
-      socket.on('close', () => {
-        clearTimeout(timer);
-        resolve(performance.now() - started);
-      });
-      socket.on('error', () => undefined);
-      socket.resume();
-    });
-  }
-
-  test('a request head that never completes (slow loris) is dropped after the request timeout', async () => {
+  test('a request head that never completes (slow loris) is dropped after the request timeout, and logged', async () => {
+    const mark = m.logs.length;
     const socket = connect(m.port, '127.0.0.1');
     socket.write('GET /agent HTTP/1.1\r\nHost: x\r\nX-Slow: ');
     const after = await closedWithin(socket, 4_000);
     expect(after).toBeGreaterThanOrEqual(900);
+    expect(m.logs.slice(mark)).toContainEqual(
+      expect.objectContaining({ level: 40, msg: 'http request refused', reason: 'timeout', status: 408, code: 'ERR_HTTP_REQUEST_TIMEOUT', address: '127.0.0.1' }),
+    );
+  });
+
+  test('plain requests turned away are logged with address, method and status', async () => {
+    const mark = m.logs.length;
+    expect((await fetch(`${m.http}/agent`, { method: 'POST' })).status).toBe(405);
+    expect((await fetch(`${m.http}/agent`)).status).toBe(426);
+    expect(m.logs.slice(mark)).toEqual([
+      expect.objectContaining({ level: 40, msg: 'http request refused', address: '127.0.0.1', method: 'POST', status: 405, path: '/agent' }),
+      expect.objectContaining({ level: 40, msg: 'http request refused', address: '127.0.0.1', method: 'GET', status: 426, path: '/agent' }),
+    ]);
+  });
+
+  test('CONNECT is answered 405 and logged (Node would drop it silently)', async () => {
+    const mark = m.logs.length;
+    const answer = await new Promise<string>((resolve) => {
+      const socket = connect(m.port, '127.0.0.1');
+      let data = '';
+      socket.on('data', (chunk) => (data += chunk.toString()));
+      socket.on('close', () => resolve(data));
+      socket.on('error', () => undefined);
+      socket.write('CONNECT 10.0.0.1:22 HTTP/1.1\r\nHost: 10.0.0.1:22\r\n\r\n');
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 405/);
+    expect(m.logs.slice(mark)).toContainEqual(expect.objectContaining({ msg: 'http request refused', reason: 'connect', method: 'CONNECT', status: 405 }));
   });
 
   test('a connection that never sends anything is dropped too', async () => {
@@ -132,6 +160,19 @@ describe('wss://', () => {
     ws.close(1000);
     // Plain ws:// on the TLS port does not get in.
     await expect(RawAgent.connect(`ws://127.0.0.1:${tls.port}`, { workerId: 'h1', token })).rejects.toThrow();
+    await tls.close();
+  });
+
+  test('a connection that never starts TLS is closed after the request timeout (not TLS\'s 120 s), and logged', async () => {
+    const cert = await readFile(join(dir, 'cert.pem'));
+    const key = await readFile(join(dir, 'key.pem'));
+    const tls = await h.startMaster({ tls: { cert, key }, requestTimeoutMs: 1_000 });
+    const socket = connect(tls.port, '127.0.0.1');
+    const after = await closedWithin(socket, 4_000);
+    expect(after).toBeGreaterThanOrEqual(900);
+    expect(tls.logs).toContainEqual(
+      expect.objectContaining({ level: 40, msg: 'http request refused', reason: 'tls', code: 'ERR_TLS_HANDSHAKE_TIMEOUT', address: '127.0.0.1' }),
+    );
     await tls.close();
   });
 });

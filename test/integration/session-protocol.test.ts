@@ -60,6 +60,16 @@ describe('hello', () => {
     expect(await agent.closed).toMatchObject({ code: CloseCode.badMessage, reason: 'second hello' });
   });
 
+  test('a hello of another protocol version: 4426 (upgrade), also when its other fields differ', async () => {
+    for (const extra of [{}, { capabilities: ['v2-only'] }]) {
+      const agent = await open();
+      const before = await protocolErrors(CloseCode.unsupportedVersion);
+      agent.sendRaw(JSON.stringify({ type: 'hello', protocol_version: PROTOCOL_VERSION + 1, worker_id: 'p1', agent_version: 'x', specs: SPECS, ...extra }));
+      expect(await agent.closed).toMatchObject({ code: CloseCode.unsupportedVersion, reason: `protocol version ${PROTOCOL_VERSION} required` });
+      expect(await protocolErrors(CloseCode.unsupportedVersion)).toBe(before + 1);
+    }
+  });
+
   test('heartbeat or specs before hello: 4400', async () => {
     const a = await open();
     a.send({ type: 'heartbeat', seq: 1 });
@@ -100,5 +110,16 @@ describe('rate limit', () => {
     await agent.hello('p1');
     for (let i = 0; i < 40; i++) agent.send({ type: 'heartbeat', seq: i });
     expect((await agent.closed).code).toBe(CloseCode.tooManyMessages);
+  });
+
+  test('pings count too: a ping flood is closed 4429 with its reason logged', async () => {
+    const agent = await open();
+    await agent.hello('p1');
+    const mark = m.logs.length;
+    for (let i = 0; i < 40; i++) agent.ws.ping();
+    expect(await agent.closed).toMatchObject({ code: CloseCode.tooManyMessages, reason: 'too many pings' });
+    expect(m.logs.slice(mark)).toContainEqual(
+      expect.objectContaining({ msg: 'protocol error; closing', worker_id: 'p1', code: CloseCode.tooManyMessages, reason: 'too many pings' }),
+    );
   });
 });

@@ -10,19 +10,21 @@ import { createCredentialStore } from './credentials/store.js';
 import { tokensMatch } from './credentials/token.js';
 import { createMasterMetrics, type MasterMetrics } from './metrics/metrics.js';
 import { AddressMatcher, normaliseAddress, systemLookupAll, type LookupAll } from './server/address.js';
-import { decideAdmission, sanitizeForLog, type Refusal } from './server/admission.js';
+import { decideAdmission, type Refusal } from './server/admission.js';
 import { AdmissionView } from './server/admission-view.js';
 import { AgentSession } from './server/agent-session.js';
 import { createWorkerRegistry } from './registry/worker-registry.js';
 import { retryDelayMs } from './server/backoff.js';
 import { systemClock, type Clock } from './server/clock.js';
 import { DbHealth } from './server/db-health.js';
+import { checkHandshake } from './server/handshake.js';
 import { HeartbeatWriter } from './server/heartbeat-writer.js';
 import { createMasterHttpServer } from './server/http-server.js';
 import { LivenessMonitor } from './server/liveness-monitor.js';
 import { LivenessTracker } from './server/liveness.js';
 import { resolveServerOptions, type ServerOptions } from './server/options.js';
 import type { CredentialsPort, RegistryPort, TokenVerifier } from './server/ports.js';
+import { RefusalLog } from './server/refusal-log.js';
 import { refuseUpgrade } from './server/refusal.js';
 import { SessionHost } from './server/session-host.js';
 import { closeSessions, stopListening } from './server/shutdown.js';
@@ -140,6 +142,10 @@ export function createMaster(deps: CreateMasterOptions): Master {
     }
   });
 
+  const refusals = new RefusalLog({ logger, metrics, clock, linesPerSecond: options.refusalLogsPerSecond });
+  const addressOf = (socket: { remoteAddress?: string | undefined }): string | undefined =>
+    socket.remoteAddress === undefined ? undefined : normaliseAddress(socket.remoteAddress);
+
   const wss = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false,
@@ -161,28 +167,29 @@ export function createMaster(deps: CreateMasterOptions): Master {
   };
 
   const refuse = (req: IncomingMessage, socket: Duplex, refusal: Refusal, address: string | undefined): void => {
-    metrics.refusals.inc({ reason: refusal.metric });
-    logger.warn(
-      {
-        worker_id: refusal.workerId,
-        worker_id_given: refusal.workerId === undefined ? sanitizeForLog(req.headers['x-worker-id']) : undefined,
-        address,
-        status: refusal.status,
-        reason: refusal.reason,
-      },
-      'refused',
-    );
+    refusals.upgrade(refusal, req.headers, address);
     refuseUpgrade(socket, refusal.status, refusal.reason);
   };
+  // checkHandshake mirrors ws's checks; this is the net for any ws makes beyond them (a malformed
+  // Sec-WebSocket-Protocol): refused on the same logged, counted path instead of silently by ws.
+  wss.on('wsClientError', (error: Error, socket: Duplex, req: IncomingMessage) => {
+    logger.debug({ error: error.message }, 'websocket handshake refused by ws');
+    refuse(req, socket, { ok: false, status: 400, reason: 'invalid websocket handshake', metric: 'bad_handshake' }, addressOf(req.socket));
+  });
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const ignore = (): void => undefined;
     socket.on('error', ignore);
-    const rawAddress = req.socket.remoteAddress;
-    const address = rawAddress === undefined ? undefined : normaliseAddress(rawAddress);
+    const address = addressOf(req.socket);
     const shuttingDown: Refusal = { ok: false, status: 503, reason: 'master shutting down', metric: 'shutting_down' };
     if (state !== 'running') {
       refuse(req, socket, shuttingDown, address);
+      return;
+    }
+    // Before admission: a request ws would refuse costs no admission work and is never counted as admitted.
+    const badHandshake = checkHandshake(req);
+    if (badHandshake !== null) {
+      refuse(req, socket, badHandshake, address);
       return;
     }
     decideAdmission({ view, addresses, verifyToken, checkSourceAddress: options.checkSourceAddress }, req.headers, address)
@@ -200,9 +207,10 @@ export function createMaster(deps: CreateMasterOptions): Master {
           refuse(req, socket, decision, address);
           return;
         }
-        metrics.admissions.inc();
         socket.off('error', ignore);
         wss.handleUpgrade(req, socket, head, (ws) => {
+          // Counted once ws completed the handshake: an admission is a WebSocket that exists.
+          metrics.admissions.inc();
           const session = new AgentSession(
             ws,
             { workerId: decision.workerId, address: address ?? 'unknown', tokenHash: decision.tokenHash, viewSeq: decision.viewSeq },
@@ -233,9 +241,9 @@ export function createMaster(deps: CreateMasterOptions): Master {
     onUpgrade,
     onStrayUpgrade: (req, socket) => {
       socket.on('error', () => undefined);
-      const address = req.socket.remoteAddress;
-      refuse(req, socket, { ok: false, status: 404, reason: 'not found', metric: 'bad_path' }, address && normaliseAddress(address));
+      refuse(req, socket, { ok: false, status: 404, reason: 'not found', metric: 'bad_path' }, addressOf(req.socket));
     },
+    onRefused: (refusal) => refusals.http({ ...refusal, address: addressOf({ remoteAddress: refusal.address }) }),
   });
 
   /** ensureCollections, then the first view load; retried with backoff until it works or close() is called. */
@@ -329,6 +337,7 @@ export function createMaster(deps: CreateMasterOptions): Master {
       await writer.stop();
       await released;
       wss.close();
+      refusals.close();
       if (deps.closeDatabase !== undefined) {
         try {
           await deps.closeDatabase();

@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export type RefusalReason =
   | 'bad_path'
+  | 'bad_handshake'
   | 'unsupported_version'
   | 'bad_worker_id'
   | 'unknown_worker'
@@ -10,6 +11,23 @@ export type RefusalReason =
   | 'unavailable'
   | 'shutting_down';
 
+/**
+ * Why a request was turned away before it could be an upgrade: Node's HTTP
+ * parser refused its head (too large, malformed, not HTTP), it did not arrive
+ * in time, the peer reset it, a CONNECT, a plain request (wrong method, the
+ * agent path without an upgrade, an unknown path), or a TLS handshake failed.
+ */
+export type HttpRefusalReason =
+  | 'header_too_large'
+  | 'bad_request'
+  | 'timeout'
+  | 'reset'
+  | 'connect'
+  | 'method_not_allowed'
+  | 'upgrade_required'
+  | 'not_found'
+  | 'tls';
+
 export type DbOp = 'heartbeat' | 'specs' | 'inactive' | 'sweep';
 export type InactiveCause = 'clean_close' | 'timeout' | 'sweep';
 
@@ -17,6 +35,7 @@ export interface MasterMetrics {
   connectedAgents: Gauge;
   admissions: Counter;
   refusals: Counter<'reason'>;
+  httpRefusals: Counter<'reason'>;
   heartbeatsReceived: Counter;
   dbWriteDuration: Histogram<'op'>;
   dbWriteErrors: Counter<'op'>;
@@ -46,6 +65,12 @@ export function createMasterMetrics(registry: Registry): MasterMetrics {
     refusals: new Counter({
       name: 'cluster_master_refusals_total',
       help: 'Upgrades refused, by reason',
+      labelNames: ['reason'],
+      registers,
+    }),
+    httpRefusals: new Counter({
+      name: 'cluster_master_http_refusals_total',
+      help: 'Requests turned away before any upgrade (bad or slow request head, CONNECT, plain HTTP, TLS handshake), by reason',
       labelNames: ['reason'],
       registers,
     }),

@@ -88,6 +88,20 @@ describe('one command each', () => {
     expect(view).toHaveLength(FLEET);
   });
 
+  // One batch, so no getMore can meet a cursor FerretDB closed with the connection that opened it (see find()).
+  it.each([
+    ['getAllWorkers', () => registry.getAllWorkers()],
+    ['findActive', () => registry.findActive()],
+    ['findByIp', () => registry.findByIp('10.0.0.1')],
+    ['findStale', () => registry.findStale(1697371305)],
+    ['findByMinResources', () => registry.findByMinResources({ cpu: -1 })],
+    ['findWorkers', () => registry.findWorkers({ active: true, ip: '10.0.0.1' })],
+  ] as const)('%s: one find, no getMore, the whole fleet', async (_name, operation) => {
+    let found: unknown[] = [];
+    expect(await commandsOf(async () => (found = await operation()))).toEqual(['find']);
+    expect(found).toHaveLength(FLEET);
+  });
+
   it('no command at all for empty batches', async () => {
     expect(
       await commandsOf(async () => {

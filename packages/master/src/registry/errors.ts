@@ -1,4 +1,5 @@
 import { WORKER_ID_MAX_LENGTH } from '@cluster/protocol';
+import { quote } from '../printable.js';
 
 /**
  * Every error a user or an operator can cause, with a stable code. Callers
@@ -23,12 +24,6 @@ export abstract class RegistryError extends Error {
   abstract readonly code: ErrorCodeValue;
   /** True for errors caused by the caller's input (the CLI exits 2 for those). */
   abstract readonly isUsage: boolean;
-}
-
-/** JSON.stringify quotes and escapes, so control characters cannot reach a terminal or log raw. */
-function quote(value: unknown): string {
-  const text = typeof value === 'string' ? value : String(value);
-  return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text);
 }
 
 export class UsageError extends RegistryError {

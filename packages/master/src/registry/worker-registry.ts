@@ -111,8 +111,19 @@ export function createWorkerRegistry(db: Db, options: WorkerRegistryOptions = {}
   const workers: Collection<Document> = db.collection(COLLECTIONS.workers);
   const run = <T>(operation: () => Promise<T>): Promise<T> => guard(where, operation);
 
+  /**
+   * The list queries read everything in the find's first batch, so no getMore
+   * follows. FerretDB 1.x closes a cursor when the client connection that
+   * opened it closes, and the driver may send the getMore on another pooled
+   * connection: if the first one was closed meanwhile (idle pruning, a pool
+   * cleared after a timeout under load), the getMore fails with CursorNotFound
+   * or, racing the close, comes back empty with cursor id 0, and toArray()
+   * returns the first 101 workers as if they were all (reproduced: 1 in 2,000
+   * with maxIdleTimeMS 1). One batch is cut only by the 16 MiB reply limit
+   * (tens of thousands of workers).
+   */
   async function find(query: Filter<Document>): Promise<Worker[]> {
-    const docs = await run(() => workers.find(query).toArray());
+    const docs = await run(() => workers.find(query, { batchSize: SINGLE_BATCH_SIZE }).toArray());
     return docs.map(toWorker).sort(byWorkerId);
   }
 

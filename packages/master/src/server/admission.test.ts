@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { hashToken, tokensMatch } from '../credentials/token.js';
 import { AddressMatcher } from './address.js';
 import { AdmissionView } from './admission-view.js';
-import { checkHeaders, decideAdmission, sanitizeForLog, type AdmissionDeps } from './admission.js';
+import { checkHeaders, decideAdmission, type AdmissionDeps } from './admission.js';
 import { FakeRegistry, ManualClock, captureLogger, testHealth } from './test-support/fakes.js';
 
 const TOKEN = 'tok_'.padEnd(43, 'x');
@@ -53,11 +53,6 @@ describe('checkHeaders', () => {
     expect(checkHeaders(headers({ 'x-worker-id': '$where' }))).toMatchObject({ status: 400 });
     expect(checkHeaders(headers({ 'x-worker-id': undefined }))).toMatchObject({ status: 400 });
     expect(checkHeaders(headers())).toEqual({ ok: true, workerId: 'w1', token: TOKEN });
-  });
-
-  test('sanitizeForLog bounds and cleans what failed validation', () => {
-    expect(sanitizeForLog('a\r\nb')).toBe('a??b');
-    expect(sanitizeForLog('x'.repeat(100))).toHaveLength(65);
   });
 });
 

@@ -7,7 +7,7 @@ import type { TokenVerifier } from './ports.js';
 
 export interface Refusal {
   ok: false;
-  status: 400 | 401 | 403 | 404 | 426 | 503;
+  status: 400 | 401 | 403 | 404 | 405 | 426 | 503;
   /** Short text for the HTTP body and the log; never peer-supplied. */
   reason: string;
   metric: RefusalReason;
@@ -28,14 +28,6 @@ export type AdmissionDecision = Admitted | Refusal;
 
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? undefined : value;
-}
-
-/** A printable, bounded form of a header that failed validation, for the log. */
-export function sanitizeForLog(value: string | string[] | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  const text = Array.isArray(value) ? value.join(',') : value;
-  const clean = text.replace(/[^\x20-\x7e]/g, '?');
-  return clean.length > 64 ? `${clean.slice(0, 64)}…` : clean;
 }
 
 export type HeaderCheck = { ok: true; workerId: string; token: string | undefined } | Refusal;

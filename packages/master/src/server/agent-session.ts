@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import type { MasterMetrics } from '../metrics/metrics.js';
 import type { Clock } from './clock.js';
+import { otherHelloVersion } from './hello-version.js';
 import { TokenBucket } from './rate-limit.js';
 
 /** Why the master ended a session (absent when the agent or the network did). */
@@ -105,7 +106,12 @@ export class AgentSession {
       });
     });
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
+    // Control frames share the message budget: ws answers every ping with a pong, and a peer that
+    // pings without reading would otherwise fill our send buffer (an agent never pings; it answers
+    // ours, at most one per 1.5 heartbeat intervals).
+    ws.on('ping', () => this.#takeToken('too many pings'));
     ws.on('pong', () => {
+      if (!this.#takeToken('too many pongs')) return;
       this.#pingSentAtMs = undefined;
     });
     ws.on('error', (error: Error & { code?: string }) => this.#onError(error));
@@ -164,14 +170,24 @@ export class AgentSession {
     this.ws.send(encode(message));
   }
 
+  /** False (and the session closing 4429) when the peer is over its rate limit or the session is ending. */
+  #takeToken(reason: string): boolean {
+    if (this.#state !== 'awaiting-hello' && this.#state !== 'active') return false;
+    if (this.#bucket.take()) return true;
+    this.#protocolError(CloseCode.tooManyMessages, reason, 'protocol');
+    return false;
+  }
+
   #onMessage(data: RawData, isBinary: boolean): void {
-    if (this.#state !== 'awaiting-hello' && this.#state !== 'active') return;
-    if (!this.#bucket.take()) {
-      this.#protocolError(CloseCode.tooManyMessages, 'too many messages', 'protocol');
-      return;
-    }
+    if (!this.#takeToken('too many messages')) return;
     const parsed = parseAgentMessage(data, isBinary, this.options.maxMessageBytes);
     if (!parsed.ok) {
+      const otherVersion =
+        this.#state === 'awaiting-hello' && parsed.code === CloseCode.badMessage && otherHelloVersion(data, isBinary) !== undefined;
+      if (otherVersion) {
+        this.#protocolError(CloseCode.unsupportedVersion, `protocol version ${PROTOCOL_VERSION} required`, 'protocol');
+        return;
+      }
       this.#protocolError(parsed.code, parsed.reason, 'protocol');
       return;
     }

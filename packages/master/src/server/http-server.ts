@@ -1,7 +1,12 @@
 import { STATUS_CODES, createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import type { Registry } from 'prom-client';
+import type { HttpRefusalReason } from '../metrics/metrics.js';
+import type { HttpRefusal } from './refusal-log.js';
+import { refuseUpgrade } from './refusal.js';
 
 export interface HttpServerOptions {
   tls?: { cert: string | Buffer; key: string | Buffer } | undefined;
@@ -9,7 +14,7 @@ export interface HttpServerOptions {
   agentPath: string;
   /** Largest request head accepted (bytes). */
   maxHeaderBytes: number;
-  /** Time allowed for a request head / a whole request to arrive. */
+  /** Time allowed for a request head / a whole request to arrive, and for a TLS handshake. */
   requestTimeoutMs: number;
   metricsRegistry: Registry;
   /** Null when ready, else why not (the /readyz body). */
@@ -18,6 +23,24 @@ export interface HttpServerOptions {
   onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** An upgrade request on any other path. */
   onStrayUpgrade(req: IncomingMessage, socket: Duplex): void;
+  /** A request turned away before it could be an upgrade, `address` as the socket reports it (to log and count; the answer is sent here). */
+  onRefused(refusal: HttpRefusal): void;
+}
+
+/** How Node's parser errors are answered (like Node's default clientError handler). */
+function classifyClientError(code: string | undefined): { reason: HttpRefusalReason; status: number | undefined } {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { reason: 'header_too_large', status: 431 };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { reason: 'timeout', status: 408 };
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return { reason: 'reset', status: undefined };
+    case undefined:
+    default:
+      return { reason: 'bad_request', status: 400 };
+  }
 }
 
 function pathOf(req: IncomingMessage): string {
@@ -46,9 +69,13 @@ export function createMasterHttpServer(options: HttpServerOptions): Server {
     connectionsCheckingInterval: Math.max(250, Math.floor(options.requestTimeoutMs / 4)),
     keepAliveTimeout: 5_000,
   };
+  const refused = (req: IncomingMessage, reason: HttpRefusalReason, status: number): void => {
+    options.onRefused({ reason, status, address: req.socket.remoteAddress, method: req.method, path: pathOf(req) });
+  };
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const path = pathOf(req);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
+      refused(req, 'method_not_allowed', 405);
       reply(res, 405, 'method not allowed\n');
       return;
     }
@@ -69,24 +96,44 @@ export function createMasterHttpServer(options: HttpServerOptions): Server {
         );
         return;
       default:
-        if (path === options.agentPath) reply(res, 426, 'websocket upgrade required\n');
-        else reply(res, 404, 'not found\n');
+        if (path === options.agentPath) {
+          refused(req, 'upgrade_required', 426);
+          reply(res, 426, 'websocket upgrade required\n');
+        } else {
+          refused(req, 'not_found', 404);
+          reply(res, 404, 'not found\n');
+        }
     }
   };
   const server = options.tls
-    ? createHttpsServer({ ...serverOptions, cert: options.tls.cert, key: options.tls.key }, handler)
+    ? createHttpsServer(
+        // A peer that connects and never starts (or finishes) TLS is held no longer than a slow request head.
+        { ...serverOptions, handshakeTimeout: options.requestTimeoutMs, cert: options.tls.cert, key: options.tls.key },
+        handler,
+      )
     : createHttpServer(serverOptions, handler);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (pathOf(req) === options.agentPath) options.onUpgrade(req, socket, head);
     else options.onStrayUpgrade(req, socket);
   });
+  // Without a listener Node drops CONNECT silently; a proxy probe gets an answer and a log line.
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    socket.on('error', () => undefined);
+    refused(req, 'connect', 405);
+    refuseUpgrade(socket, 405, 'method not allowed');
+  });
   // Malformed, oversized or too slow requests: answer like Node's default handler, then drop.
   server.on('clientError', (error: Error & { code?: string }, socket: Duplex) => {
-    const status =
-      error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    if (socket.writable && error.code !== 'ECONNRESET') {
+    const { reason, status } = classifyClientError(error.code);
+    options.onRefused({ reason, status, address: (socket as Socket).remoteAddress, code: error.code });
+    if (status !== undefined && socket.writable) {
       socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n\r\n`);
     }
+    socket.destroy();
+  });
+  // Handshake timeout, plain HTTP or an unknown CA on the TLS port: Node destroys the socket; we say why.
+  server.on('tlsClientError', (error: Error & { code?: string }, socket: TLSSocket) => {
+    options.onRefused({ reason: 'tls', status: undefined, address: socket.remoteAddress, code: error.code });
     socket.destroy();
   });
   return server;

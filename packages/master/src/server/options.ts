@@ -43,7 +43,9 @@ export interface ServerOptions {
   maxHeaderBytes: number;
   /** Time allowed for a request head (slow-loris guard). */
   requestTimeoutMs: number;
-  /** Per-connection message rate limit (token bucket). */
+  /** Most refusal log lines per reason per second; the rest are counted and summed up in one line (0: no limit). */
+  refusalLogsPerSecond: number;
+  /** Per-connection rate limit (token bucket) on messages and ping/pong frames. */
   rateLimitBurst: number;
   rateLimitPerSecond: number;
   /** Largest message accepted from an agent (bytes). */
@@ -74,6 +76,7 @@ export const SERVER_DEFAULTS: ServerOptions = {
   maxSpecsPerFlush: 100,
   maxHeaderBytes: 8 * 1024,
   requestTimeoutMs: 10_000,
+  refusalLogsPerSecond: 10,
   rateLimitBurst: 20,
   rateLimitPerSecond: 10,
   maxMessageBytes: DEFAULTS.maxMessageBytes,

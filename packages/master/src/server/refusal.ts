@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 
 /**
- * Answers an upgrade request without a WebSocket: a plain HTTP status with a
+ * Answers an upgrade (or CONNECT) request on the raw socket: a plain HTTP status with a
  * short text body, then the socket is closed. The reason is ours, never text
  * the peer sent.
  */

@@ -1,6 +1,7 @@
 import { CloseCode, closeCodeName, type Heartbeat, type Hello, type Specs } from '@cluster/protocol';
 import type { Logger } from 'pino';
 import type { InactiveCause, MasterMetrics } from '../metrics/metrics.js';
+import { printableForLog } from '../printable.js';
 import type { AgentSession, SessionClosed, SessionEndCause, SessionEvents } from './agent-session.js';
 import { sameSpecs, type AdmissionView } from './admission-view.js';
 import type { HeartbeatWriter } from './heartbeat-writer.js';
@@ -52,7 +53,7 @@ export class SessionHost implements SessionEvents {
       {
         worker_id: session.workerId,
         address: session.address,
-        agent_version: hello.agent_version,
+        agent_version: printableForLog(hello.agent_version),
         specs_changed: specsChanged,
         replaced: previous !== undefined,
       },
@@ -86,7 +87,8 @@ export class SessionHost implements SessionEvents {
         address: session.address,
         code: closed.code,
         close: closeCodeName(closed.code),
-        reason: closed.reason || undefined,
+        // The agent's close reason is its own text: escaped and bounded.
+        reason: printableForLog(closed.reason || undefined),
         cause: closed.cause,
       },
       'disconnected',
