@@ -104,7 +104,6 @@ export function createMaster(deps: CreateMasterOptions): Master {
     health,
     logger,
     missRefreshMinIntervalMs: options.missRefreshMinIntervalMs,
-    negativeTtlMs: options.negativeCacheTtlMs,
   });
   const addresses = new AddressMatcher(deps.lookup ?? systemLookupAll, clock, options.dnsCacheTtlMs);
   const tracker = new LivenessTracker(clock.monotonic);
@@ -117,11 +116,14 @@ export function createMaster(deps: CreateMasterOptions): Master {
     logger,
     flushIntervalMs: options.flushIntervalMs,
     retryBaseMs: options.retryBaseMs,
-    retryCapMs: options.retryCapMs,
+    // The writer's retry is what finds the database back after an outage: heartbeats must
+    // reach it within about a second of its return, whatever the backoff of other work.
+    retryCapMs: Math.min(options.retryCapMs, Math.max(1_000, options.flushIntervalMs)),
     finalFlushTimeoutMs: options.finalFlushTimeoutMs,
     maxSpecsPerFlush: options.maxSpecsPerFlush,
     onUnregistered: (ids) => {
       logger.info({ worker_ids: ids }, 'heartbeat matched no document: worker unregistered');
+      view.forget(ids);
       host.closeWorkers(ids, CloseCode.unregistered, 'worker unregistered', 'unregistered');
     },
     afterFlush: () => sweeper?.maybeSweep() ?? Promise.resolve(),
@@ -251,6 +253,7 @@ export function createMaster(deps: CreateMasterOptions): Master {
     let attempt = 0;
     let connected = deps.connect === undefined;
     let collectionsReady = false;
+    let sweptAtStart = false;
     while (state === 'running') {
       try {
         if (!connected) {
@@ -260,6 +263,11 @@ export function createMaster(deps: CreateMasterOptions): Master {
         if (!collectionsReady) {
           await registry.ensureCollections();
           collectionsReady = true;
+        }
+        // Before the view loads, hence before any admission.
+        if (!sweptAtStart) {
+          await sweeper?.sweepAtStart();
+          sweptAtStart = true;
         }
         if (await view.refresh()) {
           logger.info({ workers: view.size }, 'registry loaded');
@@ -309,6 +317,7 @@ export function createMaster(deps: CreateMasterOptions): Master {
         heartbeatTimeoutMs: options.heartbeatTimeoutMs,
         intervalMs: options.sweepIntervalMs,
         startedAtMs: clock.monotonic(),
+        startedAtWallMs: clock.now(),
       });
       writer.start();
       monitor.start();

@@ -18,7 +18,6 @@ export const FAST: Partial<ServerOptions> = {
   viewRefreshMs: 500,
   helloTimeoutMs: 1_000,
   missRefreshMinIntervalMs: 100,
-  negativeCacheTtlMs: 1_000,
   checkSourceAddress: false,
   retryBaseMs: 100,
   retryCapMs: 500,

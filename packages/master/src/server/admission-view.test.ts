@@ -13,7 +13,6 @@ function setup(minIntervalMs = 0) {
     health,
     logger: captureLogger().logger,
     missRefreshMinIntervalMs: minIntervalMs,
-    negativeTtlMs: 1_000,
   });
   return { registry, clock, health, view };
 }
@@ -60,14 +59,6 @@ describe('AdmissionView', () => {
     view.close(); // wakes the waiter; a closed view refreshes no more
     await waiting;
     expect(resolved).toBe(false);
-  });
-
-  test('absent ids are remembered for negativeTtlMs', () => {
-    const { view, clock } = setup();
-    view.rememberAbsent('ghost');
-    expect(view.isKnownAbsent('ghost')).toBe(true);
-    clock.advance(1_001);
-    expect(view.isKnownAbsent('ghost')).toBe(false);
   });
 
   test('a failed refresh keeps the old view and reports false', async () => {

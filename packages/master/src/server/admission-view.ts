@@ -19,8 +19,6 @@ export interface AdmissionViewOptions {
   logger: Logger;
   /** Least time between two refreshes that misses ask for. */
   missRefreshMinIntervalMs: number;
-  /** How long an id found absent is refused without asking the database again. */
-  negativeTtlMs: number;
 }
 
 /** Handed to listeners after each successful refresh. */
@@ -29,8 +27,6 @@ export interface RefreshResult {
   seq: number;
   entries: ReadonlyMap<string, ViewEntry>;
 }
-
-const NEGATIVE_CACHE_LIMIT = 10_000;
 
 /**
  * The registry as admission sees it, held in memory and replaced in bulk (two
@@ -52,7 +48,6 @@ export class AdmissionView {
   #nextTimer: NodeJS.Timeout | undefined;
   #wakeNext: (() => void) | undefined;
   #closed = false;
-  readonly #negative = new Map<string, number>();
   /** Specs queued for writing, kept over refreshes that read the database before the write landed. */
   readonly #specsOverlay = new Map<string, { specs: Specs; atMs: number }>();
   readonly #listeners: ((result: RefreshResult) => void)[] = [];
@@ -76,20 +71,6 @@ export class AdmissionView {
     return this.#entries.get(workerId);
   }
 
-  /** True when this id was found absent lately: refuse it without a read. */
-  isKnownAbsent(workerId: string): boolean {
-    const until = this.#negative.get(workerId);
-    if (until === undefined) return false;
-    if (until > this.options.clock.monotonic()) return true;
-    this.#negative.delete(workerId);
-    return false;
-  }
-
-  rememberAbsent(workerId: string): void {
-    if (this.#negative.size >= NEGATIVE_CACHE_LIMIT) this.#negative.clear();
-    this.#negative.set(workerId, this.options.clock.monotonic() + this.options.negativeTtlMs);
-  }
-
   /**
    * Records specs just queued for writing, so the next hello (or specs
    * message) with the same values writes nothing, also when a refresh reads
@@ -99,6 +80,17 @@ export class AdmissionView {
     const entry = this.#entries.get(workerId);
     if (entry !== undefined) entry.specs = specs;
     this.#specsOverlay.set(workerId, { specs, atMs: this.options.clock.monotonic() });
+  }
+
+  /**
+   * The database no longer holds these workers (a heartbeat write matched
+   * nothing): admit them no more. Their next upgrade is a miss, read from the
+   * database before it is refused, so a re-registration still works at once.
+   */
+  forget(workerIds: Iterable<string>): void {
+    const entries = new Map(this.#entries);
+    for (const id of workerIds) entries.delete(id);
+    this.#entries = entries;
   }
 
   onRefresh(listener: (result: RefreshResult) => void): void {
@@ -203,7 +195,6 @@ export class AdmissionView {
       this.#entries = entries;
       this.#loaded = true;
       this.#completedSeq = Math.max(this.#completedSeq, seq);
-      for (const id of entries.keys()) this.#negative.delete(id);
       this.options.health.success('view');
       for (const listener of this.#listeners) listener({ seq, entries });
       return true;

@@ -33,7 +33,6 @@ async function setup(options: { checkSourceAddress?: boolean; lookup?: (host: st
     health,
     logger: captureLogger().logger,
     missRefreshMinIntervalMs: 0,
-    negativeTtlMs: 1_000,
   });
   const deps: AdmissionDeps = {
     view,
@@ -73,7 +72,6 @@ describe('decideAdmission', () => {
       health: testHealth(clock).health,
       logger: captureLogger().logger,
       missRefreshMinIntervalMs: 0,
-      negativeTtlMs: 0,
     });
     const deps: AdmissionDeps = {
       view,
@@ -84,13 +82,14 @@ describe('decideAdmission', () => {
     expect(await decideAdmission(deps, headers(), '10.0.0.1')).toMatchObject({ status: 503 });
   });
 
-  test('an unknown id is read once, then remembered as absent', async () => {
+  test('an unknown id is read from the database each time, so a registration right after a refusal works', async () => {
     const { deps, registry } = await setup();
     const h = headers({ 'x-worker-id': 'ghost' });
     expect(await decideAdmission(deps, h, '10.0.0.1')).toMatchObject({ status: 404, workerId: 'ghost' });
     expect(registry.count('listAdmissionView')).toBe(1);
-    expect(await decideAdmission(deps, h, '10.0.0.1')).toMatchObject({ status: 404 });
-    expect(registry.count('listAdmissionView')).toBe(1);
+    registry.add('ghost', '10.0.0.1', hashToken(TOKEN));
+    expect(await decideAdmission(deps, h, '10.0.0.1')).toMatchObject({ ok: true, workerId: 'ghost' });
+    expect(registry.count('listAdmissionView')).toBe(2);
   });
 
   test('a worker registered after the last refresh is admitted at once', async () => {

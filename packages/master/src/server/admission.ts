@@ -70,9 +70,6 @@ export async function decideAdmission(
   if (!deps.view.loaded) {
     return { ok: false, status: 503, reason: 'registry not loaded yet', metric: 'unavailable', workerId };
   }
-  if (deps.view.get(workerId) === undefined && deps.view.isKnownAbsent(workerId)) {
-    return unknown(workerId);
-  }
   const seq = deps.view.startedSeq;
   const first = await judge(deps, workerId, deps.view.get(workerId), token, remoteAddress, seq);
   // A missing token stays missing whatever the database says.
@@ -81,9 +78,10 @@ export async function decideAdmission(
   if (!refreshed) {
     return { ok: false, status: 503, reason: 'registry unavailable', metric: 'unavailable', workerId };
   }
-  const entry = deps.view.get(workerId);
-  if (entry === undefined) deps.view.rememberAbsent(workerId);
-  return judge(deps, workerId, entry, token, remoteAddress, deps.view.startedSeq);
+  // No negative cache: an id refused a moment ago may have been registered
+  // since, and must work at once; fresh() is shared and rate-limited, which is
+  // what bounds the reads of an unknown-id flood.
+  return judge(deps, workerId, deps.view.get(workerId), token, remoteAddress, deps.view.startedSeq);
 }
 
 function unknown(workerId: string): Refusal {

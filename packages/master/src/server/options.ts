@@ -22,8 +22,6 @@ export interface ServerOptions {
   tls?: { cert: string | Buffer; key: string | Buffer } | undefined;
   /** Least time between two view refreshes asked for by unknown ids or refused credentials. */
   missRefreshMinIntervalMs: number;
-  /** How long an id found unregistered is refused without asking the database again. */
-  negativeCacheTtlMs: number;
   /** How long a resolved worker_ip host name is trusted. */
   dnsCacheTtlMs: number;
   /** Period of the liveness check (0: derived: min(250, timeout / 6)). */
@@ -65,7 +63,6 @@ export const SERVER_DEFAULTS: ServerOptions = {
   checkSourceAddress: true,
   tls: undefined,
   missRefreshMinIntervalMs: 500,
-  negativeCacheTtlMs: 5_000,
   dnsCacheTtlMs: 30_000,
   livenessTickMs: 0,
   sweepIntervalMs: 1_000,

@@ -39,6 +39,8 @@ export interface StaleSweepOptions {
   intervalMs: number;
   /** Monotonic time the master started. */
   startedAtMs: number;
+  /** Wall-clock time (epoch ms) the master started. */
+  startedAtWallMs: number;
 }
 
 /**
@@ -51,6 +53,25 @@ export class StaleSweeper {
   #lastRunMs = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: StaleSweepOptions) {}
+
+  /**
+   * Flags the workers whose last heartbeat was older than the timeout already
+   * when this master started: no master was writing their heartbeats (one that
+   * serves a worker keeps its last_heartbeat fresh), so they are connected
+   * nowhere. Runs once, before admissions open, so it cannot catch a worker
+   * that reconnects to this master; workers whose heartbeat is younger than
+   * the timeout (a quick restart) wait for the regular sweep as before.
+   */
+  async sweepAtStart(): Promise<void> {
+    const { clock, heartbeatTimeoutMs } = this.options;
+    const cutoff = sweepCutoffSeconds(this.options.startedAtWallMs, heartbeatTimeoutMs);
+    const flagged = await this.options.registry.sweepStale(cutoff, new Date(clock.now()));
+    this.options.health.success('sweep');
+    if (flagged > 0) {
+      this.options.metrics.workersFlaggedInactive.inc({ cause: 'sweep' }, flagged);
+      this.options.logger.info({ cause: 'sweep', at_start: true, count: flagged, cutoff }, 'workers flagged inactive');
+    }
+  }
 
   /** Runs the sweep if it is due and allowed; throws what the database threw. */
   async maybeSweep(): Promise<void> {
