@@ -46,9 +46,18 @@ describe('StaleSweeper', () => {
       heartbeatTimeoutMs: 1_000,
       intervalMs: 500,
       startedAtMs: clock.monotonic(),
+      startedAtWallMs: clock.wallMs,
     });
     return { registry, clock, health, sweeper, metrics };
   }
+
+  test('the sweep at start uses the start time as now, once, with no wait', async () => {
+    const { registry, clock, sweeper } = setup();
+    const startWallMs = clock.wallMs;
+    clock.advance(300);
+    await sweeper.sweepAtStart();
+    expect(registry.calls).toEqual([{ op: 'sweepStale', cutoff: sweepCutoffSeconds(startWallMs, 1_000) }]);
+  });
 
   test('does nothing during the first timeout, then sweeps at most every intervalMs (less 10%)', async () => {
     const { registry, clock, sweeper } = setup();
