@@ -126,7 +126,7 @@ export function createMaster(deps: CreateMasterOptions): Master {
       view.forget(ids);
       host.closeWorkers(ids, CloseCode.unregistered, 'worker unregistered', 'unregistered');
     },
-    afterFlush: () => sweeper?.maybeSweep() ?? Promise.resolve(),
+    afterFlush: (writtenAsOfMs) => sweeper?.maybeSweep(writtenAsOfMs) ?? Promise.resolve(),
   });
   const host = new SessionHost({ view, writer, liveness: tracker, metrics, logger });
   const monitor = new LivenessMonitor({

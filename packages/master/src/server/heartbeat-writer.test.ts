@@ -55,16 +55,51 @@ describe('HeartbeatWriter', () => {
     ]);
   });
 
-  test('a goodbye drops the pending heartbeat and is written after the heartbeats of the same cycle', async () => {
+  test('a goodbye drops the pending heartbeat and is written first in its cycle, not behind the heartbeats', async () => {
     const { registry, writer } = setup();
     writer.heartbeat('w1');
     writer.heartbeat('w2');
     writer.markInactive(['w1']);
     await writer.flushNow();
-    expect(registry.calls.map((c) => c.op)).toEqual(['recordHeartbeats', 'markInactive']);
-    expect(registry.calls[0]).toMatchObject({ ids: ['w2'] });
-    expect(registry.calls[1]).toMatchObject({ ids: ['w1'] });
+    expect(registry.calls.map((c) => c.op)).toEqual(['markInactive', 'recordHeartbeats']);
+    expect(registry.calls[0]).toMatchObject({ ids: ['w1'] });
+    expect(registry.calls[1]).toMatchObject({ ids: ['w2'] });
     expect(registry.docs.get('w1')?.is_active).toBe(false);
+  });
+
+  test('a pending goodbye brings the next cycle forward to inactivePromptMs', async () => {
+    vi.useFakeTimers();
+    const { registry, writer, clock } = setup({ inactivePromptMs: 250 });
+    writer.start();
+    writer.markInactive(['w1']);
+    clock.advance(249);
+    await vi.advanceTimersByTimeAsync(249);
+    expect(registry.count('markInactive')).toBe(0);
+    clock.advance(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(registry.count('markInactive')).toBe(1);
+    // Heartbeats alone keep the 1 s cadence.
+    writer.heartbeat('w2');
+    clock.advance(500);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(registry.count('recordHeartbeats')).toBe(0);
+    clock.advance(500);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(registry.count('recordHeartbeats')).toBe(1);
+    await writer.stop();
+  });
+
+  test('the sweep after a cycle is told the time written as last_heartbeat, not the time the writes ended', async () => {
+    const { registry, writer, clock, afterFlush } = setup();
+    writer.heartbeat('w1');
+    const writtenAt = clock.wallMs;
+    registry.hold();
+    const cycle = writer.flushNow();
+    await vi.waitFor(() => expect(registry.count('recordHeartbeats')).toBe(1));
+    clock.advance(20_000); // a database slower than the timeout
+    registry.release();
+    expect(await cycle).toBe(true);
+    expect(afterFlush).toHaveBeenCalledWith(writtenAt);
   });
 
   test('a heartbeat in flight when the agent says goodbye cannot revive the worker', async () => {
@@ -96,8 +131,8 @@ describe('HeartbeatWriter', () => {
     registry.failing = false;
     expect(await writer.flushNow()).toBe(true);
     expect(registry.calls.slice(1)).toEqual([
-      { op: 'recordHeartbeats', ids: ['w2'], unixSeconds: expect.any(Number) as number },
       { op: 'markInactive', ids: ['w1'] },
+      { op: 'recordHeartbeats', ids: ['w2'], unixSeconds: expect.any(Number) as number },
     ]);
   });
 
@@ -201,7 +236,7 @@ describe('HeartbeatWriter', () => {
     const stopped = writer.stop();
     expect(writer.stop()).toBe(stopped);
     await stopped;
-    expect(registry.calls.map((c) => c.op)).toEqual(['recordHeartbeats', 'markInactive']);
+    expect(registry.calls.map((c) => c.op)).toEqual(['markInactive', 'recordHeartbeats']);
 
     const hung = setup();
     hung.writer.heartbeat('w1');

@@ -23,9 +23,13 @@ export interface HeartbeatWriterOptions {
   onUnregistered(ids: string[]): void;
   /**
    * Runs at the end of a cycle whose writes all succeeded, inside the same
-   * serialised cycle (the stale sweep). A throw counts as a failed cycle.
+   * serialised cycle (the stale sweep). It is given the wall time the cycle
+   * wrote as last_heartbeat: the database is only that fresh, however long the
+   * writes took. A throw counts as a failed cycle.
    */
-  afterFlush?: () => Promise<void>;
+  afterFlush?: (writtenAsOfMs: number) => Promise<void>;
+  /** How soon a cycle runs once a goodbye or timeout is pending (at most flushIntervalMs). */
+  inactivePromptMs?: number;
 }
 
 /**
@@ -34,12 +38,15 @@ export interface HeartbeatWriterOptions {
  * updateMany ($in), the clean goodbyes and timeouts one markInactive, spec
  * changes one bulkWrite (of at most maxSpecsPerFlush updates).
  *
- * Cycles are serialised and write heartbeats before inactive flags, so a
- * heartbeat that was in flight when its agent said goodbye is overwritten by
- * the inactive flag, never the other way round; and a goodbye removes the
- * worker from the pending heartbeats, so no later flush revives it. A failed
- * write puts its ids back (unless something newer happened to the worker
- * meanwhile) and the next cycle waits with exponential backoff.
+ * Cycles are serialised, so a heartbeat that was in flight when its agent
+ * said goodbye is overwritten by the inactive flag of the next cycle, never the
+ * other way round; and a goodbye removes the worker from the pending
+ * heartbeats, so no later flush revives it. Within a cycle the two sets are
+ * disjoint, and inactive flags go first: a goodbye must not wait behind a big
+ * heartbeat write. A pending flag also brings the next cycle forward to
+ * inactivePromptMs, so a clean close is in the database well within a second.
+ * A failed write puts its ids back (unless something newer happened to the
+ * worker meanwhile) and the next cycle waits with exponential backoff.
  */
 export class HeartbeatWriter {
   readonly #heartbeats = new Set<string>();
@@ -49,6 +56,8 @@ export class HeartbeatWriter {
   readonly #readmitted = new Set<string>();
   #chain: Promise<unknown> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
+  /** Monotonic time #timer fires. */
+  #timerDueMs = 0;
   #failures = 0;
   #running = false;
   #stopped: Promise<void> | undefined;
@@ -87,6 +96,7 @@ export class HeartbeatWriter {
       this.#readmitted.delete(id);
       this.#inactive.add(id);
     }
+    this.#bringForward();
   }
 
   queueSpecs(workerId: string, specs: Specs): void {
@@ -134,7 +144,21 @@ export class HeartbeatWriter {
     return this.#stopped;
   }
 
+  get #promptMs(): number {
+    return Math.min(this.options.inactivePromptMs ?? 250, this.options.flushIntervalMs);
+  }
+
+  /** A flag is pending: run the next cycle within #promptMs, unless one is already due sooner or running. */
+  #bringForward(): void {
+    if (!this.#running || this.#timer === undefined || this.#failures > 0) return;
+    const promptDue = this.options.clock.monotonic() + this.#promptMs;
+    if (this.#timerDueMs <= promptDue) return;
+    clearTimeout(this.#timer);
+    this.#schedule(this.#promptMs);
+  }
+
   #schedule(delayMs: number): void {
+    this.#timerDueMs = this.options.clock.monotonic() + delayMs;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       const startedAt = this.options.clock.monotonic();
@@ -144,7 +168,8 @@ export class HeartbeatWriter {
           this.#failures = 0;
           // A fixed cadence: the time the cycle took counts towards the interval.
           const took = this.options.clock.monotonic() - startedAt;
-          this.#schedule(Math.max(0, this.options.flushIntervalMs - took));
+          const next = Math.max(0, this.options.flushIntervalMs - took);
+          this.#schedule(this.#inactive.size > 0 ? Math.min(next, this.#promptMs) : next);
         } else {
           this.#schedule(this.#retryDelay(this.#failures - 1));
         }
@@ -178,23 +203,6 @@ export class HeartbeatWriter {
     const nowMs = this.options.clock.now();
     const now = new Date(nowMs);
 
-    if (this.#heartbeats.size > 0) {
-      const ids = [...this.#heartbeats];
-      this.#heartbeats.clear();
-      let matched: number;
-      try {
-        ({ matched } = await this.#write('heartbeat', () => registry.recordHeartbeats(ids, unixSeconds(nowMs), now)));
-      } catch {
-        // A goodbye that came meanwhile wins over the beat that failed.
-        for (const id of ids) if (!this.#inactive.has(id)) this.#heartbeats.add(id);
-        return false;
-      }
-      if (matched < ids.length) {
-        this.options.logger.debug({ written: ids.length, matched }, 'heartbeat matched fewer workers than written');
-        await this.#findUnregistered(ids);
-      }
-    }
-
     if (this.#inactive.size > 0) {
       const ids = [...this.#inactive];
       this.#inactive.clear();
@@ -203,6 +211,27 @@ export class HeartbeatWriter {
       } catch {
         for (const id of ids) if (!this.#readmitted.has(id)) this.#inactive.add(id);
         return false;
+      }
+    }
+
+    // Taken when the pending beats are: they are written as last_heartbeat, and the sweep judges against them.
+    const beatsAtMs = this.options.clock.now();
+    if (this.#heartbeats.size > 0) {
+      const ids = [...this.#heartbeats];
+      this.#heartbeats.clear();
+      let matched: number;
+      try {
+        ({ matched } = await this.#write('heartbeat', () =>
+          registry.recordHeartbeats(ids, unixSeconds(beatsAtMs), new Date(beatsAtMs)),
+        ));
+      } catch {
+        // A goodbye that came meanwhile wins over the beat that failed.
+        for (const id of ids) if (!this.#inactive.has(id)) this.#heartbeats.add(id);
+        return false;
+      }
+      if (matched < ids.length) {
+        this.options.logger.debug({ written: ids.length, matched }, 'heartbeat matched fewer workers than written');
+        await this.#findUnregistered(ids);
       }
     }
 
@@ -229,7 +258,7 @@ export class HeartbeatWriter {
 
     if (this.options.afterFlush !== undefined) {
       try {
-        await this.options.afterFlush();
+        await this.options.afterFlush(beatsAtMs);
       } catch (error) {
         this.#failures += 1;
         this.options.health.failure('sweep', error, this.#running ? this.#retryDelay(this.#failures - 1) : undefined);

@@ -51,6 +51,15 @@ describe('StaleSweeper', () => {
     return { registry, clock, health, sweeper, metrics };
   }
 
+  test('judges against the time of the heartbeat write it follows, not the time the write ended', async () => {
+    const { registry, clock, sweeper } = setup();
+    clock.advance(2_000);
+    const writtenAt = clock.wallMs;
+    clock.advance(20_000); // the heartbeat write took longer than the timeout
+    await sweeper.maybeSweep(writtenAt);
+    expect(registry.calls).toEqual([{ op: 'sweepStale', cutoff: sweepCutoffSeconds(writtenAt, 1_000) }]);
+  });
+
   test('the sweep at start uses the start time as now, once, with no wait', async () => {
     const { registry, clock, sweeper } = setup();
     const startWallMs = clock.wallMs;

@@ -73,8 +73,14 @@ export class StaleSweeper {
     }
   }
 
-  /** Runs the sweep if it is due and allowed; throws what the database threw. */
-  async maybeSweep(): Promise<void> {
+  /**
+   * Runs the sweep if it is due and allowed; throws what the database threw.
+   * `writtenAsOfMs`: the master-clock time of the heartbeat write this sweep
+   * follows. The cutoff is taken from it, not from now: when a write takes
+   * longer than the timeout (a slow database), every live worker's
+   * last_heartbeat is older than now - timeout, but not older than that write.
+   */
+  async maybeSweep(writtenAsOfMs?: number): Promise<void> {
     const { clock, health, heartbeatTimeoutMs } = this.options;
     const mono = clock.monotonic();
     // 10% slack: cycles end at jittery times, and a sweep every flush at a
@@ -83,7 +89,7 @@ export class StaleSweeper {
     if (!sweepAllowed(mono, this.options.startedAtMs, health.recoveredAtMs, heartbeatTimeoutMs)) return;
     this.#lastRunMs = mono;
     const nowMs = clock.now();
-    const cutoff = sweepCutoffSeconds(nowMs, heartbeatTimeoutMs);
+    const cutoff = sweepCutoffSeconds(Math.min(writtenAsOfMs ?? nowMs, nowMs), heartbeatTimeoutMs);
     const end = this.options.metrics.sweepDuration.startTimer();
     let flagged: number;
     try {

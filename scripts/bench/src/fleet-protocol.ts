@@ -1,0 +1,54 @@
+/** Messages between the coordinator (main.ts) and a fleet simulator process (fleet.ts), over fork IPC. */
+
+export interface FleetSpecs {
+  total_cpu: number;
+  total_memory: number;
+  total_storage: number;
+  total_gpu: number;
+}
+
+export type FleetRequest =
+  | {
+      kind: 'init';
+      url: string;
+      specs: FleetSpecs;
+      /** [worker_id, token] of every agent this process simulates. */
+      agents: [string, string][];
+      /** Agents whose heartbeat send times are reported (those this process holds). */
+      sampled: string[];
+    }
+  /** Starts every agent not started yet, `perSecond` a second. */
+  | { kind: 'ramp'; perSecond: number }
+  /** Clean close (1000), one every `spacingMs`; replies with when each close() was called. */
+  | { kind: 'close'; ids: string[]; spacingMs: number }
+  /** No heartbeats, no pongs, no reconnects from now on; the socket stays open. */
+  | { kind: 'silence'; ids: string[] }
+  /** Drops the given agents (clean close if still connected) and starts fresh ones with the same ids (and other specs, if given). */
+  | { kind: 'replace'; ids: string[]; specs?: FleetSpecs }
+  | { kind: 'stats' };
+
+export interface FleetStats {
+  agents: number;
+  /** Sessions by state (open = welcomed). */
+  states: Record<string, number>;
+  heartbeatsSent: number;
+  /** Connections opened (TCP + upgrade attempted) since the process started. */
+  connects: number;
+  rssBytes: number;
+}
+
+export type FleetReply =
+  | { kind: 'ramped'; startedMs: number }
+  | { kind: 'closed'; at: [string, number][] }
+  | { kind: 'silenced'; at: [string, number, number | undefined][] }
+  | { kind: 'replaced' }
+  | { kind: 'stats'; stats: FleetStats }
+  | { kind: 'error'; message: string };
+
+/** Unsolicited: send times (epoch ms) of sampled heartbeats, batched. */
+export interface BeatReport {
+  kind: 'beats';
+  beats: [string, number][];
+}
+
+export type FleetEnvelope = { reqId: number; reply: FleetReply } | BeatReport | { kind: 'ready' };

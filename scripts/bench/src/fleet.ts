@@ -1,0 +1,193 @@
+/**
+ * Fleet simulator: one process holding thousands of agents, each built by
+ * the real agent's createAgent (the same session code, reconnect backoff and
+ * protocol parsing as `cluster-agent run`) with a fixed fake probe and a
+ * silent logger. Driven by the coordinator over IPC (see fleet-protocol.ts).
+ *
+ * The only thing added is a wrapper around the WebSocket it opens: it counts
+ * heartbeats, stamps the send time of sampled ones, and can silence an agent
+ * (no heartbeats, no pongs, no reconnect) without closing its socket.
+ */
+import WebSocket, { type ClientOptions } from 'ws';
+import { createAgent, createFakeProbe, createLogger, type Agent } from '../../../packages/agent/dist/index.js';
+import type { BeatReport, FleetEnvelope, FleetReply, FleetRequest, FleetSpecs, FleetStats } from './fleet-protocol.js';
+import { sampleProcess } from './procfs.js';
+import { sleep } from './util.js';
+
+interface Holder {
+  id: string;
+  /** Specs reported by this agent when they differ from the fleet's. */
+  specs: FleetSpecs | undefined;
+  token: string;
+  agent: Agent | undefined;
+  sampled: boolean;
+  silenced: boolean;
+  lastBeatAt: number | undefined;
+}
+
+const logger = createLogger({ level: 'silent' });
+const holders = new Map<string, Holder>();
+let url = '';
+let specs: FleetSpecs = { total_cpu: 0, total_memory: 0, total_storage: 0, total_gpu: 0 };
+let heartbeatsSent = 0;
+let connects = 0;
+let beatBuffer: [string, number][] = [];
+
+function post(message: FleetEnvelope): void {
+  process.send?.(message);
+}
+
+const HEARTBEAT_PREFIX = '{"type":"heartbeat"';
+
+function connectFor(holder: Holder): (target: string, options: ClientOptions) => WebSocket {
+  return (target, options) => {
+    // A hung agent does not come back either: the session's retries fail here, before any network.
+    if (holder.silenced) throw new Error('silenced by the benchmark');
+    connects += 1;
+    const ws = new WebSocket(target, options);
+    const send = ws.send.bind(ws) as (...args: unknown[]) => void;
+    const pong = ws.pong.bind(ws) as (...args: unknown[]) => void;
+    // Own properties shadow the prototype's methods for this socket only.
+    Object.assign(ws, {
+      send(data: unknown, ...rest: unknown[]): void {
+        if (holder.silenced) return;
+        if (typeof data === 'string' && data.startsWith(HEARTBEAT_PREFIX)) {
+          heartbeatsSent += 1;
+          const now = Date.now();
+          holder.lastBeatAt = now;
+          if (holder.sampled) beatBuffer.push([holder.id, now]);
+        }
+        send(data, ...rest);
+      },
+      // ws answers pings by calling this.pong() (autoPong); a hung agent does not.
+      pong(...args: unknown[]): void {
+        if (!holder.silenced) pong(...args);
+      },
+    });
+    return ws;
+  };
+}
+
+function startAgent(holder: Holder): void {
+  holder.silenced = false;
+  holder.lastBeatAt = undefined;
+  const agent = createAgent({
+    masterUrl: url,
+    workerId: holder.id,
+    token: holder.token,
+    agentVersion: 'bench',
+    probe: createFakeProbe(holder.specs ?? specs),
+    logger,
+    connect: connectFor(holder),
+  });
+  holder.agent = agent;
+  void agent.start();
+}
+
+async function ramp(perSecond: number): Promise<number> {
+  const t0 = performance.now();
+  const todo = [...holders.values()].filter((h) => h.agent === undefined);
+  // Start in small groups every 20 ms: smooth enough, and timers stay cheap.
+  const groupEveryMs = 20;
+  const perGroup = Math.max(1, Math.round((perSecond * groupEveryMs) / 1000));
+  for (let i = 0; i < todo.length; i += perGroup) {
+    for (const h of todo.slice(i, i + perGroup)) startAgent(h);
+    const due = t0 + ((i + perGroup) / perSecond) * 1000;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+  }
+  return performance.now() - t0;
+}
+
+/** Calls close() on each agent (spaced) and replies at once: the close handshakes finish on their own. */
+async function closeClean(ids: string[], spacingMs: number): Promise<[string, number][]> {
+  const at: [string, number][] = [];
+  for (const id of ids) {
+    const h = holders.get(id);
+    if (h?.agent === undefined) continue;
+    at.push([id, Date.now()]);
+    void h.agent.close();
+    if (spacingMs > 0) await sleep(spacingMs);
+  }
+  return at;
+}
+
+function silence(ids: string[]): [string, number, number | undefined][] {
+  const at: [string, number, number | undefined][] = [];
+  for (const id of ids) {
+    const h = holders.get(id);
+    if (h === undefined) continue;
+    h.silenced = true;
+    at.push([id, Date.now(), h.lastBeatAt]);
+  }
+  return at;
+}
+
+async function replace(ids: string[], newSpecs: FleetSpecs | undefined): Promise<void> {
+  const old: Promise<void>[] = [];
+  for (const id of ids) {
+    const h = holders.get(id);
+    if (h === undefined) continue;
+    // Closing a silenced agent: its socket may still be open; let it go without a goodbye.
+    if (h.agent !== undefined) old.push(h.agent.close());
+  }
+  await Promise.all(old);
+  for (const id of ids) {
+    const h = holders.get(id);
+    if (h === undefined) continue;
+    if (newSpecs !== undefined) h.specs = newSpecs;
+    startAgent(h);
+  }
+}
+
+function stats(): FleetStats {
+  const states: Record<string, number> = {};
+  for (const h of holders.values()) {
+    const state = h.agent === undefined ? 'not-started' : h.silenced ? 'silenced' : h.agent.state;
+    states[state] = (states[state] ?? 0) + 1;
+  }
+  return { agents: holders.size, states, heartbeatsSent, connects, rssBytes: sampleProcess(process.pid)?.rssBytes ?? 0 };
+}
+
+async function handle(request: FleetRequest): Promise<FleetReply> {
+  switch (request.kind) {
+    case 'init': {
+      url = request.url;
+      specs = request.specs;
+      const sampled = new Set(request.sampled);
+      for (const [id, token] of request.agents) {
+        holders.set(id, { id, token, specs: undefined, agent: undefined, sampled: sampled.has(id), silenced: false, lastBeatAt: undefined });
+      }
+      return { kind: 'stats', stats: stats() };
+    }
+    case 'ramp':
+      return { kind: 'ramped', startedMs: await ramp(request.perSecond) };
+    case 'close':
+      return { kind: 'closed', at: await closeClean(request.ids, request.spacingMs) };
+    case 'silence':
+      return { kind: 'silenced', at: silence(request.ids) };
+    case 'replace':
+      await replace(request.ids, request.specs);
+      return { kind: 'replaced' };
+    case 'stats':
+      return { kind: 'stats', stats: stats() };
+  }
+}
+
+process.on('message', (message: { reqId: number; request: FleetRequest }) => {
+  handle(message.request).then(
+    (reply) => post({ reqId: message.reqId, reply }),
+    (error: unknown) => post({ reqId: message.reqId, reply: { kind: 'error', message: error instanceof Error ? error.message : String(error) } }),
+  );
+});
+
+setInterval(() => {
+  if (beatBuffer.length === 0) return;
+  const report: BeatReport = { kind: 'beats', beats: beatBuffer };
+  beatBuffer = [];
+  post(report);
+}, 200).unref();
+
+// The coordinator going away (crash, Ctrl-C) ends the fleet too.
+process.on('disconnect', () => process.exit(0));
+post({ kind: 'ready' });

@@ -1,0 +1,77 @@
+import type { BenchContext } from './context.js';
+import { credentials } from './context.js';
+import { Fleet } from './fleet-client.js';
+import { LagSampler } from './pollers.js';
+import { sampleProcess } from './procfs.js';
+import { startMaster, type MasterDaemon } from './processes.js';
+import { metric, readyz, scrape } from './prom.js';
+import { progress, sleep, waitUntil } from './util.js';
+import { WireProxy } from './wire-proxy.js';
+
+/** The master under test, the proxy in front of its database, and the fleet connected to it. */
+export interface MasterRig {
+  proxy: WireProxy;
+  master: MasterDaemon;
+  fleet: Fleet;
+  lag: LagSampler;
+  /** RSS of the master once its view was loaded, before any agent connected. */
+  rssIdleBytes: number;
+  rampMs: number;
+  /** Log files of the masters (the first, and the one restarted by the storm). */
+  logs: string[];
+}
+
+export async function connectedAgents(port: number): Promise<number | undefined> {
+  try {
+    return metric(await scrape(port, 2_000), 'cluster_master_connected_agents');
+  } catch {
+    return undefined;
+  }
+}
+
+export async function waitConnected(port: number, count: number, timeoutMs: number): Promise<void> {
+  await waitUntil(`${count} agents connected`, async () => ((await connectedAgents(port)) ?? -1) >= count || undefined, timeoutMs, 500);
+}
+
+export async function startMasterBehindProxy(ctx: BenchContext, proxy: WireProxy, port: number, label: string): Promise<MasterDaemon> {
+  const logFile = `${ctx.runDir}/${label}.log`;
+  const master = await startMaster({
+    mongoUri: proxy.uri,
+    database: ctx.database,
+    port,
+    logFile,
+    inspect: ctx.args.profile,
+  });
+  ctx.cleanups.unshift(() => master.kill());
+  return master;
+}
+
+export async function setUpMaster(ctx: BenchContext, sampled: readonly string[]): Promise<MasterRig> {
+  const { args } = ctx;
+  const proxy = new WireProxy(ctx.dbHost, ctx.dbPort);
+  await proxy.start();
+  ctx.cleanups.unshift(() => proxy.close());
+  const master = await startMasterBehindProxy(ctx, proxy, 0, 'master');
+  progress(`master pid ${master.pid} on port ${master.port}; waiting for its registry view`);
+  await waitUntil('the master to be ready', async () => ((await readyz(master.port)) === 200 ? true : undefined), 60_000, 200);
+  await sleep(2_000);
+  const rssIdleBytes = sampleProcess(master.pid)?.rssBytes ?? 0;
+  const lag = new LagSampler(ctx.workers, ctx.idOf);
+  const fleet = await Fleet.start({
+    url: `ws://127.0.0.1:${master.port}/agent`,
+    specs: ctx.specs,
+    credentials: credentials(ctx, ctx.fleetIds),
+    sampled: [...sampled],
+    perProcess: args.perProcess,
+    onBeats: (beats) => lag.addBeats(beats),
+  });
+  ctx.cleanups.unshift(() => fleet.kill());
+  progress(`ramping ${args.agents} agents at ${args.rampPerSecond}/s over ${fleet.processes.length} simulator process(es)`);
+  const t0 = performance.now();
+  const ramp = fleet.ramp(args.rampPerSecond);
+  await waitConnected(master.port, args.agents, (args.agents / args.rampPerSecond) * 3_000 + 90_000);
+  const rampMs = performance.now() - t0;
+  await ramp;
+  progress(`all ${args.agents} agents admitted after ${(rampMs / 1000).toFixed(1)} s`);
+  return { proxy, master, fleet, lag, rssIdleBytes, rampMs, logs: [master.logFile] };
+}

@@ -1,0 +1,143 @@
+import type { BenchContext } from './context.js';
+import { connectedAgents, startMasterBehindProxy, type MasterRig } from './master-rig.js';
+import { InspectorSession, type ProfileSummary } from './profile.js';
+import { sampleProcess } from './procfs.js';
+import { delta, metric, readyz, scrape, type MetricSnapshot } from './prom.js';
+import { progress, sleep, waitUntil } from './util.js';
+import { diffProxy } from './wire-proxy.js';
+
+export interface StormResult {
+  agents: number;
+  /** SIGKILL to the new master listening. */
+  restartMs: number;
+  /** SIGKILL to /readyz 200 (registry view loaded). */
+  readyMs: number | undefined;
+  /** SIGKILL to all N agents admitted again (connected gauge). */
+  allActiveMs: number | undefined;
+  agentsAtEnd: number;
+  /** Workers the new master flagged inactive (any cause) while the fleet came back and one timeout after. */
+  falseInactiveFlags: number;
+  flaggedByCause: Record<string, number>;
+  /** Fleet workers with is_active false in the database before the kill and at the end. */
+  inactiveInDbBefore: number;
+  inactiveInDbAtEnd: number;
+  observedS: number;
+  dbWritesPerSecond: number;
+  dbReadsPerSecond: number;
+  dbByCommand: Record<string, { count: number; totalMs: number }>;
+  refusals: Record<string, number>;
+  admissions: number;
+  /** CPU the new master used from its start until all agents were back. */
+  masterCpuMs: number | undefined;
+  masterRssBytes: number | undefined;
+  profile?: ProfileSummary;
+}
+
+const CAUSES = ['clean_close', 'timeout', 'sweep'] as const;
+const REFUSALS = ['unknown_worker', 'unauthorized', 'forbidden', 'unavailable', 'shutting_down', 'bad_path', 'unsupported_version', 'bad_worker_id'];
+
+/**
+ * Reconnect storm: SIGKILL the master with N agents connected and start a
+ * new one at once on the same port. The agents reconnect on their own
+ * (their backoff). Watched until all N are admitted and at least one
+ * heartbeat timeout (+5 s) after the restart, since the new master's stale
+ * sweep may only run one timeout after it started: a false inactive flag
+ * would come then.
+ */
+export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<StormResult> {
+  const { args } = ctx;
+  const fleetInactive = { is_active: false, worker_id: { $nin: ctx.realAgentIds } };
+  // Agents restarted by the detection scenario are admitted but maybe not written yet: wait for the registry to show all active.
+  const inactiveBefore = await waitUntil(
+    'every fleet worker active in the database',
+    async () => {
+      const n = await ctx.workers.countDocuments(fleetInactive);
+      return n === 0 ? 0 : undefined;
+    },
+    60_000,
+    2_000,
+  ).catch(async () => ctx.workers.countDocuments(fleetInactive));
+  if (inactiveBefore > 0) progress(`storm: note: ${inactiveBefore} fleet workers inactive in the database before the kill`);
+  const port = rig.master.port;
+  const p0 = rig.proxy.snapshot();
+  progress(`storm: SIGKILL master pid ${rig.master.pid} with ${args.agents} agents connected; restarting on port ${port}`);
+  const t0 = performance.now();
+  await rig.master.kill();
+  const master = await startMasterBehindProxy(ctx, rig.proxy, port, 'master-restarted');
+  rig.master = master;
+  rig.logs.push(master.logFile);
+  const restartMs = performance.now() - t0;
+  let inspector: InspectorSession | undefined;
+  if (args.profile && master.inspectorUrl !== undefined) {
+    inspector = await InspectorSession.connect(master.inspectorUrl);
+    await inspector.startProfile();
+  }
+  let readyMs: number | undefined;
+  let allActiveMs: number | undefined;
+  let last: MetricSnapshot | undefined;
+  let cpuAtAll: number | undefined;
+  let p1 = p0;
+  let profile: ProfileSummary | undefined;
+  const minObserveMs = restartMs + ctx.heartbeatTimeoutMs + 5_000;
+  const deadline = 120_000;
+  while (performance.now() - t0 < deadline) {
+    const now = performance.now() - t0;
+    if (readyMs === undefined && (await readyz(port)) === 200) readyMs = performance.now() - t0;
+    try {
+      last = await scrape(port, 2_000);
+    } catch {
+      // not answering yet
+    }
+    if (allActiveMs === undefined && metric(last, 'cluster_master_connected_agents') >= args.agents) {
+      allActiveMs = performance.now() - t0;
+      cpuAtAll = sampleProcess(master.pid)?.cpuMs;
+      p1 = rig.proxy.snapshot();
+      progress(`storm: all ${args.agents} agents admitted ${(allActiveMs / 1000).toFixed(1)} s after the kill`);
+      if (inspector !== undefined) {
+        profile = await inspector.stopProfile(`${ctx.runDir}/master-storm.cpuprofile`);
+        inspector.close();
+        inspector = undefined;
+      }
+    }
+    if (allActiveMs !== undefined && now >= minObserveMs) break;
+    await sleep(250);
+  }
+  if (allActiveMs === undefined) p1 = rig.proxy.snapshot();
+  if (inspector !== undefined) {
+    profile = await inspector.stopProfile(`${ctx.runDir}/master-storm.cpuprofile`);
+    inspector.close();
+  }
+  const observedS = (performance.now() - t0) / 1_000;
+  last = await scrape(port);
+  const flaggedByCause: Record<string, number> = {};
+  for (const cause of CAUSES) flaggedByCause[cause] = metric(last, 'cluster_master_workers_flagged_inactive_total', { cause });
+  const refusals: Record<string, number> = {};
+  for (const reason of REFUSALS) {
+    const n = metric(last, 'cluster_master_refusals_total', { reason });
+    if (n > 0) refusals[reason] = n;
+  }
+  // One scan of the collection (~1 s on the dev database), after the storm.
+  const inactiveInDbAtEnd = await ctx.workers.countDocuments(fleetInactive);
+  const windowS = (allActiveMs ?? observedS * 1_000) / 1_000;
+  const db = diffProxy(p0, p1);
+  return {
+    agents: args.agents,
+    restartMs,
+    readyMs,
+    allActiveMs,
+    agentsAtEnd: (await connectedAgents(port)) ?? 0,
+    falseInactiveFlags: Object.values(flaggedByCause).reduce((a, b) => a + b, 0),
+    flaggedByCause,
+    inactiveInDbBefore: inactiveBefore,
+    inactiveInDbAtEnd,
+    observedS,
+    dbWritesPerSecond: db.writes / windowS,
+    dbReadsPerSecond: db.reads / windowS,
+    dbByCommand: db.byCommand,
+    refusals,
+    admissions: delta(undefined, last, 'cluster_master_admissions_total'),
+    masterCpuMs: cpuAtAll,
+    masterRssBytes: sampleProcess(master.pid)?.rssBytes,
+    ...(profile === undefined ? {} : { profile }),
+  };
+}
