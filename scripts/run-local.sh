@@ -53,7 +53,9 @@ fi
 token=$(node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0, "utf8")).token)' <<<"$token_json")
 
 echo "== master on ws://127.0.0.1:$port/agent"
-master serve --host 127.0.0.1 --port "$port" &
+# Each daemon in its own session: Ctrl-C reaches only this script, which then
+# stops the agent first (its clean goodbye), then the master, one signal each.
+setsid node packages/master/dist/main.js serve --host 127.0.0.1 --port "$port" &
 master_pid=$!
 
 for _ in $(seq 1 100); do
@@ -63,7 +65,7 @@ for _ in $(seq 1 100); do
 done
 
 echo "== agent for worker '$worker_id'"
-AGENT_TOKEN=$token node packages/agent/dist/main.js run \
+AGENT_TOKEN=$token setsid node --lite-mode --no-expose-wasm packages/agent/dist/main.js run \
   --master-url "ws://127.0.0.1:$port/agent" --worker-id "$worker_id" &
 agent_pid=$!
 unset token token_json
