@@ -120,10 +120,6 @@ export class AgentSession {
     }, options.helloTimeoutMs);
   }
 
-  get state(): SessionState {
-    return this.#state;
-  }
-
   get lastActivityMs(): number {
     return this.#lastActivityMs;
   }

@@ -18,7 +18,6 @@ export function describeError(error: unknown): { name: string; message: string; 
 export class DbHealth {
   #ok = false;
   #outageSinceMs: number | undefined;
-  #lastSuccessMs: number | undefined;
   #recoveredAtMs: number | undefined;
 
   constructor(
@@ -31,24 +30,19 @@ export class DbHealth {
     return this.#ok;
   }
 
-  get lastSuccessMs(): number | undefined {
-    return this.#lastSuccessMs;
-  }
-
   /** Monotonic time of the first success after an outage; undefined if there was none. */
   get recoveredAtMs(): number | undefined {
     return this.#recoveredAtMs;
   }
 
   success(op: string): void {
-    const now = this.clock.monotonic();
     if (this.#outageSinceMs !== undefined) {
+      const now = this.clock.monotonic();
       this.logger.info({ op, outage_ms: Math.round(now - this.#outageSinceMs) }, 'database reachable again');
       this.#outageSinceMs = undefined;
       this.#recoveredAtMs = now;
     }
     this.#ok = true;
-    this.#lastSuccessMs = now;
   }
 
   failure(op: string, error: unknown, retryInMs: number | undefined): void {

@@ -64,17 +64,9 @@ export class HeartbeatWriter {
 
   constructor(private readonly options: HeartbeatWriterOptions) {}
 
-  /** Counts of what waits for the next flush (for tests and the debug log). */
+  /** Counts of what waits for the next flush (for the log at stop()). */
   get pending(): { heartbeats: number; inactive: number; specs: number } {
     return { heartbeats: this.#heartbeats.size, inactive: this.#inactive.size, specs: this.#specs.size };
-  }
-
-  isPendingInactive(workerId: string): boolean {
-    return this.#inactive.has(workerId);
-  }
-
-  isPendingHeartbeat(workerId: string): boolean {
-    return this.#heartbeats.has(workerId);
   }
 
   /** A hello: the worker is active again; it cancels a pending inactive flag. */

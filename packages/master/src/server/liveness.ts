@@ -39,16 +39,8 @@ export class LivenessTracker {
     this.#lastSeen.set(workerId, this.monotonic());
   }
 
-  lastSeen(workerId: string): number | undefined {
-    return this.#lastSeen.get(workerId);
-  }
-
   forget(workerId: string): void {
     this.#lastSeen.delete(workerId);
-  }
-
-  clear(): void {
-    this.#lastSeen.clear();
   }
 
   /** Removes and returns the workers not heard from for longer than `timeoutMs`. */

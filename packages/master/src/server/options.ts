@@ -24,7 +24,7 @@ export interface ServerOptions {
   missRefreshMinIntervalMs: number;
   /** How long a resolved worker_ip host name is trusted. */
   dnsCacheTtlMs: number;
-  /** Period of the liveness check (0: derived: min(250, timeout / 6)). */
+  /** Period of the liveness check (0: derived: timeout / 6, within 10 to 250). */
   livenessTickMs: number;
   /** Least time between two stale sweeps (each runs right after a successful flush). */
   sweepIntervalMs: number;
