@@ -2,7 +2,7 @@ import { accessSync, constants } from 'node:fs';
 import { mongoSettingsFromEnv, type Env, type MongoSettings } from './db/settings.js';
 import { UsageError } from './registry/errors.js';
 import { LOG_LEVELS, type LogLevel } from './server/logger.js';
-import { SERVER_DEFAULTS } from './server/options.js';
+import { SERVER_DEFAULTS, type ServerOptions } from './server/options.js';
 
 /**
  * A wrong flag or environment variable of `cluster-master serve`. A UsageError,
@@ -27,15 +27,19 @@ export interface ServeFlags {
   logLevel?: string | undefined;
 }
 
-export interface ServeConfig {
-  host: string;
-  port: number;
-  heartbeatIntervalMs: number;
-  heartbeatTimeoutMs: number;
-  flushIntervalMs: number;
-  helloTimeoutMs: number;
-  viewRefreshMs: number;
-  checkSourceAddress: boolean;
+/** What `serve` reads from flags and environment: the endpoint's options by name, plus what main turns into others. */
+export interface ServeConfig
+  extends Pick<
+    ServerOptions,
+    | 'host'
+    | 'port'
+    | 'heartbeatIntervalMs'
+    | 'heartbeatTimeoutMs'
+    | 'flushIntervalMs'
+    | 'helloTimeoutMs'
+    | 'viewRefreshMs'
+    | 'checkSourceAddress'
+  > {
   /** Paths of the PEM certificate and key (both or neither). */
   tls: { certPath: string; keyPath: string } | undefined;
   logLevel: LogLevel;
