@@ -40,6 +40,18 @@ describe('parseNvidiaSmiCsv', () => {
     expect(gpus.map((g) => g.busId)).toContain('0000:db:00.0');
   });
 
+  it('reads the one GPU of the H200 VM exactly as recorded', async () => {
+    expect(parseNvidiaSmiCsv(await fixture('h200-vm.nvidia-smi.csv'))).toEqual([
+      {
+        vendor: 'NVIDIA',
+        model: 'NVIDIA H200',
+        memoryMiB: 143771,
+        busId: '0000:00:06.0',
+        uuid: 'GPU-23aa5b80-b04a-8f32-fa95-7baa3620177d',
+      },
+    ]);
+  });
+
   it('skips lines that are not GPUs and keeps unknown memory as null', () => {
     const text = 'No devices were found\n0, Tesla T4, 00000000:3B:00.0, [N/A], GPU-1\n\n';
     expect(parseNvidiaSmiCsv(text)).toEqual([{ vendor: 'NVIDIA', model: 'Tesla T4', memoryMiB: null, busId: '0000:3b:00.0', uuid: 'GPU-1' }]);
@@ -90,6 +102,47 @@ describe('GPU probe on recorded hosts', () => {
     expect(report.devices.every((d) => d.model === 'NVIDIA H100 80GB HBM3' && d.memoryMiB === 81559)).toBe(true);
     expect(report.excluded).toEqual([{ busId: '0000:02:00.0', model: 'PCI device 1a03:2000', why: 'ASPEED BMC display adapter' }]);
     expect(run.calls[0]).toBe(`nvidia-smi ${NVIDIA_SMI_ARGS.join(' ')}`);
+  });
+
+  it('H200 VM (recorded 2026-11-27): nvidia-smi counts its one GPU, nothing excluded, no warnings', async () => {
+    const { report, run } = await probeWith('h200-vm.sysfs.txt', { 'nvidia-smi': stdout(await fixture('h200-vm.nvidia-smi.csv')) });
+    expect(report).toEqual({
+      total_gpu: 1,
+      method: 'nvidia-smi',
+      devices: [
+        {
+          vendor: 'NVIDIA',
+          model: 'NVIDIA H200',
+          memoryMiB: 143771,
+          busId: '0000:00:06.0',
+          uuid: 'GPU-23aa5b80-b04a-8f32-fa95-7baa3620177d',
+        },
+      ],
+      excluded: [],
+      warnings: [],
+    });
+    expect(run.calls).toEqual([`nvidia-smi ${NVIDIA_SMI_ARGS.join(' ')}`]);
+  });
+
+  it('H200 VM without nvidia-smi or lspci: the PCI bus counts 1, named from the built-in table', async () => {
+    const { report, run } = await probeWith('h200-vm.sysfs.txt', {}); // both "not installed", as with nvidia-smi off the PATH
+    expect(report).toEqual({
+      total_gpu: 1,
+      method: 'pci-sysfs',
+      devices: [{ vendor: 'NVIDIA', model: 'NVIDIA H200 SXM 141GB', memoryMiB: null, busId: '0000:00:06.0' }],
+      excluded: [],
+      warnings: [],
+    });
+    expect(run.calls).toEqual([`nvidia-smi ${NVIDIA_SMI_ARGS.join(' ')}`, 'lspci -D -nn']);
+  });
+
+  it('H200 VM whose nvidia-smi fails: still 1 GPU from the PCI bus, with a warning', async () => {
+    const { report } = await probeWith('h200-vm.sysfs.txt', {
+      'nvidia-smi': { ok: false, reason: 'failed', message: "nvidia-smi failed: NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver" },
+    });
+    expect(report).toMatchObject({ total_gpu: 1, method: 'pci-sysfs', excluded: [] });
+    expect(report.devices).toEqual([{ vendor: 'NVIDIA', model: 'NVIDIA H200 SXM 141GB', memoryMiB: null, busId: '0000:00:06.0' }]);
+    expect(report.warnings).toEqual([expect.stringContaining("couldn't communicate with the NVIDIA driver")]);
   });
 
   it('server whose only display adapter is an ASPEED BMC: 0 GPUs, said why', async () => {
