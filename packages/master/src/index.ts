@@ -31,6 +31,7 @@ export {
 } from './registry/errors.js';
 export { isValidWorkerAddress, isHostname } from './registry/validate.js';
 export { isConnectivityError } from './registry/driver-errors.js';
+export { createAdmissionVersion, type AdmissionVersion } from './registry/admission-version.js';
 export { createCredentialStore, type CredentialStore, type CredentialStoreOptions } from './credentials/store.js';
 export { TOKEN_BYTES, generateToken, hashToken, tokensMatch } from './credentials/token.js';
 export {

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
 import { createCredentialStore } from './credentials/store.js';
+import { createAdmissionVersion } from './registry/admission-version.js';
 import { tokensMatch } from './credentials/token.js';
 import { createMasterMetrics, type MasterMetrics } from './metrics/metrics.js';
 import { AddressMatcher, normaliseAddress, systemLookupAll, type LookupAll } from './server/address.js';
@@ -23,7 +24,7 @@ import { createMasterHttpServer } from './server/http-server.js';
 import { LivenessMonitor } from './server/liveness-monitor.js';
 import { LivenessTracker } from './server/liveness.js';
 import { resolveServerOptions, type ServerOptions } from './server/options.js';
-import type { CredentialsPort, RegistryPort, TokenVerifier } from './server/ports.js';
+import type { AdmissionVersionPort, CredentialsPort, RegistryPort, TokenVerifier } from './server/ports.js';
 import { RefusalLog } from './server/refusal-log.js';
 import { refuseUpgrade } from './server/refusal.js';
 import { SessionHost } from './server/session-host.js';
@@ -38,6 +39,11 @@ export interface CreateMasterOptions {
   registry?: RegistryPort;
   /** Default createCredentialStore(db). */
   credentials?: CredentialsPort;
+  /**
+   * The admin writes' change mark; default createAdmissionVersion(db). Without
+   * one (no db), every view check re-reads the whole view.
+   */
+  admissionVersion?: AdmissionVersionPort;
   /** Constant-time check of a presented token against a stored hash; default tokensMatch. */
   verifyToken?: TokenVerifier;
   /**
@@ -104,6 +110,8 @@ export function createMaster(deps: CreateMasterOptions): Master {
     health,
     logger,
     missRefreshMinIntervalMs: options.missRefreshMinIntervalMs,
+    version: deps.admissionVersion ?? (deps.db === undefined ? undefined : createAdmissionVersion(deps.db)),
+    fullRefreshMs: options.viewFullRefreshMs,
   });
   const addresses = new AddressMatcher(deps.lookup ?? systemLookupAll, clock, options.dnsCacheTtlMs);
   const tracker = new LivenessTracker(clock.monotonic);
@@ -271,7 +279,7 @@ export function createMaster(deps: CreateMasterOptions): Master {
         }
         if (await view.refresh()) {
           logger.info({ workers: view.size }, 'registry loaded');
-          refreshTimer = setInterval(() => void view.refresh(), options.viewRefreshMs);
+          refreshTimer = setInterval(() => void view.check(), options.viewRefreshMs);
           return;
         }
       } catch (error) {

@@ -1,5 +1,6 @@
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 import type { Db } from 'mongodb';
+import { createAdmissionVersion } from '../registry/admission-version.js';
 import { COLLECTIONS, SINGLE_BATCH_SIZE } from '../registry/collections.js';
 import { describeHosts, guard } from '../registry/driver-errors.js';
 import { WorkerNotFoundError } from '../registry/errors.js';
@@ -43,6 +44,8 @@ export function createCredentialStore(db: Db, options: CredentialStoreOptions = 
   const where = options.describeDatabase ?? describeHosts(db);
   const credentials = db.collection<CredentialDocument>(COLLECTIONS.credentials);
   const workers = db.collection(COLLECTIONS.workers);
+  // Moved after each credential change, so masters re-read their admission view (see admission-version.ts).
+  const version = createAdmissionVersion(db, { now: clock, describeDatabase: where });
 
   const store: CredentialStore = {
     async issue(workerId) {
@@ -57,6 +60,7 @@ export function createCredentialStore(db: Db, options: CredentialStoreOptions = 
           { upsert: true },
         ),
       );
+      await version.bump();
       return token;
     },
 
@@ -70,7 +74,9 @@ export function createCredentialStore(db: Db, options: CredentialStoreOptions = 
     async remove(workerId) {
       assertWorkerId(workerId);
       const result = await guard(where, () => credentials.deleteOne({ worker_id: workerId }));
-      return result.deletedCount > 0;
+      if (result.deletedCount === 0) return false;
+      await version.bump();
+      return true;
     },
 
     async get(workerId) {

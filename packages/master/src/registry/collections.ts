@@ -14,6 +14,8 @@ export const COLLECTIONS = {
    * exactly the contract's fields, and a `find()` on it shows no secrets.
    */
   credentials: 'WORKER_CREDENTIALS',
+  /** One change-mark document the admin writes set, so masters re-read their admission view only on change. */
+  registryVersion: 'REGISTRY_VERSION',
 } as const;
 
 interface IndexSpec {

@@ -1,4 +1,5 @@
 import type { Collection, Db, Document, Filter } from 'mongodb';
+import { createAdmissionVersion } from './admission-version.js';
 import { COLLECTIONS, SINGLE_BATCH_SIZE, ensureCollections, type EnsureReport } from './collections.js';
 import {
   ADMISSION_PROJECTION,
@@ -110,6 +111,8 @@ export function createWorkerRegistry(db: Db, options: WorkerRegistryOptions = {}
   const where = options.describeDatabase ?? describeHosts(db);
   const workers: Collection<Document> = db.collection(COLLECTIONS.workers);
   const run = <T>(operation: () => Promise<T>): Promise<T> => guard(where, operation);
+  // Moved after each admin write that changes what admission reads (see admission-version.ts).
+  const version = createAdmissionVersion(db, { now: clock, describeDatabase: where });
 
   /**
    * The list queries read everything in the find's first batch, so no getMore
@@ -142,6 +145,7 @@ export function createWorkerRegistry(db: Db, options: WorkerRegistryOptions = {}
         if (isDuplicateKeyError(error)) throw new WorkerAlreadyRegisteredError(workerId);
         throw error;
       }
+      await version.bump();
       return toWorker(document);
     },
 
@@ -167,6 +171,7 @@ export function createWorkerRegistry(db: Db, options: WorkerRegistryOptions = {}
       };
       const result = await run(() => workers.updateOne({ worker_id: info.worker_id }, { $set: set }));
       if (result.matchedCount === 0) throw new WorkerNotFoundError(info.worker_id);
+      await version.bump();
     },
 
     async updateHeartbeat(workerId, unixSeconds) {
@@ -185,6 +190,7 @@ export function createWorkerRegistry(db: Db, options: WorkerRegistryOptions = {}
       assertWorkerId(workerId);
       const result = await run(() => workers.deleteOne({ worker_id: workerId }));
       if (result.deletedCount === 0) throw new WorkerNotFoundError(workerId);
+      await version.bump();
     },
 
     async workerExists(workerId) {

@@ -2,17 +2,34 @@ import { describe, expect, test } from 'vitest';
 import { AdmissionView, sameSpecs } from './admission-view.js';
 import { FakeRegistry, ManualClock, captureLogger, testHealth } from './test-support/fakes.js';
 
-function setup(minIntervalMs = 0) {
+/** A change mark behind the port, as the admin writes set it; `failing` makes reads throw. */
+class FakeVersion {
+  value: string | null = null;
+  reads = 0;
+  failing = false;
+  #next = 0;
+  change(): void {
+    this.value = `mark-${++this.#next}`;
+  }
+  read(): Promise<string | null> {
+    this.reads += 1;
+    return this.failing ? Promise.reject(new Error('version read failed')) : Promise.resolve(this.value);
+  }
+}
+
+function setup(minIntervalMs = 0, version?: FakeVersion) {
   const registry = new FakeRegistry();
   const clock = new ManualClock();
   const { health } = testHealth(clock);
   const view = new AdmissionView({
+    version,
     registry,
     credentials: registry,
     clock,
     health,
     logger: captureLogger().logger,
     missRefreshMinIntervalMs: minIntervalMs,
+    fullRefreshMs: 60_000,
   });
   return { registry, clock, health, view };
 }
@@ -114,4 +131,74 @@ test('specs queued for writing survive a refresh that read the database before t
   clock.advance(61_000);
   await view.refresh();
   expect(view.get('w1')?.specs.total_gpu).toBe(2);
+});
+
+describe('AdmissionView.check', () => {
+  test('re-reads the view only when the change mark changed', async () => {
+    const version = new FakeVersion();
+    const { registry, view } = setup(0, version);
+    registry.add('w1');
+    expect(await view.check()).toBe(true); // first check: a full read
+    expect(registry.count('listAdmissionView')).toBe(1);
+    for (let i = 0; i < 5; i++) expect(await view.check()).toBe(true);
+    expect(registry.count('listAdmissionView')).toBe(1);
+    expect(registry.count('loadAll')).toBe(1);
+    expect(version.reads).toBe(6); // one with the full read, one per later check
+
+    registry.add('w2');
+    version.change();
+    expect(view.get('w2')).toBeUndefined();
+    expect(await view.check()).toBe(true);
+    expect(registry.count('listAdmissionView')).toBe(2);
+    expect(view.get('w2')).toBeDefined();
+    expect(await view.check()).toBe(true);
+    expect(registry.count('listAdmissionView')).toBe(2);
+  });
+
+  test('re-reads the whole view once fullRefreshMs passed, changed mark or not', async () => {
+    const version = new FakeVersion();
+    const { registry, view, clock } = setup(0, version);
+    await view.check();
+    clock.advance(59_999);
+    await view.check();
+    expect(registry.count('listAdmissionView')).toBe(1);
+    registry.add('edited-by-hand'); // a write that set no mark
+    clock.advance(1);
+    await view.check();
+    expect(registry.count('listAdmissionView')).toBe(2);
+    expect(view.get('edited-by-hand')).toBeDefined();
+  });
+
+  test('a refresh asked for by a miss also records the mark, so the next check reads nothing more', async () => {
+    const version = new FakeVersion();
+    const { registry, view } = setup(0, version);
+    await view.check();
+    registry.add('new');
+    version.change();
+    expect(await view.fresh()).toBe(true);
+    expect(registry.count('listAdmissionView')).toBe(2);
+    await view.check();
+    expect(registry.count('listAdmissionView')).toBe(2);
+  });
+
+  test('a failed mark read reports false and keeps the view', async () => {
+    const version = new FakeVersion();
+    const { registry, view, health } = setup(0, version);
+    registry.add('w1');
+    await view.check();
+    version.failing = true;
+    expect(await view.check()).toBe(false);
+    expect(health.ok).toBe(false);
+    expect(view.get('w1')).toBeDefined();
+    version.failing = false;
+    expect(await view.check()).toBe(true);
+    expect(health.ok).toBe(true);
+  });
+
+  test('without a mark every check re-reads the view', async () => {
+    const { registry, view } = setup();
+    await view.check();
+    await view.check();
+    expect(registry.count('listAdmissionView')).toBe(2);
+  });
 });

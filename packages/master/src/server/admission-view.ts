@@ -2,7 +2,7 @@ import type { Specs } from '@cluster/protocol';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
 import type { DbHealth } from './db-health.js';
-import type { CredentialsPort, RegistryPort } from './ports.js';
+import type { AdmissionVersionPort, CredentialsPort, RegistryPort } from './ports.js';
 
 export interface ViewEntry {
   workerIp: string;
@@ -19,6 +19,14 @@ export interface AdmissionViewOptions {
   logger: Logger;
   /** Least time between two refreshes that misses ask for. */
   missRefreshMinIntervalMs: number;
+  /**
+   * The change mark the admin writes set. With it, check() re-reads the view
+   * only when the mark changed (or fullRefreshMs passed); without it, every
+   * check() re-reads the view.
+   */
+  version?: AdmissionVersionPort | undefined;
+  /** check() re-reads the view at least this often even when the mark did not change (writes made outside our tools). */
+  fullRefreshMs: number;
 }
 
 /** Handed to listeners after each successful refresh. */
@@ -43,6 +51,10 @@ export class AdmissionView {
   #startedSeq = 0;
   #completedSeq = 0;
   #lastStartedAtMs = Number.NEGATIVE_INFINITY;
+  /** Monotonic start time and change mark of the latest successful refresh (undefined: no mark read). */
+  #loadedAtMs = Number.NEGATIVE_INFINITY;
+  #loadedVersion: string | null | undefined;
+  #checking: Promise<boolean> | undefined;
   #inFlight: Promise<boolean> | undefined;
   #next: Promise<boolean> | undefined;
   #nextTimer: NodeJS.Timeout | undefined;
@@ -110,6 +122,40 @@ export class AdmissionView {
   }
 
   /**
+   * The periodic check: reads the change mark (one read by _id) and
+   * refreshes when it changed since the view was read, when fullRefreshMs has
+   * passed, or when there is no mark to read. Resolves true when the view is
+   * known to be current (refreshed, or the mark did not change).
+   */
+  check(): Promise<boolean> {
+    if (this.#closed) return Promise.resolve(false);
+    this.#checking ??= this.#check().finally(() => {
+      this.#checking = undefined;
+    });
+    return this.#checking;
+  }
+
+  async #check(): Promise<boolean> {
+    const { version, fullRefreshMs, clock } = this.options;
+    if (this.#inFlight !== undefined) return this.#inFlight;
+    if (version === undefined || this.#loadedVersion === undefined || clock.monotonic() - this.#loadedAtMs >= fullRefreshMs) {
+      return this.refresh();
+    }
+    let current: string | null;
+    try {
+      current = await version.read();
+    } catch (error) {
+      this.options.health.failure('view', error, undefined);
+      return false;
+    }
+    if (current === this.#loadedVersion) {
+      this.options.health.success('view');
+      return true;
+    }
+    return this.refresh();
+  }
+
+  /**
    * Resolves once a refresh that started after this call has finished (true
    * if it succeeded). Concurrent callers share one refresh.
    */
@@ -172,8 +218,12 @@ export class AdmissionView {
 
   async #load(): Promise<boolean> {
     const seq = ++this.#startedSeq;
-    this.#lastStartedAtMs = this.options.clock.monotonic();
+    const startedAtMs = this.options.clock.monotonic();
+    this.#lastStartedAtMs = startedAtMs;
     try {
+      // Read before the view: a change whose mark this read missed is in the
+      // view already, or its mark differs from this one at the next check.
+      const version = await this.options.version?.read();
       const [records, hashes] = await Promise.all([
         this.options.registry.listAdmissionView(),
         this.options.credentials.loadAll(),
@@ -194,6 +244,10 @@ export class AdmissionView {
       this.#applyOverlay(entries);
       this.#entries = entries;
       this.#loaded = true;
+      if (seq > this.#completedSeq) {
+        this.#loadedVersion = version;
+        this.#loadedAtMs = startedAtMs;
+      }
       this.#completedSeq = Math.max(this.#completedSeq, seq);
       this.options.health.success('view');
       for (const listener of this.#listeners) listener({ seq, entries });

@@ -33,6 +33,7 @@ async function setup(options: { checkSourceAddress?: boolean; lookup?: (host: st
     health,
     logger: captureLogger().logger,
     missRefreshMinIntervalMs: 0,
+    fullRefreshMs: 60_000,
   });
   const deps: AdmissionDeps = {
     view,
@@ -72,6 +73,7 @@ describe('decideAdmission', () => {
       health: testHealth(clock).health,
       logger: captureLogger().logger,
       missRefreshMinIntervalMs: 0,
+      fullRefreshMs: 60_000,
     });
     const deps: AdmissionDeps = {
       view,

@@ -14,8 +14,14 @@ export interface ServerOptions {
   flushIntervalMs: number;
   /** A connection that has not said hello by then is closed (4408). */
   helloTimeoutMs: number;
-  /** How often the admission view is re-read (and unregistered sessions closed). */
+  /**
+   * How often the master checks the registry's change counter (one read by
+   * _id) and, if an admin write moved it, re-reads the admission view (and
+   * closes the sessions of unregistered workers and replaced credentials).
+   */
   viewRefreshMs: number;
+  /** The view is re-read at least this often even when the counter did not move (edits made outside our tools). */
+  viewFullRefreshMs: number;
   /** Refuse (403) connections whose source address is not the worker's worker_ip. */
   checkSourceAddress: boolean;
   /** PEM certificate and key: serve wss:// instead of ws://. */
@@ -60,6 +66,7 @@ export const SERVER_DEFAULTS: ServerOptions = {
   flushIntervalMs: 1_000,
   helloTimeoutMs: DEFAULTS.helloTimeoutMs,
   viewRefreshMs: 5_000,
+  viewFullRefreshMs: 60_000,
   checkSourceAddress: true,
   tls: undefined,
   missRefreshMinIntervalMs: 500,

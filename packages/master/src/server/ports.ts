@@ -38,5 +38,10 @@ export interface CredentialsPort {
   loadAll(): Promise<Map<string, string>>;
 }
 
+/** The change mark of ../registry/admission-version.ts (null: never set). */
+export interface AdmissionVersionPort {
+  read(): Promise<string | null>;
+}
+
 /** Constant-time comparison of a presented token with a stored hash. */
 export type TokenVerifier = (token: string, hashHex: string) => boolean;
