@@ -12,3 +12,11 @@ test('defaults, derived liveness tick, and a rate limit that never bites the dic
   expect(fast.rateLimitPerSecond).toBeGreaterThanOrEqual(80);
   expect(fast.port).toBe(8080);
 });
+
+test('the sweep interval is derived from the timeout, within the flush interval and 5 s, unless given', () => {
+  expect(resolveServerOptions().sweepIntervalMs).toBe(5_000);
+  expect(resolveServerOptions({ heartbeatIntervalMs: 2_000, heartbeatTimeoutMs: 6_000 }).sweepIntervalMs).toBe(2_000);
+  expect(resolveServerOptions({ heartbeatIntervalMs: 200, heartbeatTimeoutMs: 1_500, flushIntervalMs: 200 }).sweepIntervalMs).toBe(500);
+  expect(resolveServerOptions({ heartbeatIntervalMs: 50, heartbeatTimeoutMs: 300, flushIntervalMs: 150 }).sweepIntervalMs).toBe(150);
+  expect(resolveServerOptions({ sweepIntervalMs: 1_000 }).sweepIntervalMs).toBe(1_000);
+});

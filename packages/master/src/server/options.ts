@@ -32,7 +32,12 @@ export interface ServerOptions {
   dnsCacheTtlMs: number;
   /** Period of the liveness check (0: derived: timeout / 6, within 10 to 250). */
   livenessTickMs: number;
-  /** Least time between two stale sweeps (each runs right after a successful flush). */
+  /**
+   * Least time between two stale sweeps (each runs right after a successful
+   * flush). 0: derived, a third of the timeout, within the flush interval and
+   * 5 s. The sweep only catches workers no master is tracking (theirs died):
+   * this master flags its own silent workers itself, within the timeout.
+   */
   sweepIntervalMs: number;
   /** Retry of failed database work: first delay and cap. */
   retryBaseMs: number;
@@ -72,7 +77,7 @@ export const SERVER_DEFAULTS: ServerOptions = {
   missRefreshMinIntervalMs: 500,
   dnsCacheTtlMs: 30_000,
   livenessTickMs: 0,
-  sweepIntervalMs: 1_000,
+  sweepIntervalMs: 0,
   retryBaseMs: 500,
   retryCapMs: 10_000,
   closeGraceMs: 1_000,
@@ -87,12 +92,24 @@ export const SERVER_DEFAULTS: ServerOptions = {
   maxBufferedBytes: 64 * 1024,
 };
 
+/**
+ * The derived sweep interval's cap. A sweep is an updateMany over the whole
+ * registry's active workers; on the dev database (no index used) it reads every
+ * document, about a second under load at 10,000 workers, so once a second it
+ * took a third of the database's time. A worker whose master died is flagged
+ * at most this much later than its timeout.
+ */
+const MAX_DERIVED_SWEEP_INTERVAL_MS = 5_000;
+
 /** Fills in defaults and derived values. */
 export function resolveServerOptions(given: Partial<ServerOptions> = {}): ServerOptions {
   const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as Partial<ServerOptions>;
   const options = { ...SERVER_DEFAULTS, ...defined };
   if (options.livenessTickMs <= 0) {
     options.livenessTickMs = Math.max(10, Math.min(250, Math.floor(options.heartbeatTimeoutMs / 6)));
+  }
+  if (options.sweepIntervalMs <= 0) {
+    options.sweepIntervalMs = Math.min(MAX_DERIVED_SWEEP_INTERVAL_MS, Math.max(options.flushIntervalMs, Math.floor(options.heartbeatTimeoutMs / 3)));
   }
   // Never let the rate limit bite an agent that beats at the cadence we dictate.
   const beatsPerSecond = 1000 / options.heartbeatIntervalMs;
