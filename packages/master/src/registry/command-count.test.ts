@@ -57,8 +57,9 @@ describe('one command each', () => {
     expect(await commandsOf(() => registry.sweepStale(1697371305, NOW))).toEqual(['update']);
   });
 
+  /** Each worker with specs of its own (cores 8, 9, ...), so no two entries share a statement. */
   const specsFor = (workerIds: string[]) =>
-    workerIds.map((id) => ({ worker_id: id, total_cpu: 8, total_memory: 16, total_storage: 500, total_gpu: 0 }));
+    workerIds.map((id, i) => ({ worker_id: id, total_cpu: 8 + i, total_memory: 16, total_storage: 500, total_gpu: 0 }));
 
   it('updateSpecs: one update for up to maxUpdatesPerCommand entries', async () => {
     const entries = specsFor(ids.slice(0, DEFAULT_MAX_UPDATES_PER_COMMAND));
@@ -69,6 +70,20 @@ describe('one command each', () => {
     const commandsSent = await commandsOf(() => registry.updateSpecs(specsFor(ids), NOW));
     expect(commandsSent).toEqual(Array(Math.ceil(FLEET / DEFAULT_MAX_UPDATES_PER_COMMAND)).fill('update'));
     expect((await registry.findWorkers({ minCpu: 7 })).length).toBe(FLEET);
+  });
+
+  it('updateSpecs: workers with the same specs share one statement (updateMany $in)', async () => {
+    const statements: number[] = [];
+    monitored.on('commandStarted', (event) => {
+      if (event.commandName === 'update') statements.push((event.command.updates as unknown[]).length);
+    });
+    const alike = ids.map((id) => ({ worker_id: id, total_cpu: 8, total_memory: 16, total_storage: 500, total_gpu: 0 }));
+    const odd = { worker_id: ids[0] ?? '', total_cpu: 64, total_memory: 512, total_storage: 4000, total_gpu: 8 };
+    // The odd one out is listed last for ids[0]: its last entry wins.
+    expect(await commandsOf(() => registry.updateSpecs([...alike, odd], NOW))).toEqual(['update']);
+    expect(statements).toEqual([2]);
+    expect((await registry.findWorkers({ minCpu: 7 })).length).toBe(FLEET);
+    expect(await registry.findGpuWorkers()).toEqual([expect.objectContaining({ worker_id: ids[0], total_gpu: 8, total_cpu: 64 })]);
   });
 
   it('updateSpecs: maxUpdatesPerCommand sets the chunk size', async () => {

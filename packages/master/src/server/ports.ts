@@ -27,7 +27,7 @@ export interface RegistryPort {
   markInactive(ids: string[], now: Date): Promise<number>;
   /** One updateMany {is_active: true, last_heartbeat: {$lt: cutoff}}: is_active false. */
   sweepStale(cutoffUnixSeconds: number, now: Date): Promise<number>;
-  /** One bulkWrite of updateOne per entry; never upserts. */
+  /** One bulkWrite, one statement per distinct set of specs; never upserts. */
   updateSpecs(entries: SpecsEntry[], now: Date): Promise<unknown>;
   /** Which of these ids are registered, in one query. */
   existingWorkerIds(ids: string[]): Promise<Set<string>>;
