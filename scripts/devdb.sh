@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Dev database: an embedded FerretDB v1.24.2 (SQLite backend) speaking the
-# MongoDB wire protocol. See DESIGN.md, "Dev database", and scripts/devdb/main.go.
+# MongoDB wire protocol. See the README, "Dev database", and scripts/devdb/main.go.
 #
 # Usage:
 #   scripts/devdb.sh build
@@ -9,7 +9,7 @@
 #   scripts/devdb.sh status [--state-dir DIR]
 #   scripts/devdb.sh uri    [--state-dir DIR]
 #
-# build   Builds .cache/devdb/ferretdb-dev if missing or if scripts/devdb/{go.mod,go.sum,main.go}
+# build   Builds .cache/devdb/ferretdb-dev if missing or if scripts/devdb/{go.mod,go.sum,main.go,patches/*.go}
 #         changed (hash stamp .cache/devdb/ferretdb-dev.stamp). Silent on a cache hit.
 # start   Builds if needed, starts the server in the background on 127.0.0.1, waits (default 60 s)
 #         until it answers a wire-protocol ping, prints exactly its URI (mongodb://127.0.0.1:PORT/)
@@ -24,7 +24,7 @@
 # Data survives stop/start when the same --data is given (do not run two servers on one data dir).
 #
 # Environment: GO (go binary; default: go on PATH, else /usr/local/go/bin/go), DEVDB_STATE_DIR,
-# DEVDB_UPSTREAM=1 (build FerretDB without the two small fixes described at prepare_patched).
+# DEVDB_UPSTREAM=1 (build FerretDB without the four small fixes described at prepare_patched).
 # The server binary itself: ferretdb-dev -listen 127.0.0.1:PORT -data DIR [-log-level warn]
 # [-sqlite-synchronous normal|full]; ferretdb-dev -ping mongodb://HOST:PORT/ [-timeout 5s].
 set -euo pipefail
@@ -109,8 +109,9 @@ source_hash() {
 #     strings compare bytewise in FerretDB, so the answer is the same.
 #  4. update-batch: an update statement wrote each matched document in its own SQLite transaction
 #     (0.2 ms a document: 2.1 s for 10,000); it now writes them in transactions of up to 1,000
-#     (patches/devdb_batch_update.go). A failing document fails its batch, where upstream kept the
-#     documents before it; as upstream, documents of earlier batches stay written.
+#     (patches/devdb_batch_update.go). A document that fails to be processed (a bad update) still
+#     leaves the documents before it written, as upstream; one that the backend fails to write
+#     fails its whole batch (upstream kept the documents before it); earlier batches stay written.
 # DEVDB_UPSTREAM=1 builds the unmodified module instead.
 PATCH_VERSION="id-index+update-close+in-set+update-batch-v2"
 

@@ -121,7 +121,7 @@ test(`steady state and a reconnect of all ${N} agents: O(1) commands per second`
   // One heartbeat updateMany and one sweep per second: about 2 writes/s, whatever N is.
   expect(steadyUpdates).toBeLessThanOrEqual(8);
   expect(steadyHeartbeatWrites).toBeLessThanOrEqual(4);
-  // Reads: the periodic view refresh (2 finds per 5 s), nothing per agent or per heartbeat.
+  // Reads: the periodic admission version read (1 find by _id per 5 s; the view itself only when it changed), nothing per agent or per heartbeat.
   expect(steadyFinds).toBeLessThanOrEqual(6);
   // The storm: N admissions but no read per admission, and no spec rewrite.
   expect(stormFinds).toBeLessThanOrEqual(6);

@@ -40,7 +40,7 @@ export interface CreateMasterOptions {
   /** Default createCredentialStore(db). */
   credentials?: CredentialsPort;
   /**
-   * The admin writes' change mark; default createAdmissionVersion(db). Without
+   * The registry's admission version; default createAdmissionVersion(db). Without
    * one (no db), every view check re-reads the whole view.
    */
   admissionVersion?: AdmissionVersionPort;

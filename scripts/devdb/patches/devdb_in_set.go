@@ -23,7 +23,7 @@ type inStringSetEntry struct {
 
 var inStringSets struct {
 	sync.Mutex
-	entries []inStringSetEntry // most recently used last
+	entries []inStringSetEntry // most recently used last; the first is evicted
 }
 
 // devdbInStrings answers {field: {$in: arr}} for a string field and an array of
@@ -55,7 +55,11 @@ func inStringSetFor(arr *types.Array) map[string]struct{} {
 	entries := inStringSets.entries
 	for i := len(entries) - 1; i >= 0; i-- {
 		if entries[i].arr == arr {
-			return entries[i].set
+			hit := entries[i]
+			copy(entries[i:], entries[i+1:])
+			entries[len(entries)-1] = hit
+
+			return hit.set
 		}
 	}
 

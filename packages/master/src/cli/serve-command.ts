@@ -166,7 +166,7 @@ export function serveCommand(io: ServeIo): CommandModule<object, ServeArgs> {
         })
         .option('view-refresh-ms', {
           type: 'string',
-          describe: 'How often the admission view is re-read, at most 5000 [MASTER_VIEW_REFRESH_MS, default 5000]',
+          describe: 'How often the admission version is read (the view is re-read when it changed), at most 5000 [MASTER_VIEW_REFRESH_MS, default 5000]',
         })
         .option('tls-cert', { type: 'string', describe: 'PEM certificate: serve wss:// [MASTER_TLS_CERT]' })
         .option('tls-key', { type: 'string', describe: 'PEM private key [MASTER_TLS_KEY]' })

@@ -44,7 +44,7 @@ export function createCredentialStore(db: Db, options: CredentialStoreOptions = 
   const where = options.describeDatabase ?? describeHosts(db);
   const credentials = db.collection<CredentialDocument>(COLLECTIONS.credentials);
   const workers = db.collection(COLLECTIONS.workers);
-  // Moved after each credential change, so masters re-read their admission view (see admission-version.ts).
+  // Set anew after each credential change, so masters re-read their view; best effort (see admission-version.ts).
   const version = createAdmissionVersion(db, { now: clock, describeDatabase: where });
 
   const store: CredentialStore = {

@@ -1,6 +1,8 @@
+import { MongoClient } from 'mongodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openTestDatabase, type TestDatabase } from '../../../../test/support/database.js';
 import { createCredentialStore, type CredentialStore } from '../credentials/store.js';
+import { closedPort } from '../db/test-support/closed-port.js';
 import { ADMISSION_VERSION_ID, createAdmissionVersion, type AdmissionVersion } from './admission-version.js';
 import { COLLECTIONS } from './collections.js';
 import { WorkerNotFoundError } from './errors.js';
@@ -23,8 +25,8 @@ afterEach(async () => {
   await t.close();
 });
 
-/** Whether `change` set a new mark. */
-async function marks(change: () => Promise<unknown>): Promise<boolean> {
+/** Whether `change` set a new version. */
+async function setsNewVersion(change: () => Promise<unknown>): Promise<boolean> {
   const before = await version.read();
   await change();
   const after = await version.read();
@@ -32,7 +34,7 @@ async function marks(change: () => Promise<unknown>): Promise<boolean> {
 }
 
 describe('admission version', () => {
-  it('reads null before any mark was set, then a new value at each bump, in one document', async () => {
+  it('reads null before any version was set, then a new value at each bump, in one document', async () => {
     expect(await version.read()).toBeNull();
     const seen = new Set<string | null>();
     for (let i = 0; i < 3; i++) {
@@ -46,6 +48,15 @@ describe('admission version', () => {
     expect(docs[0]?._id).toBe(ADMISSION_VERSION_ID);
   });
 
+  it('a bump that cannot reach the database resolves false instead of failing the write it follows', async () => {
+    const client = new MongoClient(`mongodb://127.0.0.1:${await closedPort()}/`, { serverSelectionTimeoutMS: 200 });
+    try {
+      expect(await createAdmissionVersion(client.db('unreachable')).bump()).toBe(false);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('survives many concurrent first bumps, leaving one document', async () => {
     const results = await Promise.allSettled(Array.from({ length: 8 }, () => createAdmissionVersion(t.db).bump()));
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
@@ -54,25 +65,25 @@ describe('admission version', () => {
   });
 
   it('changes with every admin write that changes what admission reads', async () => {
-    expect(await marks(() => registry.registerWorker('w1', '10.0.0.1'))).toBe(true);
-    expect(await marks(() => store.issue('w1'))).toBe(true);
-    expect(await marks(() => store.rotate('w1'))).toBe(true);
+    expect(await setsNewVersion(() => registry.registerWorker('w1', '10.0.0.1'))).toBe(true);
+    expect(await setsNewVersion(() => store.issue('w1'))).toBe(true);
+    expect(await setsNewVersion(() => store.rotate('w1'))).toBe(true);
     expect(
-      await marks(() =>
+      await setsNewVersion(() =>
         registry.updateWorkerInfo({ worker_id: 'w1', worker_ip: '10.0.0.2', total_cpu: 4, total_memory: 8, total_storage: 100, total_gpu: 0, is_active: false, last_heartbeat: 0 }),
       ),
     ).toBe(true);
-    expect(await marks(() => store.remove('w1'))).toBe(true);
-    expect(await marks(() => registry.unregisterWorker('w1'))).toBe(true);
+    expect(await setsNewVersion(() => store.remove('w1'))).toBe(true);
+    expect(await setsNewVersion(() => registry.unregisterWorker('w1'))).toBe(true);
   });
 
   it('stays for writes that changed nothing, and for the master paths', async () => {
     await registry.registerWorker('w1', '10.0.0.1');
-    expect(await marks(() => registry.unregisterWorker('nobody').catch((e: unknown) => expect(e).toBeInstanceOf(WorkerNotFoundError)))).toBe(false);
-    expect(await marks(() => store.remove('nobody'))).toBe(false);
+    expect(await setsNewVersion(() => expect(registry.unregisterWorker('nobody')).rejects.toBeInstanceOf(WorkerNotFoundError))).toBe(false);
+    expect(await setsNewVersion(() => store.remove('nobody'))).toBe(false);
     const now = new Date();
     expect(
-      await marks(async () => {
+      await setsNewVersion(async () => {
         await registry.recordHeartbeats(['w1'], Math.floor(now.getTime() / 1000), now);
         await registry.updateSpecs([{ worker_id: 'w1', total_cpu: 2, total_memory: 4, total_storage: 50, total_gpu: 0 }], now);
         await registry.markInactive(['w1'], now);

@@ -14,7 +14,7 @@ export const COLLECTIONS = {
    * exactly the contract's fields, and a `find()` on it shows no secrets.
    */
   credentials: 'WORKER_CREDENTIALS',
-  /** One change-mark document the admin writes set, so masters re-read their admission view only on change. */
+  /** One document, the admission version the admin writes set anew, so masters re-read their view only on change. */
   registryVersion: 'REGISTRY_VERSION',
 } as const;
 

@@ -21,7 +21,7 @@ import type {
 } from './worker.js';
 
 export interface WorkerRegistry {
-  /** WORKER_REGISTRY, USERS, TASKS, ASSIGNMENTS, RESULTS, WORKER_CREDENTIALS and their indexes; idempotent. */
+  /** WORKER_REGISTRY, USERS, TASKS, ASSIGNMENTS, RESULTS, WORKER_CREDENTIALS, REGISTRY_VERSION and their indexes; idempotent. */
   ensureCollections(): Promise<EnsureReport>;
   /** Inserts the contract's initial document. Concurrent registrations of one id: exactly one wins. */
   registerWorker(workerId: string, workerIp: string): Promise<Worker>;
@@ -136,7 +136,7 @@ export function createWorkerRegistry(db: Db, options: WorkerRegistryOptions = {}
   const where = options.describeDatabase ?? describeHosts(db);
   const workers: Collection<Document> = db.collection(COLLECTIONS.workers);
   const run = <T>(operation: () => Promise<T>): Promise<T> => guard(where, operation);
-  // Moved after each admin write that changes what admission reads (see admission-version.ts).
+  // Set anew after each admin write that changes what admission reads; best effort (see admission-version.ts).
   const version = createAdmissionVersion(db, { now: clock, describeDatabase: where });
 
   /**

@@ -2,17 +2,20 @@ import { describe, expect, test } from 'vitest';
 import { AdmissionView, sameSpecs } from './admission-view.js';
 import { FakeRegistry, ManualClock, captureLogger, testHealth } from './test-support/fakes.js';
 
-/** A change mark behind the port, as the admin writes set it; `failing` makes reads throw. */
+/** An admission version behind the port, as the admin writes set it; `failing` makes reads throw. */
 class FakeVersion {
   value: string | null = null;
   reads = 0;
   failing = false;
+  /** Called at each read, before it answers. */
+  onRead: () => void = () => undefined;
   #next = 0;
   change(): void {
-    this.value = `mark-${++this.#next}`;
+    this.value = `version-${++this.#next}`;
   }
   read(): Promise<string | null> {
     this.reads += 1;
+    this.onRead();
     return this.failing ? Promise.reject(new Error('version read failed')) : Promise.resolve(this.value);
   }
 }
@@ -134,7 +137,7 @@ test('specs queued for writing survive a refresh that read the database before t
 });
 
 describe('AdmissionView.check', () => {
-  test('re-reads the view only when the change mark changed', async () => {
+  test('re-reads the view only when the admission version changed', async () => {
     const version = new FakeVersion();
     const { registry, view } = setup(0, version);
     registry.add('w1');
@@ -155,21 +158,21 @@ describe('AdmissionView.check', () => {
     expect(registry.count('listAdmissionView')).toBe(2);
   });
 
-  test('re-reads the whole view once fullRefreshMs passed, changed mark or not', async () => {
+  test('re-reads the whole view once fullRefreshMs passed, changed version or not', async () => {
     const version = new FakeVersion();
     const { registry, view, clock } = setup(0, version);
     await view.check();
     clock.advance(59_999);
     await view.check();
     expect(registry.count('listAdmissionView')).toBe(1);
-    registry.add('edited-by-hand'); // a write that set no mark
+    registry.add('edited-by-hand'); // a write that set no version
     clock.advance(1);
     await view.check();
     expect(registry.count('listAdmissionView')).toBe(2);
     expect(view.get('edited-by-hand')).toBeDefined();
   });
 
-  test('a refresh asked for by a miss also records the mark, so the next check reads nothing more', async () => {
+  test('a refresh asked for by a miss also records the version, so the next check reads nothing more', async () => {
     const version = new FakeVersion();
     const { registry, view } = setup(0, version);
     await view.check();
@@ -181,7 +184,29 @@ describe('AdmissionView.check', () => {
     expect(registry.count('listAdmissionView')).toBe(2);
   });
 
-  test('a failed mark read reports false and keeps the view', async () => {
+  test('a refresh reads the version before the view, so a change landing between the two is re-read at the next check', async () => {
+    const version = new FakeVersion();
+    const { registry, view } = setup(0, version);
+    let listsBeforeVersionRead = -1;
+    version.onRead = () => {
+      listsBeforeVersionRead = registry.count('listAdmissionView');
+    };
+    await view.refresh();
+    expect(listsBeforeVersionRead).toBe(0);
+    // What that order guarantees: a version set after the read is never taken for the loaded one.
+    version.onRead = () => undefined;
+    registry.hold();
+    const refreshing = view.refresh();
+    await new Promise((r) => setTimeout(r, 10)); // the version is read; the lists wait
+    registry.add('late');
+    version.change();
+    registry.release();
+    await refreshing;
+    await view.check();
+    expect(registry.count('listAdmissionView')).toBe(3);
+  });
+
+  test('a failed version read reports false and keeps the view', async () => {
     const version = new FakeVersion();
     const { registry, view, health } = setup(0, version);
     registry.add('w1');
@@ -195,7 +220,7 @@ describe('AdmissionView.check', () => {
     expect(health.ok).toBe(true);
   });
 
-  test('without a mark every check re-reads the view', async () => {
+  test('without a version every check re-reads the view', async () => {
     const { registry, view } = setup();
     await view.check();
     await view.check();

@@ -20,12 +20,12 @@ export interface AdmissionViewOptions {
   /** Least time between two refreshes that misses ask for. */
   missRefreshMinIntervalMs: number;
   /**
-   * The change mark the admin writes set. With it, check() re-reads the view
-   * only when the mark changed (or fullRefreshMs passed); without it, every
-   * check() re-reads the view.
+   * The registry's admission version, which admin writes set anew. With it,
+   * check() re-reads the view only when the version changed (or
+   * fullRefreshMs passed); without it, every check() re-reads the view.
    */
   version?: AdmissionVersionPort | undefined;
-  /** check() re-reads the view at least this often even when the mark did not change (writes made outside our tools). */
+  /** check() re-reads the view at least this often even when the version did not change (writes made outside our tools). */
   fullRefreshMs: number;
 }
 
@@ -51,7 +51,7 @@ export class AdmissionView {
   #startedSeq = 0;
   #completedSeq = 0;
   #lastStartedAtMs = Number.NEGATIVE_INFINITY;
-  /** Monotonic start time and change mark of the latest successful refresh (undefined: no mark read). */
+  /** Monotonic start time and admission version of the latest successful refresh (undefined: none read). */
   #loadedAtMs = Number.NEGATIVE_INFINITY;
   #loadedVersion: string | null | undefined;
   #checking: Promise<boolean> | undefined;
@@ -122,10 +122,10 @@ export class AdmissionView {
   }
 
   /**
-   * The periodic check: reads the change mark (one read by _id) and
+   * The periodic check: reads the admission version (one read by _id) and
    * refreshes when it changed since the view was read, when fullRefreshMs has
-   * passed, or when there is no mark to read. Resolves true when the view is
-   * known to be current (refreshed, or the mark did not change).
+   * passed, or when there is no version to read. Resolves true when the view
+   * is known to be current (refreshed, or the version did not change).
    */
   check(): Promise<boolean> {
     if (this.#closed) return Promise.resolve(false);
@@ -221,8 +221,8 @@ export class AdmissionView {
     const startedAtMs = this.options.clock.monotonic();
     this.#lastStartedAtMs = startedAtMs;
     try {
-      // Read before the view: a change whose mark this read missed is in the
-      // view already, or its mark differs from this one at the next check.
+      // Read before the view: a change whose new version this read missed is
+      // in the view already, or its version differs from this one at the next check.
       const version = await this.options.version?.read();
       const [records, hashes] = await Promise.all([
         this.options.registry.listAdmissionView(),

@@ -15,12 +15,12 @@ export interface ServerOptions {
   /** A connection that has not said hello by then is closed (4408). */
   helloTimeoutMs: number;
   /**
-   * How often the master checks the registry's change counter (one read by
-   * _id) and, if an admin write moved it, re-reads the admission view (and
+   * How often the master reads the registry's admission version (one read by
+   * _id) and, if an admin write changed it, re-reads the admission view (and
    * closes the sessions of unregistered workers and replaced credentials).
    */
   viewRefreshMs: number;
-  /** The view is re-read at least this often even when the counter did not move (edits made outside our tools). */
+  /** The view is re-read at least this often even when the version did not change (edits made outside our tools). */
   viewFullRefreshMs: number;
   /** Refuse (403) connections whose source address is not the worker's worker_ip. */
   checkSourceAddress: boolean;

@@ -38,7 +38,7 @@ export interface CredentialsPort {
   loadAll(): Promise<Map<string, string>>;
 }
 
-/** The change mark of ../registry/admission-version.ts (null: never set). */
+/** The admission version of ../registry/admission-version.ts (null: never set). */
 export interface AdmissionVersionPort {
   read(): Promise<string | null>;
 }
