@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   const beat = () => Math.floor(Date.now() / 1000) + ++beats;
   const operations: Operation[] = [
     { name: 'admission view (find all, projection)', run: (db) => createWorkerRegistry(db).listAdmissionView() },
-    { name: 'admission mark (find by _id)', run: (db) => createAdmissionVersion(db).read() },
+    { name: 'admission version (find by _id)', run: (db) => createAdmissionVersion(db).read() },
     { name: `heartbeats: updateMany $in ${Math.min(2_000, workers)} ids`, run: (db) => createWorkerRegistry(db).recordHeartbeats(ids.slice(0, 2_000), beat(), new Date()) },
     { name: `heartbeats: updateMany $in ${workers} ids`, run: (db) => createWorkerRegistry(db).recordHeartbeats(ids, beat(), new Date()) },
     { name: 'goodbyes: markInactive $in 100 ids', run: (db) => createWorkerRegistry(db).markInactive(ids.slice(-100), new Date()) },
