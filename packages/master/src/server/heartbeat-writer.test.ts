@@ -247,3 +247,114 @@ describe('HeartbeatWriter', () => {
     hung.registry.release();
   });
 });
+
+describe('HeartbeatWriter: flags raised while a cycle runs', () => {
+  // A long flush interval: these tests run the cycles themselves (flushNow); start() only enables express writes.
+  const started = () => {
+    const s = setup({ flushIntervalMs: 60_000 });
+    s.writer.start();
+    return s;
+  };
+
+  test('a goodbye during a heartbeat write it is not part of is written at once, not behind it', async () => {
+    const { registry, writer } = started();
+    writer.heartbeat('w2');
+    registry.hold();
+    const cycle = writer.flushNow();
+    await vi.waitFor(() => expect(registry.count('recordHeartbeats')).toBe(1));
+    writer.markInactive(['w1']);
+    // Sent while the heartbeat write is still in flight.
+    expect(registry.calls.map((c) => c.op)).toEqual(['recordHeartbeats', 'markInactive']);
+    registry.release();
+    expect(await cycle).toBe(true);
+    await vi.waitFor(() => expect(registry.docs.get('w1')?.is_active).toBe(false));
+    expect(registry.docs.get('w2')?.is_active).toBe(true);
+    await writer.stop();
+  });
+
+  test('a goodbye from a worker in the heartbeat write in flight waits for that write, then goes before the rest of the cycle', async () => {
+    const { registry, writer } = started();
+    writer.queueSpecs('w3', { total_cpu: 1, total_memory: 1, total_storage: 1, total_gpu: 0 });
+    writer.admit('w1');
+    registry.hold();
+    const cycle = writer.flushNow();
+    await vi.waitFor(() => expect(registry.count('recordHeartbeats')).toBe(1));
+    writer.markInactive(['w1']);
+    writer.heartbeat('w1'); // a late beat from the closing socket is ignored
+    expect(registry.count('markInactive')).toBe(0);
+    registry.release();
+    expect(await cycle).toBe(true);
+    expect(registry.calls.map((c) => c.op)).toEqual(['recordHeartbeats', 'markInactive', 'updateSpecs']);
+    expect(registry.docs.get('w1')?.is_active).toBe(false);
+    expect(writer.pending.heartbeats).toBe(0);
+    await writer.stop();
+  });
+
+  test('the next cycle waits for the express write, and a late beat meanwhile does not revive the worker', async () => {
+    const { registry, writer } = started();
+    writer.heartbeat('w2');
+    registry.hold();
+    const first = writer.flushNow();
+    await vi.waitFor(() => expect(registry.count('recordHeartbeats')).toBe(1));
+    writer.markInactive(['w1']); // express, held
+    writer.heartbeat('w1'); // late beat while its flag is being written: ignored
+    writer.heartbeat('w2');
+    const second = writer.flushNow();
+    registry.release();
+    expect(await first).toBe(true);
+    expect(await second).toBe(true);
+    expect(registry.calls.map((c) => (c.op === 'recordHeartbeats' || c.op === 'markInactive' ? `${c.op} ${c.ids.join(',')}` : c.op))).toEqual([
+      'recordHeartbeats w2',
+      'markInactive w1',
+      'recordHeartbeats w2',
+    ]);
+    expect(registry.docs.get('w1')?.is_active).toBe(false);
+    await writer.stop();
+  });
+
+  test('a worker admitted again while its express flag is in flight: the next cycle writes its heartbeat only after the flag', async () => {
+    const { registry, writer } = started();
+    writer.heartbeat('w2');
+    registry.hold();
+    const first = writer.flushNow();
+    await vi.waitFor(() => expect(registry.count('recordHeartbeats')).toBe(1));
+    writer.markInactive(['w1']); // express, held
+    writer.admit('w1');
+    const second = writer.flushNow();
+    registry.releaseOnly('recordHeartbeats');
+    expect(await first).toBe(true);
+    await new Promise((r) => setTimeout(r, 20));
+    // The second cycle has not written w1's heartbeat past the flag still in flight.
+    expect(registry.count('recordHeartbeats')).toBe(1);
+    registry.release();
+    expect(await second).toBe(true);
+    expect(registry.calls.map((c) => (c.op === 'recordHeartbeats' || c.op === 'markInactive' ? `${c.op} ${c.ids.join(',')}` : c.op))).toEqual([
+      'recordHeartbeats w2',
+      'markInactive w1',
+      'recordHeartbeats w1',
+    ]);
+    expect(registry.docs.get('w1')?.is_active).toBe(true);
+    await writer.stop();
+  });
+
+  test('a failed express write goes back to the next cycle, unless the worker was admitted again meanwhile', async () => {
+    const { registry, writer } = started();
+    writer.heartbeat('w2');
+    registry.hold();
+    const first = writer.flushNow();
+    await vi.waitFor(() => expect(registry.count('recordHeartbeats')).toBe(1));
+    writer.markInactive(['w1', 'w3']); // express, held; it will fail
+    writer.admit('w3');
+    registry.failing = true;
+    registry.release();
+    expect(await first).toBe(false);
+    await vi.waitFor(() => expect(registry.count('markInactive')).toBe(1));
+    registry.failing = false;
+    expect(await writer.flushNow()).toBe(true);
+    expect(registry.calls.slice(2).map((c) => (c.op === 'recordHeartbeats' || c.op === 'markInactive' ? `${c.op} ${[...c.ids].sort().join(',')}` : c.op))).toEqual([
+      'markInactive w1',
+      'recordHeartbeats w2,w3',
+    ]);
+    await writer.stop();
+  });
+});

@@ -45,15 +45,34 @@ export interface HeartbeatWriterOptions {
  * disjoint, and inactive flags go first: a goodbye must not wait behind a big
  * heartbeat write. A pending flag also brings the next cycle forward to
  * inactivePromptMs, so a clean close is in the database well within a second.
+ *
+ * A flag raised while a cycle runs does not wait for that cycle either, unless
+ * its worker is in the heartbeat write in flight (that write must land first):
+ * it is written at once, one such express write at a time, and the next cycle
+ * starts only once it has landed, so no later heartbeat is overtaken by it.
+ * A timed-out worker is never in the write in flight, so timeouts reach the
+ * database as soon as they are found, however slow the heartbeat writes are.
  * A failed write puts its ids back (unless something newer happened to the
  * worker meanwhile) and the next cycle waits with exponential backoff.
  */
 export class HeartbeatWriter {
-  readonly #heartbeats = new Set<string>();
+  #heartbeats = new Set<string>();
   readonly #inactive = new Set<string>();
   readonly #specs = new Map<string, Specs>();
   /** Workers admitted while a cycle ran: an inactive flag that failed must not be put back for them. */
   readonly #readmitted = new Set<string>();
+  /** Ids of the heartbeat write in flight: their flags wait for it. */
+  #writingHeartbeats: ReadonlySet<string> = new Set();
+  /**
+   * Whether a flag may be written express now: from the moment the running
+   * cycle took its heartbeats to its end. Not before: the cycle waits for
+   * the express write at its start, and must not find a new one in flight
+   * when it writes heartbeats.
+   */
+  #expressOpen = false;
+  /** The express inactive write in flight, and its ids (a late beat from them is ignored, as for pending flags). */
+  #express: Promise<void> | undefined;
+  #expressIds: ReadonlySet<string> = new Set();
   #chain: Promise<unknown> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
   /** Monotonic time #timer fires. */
@@ -77,7 +96,7 @@ export class HeartbeatWriter {
   }
 
   heartbeat(workerId: string): void {
-    if (this.#inactive.has(workerId)) return;
+    if (this.#inactive.has(workerId) || this.#expressIds.has(workerId)) return;
     this.#heartbeats.add(workerId);
   }
 
@@ -89,6 +108,7 @@ export class HeartbeatWriter {
       this.#inactive.add(id);
     }
     this.#bringForward();
+    this.#maybeExpress();
   }
 
   queueSpecs(workerId: string, specs: Specs): void {
@@ -110,7 +130,13 @@ export class HeartbeatWriter {
 
   /** Runs a cycle now (after the one in flight, if any); resolves true if all its writes succeeded. */
   flushNow(): Promise<boolean> {
-    const run = this.#chain.then(() => this.#cycle());
+    const run = this.#chain.then(async () => {
+      try {
+        return await this.#cycle();
+      } finally {
+        this.#expressOpen = false;
+      }
+    });
     this.#chain = run.catch(() => undefined);
     return run;
   }
@@ -147,6 +173,34 @@ export class HeartbeatWriter {
     if (this.#timerDueMs <= promptDue) return;
     clearTimeout(this.#timer);
     this.#schedule(this.#promptMs);
+  }
+
+  /**
+   * Writes the pending flags now if a cycle is running and they need not wait
+   * for it (see the class comment). Not while failing: the cycle's backoff
+   * decides when the database is tried again.
+   */
+  #maybeExpress(): void {
+    if (!this.#running || !this.#expressOpen || this.#express !== undefined || this.#failures > 0) return;
+    const ids = [...this.#inactive].filter((id) => !this.#writingHeartbeats.has(id));
+    if (ids.length === 0) return;
+    for (const id of ids) this.#inactive.delete(id);
+    this.#expressIds = new Set(ids);
+    this.#express = this.#writeExpress(ids).finally(() => {
+      this.#express = undefined;
+      this.#expressIds = new Set();
+      this.#maybeExpress();
+    });
+  }
+
+  async #writeExpress(ids: string[]): Promise<void> {
+    try {
+      await this.#write('inactive', () => this.options.registry.markInactive(ids, new Date(this.options.clock.now())));
+    } catch {
+      // Back for the next cycle, unless admitted again meanwhile (its heartbeat is pending then:
+      // no cycle writes heartbeats while this write is in flight).
+      for (const id of ids) if (!this.#heartbeats.has(id)) this.#inactive.add(id);
+    }
   }
 
   #schedule(delayMs: number): void {
@@ -190,6 +244,8 @@ export class HeartbeatWriter {
   }
 
   async #cycle(): Promise<boolean> {
+    // An express flag lands before anything this cycle writes (a later heartbeat of that worker above all).
+    if (this.#express !== undefined) await this.#express;
     this.#readmitted.clear();
     const { registry } = this.options;
     const nowMs = this.options.clock.now();
@@ -209,9 +265,13 @@ export class HeartbeatWriter {
     // Taken when the pending beats are: they are written as last_heartbeat, and the sweep judges against them.
     const beatsAtMs = this.options.clock.now();
     if (this.#heartbeats.size > 0) {
-      const ids = [...this.#heartbeats];
-      this.#heartbeats.clear();
+      // The pending set becomes the set in flight; beats from now on go to a new one.
+      const writing = this.#heartbeats;
+      this.#heartbeats = new Set();
+      const ids = [...writing];
       let matched: number;
+      this.#writingHeartbeats = writing;
+      this.#expressOpen = true;
       try {
         ({ matched } = await this.#write('heartbeat', () =>
           registry.recordHeartbeats(ids, unixSeconds(beatsAtMs), new Date(beatsAtMs)),
@@ -220,11 +280,18 @@ export class HeartbeatWriter {
         // A goodbye that came meanwhile wins over the beat that failed.
         for (const id of ids) if (!this.#inactive.has(id)) this.#heartbeats.add(id);
         return false;
+      } finally {
+        this.#writingHeartbeats = new Set();
       }
+      // Flags that waited for this write need not wait for the rest of the cycle.
+      this.#maybeExpress();
       if (matched < ids.length) {
         this.options.logger.debug({ written: ids.length, matched }, 'heartbeat matched fewer workers than written');
         await this.#findUnregistered(ids);
       }
+    } else {
+      // No heartbeats to write: a flag raised from here on need not wait for the specs or the sweep.
+      this.#expressOpen = true;
     }
 
     if (this.#specs.size > 0) {

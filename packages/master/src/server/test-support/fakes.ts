@@ -69,7 +69,7 @@ export class FakeRegistry implements RegistryPort, CredentialsPort {
   readonly hashes = new Map<string, string>();
   readonly calls: Call[] = [];
   failing = false;
-  #held: (() => void)[] | undefined;
+  #held: { op: Call['op']; go: () => void }[] | undefined;
 
   add(workerId: string, workerIp = '127.0.0.1', tokenHash = 'a'.repeat(64)): void {
     this.docs.set(workerId, {
@@ -98,7 +98,14 @@ export class FakeRegistry implements RegistryPort, CredentialsPort {
   release(): void {
     const held = this.#held ?? [];
     this.#held = undefined;
-    for (const go of held) go();
+    for (const { go } of held) go();
+  }
+
+  /** Lets the calls of this kind that wait go on; the others keep waiting, and later calls still wait. */
+  releaseOnly(op: Call['op']): void {
+    const held = this.#held ?? [];
+    this.#held = held.filter((h) => h.op !== op);
+    for (const h of held) if (h.op === op) h.go();
   }
 
   count(op: Call['op']): number {
@@ -109,7 +116,7 @@ export class FakeRegistry implements RegistryPort, CredentialsPort {
     this.calls.push(call);
     if (this.#held !== undefined) {
       const held = this.#held;
-      await new Promise<void>((resolve) => held.push(resolve));
+      await new Promise<void>((resolve) => held.push({ op: call.op, go: resolve }));
     }
     if (this.failing) throw new Error('database unreachable (fake)');
   }
