@@ -255,13 +255,22 @@ describe('HeartbeatWriter: flags raised while a cycle runs', () => {
     s.writer.start();
     return s;
   };
-
-  test('a goodbye during a heartbeat write it is not part of is written at once, not behind it', async () => {
-    const { registry, writer } = started();
-    writer.heartbeat('w2');
+  /** Beats from `beating`, then a cycle whose heartbeat write is held in flight; resolves with that cycle (wrapped, not awaited). */
+  const heartbeatWriteInFlight = async ({ registry, writer }: ReturnType<typeof setup>, beating: string) => {
+    writer.heartbeat(beating);
     registry.hold();
     const cycle = writer.flushNow();
     await vi.waitFor(() => expect(registry.count('recordHeartbeats')).toBe(1));
+    return { cycle };
+  };
+  /** The flag and heartbeat writes so far, as `op id,id` (ids sorted). */
+  const writes = (registry: FakeRegistry) =>
+    registry.calls.flatMap((c) => (c.op === 'recordHeartbeats' || c.op === 'markInactive' ? [`${c.op} ${[...c.ids].sort().join(',')}`] : []));
+
+  test('a goodbye during a heartbeat write it is not part of is written at once, not behind it', async () => {
+    const s = started();
+    const { registry, writer } = s;
+    const { cycle } = await heartbeatWriteInFlight(s, 'w2');
     writer.markInactive(['w1']);
     // Sent while the heartbeat write is still in flight.
     expect(registry.calls.map((c) => c.op)).toEqual(['recordHeartbeats', 'markInactive']);
@@ -291,11 +300,9 @@ describe('HeartbeatWriter: flags raised while a cycle runs', () => {
   });
 
   test('the next cycle waits for the express write, and a late beat meanwhile does not revive the worker', async () => {
-    const { registry, writer } = started();
-    writer.heartbeat('w2');
-    registry.hold();
-    const first = writer.flushNow();
-    await vi.waitFor(() => expect(registry.count('recordHeartbeats')).toBe(1));
+    const s = started();
+    const { registry, writer } = s;
+    const { cycle: first } = await heartbeatWriteInFlight(s, 'w2');
     writer.markInactive(['w1']); // express, held
     writer.heartbeat('w1'); // late beat while its flag is being written: ignored
     writer.heartbeat('w2');
@@ -303,21 +310,15 @@ describe('HeartbeatWriter: flags raised while a cycle runs', () => {
     registry.release();
     expect(await first).toBe(true);
     expect(await second).toBe(true);
-    expect(registry.calls.map((c) => (c.op === 'recordHeartbeats' || c.op === 'markInactive' ? `${c.op} ${c.ids.join(',')}` : c.op))).toEqual([
-      'recordHeartbeats w2',
-      'markInactive w1',
-      'recordHeartbeats w2',
-    ]);
+    expect(writes(registry)).toEqual(['recordHeartbeats w2', 'markInactive w1', 'recordHeartbeats w2']);
     expect(registry.docs.get('w1')?.is_active).toBe(false);
     await writer.stop();
   });
 
   test('a worker admitted again while its express flag is in flight: the next cycle writes its heartbeat only after the flag', async () => {
-    const { registry, writer } = started();
-    writer.heartbeat('w2');
-    registry.hold();
-    const first = writer.flushNow();
-    await vi.waitFor(() => expect(registry.count('recordHeartbeats')).toBe(1));
+    const s = started();
+    const { registry, writer } = s;
+    const { cycle: first } = await heartbeatWriteInFlight(s, 'w2');
     writer.markInactive(['w1']); // express, held
     writer.admit('w1');
     const second = writer.flushNow();
@@ -328,21 +329,15 @@ describe('HeartbeatWriter: flags raised while a cycle runs', () => {
     expect(registry.count('recordHeartbeats')).toBe(1);
     registry.release();
     expect(await second).toBe(true);
-    expect(registry.calls.map((c) => (c.op === 'recordHeartbeats' || c.op === 'markInactive' ? `${c.op} ${c.ids.join(',')}` : c.op))).toEqual([
-      'recordHeartbeats w2',
-      'markInactive w1',
-      'recordHeartbeats w1',
-    ]);
+    expect(writes(registry)).toEqual(['recordHeartbeats w2', 'markInactive w1', 'recordHeartbeats w1']);
     expect(registry.docs.get('w1')?.is_active).toBe(true);
     await writer.stop();
   });
 
   test('a failed express write goes back to the next cycle, unless the worker was admitted again meanwhile', async () => {
-    const { registry, writer } = started();
-    writer.heartbeat('w2');
-    registry.hold();
-    const first = writer.flushNow();
-    await vi.waitFor(() => expect(registry.count('recordHeartbeats')).toBe(1));
+    const s = started();
+    const { registry, writer } = s;
+    const { cycle: first } = await heartbeatWriteInFlight(s, 'w2');
     writer.markInactive(['w1', 'w3']); // express, held; it will fail
     writer.admit('w3');
     registry.failing = true;
@@ -351,10 +346,7 @@ describe('HeartbeatWriter: flags raised while a cycle runs', () => {
     await vi.waitFor(() => expect(registry.count('markInactive')).toBe(1));
     registry.failing = false;
     expect(await writer.flushNow()).toBe(true);
-    expect(registry.calls.slice(2).map((c) => (c.op === 'recordHeartbeats' || c.op === 'markInactive' ? `${c.op} ${[...c.ids].sort().join(',')}` : c.op))).toEqual([
-      'markInactive w1',
-      'recordHeartbeats w2,w3',
-    ]);
+    expect(writes(registry).slice(2)).toEqual(['markInactive w1', 'recordHeartbeats w2,w3']);
     await writer.stop();
   });
 });
