@@ -33,8 +33,8 @@ export interface HeartbeatWriterOptions {
 }
 
 /**
- * Turns every agent message into at most one write per flush interval for the
- * whole fleet: pending heartbeats are a set of worker ids written with one
+ * Turns every agent message into at most one write of each kind per flush
+ * interval for the whole fleet (and the express flags below): pending heartbeats are a set of worker ids written with one
  * updateMany ($in), the clean goodbyes and timeouts one markInactive, spec
  * changes one bulkWrite (of at most maxSpecsPerFlush updates).
  *
@@ -50,8 +50,9 @@ export interface HeartbeatWriterOptions {
  * its worker is in the heartbeat write in flight (that write must land first):
  * it is written at once, one such express write at a time, and the next cycle
  * starts only once it has landed, so no later heartbeat is overtaken by it.
- * A timed-out worker is never in the write in flight, so timeouts reach the
- * database as soon as they are found, however slow the heartbeat writes are.
+ * A timed-out worker is not in the write in flight (unless that write has
+ * taken longer than the timeout), so timeouts reach the database as soon as
+ * they are found, however slow the heartbeat writes are.
  * A failed write puts its ids back (unless something newer happened to the
  * worker meanwhile) and the next cycle waits with exponential backoff.
  */
