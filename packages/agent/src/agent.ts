@@ -1,7 +1,7 @@
-import { DEFAULTS, type Specs } from '@cluster/protocol';
+import { DEFAULTS, sameSpecs, type Specs } from '@cluster/protocol';
 import type { Logger } from 'pino';
 import type { Probe, ProbeReport } from './probe/index.js';
-import { createSession, sameSpecs, type Session, type SessionOptions, type SessionState } from './session/session.js';
+import { createSession, type Session, type SessionOptions, type SessionState } from './session/session.js';
 import { realTimers } from './timers.js';
 
 export interface AgentOptions extends Omit<SessionOptions, 'url' | 'specs' | 'logger'> {

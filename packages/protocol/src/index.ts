@@ -30,4 +30,5 @@ export {
   type Ack,
   type MasterMessage,
 } from './messages.js';
+export { sameSpecs } from './same-specs.js';
 export { parseAgentMessage, parseMasterMessage, encode, type ParseResult, type RawFrame } from './parse.js';

@@ -11,6 +11,7 @@ import {
   parseMasterMessage,
   reactionToClose,
   reactionToHttpStatus,
+  sameSpecs,
   type AgentMessage,
   type Reaction,
   type Specs,
@@ -369,15 +370,6 @@ export function createSession(options: SessionOptions): Session {
       return closing;
     },
   };
-}
-
-export function sameSpecs(a: Specs, b: Specs): boolean {
-  return (
-    a.total_cpu === b.total_cpu &&
-    a.total_memory === b.total_memory &&
-    a.total_storage === b.total_storage &&
-    a.total_gpu === b.total_gpu
-  );
 }
 
 /** Origin and path only: a query string could carry something secret. */

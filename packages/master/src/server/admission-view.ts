@@ -1,4 +1,4 @@
-import type { Specs } from '@cluster/protocol';
+import { sameSpecs, type Specs } from '@cluster/protocol';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
 import type { DbHealth } from './db-health.js';
@@ -260,13 +260,3 @@ export class AdmissionView {
 }
 
 const OVERLAY_TTL_MS = 60_000;
-
-/** Whether two spec sets are the same values (what decides whether a hello writes anything). */
-export function sameSpecs(a: Specs, b: Specs): boolean {
-  return (
-    a.total_cpu === b.total_cpu &&
-    a.total_memory === b.total_memory &&
-    a.total_storage === b.total_storage &&
-    a.total_gpu === b.total_gpu
-  );
-}

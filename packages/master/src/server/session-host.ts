@@ -1,9 +1,9 @@
-import { CloseCode, closeCodeName, type Heartbeat, type Hello, type Specs } from '@cluster/protocol';
+import { CloseCode, closeCodeName, sameSpecs, type Heartbeat, type Hello, type Specs } from '@cluster/protocol';
 import type { Logger } from 'pino';
 import type { InactiveCause, MasterMetrics } from '../metrics/metrics.js';
 import { printableForLog } from '../printable.js';
 import type { AgentSession, SessionClosed, SessionEndCause, SessionEvents } from './agent-session.js';
-import { sameSpecs, type AdmissionView } from './admission-view.js';
+import type { AdmissionView } from './admission-view.js';
 import type { HeartbeatWriter } from './heartbeat-writer.js';
 import type { LivenessTracker } from './liveness.js';
 import { SessionRegistry } from './session-registry.js';
