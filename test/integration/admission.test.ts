@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { PROTOCOL_VERSION } from '@cluster/protocol';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { openHarness, type Harness, type RunningMaster } from './helpers/harness.js';
+import { FAST, openHarness, type Harness, type RunningMaster } from './helpers/harness.js';
 import { RawAgent } from './helpers/raw-agent.js';
 
 /**
@@ -111,11 +111,20 @@ describe('refusals', () => {
 
   test('an unknown-id flood costs a bounded number of reads, not one per request', async () => {
     const mark = m.commands.mark();
+    const from = performance.now();
     const ids = Array.from({ length: 200 }, (_, i) => `ghost-${i % 20}`);
     const results = await Promise.all(ids.map((id) => RawAgent.refused(m.url, { workerId: id, token: tokens.w1 })));
+    const elapsedMs = performance.now() - from;
     expect(results.every((r) => r.status === 404)).toBe(true);
-    // Two finds per shared refresh; the periodic refresh (500 ms) may add a pair.
-    expect(m.commands.count(mark, 'find')).toBeLessThanOrEqual(8);
+    // Bounded by time, not by requests: two finds per miss refresh, at most one
+    // refresh per missRefreshMinIntervalMs, plus the periodic version read and
+    // a possible full re-read (three finds) per viewRefreshMs. One read per
+    // request would be 200 or more.
+    const missRefreshes = 1 + Math.ceil(elapsedMs / (FAST.missRefreshMinIntervalMs ?? 0));
+    const periodicChecks = 1 + Math.ceil(elapsedMs / (FAST.viewRefreshMs ?? 0));
+    const bound = 2 * missRefreshes + 3 * periodicChecks;
+    expect(bound, `bound for a flood of ${Math.round(elapsedMs)} ms`).toBeLessThan(100);
+    expect(m.commands.count(mark, 'find')).toBeLessThanOrEqual(bound);
   });
 });
 

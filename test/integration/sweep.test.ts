@@ -56,13 +56,16 @@ test('at start the sweep flags workers nobody wrote for longer than the timeout;
 });
 
 test('the sweep keeps a second of margin: a heartbeat one whole second past the timeout is not flagged', async () => {
-  // Timeout 2 s. The test keeps rewriting last_heartbeat = (now rounded up a little) - 3 s:
-  // a naive cutoff (now - timeout) would flag it, ours (one more second for skew) must not.
+  // Timeout 2 s. The test keeps rewriting last_heartbeat = (now + 400 ms, in whole
+  // seconds) - 3 s: a naive cutoff (now - timeout) flags it whenever a sweep falls in
+  // the first 600 ms of a second (any three sweeps 667 ms apart include one), ours (one
+  // more second for skew) must not. The 400 ms of look-ahead covers a stalled write
+  // near a second boundary; with 100 ms, such a stall failed the test now and then.
   await h.register('edge');
   const m = await h.startMaster({ heartbeatIntervalMs: 1_000, heartbeatTimeoutMs: 2_000 });
   const workers = h.db.collection('WORKER_REGISTRY');
   const hold = async (): Promise<void> => {
-    const L = Math.floor((Date.now() + 100) / 1000) - 3;
+    const L = Math.floor((Date.now() + 400) / 1000) - 3;
     await workers.updateOne({ worker_id: 'edge' }, { $set: { is_active: true, last_heartbeat: Long.fromNumber(L) } });
   };
   await hold();
