@@ -59,12 +59,18 @@ async function main(): Promise<void> {
   // A new last_heartbeat at every call: FerretDB skips documents a write leaves unchanged.
   let beats = 0;
   const beat = () => Math.floor(Date.now() / 1000) + ++beats;
+  // Goodbyes as the master sends them: each worker's last heartbeat from this master, spread over the 5 s of a beat.
+  const lastWritten = new Map(ids.slice(-100).map((id, i) => [id, Math.floor(Date.now() / 1000) + 10_000 + (i % 5)]));
   const operations: Operation[] = [
     { name: 'admission view (find all, projection)', run: (db) => createWorkerRegistry(db).listAdmissionView() },
     { name: 'admission version (find by _id)', run: (db) => createAdmissionVersion(db).read() },
     { name: `heartbeats: updateMany $in ${Math.min(2_000, workers)} ids`, run: (db) => createWorkerRegistry(db).recordHeartbeats(ids.slice(0, 2_000), beat(), new Date()) },
     { name: `heartbeats: updateMany $in ${workers} ids`, run: (db) => createWorkerRegistry(db).recordHeartbeats(ids, beat(), new Date()) },
     { name: 'goodbyes: markInactive $in 100 ids', run: (db) => createWorkerRegistry(db).markInactive(ids.slice(-100), new Date()) },
+    {
+      name: 'goodbyes: markInactive 100 ids, 5 last written seconds ($or)',
+      run: (db) => createWorkerRegistry(db).markInactive(ids.slice(-100), new Date(), lastWritten),
+    },
     { name: 'stale sweep (none stale)', run: (db) => createWorkerRegistry(db).sweepStale(0, new Date()) },
     { name: 'existingWorkerIds $in 100 ids', run: (db) => createWorkerRegistry(db).existingWorkerIds(ids.slice(0, 100)) },
   ];

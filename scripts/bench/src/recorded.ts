@@ -19,7 +19,8 @@ export function writeKind(recorded: RecordedCommand): WriteKind {
   if (s === undefined) return 'other';
   if (s.set.last_heartbeat !== undefined) return 'heartbeat';
   if (s.set.total_cpu !== undefined) return 'specs';
-  if (s.set.is_active !== undefined) return (s.q.worker_id as Document | undefined)?.$in !== undefined ? 'inactive' : 'sweep';
+  // Flags name their workers (one $in, or one $or branch per last written second); the sweep names none.
+  if (s.set.is_active !== undefined) return (s.q.worker_id as Document | undefined)?.$in !== undefined || s.q.$or !== undefined ? 'inactive' : 'sweep';
   return 'other';
 }
 

@@ -41,9 +41,9 @@ function classify(command: Document): WriteKind {
   const set = (first?.u?.$set ?? {}) as Document;
   const query = first?.q ?? {};
   if ('total_cpu' in set) return 'specs';
-  if ('last_heartbeat' in query) return 'sweep';
   if ('last_heartbeat' in set) return 'heartbeat';
-  if (set.is_active === false) return 'inactive';
+  // Flags name their workers (one $in, or one $or branch per last written second); the sweep names none.
+  if (set.is_active === false) return 'worker_id' in query || '$or' in query ? 'inactive' : 'sweep';
   return 'other';
 }
 

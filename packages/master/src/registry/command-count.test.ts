@@ -53,6 +53,11 @@ describe('one command each', () => {
     expect(await commandsOf(() => registry.markInactive(ids.slice(0, 100), NOW))).toEqual(['update']);
   });
 
+  it('markInactive with a last written second per worker, ten distinct: still one update', async () => {
+    const lastWritten = new Map(ids.slice(0, 100).map((id, i) => [id, 1697371300 + (i % 10)]));
+    expect(await commandsOf(() => registry.markInactive(ids.slice(0, 100), NOW, lastWritten))).toEqual(['update']);
+  });
+
   it('sweepStale: one update', async () => {
     expect(await commandsOf(() => registry.sweepStale(1697371305, NOW))).toEqual(['update']);
   });

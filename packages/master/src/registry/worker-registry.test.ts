@@ -326,6 +326,23 @@ describe("the master's batch operations", () => {
     expect(await registry.markInactive([], LATER)).toBe(0);
   });
 
+  it('markInactive with lastWritten leaves a worker whose heartbeat is newer than that (another master serves it)', async () => {
+    await connected('moved', 200);
+    await connected('same', 100);
+    await connected('older', 90);
+    await connected('unknown-to-us', 500);
+    const lastWritten = new Map([['moved', 100], ['same', 100], ['older', 100]]);
+    expect(await registry.markInactive(['moved', 'same', 'older', 'unknown-to-us'], LATER, lastWritten)).toBe(3);
+    expect(await registry.getWorker('moved')).toMatchObject({ is_active: true, last_heartbeat: 200 });
+    for (const id of ['same', 'older', 'unknown-to-us']) expect((await registry.getWorker(id))?.is_active, id).toBe(false);
+  });
+
+  it('markInactive refuses a lastWritten that is not unix seconds, and writes nothing', async () => {
+    await connected('a', 100);
+    await expect(registry.markInactive(['a'], LATER, new Map([['a', -1]]))).rejects.toThrow(InvalidWorkerDataError);
+    expect((await registry.getWorker('a'))?.is_active).toBe(true);
+  });
+
   it('sweepStale marks active workers silent since before the cutoff inactive', async () => {
     await connected('old', 1000);
     await connected('edge', 1500);

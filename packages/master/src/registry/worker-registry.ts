@@ -11,6 +11,7 @@ import {
 } from './document.js';
 import { describeHosts, guard, isDuplicateKeyError } from './driver-errors.js';
 import { WorkerAlreadyRegisteredError, WorkerNotFoundError } from './errors.js';
+import { inactiveFilter } from './inactive-filter.js';
 import { assertSpecs, assertUnixSeconds, assertWorkerAddress, assertWorkerId } from './validate.js';
 import type {
   AdmissionEntry,
@@ -49,8 +50,13 @@ export interface WorkerRegistry {
   // empty list), so database load does not grow with the number of workers.
   /** One updateMany: last_heartbeat, is_active: true, updated_at. Never upserts. */
   recordHeartbeats(workerIds: readonly string[], unixSeconds: number, now: Date): Promise<{ matched: number }>;
-  /** One updateMany on the given workers that are active now; returns how many changed. */
-  markInactive(workerIds: readonly string[], now: Date): Promise<number>;
+  /**
+   * One updateMany on the given workers that are active now; returns how many
+   * changed. `lastWritten`: the last_heartbeat (unix seconds) this master last
+   * wrote for each worker; a worker whose document holds a newer one (another
+   * master serves it now) is left alone. See inactiveFilter.
+   */
+  markInactive(workerIds: readonly string[], now: Date, lastWritten?: ReadonlyMap<string, number>): Promise<number>;
   /** One updateMany: active workers with last_heartbeat < cutoff become inactive; returns how many. */
   sweepStale(cutoffUnixSeconds: number, now: Date): Promise<number>;
   /**
@@ -243,14 +249,15 @@ export function createWorkerRegistry(db: Db, options: WorkerRegistryOptions = {}
       return { matched: result.matchedCount };
     },
 
-    async markInactive(workerIds, now) {
+    async markInactive(workerIds, now, lastWritten) {
       assertWorkerIds(workerIds);
+      for (const id of workerIds) {
+        const second = lastWritten?.get(id);
+        if (second !== undefined) assertUnixSeconds(second);
+      }
       if (workerIds.length === 0) return 0;
       const result = await run(() =>
-        workers.updateMany(
-          { worker_id: { $in: [...workerIds] }, is_active: true },
-          { $set: { is_active: false, updated_at: now } },
-        ),
+        workers.updateMany(inactiveFilter(workerIds, lastWritten), { $set: { is_active: false, updated_at: now } }),
       );
       return result.modifiedCount;
     },

@@ -118,7 +118,7 @@ describe('HeartbeatWriter', () => {
   });
 
   test('a failed heartbeat is not put back for a worker that said goodbye meanwhile', async () => {
-    const { registry, writer } = setup();
+    const { registry, writer, clock } = setup();
     writer.heartbeat('w1');
     writer.heartbeat('w2');
     registry.failing = true;
@@ -131,9 +131,43 @@ describe('HeartbeatWriter', () => {
     registry.failing = false;
     expect(await writer.flushNow()).toBe(true);
     expect(registry.calls.slice(1)).toEqual([
-      { op: 'markInactive', ids: ['w1'] },
+      // The failed write may have landed: the flag covers the second it tried to write.
+      { op: 'markInactive', ids: ['w1'], lastWritten: { w1: Math.floor(clock.wallMs / 1000) } },
       { op: 'recordHeartbeats', ids: ['w2'], unixSeconds: expect.any(Number) as number },
     ]);
+  });
+
+  test("a flag leaves a worker whose registry heartbeat is newer than this master's last (another master serves it now)", async () => {
+    const { registry, writer, clock } = setup();
+    writer.heartbeat('w1');
+    expect(await writer.flushNow()).toBe(true);
+    const ours = Math.floor(clock.wallMs / 1000);
+    // w1 came back on another master, which wrote a newer heartbeat; w2 is active, but not through this master.
+    clock.advance(10_000);
+    const theirs = Math.floor(clock.wallMs / 1000);
+    Object.assign(registry.docs.get('w1') ?? {}, { is_active: true, last_heartbeat: theirs });
+    Object.assign(registry.docs.get('w2') ?? {}, { is_active: true, last_heartbeat: theirs });
+    writer.markInactive(['w1', 'w2']); // this master's timeouts
+    expect(await writer.flushNow()).toBe(true);
+    expect(registry.calls.at(-1)).toEqual({ op: 'markInactive', ids: ['w1', 'w2'], lastWritten: { w1: ours } });
+    expect(registry.docs.get('w1')).toMatchObject({ is_active: true, last_heartbeat: theirs });
+    expect(registry.docs.get('w2')?.is_active).toBe(false);
+    // Its own later beat makes it this master's again: a flag then applies.
+    writer.heartbeat('w1');
+    expect(await writer.flushNow()).toBe(true);
+    writer.markInactive(['w1']);
+    expect(await writer.flushNow()).toBe(true);
+    expect(registry.docs.get('w1')?.is_active).toBe(false);
+  });
+
+  test('an unregistered worker is forgotten: a later flag for the same id is unconditional', async () => {
+    const { registry, writer } = setup();
+    writer.heartbeat('w1');
+    await writer.flushNow();
+    writer.forget('w1');
+    writer.markInactive(['w1']);
+    await writer.flushNow();
+    expect(registry.calls.at(-1)).toEqual({ op: 'markInactive', ids: ['w1'], lastWritten: {} });
   });
 
   test('a new admission cancels a pending inactive flag, also one whose write failed', async () => {
@@ -278,6 +312,21 @@ describe('HeartbeatWriter: flags raised while a cycle runs', () => {
     expect(await cycle).toBe(true);
     await vi.waitFor(() => expect(registry.docs.get('w1')?.is_active).toBe(false));
     expect(registry.docs.get('w2')?.is_active).toBe(true);
+    await writer.stop();
+  });
+
+  test('an express flag carries the second this master last wrote for its worker', async () => {
+    const s = started();
+    const { registry, writer, clock } = s;
+    writer.heartbeat('w1');
+    expect(await writer.flushNow()).toBe(true);
+    const ours = Math.floor(clock.wallMs / 1000);
+    clock.advance(3_000);
+    const { cycle } = await heartbeatWriteInFlight(s, 'w2');
+    writer.markInactive(['w1']);
+    expect(registry.calls.at(-1)).toEqual({ op: 'markInactive', ids: ['w1'], lastWritten: { w1: ours } });
+    registry.release();
+    expect(await cycle).toBe(true);
     await writer.stop();
   });
 

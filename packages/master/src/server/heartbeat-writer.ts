@@ -55,6 +55,10 @@ export interface HeartbeatWriterOptions {
  * they are found, however slow the heartbeat writes are.
  * A failed write puts its ids back (unless something newer happened to the
  * worker meanwhile) and the next cycle waits with exponential backoff.
+ *
+ * A flag applies only where the registry holds no heartbeat newer than the
+ * last one this master wrote for that worker (see #lastWritten): with several
+ * masters, a worker that moved to another one is that master's to flag.
  */
 export class HeartbeatWriter {
   #heartbeats = new Set<string>();
@@ -62,6 +66,13 @@ export class HeartbeatWriter {
   readonly #specs = new Map<string, Specs>();
   /** Workers admitted while a cycle ran: an inactive flag that failed must not be put back for them. */
   readonly #readmitted = new Set<string>();
+  /**
+   * The newest last_heartbeat (unix seconds) this master has tried to write
+   * for each worker: its flags apply only where the document holds nothing
+   * newer, which another master the worker moved to would have written. Set
+   * before the write, so a write that failed but landed is covered too.
+   */
+  readonly #lastWritten = new Map<string, number>();
   /** Ids of the heartbeat write in flight: their flags wait for it. */
   #writingHeartbeats: ReadonlySet<string> = new Set();
   /**
@@ -121,6 +132,7 @@ export class HeartbeatWriter {
     this.#heartbeats.delete(workerId);
     this.#specs.delete(workerId);
     this.#inactive.delete(workerId);
+    this.#lastWritten.delete(workerId);
   }
 
   start(): void {
@@ -196,7 +208,7 @@ export class HeartbeatWriter {
 
   async #writeExpress(ids: string[]): Promise<void> {
     try {
-      await this.#write('inactive', () => this.options.registry.markInactive(ids, new Date(this.options.clock.now())));
+      await this.#flag(ids, new Date(this.options.clock.now()));
     } catch {
       // Back for the next cycle, unless admitted again meanwhile (its heartbeat is pending then:
       // no cycle writes heartbeats while this write is in flight).
@@ -244,6 +256,14 @@ export class HeartbeatWriter {
     }
   }
 
+  /** One markInactive write; fewer changed than sent means already inactive, or served by another master now. */
+  async #flag(ids: string[], now: Date): Promise<void> {
+    const changed = await this.#write('inactive', () => this.options.registry.markInactive(ids, now, this.#lastWritten));
+    if (changed < ids.length) {
+      this.options.logger.debug({ sent: ids.length, changed }, 'inactive flag left workers alone (already inactive, or a newer heartbeat from another master)');
+    }
+  }
+
   async #cycle(): Promise<boolean> {
     // An express flag lands before anything this cycle writes (a later heartbeat of that worker above all).
     if (this.#express !== undefined) await this.#express;
@@ -256,7 +276,7 @@ export class HeartbeatWriter {
       const ids = [...this.#inactive];
       this.#inactive.clear();
       try {
-        await this.#write('inactive', () => registry.markInactive(ids, now));
+        await this.#flag(ids, now);
       } catch {
         for (const id of ids) if (!this.#readmitted.has(id)) this.#inactive.add(id);
         return false;
@@ -270,12 +290,14 @@ export class HeartbeatWriter {
       const writing = this.#heartbeats;
       this.#heartbeats = new Set();
       const ids = [...writing];
+      const second = unixSeconds(beatsAtMs);
+      for (const id of ids) this.#lastWritten.set(id, Math.max(second, this.#lastWritten.get(id) ?? second));
       let matched: number;
       this.#writingHeartbeats = writing;
       this.#expressOpen = true;
       try {
         ({ matched } = await this.#write('heartbeat', () =>
-          registry.recordHeartbeats(ids, unixSeconds(beatsAtMs), new Date(beatsAtMs)),
+          registry.recordHeartbeats(ids, second, new Date(beatsAtMs)),
         ));
       } catch {
         // A goodbye that came meanwhile wins over the beat that failed.

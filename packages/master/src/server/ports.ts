@@ -23,8 +23,11 @@ export interface RegistryPort {
   listAdmissionView(): Promise<readonly AdmissionRecord[]>;
   /** One updateMany with $in: last_heartbeat, is_active true, updated_at. Never upserts. */
   recordHeartbeats(ids: string[], unixSeconds: number, now: Date): Promise<{ matched: number }>;
-  /** One updateMany with $in: is_active false, updated_at. */
-  markInactive(ids: string[], now: Date): Promise<number>;
+  /**
+   * One updateMany with $in: is_active false, updated_at; a worker with an
+   * entry in `lastWritten` only while its last_heartbeat is not newer than it.
+   */
+  markInactive(ids: string[], now: Date, lastWritten?: ReadonlyMap<string, number>): Promise<number>;
   /** One updateMany {is_active: true, last_heartbeat: {$lt: cutoff}}: is_active false. */
   sweepStale(cutoffUnixSeconds: number, now: Date): Promise<number>;
   /** One bulkWrite, one statement per distinct set of specs; never upserts. */

@@ -51,7 +51,7 @@ interface Doc extends Specs {
 
 export type Call =
   | { op: 'recordHeartbeats'; ids: string[]; unixSeconds: number }
-  | { op: 'markInactive'; ids: string[] }
+  | { op: 'markInactive'; ids: string[]; lastWritten: Record<string, number> }
   | { op: 'sweepStale'; cutoff: number }
   | { op: 'updateSpecs'; entries: SpecsEntry[] }
   | { op: 'existingWorkerIds'; ids: string[] }
@@ -155,12 +155,14 @@ export class FakeRegistry implements RegistryPort, CredentialsPort {
     return { matched };
   }
 
-  async markInactive(ids: string[]): Promise<number> {
-    await this.#gate({ op: 'markInactive', ids: [...ids] });
+  async markInactive(ids: string[], _now: Date, lastWritten?: ReadonlyMap<string, number>): Promise<number> {
+    const limits = Object.fromEntries(ids.flatMap((id) => (lastWritten?.has(id) === true ? [[id, lastWritten.get(id) ?? 0]] : [])));
+    await this.#gate({ op: 'markInactive', ids: [...ids], lastWritten: limits });
     let changed = 0;
     for (const id of ids) {
       const doc = this.docs.get(id);
-      if (doc?.is_active === true) {
+      const limit = limits[id];
+      if (doc?.is_active === true && (limit === undefined || doc.last_heartbeat <= limit)) {
         doc.is_active = false;
         changed += 1;
       }
