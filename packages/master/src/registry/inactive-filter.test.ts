@@ -17,6 +17,7 @@ describe('inactiveFilter', () => {
   test('one $or branch per distinct second, plus one for ids this master never wrote', () => {
     const filter = inactiveFilter(['a', 'b', 'c', 'd'], new Map([['a', 100], ['b', 101], ['c', 100], ['x', 5]]));
     expect(filter).toEqual({
+      worker_id: { $in: ['a', 'b', 'c', 'd'] },
       is_active: true,
       $or: [
         { worker_id: { $in: ['d'] } },

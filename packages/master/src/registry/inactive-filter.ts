@@ -34,5 +34,9 @@ export function inactiveFilter(workerIds: readonly string[], lastWritten?: Reado
   if (unconditional.length > 0) branches.push({ worker_id: { $in: unconditional } });
   for (const [second, ids] of bySecond) branches.push({ worker_id: { $in: ids }, last_heartbeat: { $lte: second } });
   if (branches.length === 1) return { ...branches[0], is_active: true };
-  return { is_active: true, $or: branches };
+  // All ids again in front of the $or: the dev database tests a filter's keys in
+  // order, so every other worker is turned away by one set lookup instead of
+  // going through each branch. 100 flags at 10,000 workers (devdb-costs, medians
+  // of 5): 882 ms without it, 1.48× a plain $in; 516 ms with it, 0.94×.
+  return { worker_id: { $in: [...new Set(workerIds)] }, is_active: true, $or: branches };
 }
