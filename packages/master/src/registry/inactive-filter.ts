@@ -18,9 +18,10 @@ import type { Document, Filter } from 'mongodb';
  * for the whole fleet, so there are few), plus one for ids without an entry.
  */
 export function inactiveFilter(workerIds: readonly string[], lastWritten?: ReadonlyMap<string, number>): Filter<Document> {
+  const unique = [...new Set(workerIds)];
   const unconditional: string[] = [];
   const bySecond = new Map<number, string[]>();
-  for (const id of new Set(workerIds)) {
+  for (const id of unique) {
     const second = lastWritten?.get(id);
     if (second === undefined) {
       unconditional.push(id);
@@ -38,5 +39,5 @@ export function inactiveFilter(workerIds: readonly string[], lastWritten?: Reado
   // order, so every other worker is turned away by one set lookup instead of
   // going through each branch. 100 flags at 10,000 workers (devdb-costs, medians
   // of 5): 882 ms without it, 1.48× a plain $in; 516 ms with it, 0.94×.
-  return { worker_id: { $in: [...new Set(workerIds)] }, is_active: true, $or: branches };
+  return { worker_id: { $in: unique }, is_active: true, $or: branches };
 }
