@@ -24,7 +24,11 @@ async function isActive(workerId: string): Promise<boolean | undefined> {
 async function watchActive(workerId: string, until: Promise<unknown>): Promise<(boolean | undefined)[]> {
   const seen: (boolean | undefined)[] = [];
   let done = false;
-  void until.finally(() => (done = true));
+  const stop = (): void => {
+    done = true;
+  };
+  // Stops on failure too; the caller awaits `until` itself and sees its error.
+  until.then(stop, stop);
   while (!done) {
     seen.push(await isActive(workerId));
     await new Promise((r) => setTimeout(r, 10));
