@@ -110,6 +110,10 @@ describe('cluster-master', () => {
     expectOneErrorLine(await runCli(['worker', 'show', 'worker-1'], env), 1, 'WORKER_NOT_FOUND');
   });
 
+  it('worker unregister of an unknown worker: exit 1, one line', async () => {
+    expectOneErrorLine(await runCli(['worker', 'unregister', 'nobody'], env), 1, 'WORKER_NOT_FOUND');
+  });
+
   it('db init reports the database is up to date', async () => {
     const result = await runCli(['db', 'init'], env);
     expect(result).toMatchObject({ code: 0, stderr: '' });

@@ -109,6 +109,24 @@ describe('refusals', () => {
     expect((await m.master.metrics.admissions.get()).values[0]?.value ?? 0).toBe(admissions);
   });
 
+  test('a registered worker without a stored credential is refused 401 whatever token it shows; nothing written', async () => {
+    // A hand-made registration (no credential issued) and a worker whose credential was deleted afterwards.
+    await h.registry.registerWorker('bare', '127.0.0.1');
+    const removed = await h.register('uncredentialed', '127.0.0.1');
+    await h.credentials.remove('uncredentialed');
+    const before = await snapshot();
+    const refusalsBefore = await refusalMetric('unauthorized');
+    for (const [workerId, token] of [
+      ['bare', tokens.w1],
+      ['uncredentialed', removed],
+      ['uncredentialed', tokens.w2],
+    ] as const) {
+      expect((await RawAgent.refused(m.url, { workerId, token }))?.status, `${workerId} with a token`).toBe(401);
+    }
+    expect(await refusalMetric('unauthorized')).toBe(refusalsBefore + 3);
+    expect(await snapshot()).toEqual(before);
+  });
+
   test('an unknown-id flood costs a bounded number of reads, not one per request', async () => {
     const mark = m.commands.mark();
     const from = performance.now();

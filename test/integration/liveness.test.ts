@@ -74,6 +74,22 @@ describe('lost connection (SIGKILL, cable cut)', () => {
     expect(m.logs.find((l) => l.msg === 'disconnected')).toMatchObject({ worker_id: 'k1', code: 1006 });
   });
 
+  test('flagged right after the timeout, not one heartbeat interval later (1.5 s interval, 2 s timeout, bound timeout + 1 s)', async () => {
+    const token = await h.register('k3');
+    const interval = 1_500;
+    const timeout = 2_000;
+    const m = await h.startMaster({ heartbeatIntervalMs: interval, heartbeatTimeoutMs: timeout });
+    const agent = await RawAgent.admitted(m.url, { workerId: 'k3', token });
+    await waitFor('active', async () => (await isActive('k3')) === true);
+    const lastBeat = performance.now();
+    await agent.heartbeat();
+    agent.destroy();
+    const at = await inactiveAt('k3', timeout + 4_000);
+    expect(at - lastBeat).toBeGreaterThanOrEqual(timeout);
+    // One interval late would be 3.5 s, twice the timeout 4 s.
+    expect(at - lastBeat).toBeLessThan(timeout + 1_000);
+  });
+
   test('an agent that comes back before the timeout is never flagged', async () => {
     const token = await h.register('k2');
     const m = await h.startMaster();

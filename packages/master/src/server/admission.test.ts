@@ -113,6 +113,20 @@ describe('decideAdmission', () => {
     });
   });
 
+  test('a registered worker with no stored credential is refused 401 whatever token it shows', async () => {
+    const { deps, registry } = await setup();
+    // A hand-made registration, or a credential deleted afterwards: the document is there, the hash is not.
+    registry.add('bare', '10.0.0.1', hashToken(TOKEN));
+    registry.hashes.delete('bare');
+    const h = headers({ 'x-worker-id': 'bare' });
+    expect(await decideAdmission(deps, h, '10.0.0.1')).toMatchObject({ ok: false, status: 401, workerId: 'bare' });
+    expect(await decideAdmission(deps, headers({ 'x-worker-id': 'bare', authorization: `Bearer ${OTHER}` }), '10.0.0.1')).toMatchObject({
+      ok: false,
+      status: 401,
+    });
+    expect(await decideAdmission({ ...deps, checkSourceAddress: false }, h, '10.0.0.9')).toMatchObject({ ok: false, status: 401 });
+  });
+
   test('a rotated token is accepted at once', async () => {
     const { deps, registry } = await setup();
     registry.hashes.set('w1', hashToken(OTHER));

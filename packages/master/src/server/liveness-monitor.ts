@@ -2,9 +2,12 @@ import type { Clock } from './clock.js';
 import { pongOverdue, shouldPing, type LivenessTracker } from './liveness.js';
 import type { SessionHost } from './session-host.js';
 
+/** What the monitor needs of the session host. */
+export type MonitoredHost = Pick<SessionHost, 'flagInactive' | 'sessions'>;
+
 export interface LivenessMonitorOptions {
   tracker: LivenessTracker;
-  host: SessionHost;
+  host: MonitoredHost;
   clock: Clock;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
