@@ -1,7 +1,7 @@
 import { MongoClient } from 'mongodb';
 import { afterEach, beforeEach, expect, test } from 'vitest';
-import { createCredentialStore } from '../../packages/master/src/credentials/store.js';
-import { createMaster, type Master } from '../../packages/master/src/master.js';
+import { createCredentialStore } from '../../packages/master/src/registry/credential-store.js';
+import { createMaster, type Master } from '../../packages/master/src/server/master.js';
 import { createWorkerRegistry } from '../../packages/master/src/registry/worker-registry.js';
 import { FAST, captureLogger, waitFor, type LogLine } from './helpers/harness.js';
 import { ownDevDb, type OwnDevDb } from './helpers/own-devdb.js';

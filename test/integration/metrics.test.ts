@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { PROTOCOL_VERSION } from '@cluster/protocol';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createCredentialStore } from '../../packages/master/src/credentials/store.js';
+import { createCredentialStore } from '../../packages/master/src/registry/credential-store.js';
 import { createWorkerRegistry } from '../../packages/master/src/registry/worker-registry.js';
 import { openHarness, waitFor, type Harness, type RunningMaster } from './helpers/harness.js';
 import { ownDevDb } from './helpers/own-devdb.js';

@@ -28,12 +28,12 @@ export {
   DatabaseUnavailableError,
   RegistrySchemaError,
   type ErrorCodeValue,
-} from './registry/errors.js';
+} from './errors.js';
 export { isValidWorkerAddress, isHostname } from './registry/validate.js';
 export { isConnectivityError } from './registry/driver-errors.js';
 export { createAdmissionVersion, type AdmissionVersion } from './registry/admission-version.js';
-export { createCredentialStore, type CredentialStore, type CredentialStoreOptions } from './credentials/store.js';
-export { TOKEN_BYTES, generateToken, hashToken, tokensMatch } from './credentials/token.js';
+export { createCredentialStore, type CredentialStore, type CredentialStoreOptions } from './registry/credential-store.js';
+export { TOKEN_BYTES, generateToken, hashToken, tokensMatch } from './registry/token.js';
 export {
   DEFAULT_DATABASE,
   DEFAULT_MONGODB_HOST,
@@ -51,10 +51,10 @@ export { scrubSecrets } from './db/redact.js';
 export { runCli } from './cli/program.js';
 export type { CliOptions, OpenDatabase } from './cli/context.js';
 export { EXIT, type ExitCode } from './cli/exit-codes.js';
-export { createMaster, type CreateMasterOptions, type Master } from './master.js';
+export { createMaster, type CreateMasterOptions, type Master } from './server/master.js';
 export { SERVER_DEFAULTS, resolveServerOptions, type ServerOptions } from './server/options.js';
 export type { RegistryPort, CredentialsPort, TokenVerifier } from './server/ports.js';
 export { createMasterMetrics, type MasterMetrics } from './metrics/metrics.js';
-export { createMasterLogger } from './server/logger.js';
-export { parseServeConfig, ConfigError, type ServeConfig, type ServeFlags } from './serve-config.js';
+export { createMasterLogger } from './logger.js';
+export { parseServeConfig, ConfigError, type ServeConfig, type ServeFlags } from './cli/serve-config.js';
 export { serveCommand, runServe, processShutdownSignals, type ShutdownSignals, type ServeIo } from './cli/serve-command.js';

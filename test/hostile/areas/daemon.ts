@@ -1,6 +1,6 @@
 import { CloseCode, DEFAULTS } from '@cluster/protocol';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createCredentialStore } from '../../../packages/master/src/credentials/store.js';
+import { createCredentialStore } from '../../../packages/master/src/registry/credential-store.js';
 import { SERVER_DEFAULTS } from '../../../packages/master/src/server/options.js';
 import { createWorkerRegistry } from '../../../packages/master/src/registry/worker-registry.js';
 import { waitFor } from '../../integration/helpers/harness.js';

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createCredentialStore } from '../../../packages/master/src/credentials/store.js';
+import { createCredentialStore } from '../../../packages/master/src/registry/credential-store.js';
 import { createWorkerRegistry } from '../../../packages/master/src/registry/worker-registry.js';
 import { openHarness, waitFor, type Harness, type RunningMaster } from '../../integration/helpers/harness.js';
 import { RawAgent, SPECS } from '../../integration/helpers/raw-agent.js';

@@ -1,10 +1,10 @@
 import type { CommandStartedEvent, Db, Document } from 'mongodb';
 import { MongoClient } from 'mongodb';
-import { createCredentialStore, type CredentialStore } from '../../../packages/master/src/credentials/store.js';
-import { createMaster, type Master } from '../../../packages/master/src/master.js';
+import { createCredentialStore, type CredentialStore } from '../../../packages/master/src/registry/credential-store.js';
+import { createMaster, type Master } from '../../../packages/master/src/server/master.js';
 import { createWorkerRegistry, type WorkerRegistry } from '../../../packages/master/src/registry/worker-registry.js';
 import type { Worker } from '../../../packages/master/src/registry/worker.js';
-import { createMasterLogger } from '../../../packages/master/src/server/logger.js';
+import { createMasterLogger } from '../../../packages/master/src/logger.js';
 import type { ServerOptions } from '../../../packages/master/src/server/options.js';
 import { openTestDatabase, type TestDatabase } from '../../support/database.js';
 

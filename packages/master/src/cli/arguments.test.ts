@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../registry/errors.js';
+import { UsageError } from '../errors.js';
 import { nonNegativeNumber, singleString } from './arguments.js';
 
 describe('nonNegativeNumber', () => {

@@ -1,4 +1,4 @@
-import { UsageError } from '../registry/errors.js';
+import { UsageError } from '../errors.js';
 
 /**
  * yargs turns `--min-cpu abc` into NaN (or null) without complaint; these

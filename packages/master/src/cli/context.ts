@@ -1,4 +1,4 @@
-import { createCredentialStore, type CredentialStore } from '../credentials/store.js';
+import { createCredentialStore, type CredentialStore } from '../registry/credential-store.js';
 import { CLI_SERVER_SELECTION_TIMEOUT_MS, connectDatabase, type DatabaseConnection } from '../db/connect.js';
 import { scrubSecrets } from '../db/redact.js';
 import { mongoSettingsFromEnv, type Env, type MongoSettings } from '../db/settings.js';

@@ -7,7 +7,7 @@ import {
   UsageError,
   WorkerAlreadyRegisteredError,
   WorkerNotFoundError,
-} from '../registry/errors.js';
+} from '../errors.js';
 import { EXIT, errorLine, exitCodeFor } from './exit-codes.js';
 
 describe('exitCodeFor', () => {

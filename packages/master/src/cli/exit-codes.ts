@@ -1,4 +1,4 @@
-import { RegistryError } from '../registry/errors.js';
+import { RegistryError } from '../errors.js';
 
 /** What scripts around the CLI can rely on. */
 export const EXIT = {

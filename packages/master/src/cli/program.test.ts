@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openTestDatabase, type TestDatabase } from '../../../../test/support/database.js';
-import { hashToken } from '../credentials/token.js';
+import { hashToken } from '../registry/token.js';
 import { closedPort } from '../db/test-support/closed-port.js';
 import { COLLECTIONS } from '../registry/collections.js';
 import { createWorkerRegistry } from '../registry/worker-registry.js';

@@ -1,5 +1,5 @@
 import yargs from 'yargs';
-import { UsageError } from '../registry/errors.js';
+import { UsageError } from '../errors.js';
 import { dbInitCommand } from './commands/db-init.js';
 import { workerListCommand } from './commands/worker-list.js';
 import { workerRegisterCommand } from './commands/worker-register.js';

@@ -3,10 +3,10 @@ import { MongoClient } from 'mongodb';
 import type { Logger } from 'pino';
 import type { CommandModule } from 'yargs';
 import type { Env } from '../db/settings.js';
-import { createMaster, type Master } from '../master.js';
-import { InvalidDatabaseSettingsError } from '../registry/errors.js';
-import { ConfigError, parseServeConfig, type ServeConfig, type ServeFlags } from '../serve-config.js';
-import { createMasterLogger } from '../server/logger.js';
+import { createMaster, type Master } from '../server/master.js';
+import { InvalidDatabaseSettingsError } from '../errors.js';
+import { ConfigError, parseServeConfig, type ServeConfig, type ServeFlags } from './serve-config.js';
+import { createMasterLogger } from '../logger.js';
 
 /** Delivers the first shutdown request (SIGTERM, SIGINT) once. */
 export interface ShutdownSignals {

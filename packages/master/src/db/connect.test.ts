@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { DatabaseUnavailableError, InvalidDatabaseSettingsError } from '../registry/errors.js';
+import { DatabaseUnavailableError, InvalidDatabaseSettingsError } from '../errors.js';
 import { connectDatabase } from './connect.js';
 import { mongoSettingsFromEnv } from './settings.js';
 import { closedPort } from './test-support/closed-port.js';

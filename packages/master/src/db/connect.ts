@@ -1,6 +1,6 @@
 import { MongoClient, type Db, type MongoClientOptions } from 'mongodb';
 import { oneLine } from '../registry/driver-errors.js';
-import { DatabaseUnavailableError, InvalidDatabaseSettingsError } from '../registry/errors.js';
+import { DatabaseUnavailableError, InvalidDatabaseSettingsError } from '../errors.js';
 import { scrubSecrets } from './redact.js';
 import type { MongoSettings } from './settings.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidDatabaseSettingsError } from '../registry/errors.js';
+import { InvalidDatabaseSettingsError } from '../errors.js';
 import { mongoSettingsFromEnv, parseMongoUri } from './settings.js';
 
 describe('mongoSettingsFromEnv', () => {

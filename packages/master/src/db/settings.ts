@@ -1,4 +1,4 @@
-import { InvalidDatabaseSettingsError } from '../registry/errors.js';
+import { InvalidDatabaseSettingsError } from '../errors.js';
 
 /**
  * Where the master's database is, from the environment, as the contract's

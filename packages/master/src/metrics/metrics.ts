@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry as MetricsRegistry } from 'prom-client';
 
 export type RefusalReason =
   | 'bad_path'
@@ -48,7 +48,7 @@ export interface MasterMetrics {
  * The master's metrics, registered in the registry given (never prom-client's
  * global one, so several masters can live in one test process).
  */
-export function createMasterMetrics(registry: Registry): MasterMetrics {
+export function createMasterMetrics(registry: MetricsRegistry): MasterMetrics {
   const registers = [registry];
   const writeBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
   return {

@@ -1,11 +1,11 @@
 import { MongoClient } from 'mongodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openTestDatabase, type TestDatabase } from '../../../../test/support/database.js';
-import { createCredentialStore, type CredentialStore } from '../credentials/store.js';
+import { createCredentialStore, type CredentialStore } from './credential-store.js';
 import { closedPort } from '../db/test-support/closed-port.js';
 import { ADMISSION_VERSION_ID, createAdmissionVersion, type AdmissionVersion } from './admission-version.js';
 import { COLLECTIONS } from './collections.js';
-import { WorkerNotFoundError } from './errors.js';
+import { WorkerNotFoundError } from '../errors.js';
 import { createWorkerRegistry, type WorkerRegistry } from './worker-registry.js';
 
 let t: TestDatabase;

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openTestDatabase, type TestDatabase } from '../../../../test/support/database.js';
 import { COLLECTIONS, ensureCollections } from './collections.js';
-import { RegistrySchemaError } from './errors.js';
+import { RegistrySchemaError } from '../errors.js';
 
 let t: TestDatabase;
 

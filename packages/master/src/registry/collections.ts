@@ -1,6 +1,6 @@
 import type { Db, IndexDescriptionInfo } from 'mongodb';
 import { isDuplicateKeyError } from './driver-errors.js';
-import { RegistrySchemaError } from './errors.js';
+import { RegistrySchemaError } from '../errors.js';
 
 /** Collection names, as the contract and the existing cluster_db use them. */
 export const COLLECTIONS = {

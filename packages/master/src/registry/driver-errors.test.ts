@@ -2,7 +2,7 @@ import { MongoClient, MongoServerError } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { closedPort } from '../db/test-support/closed-port.js';
 import { isDuplicateKeyError, oneLine } from './driver-errors.js';
-import { DatabaseUnavailableError } from './errors.js';
+import { DatabaseUnavailableError } from '../errors.js';
 import { createWorkerRegistry } from './worker-registry.js';
 
 describe('an unreachable database', () => {

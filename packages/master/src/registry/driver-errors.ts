@@ -6,7 +6,7 @@ import {
   MongoTopologyClosedError,
   type Db,
 } from 'mongodb';
-import { DatabaseUnavailableError } from './errors.js';
+import { DatabaseUnavailableError } from '../errors.js';
 
 /** The driver has no named constant for it; MongoDB and FerretDB both return it for inserts. */
 export const DUPLICATE_KEY = 11000;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidWorkerAddressError, InvalidWorkerDataError, InvalidWorkerIdError } from './errors.js';
+import { InvalidWorkerAddressError, InvalidWorkerDataError, InvalidWorkerIdError } from '../errors.js';
 import {
   assertSpecs,
   assertUnixSeconds,

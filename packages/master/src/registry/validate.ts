@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { isValidWorkerId } from '@cluster/protocol';
-import { InvalidWorkerAddressError, InvalidWorkerDataError, InvalidWorkerIdError } from './errors.js';
+import { InvalidWorkerAddressError, InvalidWorkerDataError, InvalidWorkerIdError } from '../errors.js';
 import type { WorkerSpecs } from './worker.js';
 
 /**

@@ -7,7 +7,7 @@ import {
   InvalidWorkerIdError,
   WorkerAlreadyRegisteredError,
   WorkerNotFoundError,
-} from './errors.js';
+} from '../errors.js';
 import { INVALID_WORKER_IDS } from './test-support/invalid-ids.js';
 import { createWorkerRegistry, type WorkerRegistry } from './worker-registry.js';
 import type { WorkerSpecs } from './worker.js';

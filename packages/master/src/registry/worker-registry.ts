@@ -10,7 +10,7 @@ import {
   unixSecondsToBson,
 } from './document.js';
 import { describeHosts, guard, isDuplicateKeyError } from './driver-errors.js';
-import { WorkerAlreadyRegisteredError, WorkerNotFoundError } from './errors.js';
+import { WorkerAlreadyRegisteredError, WorkerNotFoundError } from '../errors.js';
 import { inactiveFilter } from './inactive-filter.js';
 import { assertSpecs, assertUnixSeconds, assertWorkerAddress, assertWorkerId } from './validate.js';
 import type {

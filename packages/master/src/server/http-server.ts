@@ -3,10 +3,10 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import type { Registry } from 'prom-client';
+import type { Registry as MetricsRegistry } from 'prom-client';
 import type { HttpRefusalReason } from '../metrics/metrics.js';
-import type { HttpRefusal } from './refusal-log.js';
-import { refuseUpgrade } from './refusal.js';
+import type { HttpRefusal } from './admission/refusal-log.js';
+import { refuseUpgrade } from './admission/refusal.js';
 
 export interface HttpServerOptions {
   tls?: { cert: string | Buffer; key: string | Buffer } | undefined;
@@ -16,7 +16,7 @@ export interface HttpServerOptions {
   maxHeaderBytes: number;
   /** Time allowed for a request head / a whole request to arrive, and for a TLS handshake. */
   requestTimeoutMs: number;
-  metricsRegistry: Registry;
+  metricsRegistry: MetricsRegistry;
   /** Null when ready, else why not (the /readyz body). */
   notReadyReason(): string | null;
   /** An upgrade request on agentPath. */

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { WorkerNotFoundError } from '../../registry/errors.js';
+import { WorkerNotFoundError } from '../../errors.js';
 import { assertWorkerId } from '../../registry/validate.js';
 import type { CommandContext } from '../context.js';
 

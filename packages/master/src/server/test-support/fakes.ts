@@ -1,9 +1,9 @@
 import type { Specs } from '@cluster/protocol';
-import { Registry } from 'prom-client';
+import { Registry as MetricsRegistry } from 'prom-client';
 import { createMasterMetrics, type MasterMetrics } from '../../metrics/metrics.js';
-import type { Clock } from '../clock.js';
+import type { Clock, Timer } from '../clock.js';
 import { DbHealth } from '../db-health.js';
-import { createMasterLogger } from '../logger.js';
+import { createMasterLogger } from '../../logger.js';
 import type { AdmissionRecord, CredentialsPort, RegistryPort, SpecsEntry } from '../ports.js';
 
 export interface LogLine {
@@ -21,20 +21,81 @@ export function captureLogger(): { logger: ReturnType<typeof createMasterLogger>
   return { logger, lines };
 }
 
-/** A clock the test moves by hand. */
+interface ManualTimer {
+  dueMs: number;
+  seq: number;
+  callback: () => void;
+  unref(): ManualTimer;
+}
+
+/**
+ * A clock the test moves by hand: both times, and the timers set on it, which
+ * fire in order of their due time as advance() passes it.
+ */
 export class ManualClock implements Clock {
   wallMs = Date.UTC(2025, 9, 15, 10, 30, 0);
   monoMs = 1_000_000;
+  #timers: ManualTimer[] = [];
+  #seq = 0;
   readonly now = (): number => this.wallMs;
   readonly monotonic = (): number => this.monoMs;
+  readonly setTimeout = (callback: () => void, delayMs: number): Timer => {
+    const timer: ManualTimer = { dueMs: this.monoMs + Math.max(0, delayMs), seq: this.#seq++, callback, unref: () => timer };
+    this.#timers.push(timer);
+    return timer;
+  };
+  readonly clearTimeout = (timer: Timer | undefined): void => {
+    this.#timers = this.#timers.filter((t) => t !== timer);
+  };
+
+  /** Timers set and not yet fired or cleared. */
+  get pendingTimers(): number {
+    return this.#timers.length;
+  }
+
+  /** Moves both clocks by `ms`, firing the timers that fall due on the way, synchronously. */
   advance(ms: number): void {
-    this.wallMs += ms;
-    this.monoMs += ms;
+    const target = this.monoMs + ms;
+    for (let timer = this.#takeDue(target); timer !== undefined; timer = this.#takeDue(target)) timer.callback();
+    this.#moveTo(target);
+  }
+
+  /** Like advance(), but lets promise callbacks (and I/O) run before and after each timer, like vi.advanceTimersByTimeAsync. */
+  async advanceAsync(ms: number): Promise<void> {
+    const target = this.monoMs + ms;
+    await settle();
+    for (let timer = this.#takeDue(target); timer !== undefined; timer = this.#takeDue(target)) {
+      timer.callback();
+      await settle();
+    }
+    this.#moveTo(target);
+    await settle();
+  }
+
+  #takeDue(targetMs: number): ManualTimer | undefined {
+    let next: ManualTimer | undefined;
+    for (const t of this.#timers) {
+      if (t.dueMs <= targetMs && (next === undefined || t.dueMs < next.dueMs || (t.dueMs === next.dueMs && t.seq < next.seq))) next = t;
+    }
+    if (next === undefined) return undefined;
+    this.#timers = this.#timers.filter((t) => t !== next);
+    this.#moveTo(Math.max(this.monoMs, next.dueMs));
+    return next;
+  }
+
+  #moveTo(monoMs: number): void {
+    this.wallMs += monoMs - this.monoMs;
+    this.monoMs = monoMs;
   }
 }
 
+/** Lets pending promise callbacks run (a macrotask turn). */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 export function testMetrics(): MasterMetrics {
-  return createMasterMetrics(new Registry());
+  return createMasterMetrics(new MetricsRegistry());
 }
 
 export function testHealth(clock: Clock = new ManualClock()): { health: DbHealth; lines: LogLine[] } {

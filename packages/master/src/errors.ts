@@ -1,0 +1,109 @@
+import { WORKER_ID_MAX_LENGTH } from '@cluster/protocol';
+import { quote } from './printable.js';
+
+/**
+ * Every error a user or an operator can cause, with a stable code. Callers
+ * branch on `code` (or `instanceof`), never on the message, so the wording can
+ * improve without breaking them. Messages are one line and say what to do.
+ */
+export const ErrorCode = {
+  usage: 'USAGE',
+  invalidWorkerId: 'INVALID_WORKER_ID',
+  invalidWorkerAddress: 'INVALID_WORKER_ADDRESS',
+  invalidWorkerData: 'INVALID_WORKER_DATA',
+  invalidDatabaseSettings: 'INVALID_DATABASE_SETTINGS',
+  workerAlreadyRegistered: 'WORKER_ALREADY_REGISTERED',
+  workerNotFound: 'WORKER_NOT_FOUND',
+  databaseUnavailable: 'DATABASE_UNAVAILABLE',
+  registrySchema: 'REGISTRY_SCHEMA',
+} as const;
+
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export abstract class RegistryError extends Error {
+  abstract readonly code: ErrorCodeValue;
+  /** True for errors caused by the caller's input (the CLI exits 2 for those). */
+  abstract readonly isUsage: boolean;
+}
+
+export class UsageError extends RegistryError {
+  readonly code = ErrorCode.usage;
+  readonly isUsage = true;
+  override name = 'UsageError';
+}
+
+export class InvalidWorkerIdError extends RegistryError {
+  readonly code = ErrorCode.invalidWorkerId;
+  readonly isUsage = true;
+  override name = 'InvalidWorkerIdError';
+  constructor(readonly workerId: unknown) {
+    super(
+      `invalid worker id ${quote(workerId)}: use 1 to ${WORKER_ID_MAX_LENGTH} letters, digits, '.', '_' or '-', starting with a letter or digit`,
+    );
+  }
+}
+
+export class InvalidWorkerAddressError extends RegistryError {
+  readonly code = ErrorCode.invalidWorkerAddress;
+  readonly isUsage = true;
+  override name = 'InvalidWorkerAddressError';
+  constructor(readonly address: unknown) {
+    super(`invalid worker address ${quote(address)}: give an IPv4 address, an IPv6 address or a host name`);
+  }
+}
+
+/** Specs or a heartbeat time that cannot be stored (negative, not finite, not an integer). */
+export class InvalidWorkerDataError extends RegistryError {
+  readonly code = ErrorCode.invalidWorkerData;
+  readonly isUsage = true;
+  override name = 'InvalidWorkerDataError';
+}
+
+export class InvalidDatabaseSettingsError extends RegistryError {
+  readonly code = ErrorCode.invalidDatabaseSettings;
+  readonly isUsage = true;
+  override name = 'InvalidDatabaseSettingsError';
+}
+
+export class WorkerAlreadyRegisteredError extends RegistryError {
+  readonly code = ErrorCode.workerAlreadyRegistered;
+  readonly isUsage = false;
+  override name = 'WorkerAlreadyRegisteredError';
+  constructor(readonly workerId: string) {
+    super(`worker ${quote(workerId)} is already registered; unregister it first to register it again`);
+  }
+}
+
+export class WorkerNotFoundError extends RegistryError {
+  readonly code = ErrorCode.workerNotFound;
+  readonly isUsage = false;
+  override name = 'WorkerNotFoundError';
+  constructor(readonly workerId: string) {
+    super(`worker ${quote(workerId)} is not registered; see the registered ones with: cluster-master worker list`);
+  }
+}
+
+/**
+ * The database could not be reached in time. `where` names the host(s) only:
+ * a password must never end up in a message, a log line or a terminal.
+ */
+export class DatabaseUnavailableError extends RegistryError {
+  readonly code = ErrorCode.databaseUnavailable;
+  readonly isUsage = false;
+  override name = 'DatabaseUnavailableError';
+  constructor(
+    readonly where: string,
+    reason: string,
+  ) {
+    super(
+      `MongoDB at ${where} is unavailable (${reason}); check that it is running and that MONGODB_URI or MONGODB_HOST points at it`,
+    );
+  }
+}
+
+/** The database holds something the registry cannot work with (e.g. a non-unique index on worker_id). */
+export class RegistrySchemaError extends RegistryError {
+  readonly code = ErrorCode.registrySchema;
+  readonly isUsage = false;
+  override name = 'RegistrySchemaError';
+}

@@ -1,0 +1,113 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { HEADERS, PROTOCOL_VERSION, isValidWorkerId, parseBearer } from '@cluster/protocol';
+import type { RefusalReason } from '../../metrics/metrics.js';
+import type { AddressMatcher } from './address.js';
+import type { AdmissionView, ViewEntry } from './view.js';
+import type { TokenVerifier } from '../ports.js';
+
+export interface Refusal {
+  ok: false;
+  status: 400 | 401 | 403 | 404 | 405 | 426 | 503;
+  /** Short text for the HTTP body and the log; never peer-supplied. */
+  reason: string;
+  metric: RefusalReason;
+  /** Set once the id passed validation. */
+  workerId?: string;
+}
+
+export interface Admitted {
+  ok: true;
+  workerId: string;
+  /** The hash the token matched: a later change of it closes the session (4401). */
+  tokenHash: string;
+  /** View refresh sequence at admission; see UnregisterWatcher. */
+  viewSeq: number;
+}
+
+export type AdmissionDecision = Admitted | Refusal;
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? undefined : value;
+}
+
+export type HeaderCheck = { ok: true; workerId: string; token: string | undefined } | Refusal;
+
+/** The checks that need nothing but the request: version and id syntax. */
+export function checkHeaders(headers: IncomingHttpHeaders): HeaderCheck {
+  const version = single(headers[HEADERS.protocolVersion]);
+  if (version !== String(PROTOCOL_VERSION)) {
+    return { ok: false, status: 426, reason: `protocol version ${PROTOCOL_VERSION} required`, metric: 'unsupported_version' };
+  }
+  const workerId = single(headers[HEADERS.workerId]);
+  if (!isValidWorkerId(workerId)) {
+    return { ok: false, status: 400, reason: 'missing or invalid worker id', metric: 'bad_worker_id' };
+  }
+  return { ok: true, workerId, token: parseBearer(single(headers[HEADERS.authorization])) };
+}
+
+export interface AdmissionDeps {
+  view: AdmissionView;
+  addresses: AddressMatcher;
+  verifyToken: TokenVerifier;
+  checkSourceAddress: boolean;
+}
+
+/**
+ * Decides an upgrade from the in-memory view. A refusal that depends on what
+ * the view holds (unknown worker, token, address) is confirmed against a
+ * refresh that started after the request arrived, so a worker registered (or a
+ * token rotated) a moment ago is admitted at once; those refreshes are shared
+ * and rate-limited by the view. Nothing here writes to the database.
+ */
+export async function decideAdmission(
+  deps: AdmissionDeps,
+  headers: IncomingHttpHeaders,
+  remoteAddress: string | undefined,
+): Promise<AdmissionDecision> {
+  const checked = checkHeaders(headers);
+  if (!checked.ok) return checked;
+  const { workerId, token } = checked;
+  if (!deps.view.loaded) {
+    return { ok: false, status: 503, reason: 'registry not loaded yet', metric: 'unavailable', workerId };
+  }
+  const seq = deps.view.startedSeq;
+  const first = await judge(deps, workerId, deps.view.get(workerId), token, remoteAddress, seq);
+  // A missing token stays missing whatever the database says.
+  if (first.ok || (first.status === 401 && token === undefined)) return first;
+  const refreshed = await deps.view.fresh();
+  if (!refreshed) {
+    return { ok: false, status: 503, reason: 'registry unavailable', metric: 'unavailable', workerId };
+  }
+  // No negative cache: an id refused a moment ago may have been registered
+  // since, and must work at once; fresh() is shared and rate-limited, which is
+  // what bounds the reads of an unknown-id flood.
+  return judge(deps, workerId, deps.view.get(workerId), token, remoteAddress, deps.view.startedSeq);
+}
+
+function unknown(workerId: string): Refusal {
+  return { ok: false, status: 404, reason: 'unknown worker', metric: 'unknown_worker', workerId };
+}
+
+async function judge(
+  deps: AdmissionDeps,
+  workerId: string,
+  entry: ViewEntry | undefined,
+  token: string | undefined,
+  remoteAddress: string | undefined,
+  viewSeq: number,
+): Promise<AdmissionDecision> {
+  if (entry === undefined) return unknown(workerId);
+  if (token === undefined) {
+    return { ok: false, status: 401, reason: 'missing or malformed bearer token', metric: 'unauthorized', workerId };
+  }
+  if (entry.tokenHash === undefined || !deps.verifyToken(token, entry.tokenHash)) {
+    return { ok: false, status: 401, reason: 'invalid token', metric: 'unauthorized', workerId };
+  }
+  if (deps.checkSourceAddress) {
+    const allowed = remoteAddress !== undefined && (await deps.addresses.matches(entry.workerIp, remoteAddress));
+    if (!allowed) {
+      return { ok: false, status: 403, reason: 'source address does not match worker_ip', metric: 'forbidden', workerId };
+    }
+  }
+  return { ok: true, workerId, tokenHash: entry.tokenHash, viewSeq };
+}

@@ -1,0 +1,99 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { WebSocket, WebSocketServer } from 'ws';
+import type { TokenVerifier } from '../ports.js';
+import { normaliseAddress, type AddressMatcher } from './address.js';
+import { decideAdmission, type Admitted, type Refusal } from './decision.js';
+import { checkHandshake } from './handshake.js';
+import type { RefusalLog } from './refusal-log.js';
+import { refuseUpgrade } from './refusal.js';
+import type { AdmissionView } from './view.js';
+
+export interface UpgradeAdmissionDeps {
+  wss: WebSocketServer;
+  view: AdmissionView;
+  addresses: AddressMatcher;
+  verifyToken: TokenVerifier;
+  checkSourceAddress: boolean;
+  refusals: RefusalLog;
+  logger: Logger;
+  /** False while the master starts or shuts down: every upgrade is refused 503. */
+  accepting(): boolean;
+  /** ws completed the handshake of an admitted worker. */
+  onAdmitted(ws: WebSocket, admitted: Admitted, address: string | undefined): void;
+}
+
+const SHUTTING_DOWN: Refusal = { ok: false, status: 503, reason: 'master shutting down', metric: 'shutting_down' };
+
+/** The peer's address in the form admission compares. */
+export function addressOf(socket: { remoteAddress?: string | undefined }): string | undefined {
+  return socket.remoteAddress === undefined ? undefined : normaliseAddress(socket.remoteAddress);
+}
+
+/**
+ * The HTTP upgrade path of the agents' endpoint: the handshake checks, the
+ * admission decision, and the hand-over to ws; every refusal is logged,
+ * counted and answered with its HTTP status on the same path.
+ */
+export class UpgradeAdmission {
+  constructor(private readonly deps: UpgradeAdmissionDeps) {
+    // checkHandshake mirrors ws's checks; this is the net for any ws makes beyond them (a malformed
+    // Sec-WebSocket-Protocol): refused on the same logged, counted path instead of silently by ws.
+    deps.wss.on('wsClientError', (error: Error, socket: Duplex, req: IncomingMessage) => {
+      deps.logger.debug({ error: error.message }, 'websocket handshake refused by ws');
+      this.#refuse(req, socket, { ok: false, status: 400, reason: 'invalid websocket handshake', metric: 'bad_handshake' }, addressOf(req.socket));
+    });
+  }
+
+  /** An upgrade request on the agents' path. */
+  readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const ignore = (): void => undefined;
+    socket.on('error', ignore);
+    const address = addressOf(req.socket);
+    if (!this.deps.accepting()) {
+      this.#refuse(req, socket, SHUTTING_DOWN, address);
+      return;
+    }
+    // Before admission: a request ws would refuse costs no admission work and is never counted as admitted.
+    const badHandshake = checkHandshake(req);
+    if (badHandshake !== null) {
+      this.#refuse(req, socket, badHandshake, address);
+      return;
+    }
+    const { view, addresses, verifyToken, checkSourceAddress, logger } = this.deps;
+    decideAdmission({ view, addresses, verifyToken, checkSourceAddress }, req.headers, address)
+      .catch((error: unknown): Refusal => {
+        logger.error({ error: error instanceof Error ? error.message : String(error) }, 'admission failed');
+        return { ok: false, status: 503, reason: 'admission failed', metric: 'unavailable' };
+      })
+      .then((decision) => {
+        if (socket.destroyed) return;
+        if (!this.deps.accepting()) {
+          this.#refuse(req, socket, SHUTTING_DOWN, address);
+          return;
+        }
+        if (!decision.ok) {
+          this.#refuse(req, socket, decision, address);
+          return;
+        }
+        socket.off('error', ignore);
+        this.deps.wss.handleUpgrade(req, socket, head, (ws) => this.deps.onAdmitted(ws, decision, address));
+      })
+      .catch((error: unknown) => {
+        logger.error({ error: error instanceof Error ? error.message : String(error) }, 'upgrade failed');
+        socket.destroy();
+      });
+  };
+
+  /** An upgrade request on any other path. */
+  readonly onStrayUpgrade = (req: IncomingMessage, socket: Duplex): void => {
+    socket.on('error', () => undefined);
+    this.#refuse(req, socket, { ok: false, status: 404, reason: 'not found', metric: 'bad_path' }, addressOf(req.socket));
+  };
+
+  #refuse(req: IncomingMessage, socket: Duplex, refusal: Refusal, address: string | undefined): void {
+    this.deps.refusals.upgrade(refusal, req.headers, address);
+    refuseUpgrade(socket, refusal.status, refusal.reason);
+  }
+}

@@ -1,0 +1,262 @@
+import { sameSpecs, type Specs } from '@cluster/protocol';
+import type { Logger } from 'pino';
+import type { Clock, Timer } from '../clock.js';
+import type { DbHealth } from '../db-health.js';
+import type { AdmissionVersionPort, CredentialsPort, RegistryPort } from '../ports.js';
+
+export interface ViewEntry {
+  workerIp: string;
+  /** sha256 hex of the worker's token; undefined when no credential was issued. */
+  tokenHash: string | undefined;
+  specs: Specs;
+}
+
+export interface AdmissionViewOptions {
+  registry: Pick<RegistryPort, 'listAdmissionView'>;
+  credentials: CredentialsPort;
+  clock: Clock;
+  health: DbHealth;
+  logger: Logger;
+  /** Least time between two refreshes that misses ask for. */
+  missRefreshMinIntervalMs: number;
+  /**
+   * The registry's admission version, which admin writes set anew. With it,
+   * check() re-reads the view only when the version changed (or
+   * fullRefreshMs passed); without it, every check() re-reads the view.
+   */
+  version?: AdmissionVersionPort | undefined;
+  /** check() re-reads the view at least this often even when the version did not change (writes made outside our tools). */
+  fullRefreshMs: number;
+}
+
+/** Handed to listeners after each successful refresh. */
+export interface RefreshResult {
+  /** Sequence number of the refresh; a refresh with seq n read the database after every refresh < n started. */
+  seq: number;
+  entries: ReadonlyMap<string, ViewEntry>;
+}
+
+/**
+ * The registry as admission sees it, held in memory and replaced in bulk (two
+ * queries: the workers and the credentials), so admitting an agent costs no
+ * database read. Misses (and refusals that depend on what the view holds) ask
+ * for a refresh that starts after they arrived; all of them share it, and such
+ * refreshes are spaced at least `missRefreshMinIntervalMs` apart, so a storm of
+ * unknown ids costs a bounded number of reads per second, not one per request.
+ */
+export class AdmissionView {
+  #entries: ReadonlyMap<string, ViewEntry> = new Map();
+  #loaded = false;
+  /** Sequence number of the latest refresh started / completed successfully. */
+  #startedSeq = 0;
+  #completedSeq = 0;
+  #lastStartedAtMs = Number.NEGATIVE_INFINITY;
+  /** Monotonic start time and admission version of the latest successful refresh (undefined: none read). */
+  #loadedAtMs = Number.NEGATIVE_INFINITY;
+  #loadedVersion: string | null | undefined;
+  #checking: Promise<boolean> | undefined;
+  #inFlight: Promise<boolean> | undefined;
+  #next: Promise<boolean> | undefined;
+  #nextTimer: Timer | undefined;
+  #wakeNext: (() => void) | undefined;
+  #closed = false;
+  /** Specs queued for writing, kept over refreshes that read the database before the write landed. */
+  readonly #specsOverlay = new Map<string, { specs: Specs; atMs: number }>();
+  readonly #listeners: ((result: RefreshResult) => void)[] = [];
+
+  constructor(private readonly options: AdmissionViewOptions) {}
+
+  get loaded(): boolean {
+    return this.#loaded;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Sequence number of the latest refresh that has started. */
+  get startedSeq(): number {
+    return this.#startedSeq;
+  }
+
+  get(workerId: string): ViewEntry | undefined {
+    return this.#entries.get(workerId);
+  }
+
+  /**
+   * Records specs just queued for writing, so the next hello (or specs
+   * message) with the same values writes nothing, also when a refresh reads
+   * the database before the write has landed.
+   */
+  setSpecs(workerId: string, specs: Specs): void {
+    const entry = this.#entries.get(workerId);
+    if (entry !== undefined) entry.specs = specs;
+    this.#specsOverlay.set(workerId, { specs, atMs: this.options.clock.monotonic() });
+  }
+
+  /**
+   * The database no longer holds these workers (a heartbeat write matched
+   * nothing): admit them no more. Their next upgrade is a miss, read from the
+   * database before it is refused, so a re-registration still works at once.
+   */
+  forget(workerIds: Iterable<string>): void {
+    const entries = new Map(this.#entries);
+    for (const id of workerIds) entries.delete(id);
+    this.#entries = entries;
+  }
+
+  onRefresh(listener: (result: RefreshResult) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /**
+   * Reads the whole view now, unless a refresh is in flight (then that one's
+   * result). Returns whether it succeeded; failures are reported to DbHealth.
+   */
+  refresh(): Promise<boolean> {
+    if (this.#closed) return Promise.resolve(false);
+    this.#inFlight ??= this.#load().finally(() => {
+      this.#inFlight = undefined;
+    });
+    return this.#inFlight;
+  }
+
+  /**
+   * The periodic check: reads the admission version (one read by _id) and
+   * refreshes when it changed since the view was read, when fullRefreshMs has
+   * passed, or when there is no version to read. Resolves true when the view
+   * is known to be current (refreshed, or the version did not change).
+   */
+  check(): Promise<boolean> {
+    if (this.#closed) return Promise.resolve(false);
+    this.#checking ??= this.#check().finally(() => {
+      this.#checking = undefined;
+    });
+    return this.#checking;
+  }
+
+  async #check(): Promise<boolean> {
+    const { version, fullRefreshMs, clock } = this.options;
+    if (this.#inFlight !== undefined) return this.#inFlight;
+    if (version === undefined || this.#loadedVersion === undefined || clock.monotonic() - this.#loadedAtMs >= fullRefreshMs) {
+      return this.refresh();
+    }
+    let current: string | null;
+    try {
+      current = await version.read();
+    } catch (error) {
+      this.options.health.failure('view', error, undefined);
+      return false;
+    }
+    if (current === this.#loadedVersion) {
+      this.options.health.success('view');
+      return true;
+    }
+    return this.refresh();
+  }
+
+  /**
+   * Resolves once a refresh that started after this call has finished (true
+   * if it succeeded). Concurrent callers share one refresh.
+   */
+  async fresh(): Promise<boolean> {
+    const needed = this.#startedSeq + 1;
+    while (!this.#closed) {
+      if (this.#completedSeq >= needed) return true;
+      if (this.#inFlight !== undefined && this.#startedSeq >= needed) {
+        const ok = await this.#inFlight;
+        if (!ok) return false;
+        continue;
+      }
+      this.#next ??= this.#scheduleNext();
+      const ok = await this.#next;
+      if (!ok) return false;
+    }
+    return false;
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.options.clock.clearTimeout(this.#nextTimer);
+    this.#wakeNext?.();
+  }
+
+  async #scheduleNext(): Promise<boolean> {
+    // Yield first, so that the caller has stored this promise in #next before
+    // the finally below clears it (else a settled promise would stay there).
+    await Promise.resolve();
+    try {
+      if (this.#inFlight !== undefined) await this.#inFlight;
+      const waitMs = this.#lastStartedAtMs + this.options.missRefreshMinIntervalMs - this.options.clock.monotonic();
+      if (waitMs > 0) {
+        await new Promise<void>((resolve) => {
+          this.#wakeNext = resolve;
+          this.#nextTimer = this.options.clock.setTimeout(resolve, waitMs);
+        });
+        this.#nextTimer = undefined;
+        this.#wakeNext = undefined;
+      }
+    } finally {
+      this.#next = undefined;
+    }
+    // A periodic refresh may have started meanwhile; joining it serves the waiters as well.
+    return this.refresh();
+  }
+
+  /** Queued specs win over what a refresh read, until the database shows them (or a minute passed). */
+  #applyOverlay(entries: Map<string, ViewEntry>): void {
+    const now = this.options.clock.monotonic();
+    for (const [id, { specs, atMs }] of this.#specsOverlay) {
+      const entry = entries.get(id);
+      if (entry === undefined || sameSpecs(entry.specs, specs) || now - atMs > OVERLAY_TTL_MS) {
+        this.#specsOverlay.delete(id);
+      } else {
+        entry.specs = specs;
+      }
+    }
+  }
+
+  async #load(): Promise<boolean> {
+    const seq = ++this.#startedSeq;
+    const startedAtMs = this.options.clock.monotonic();
+    this.#lastStartedAtMs = startedAtMs;
+    try {
+      // Read before the view: a change whose new version this read missed is
+      // in the view already, or its version differs from this one at the next check.
+      const version = await this.options.version?.read();
+      const [records, hashes] = await Promise.all([
+        this.options.registry.listAdmissionView(),
+        this.options.credentials.loadAll(),
+      ]);
+      const entries = new Map<string, ViewEntry>();
+      for (const r of records) {
+        entries.set(r.worker_id, {
+          workerIp: r.worker_ip,
+          tokenHash: hashes.get(r.worker_id),
+          specs: {
+            total_cpu: r.total_cpu,
+            total_memory: r.total_memory,
+            total_storage: r.total_storage,
+            total_gpu: r.total_gpu,
+          },
+        });
+      }
+      this.#applyOverlay(entries);
+      this.#entries = entries;
+      this.#loaded = true;
+      if (seq > this.#completedSeq) {
+        this.#loadedVersion = version;
+        this.#loadedAtMs = startedAtMs;
+      }
+      this.#completedSeq = Math.max(this.#completedSeq, seq);
+      this.options.health.success('view');
+      for (const listener of this.#listeners) listener({ seq, entries });
+      return true;
+    } catch (error) {
+      this.options.health.failure('view', error, undefined);
+      return false;
+    }
+  }
+}
+
+const OVERLAY_TTL_MS = 60_000;

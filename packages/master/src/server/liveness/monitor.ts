@@ -1,0 +1,55 @@
+import { every, type Clock } from '../clock.js';
+import { pongOverdue, shouldPing, type LivenessTracker } from './rules.js';
+import type { SessionHost } from '../session/session-host.js';
+
+/** What the monitor needs of the session host. */
+export type MonitoredHost = Pick<SessionHost, 'flagInactive' | 'sessions'>;
+
+export interface LivenessMonitorOptions {
+  tracker: LivenessTracker;
+  host: MonitoredHost;
+  clock: Clock;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  tickMs: number;
+}
+
+/**
+ * The thin timer around the liveness decisions: every tick, workers not heard
+ * from for longer than the timeout are flagged inactive (and their socket
+ * terminated if one is still open: a hung agent); sockets quiet for 1.5
+ * intervals get a ws ping, and one that leaves a ping unanswered for an
+ * interval is terminated (dead TCP peer). A terminated socket does not change
+ * when the worker is flagged: that stays "timeout after its last message".
+ */
+export class LivenessMonitor {
+  #stop: (() => void) | undefined;
+
+  constructor(private readonly options: LivenessMonitorOptions) {}
+
+  start(): void {
+    this.#stop ??= every(this.options.clock, this.options.tickMs, () => this.tick());
+  }
+
+  stop(): void {
+    this.#stop?.();
+    this.#stop = undefined;
+  }
+
+  tick(): void {
+    const { tracker, host, clock, heartbeatIntervalMs, heartbeatTimeoutMs } = this.options;
+    const overdue = tracker.takeOverdue(heartbeatTimeoutMs);
+    if (overdue.length > 0) {
+      host.flagInactive(overdue, 'timeout');
+      for (const id of overdue) host.sessions.get(id)?.terminate('heartbeat_timeout');
+    }
+    const now = clock.monotonic();
+    for (const session of host.sessions.values()) {
+      if (pongOverdue(session.pingSentAtMs, now, heartbeatIntervalMs)) {
+        session.terminate('no_pong');
+      } else if (shouldPing(session.lastActivityMs, session.pingSentAtMs, now, 1.5 * heartbeatIntervalMs)) {
+        session.ping();
+      }
+    }
+  }
+}

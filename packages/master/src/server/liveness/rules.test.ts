@@ -1,0 +1,48 @@
+import { describe, expect, test } from 'vitest';
+import { LivenessTracker, overdueWorkers, pongOverdue, shouldPing } from './rules.js';
+
+describe('overdueWorkers', () => {
+  test('older than the timeout, not at it', () => {
+    const seen = new Map([
+      ['a', 0],
+      ['b', 500],
+      ['c', 1_000],
+    ]);
+    expect(overdueWorkers(seen, 1_500, 1_000)).toEqual(['a']);
+    expect(overdueWorkers(seen, 1_501, 1_000)).toEqual(['a', 'b']);
+    expect(overdueWorkers(seen, 1_000, 1_000)).toEqual([]);
+  });
+});
+
+describe('ping decisions', () => {
+  test('ping a socket quiet for longer than idleMs, once', () => {
+    expect(shouldPing(0, undefined, 300, 300)).toBe(false);
+    expect(shouldPing(0, undefined, 301, 300)).toBe(true);
+    expect(shouldPing(0, 301, 400, 300)).toBe(false);
+  });
+
+  test('a ping unanswered for longer than waitMs is overdue', () => {
+    expect(pongOverdue(undefined, 10_000, 200)).toBe(false);
+    expect(pongOverdue(100, 300, 200)).toBe(false);
+    expect(pongOverdue(100, 301, 200)).toBe(true);
+  });
+});
+
+describe('LivenessTracker', () => {
+  test('takeOverdue removes what it returns; seen refreshes; forget stops tracking', () => {
+    let now = 0;
+    const tracker = new LivenessTracker(() => now);
+    tracker.seen('a');
+    tracker.seen('b');
+    tracker.seen('c');
+    now = 800;
+    tracker.seen('b');
+    tracker.forget('c');
+    now = 1_001;
+    expect(tracker.takeOverdue(1_000)).toEqual(['a']);
+    expect(tracker.takeOverdue(1_000)).toEqual([]);
+    now = 1_801;
+    expect(tracker.takeOverdue(1_000)).toEqual(['b']);
+    expect(tracker.size).toBe(0);
+  });
+});

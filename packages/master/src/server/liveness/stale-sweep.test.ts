@@ -1,0 +1,116 @@
+import { describe, expect, test } from 'vitest';
+import { StaleSweeper, sweepAllowed, sweepCutoffSeconds } from './stale-sweep.js';
+import { FakeRegistry, ManualClock, captureLogger, testHealth, testMetrics } from '../test-support/fakes.js';
+
+describe('sweepCutoffSeconds', () => {
+  test('flags only beats certainly older than the timeout, with a second for skew', () => {
+    // now = 100.5 s, timeout 15 s: now - timeout = 85.5 s, cutoff 84 => last_heartbeat <= 83 flagged.
+    expect(sweepCutoffSeconds(100_500, 15_000)).toBe(84);
+    // A beat written with last_heartbeat 84 may have happened at 84.999 s: only 15.5 s ago.
+    const cutoff = sweepCutoffSeconds(100_500, 15_000);
+    const newestFlagged = cutoff - 1;
+    expect(100_500 - (newestFlagged + 1) * 1000).toBeGreaterThan(15_000);
+  });
+
+  test('property: a flagged last_heartbeat L always means (L + 1) s is more than timeout + 1 s ago', () => {
+    for (let now = 50_000; now < 60_000; now += 37) {
+      for (const timeout of [1_000, 15_000, 2_500]) {
+        const L = sweepCutoffSeconds(now, timeout) - 1;
+        expect(now - (L + 1) * 1000).toBeGreaterThan(timeout);
+      }
+    }
+  });
+});
+
+describe('sweepAllowed', () => {
+  test('not before one timeout since start, nor since recovery from an outage', () => {
+    expect(sweepAllowed(10_000, 0, undefined, 15_000)).toBe(false);
+    expect(sweepAllowed(15_000, 0, undefined, 15_000)).toBe(true);
+    expect(sweepAllowed(40_000, 0, 30_000, 15_000)).toBe(false);
+    expect(sweepAllowed(45_000, 0, 30_000, 15_000)).toBe(true);
+  });
+});
+
+describe('StaleSweeper', () => {
+  function setup() {
+    const registry = new FakeRegistry();
+    const clock = new ManualClock();
+    const { health } = testHealth(clock);
+    const metrics = testMetrics();
+    const sweeper = new StaleSweeper({
+      registry,
+      clock,
+      health,
+      metrics,
+      logger: captureLogger().logger,
+      heartbeatTimeoutMs: 1_000,
+      intervalMs: 500,
+    });
+    sweeper.startNow();
+    return { registry, clock, health, sweeper, metrics };
+  }
+
+  test('judges against the time of the heartbeat write it follows, not the time the write ended', async () => {
+    const { registry, clock, sweeper } = setup();
+    clock.advance(2_000);
+    const writtenAt = clock.wallMs;
+    clock.advance(20_000); // the heartbeat write took longer than the timeout
+    await sweeper.maybeSweep(writtenAt);
+    expect(registry.calls).toEqual([{ op: 'sweepStale', cutoff: sweepCutoffSeconds(writtenAt, 1_000) }]);
+  });
+
+  test('the sweep at start uses the start time as now, once, with no wait', async () => {
+    const { registry, clock, sweeper } = setup();
+    const startWallMs = clock.wallMs;
+    clock.advance(300);
+    await sweeper.sweepAtStart();
+    expect(registry.calls).toEqual([{ op: 'sweepStale', cutoff: sweepCutoffSeconds(startWallMs, 1_000) }]);
+  });
+
+  test('does nothing during the first timeout, then sweeps at most every intervalMs (less 10%)', async () => {
+    const { registry, clock, sweeper } = setup();
+    await sweeper.maybeSweep();
+    clock.advance(999);
+    await sweeper.maybeSweep();
+    expect(registry.count('sweepStale')).toBe(0);
+    clock.advance(1);
+    await sweeper.maybeSweep();
+    expect(registry.count('sweepStale')).toBe(1);
+    clock.advance(449);
+    await sweeper.maybeSweep();
+    expect(registry.count('sweepStale')).toBe(1);
+    clock.advance(1); // 450 ms: the interval less 10% for jitter
+    await sweeper.maybeSweep();
+    expect(registry.count('sweepStale')).toBe(2);
+    expect(registry.calls.at(-1)).toEqual({ op: 'sweepStale', cutoff: sweepCutoffSeconds(clock.wallMs, 1_000) });
+  });
+
+  test('waits one timeout again after the database came back', async () => {
+    const { registry, clock, sweeper, health } = setup();
+    clock.advance(5_000);
+    health.failure('heartbeat', new Error('down'), 100);
+    clock.advance(5_000);
+    health.success('heartbeat');
+    await sweeper.maybeSweep();
+    expect(registry.count('sweepStale')).toBe(0);
+    clock.advance(1_000);
+    await sweeper.maybeSweep();
+    expect(registry.count('sweepStale')).toBe(1);
+  });
+
+  test('counts what it flagged and rethrows database errors', async () => {
+    const { registry, clock, sweeper, metrics } = setup();
+    registry.add('old');
+    const doc = registry.docs.get('old');
+    if (doc === undefined) throw new Error('missing');
+    doc.is_active = true;
+    doc.last_heartbeat = 1;
+    clock.advance(1_000);
+    await sweeper.maybeSweep();
+    expect(doc.is_active).toBe(false);
+    expect((await metrics.workersFlaggedInactive.get()).values).toEqual([{ labels: { cause: 'sweep' }, value: 1 }]);
+    registry.failing = true;
+    clock.advance(1_000);
+    await expect(sweeper.maybeSweep()).rejects.toThrow('unreachable');
+  });
+});

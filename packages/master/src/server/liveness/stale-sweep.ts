@@ -1,0 +1,114 @@
+import type { Logger } from 'pino';
+import type { MasterMetrics } from '../../metrics/metrics.js';
+import type { Clock } from '../clock.js';
+import type { DbHealth } from '../db-health.js';
+import type { RegistryPort } from '../ports.js';
+
+/**
+ * The sweep flags `last_heartbeat < cutoff`. last_heartbeat is whole seconds,
+ * floored, of the flush that wrote it, so the beat it stands for happened
+ * before (L + 1) s. With cutoff = floor((now - timeout) / 1000) - 1, a flagged
+ * worker has L <= floor((now - timeout)/1000) - 2, hence (L + 1) s <
+ * now - timeout - 1 s: its last beat is certainly older than the timeout, with
+ * one more second to spare for clock skew between masters sharing a database
+ * (last_heartbeat is the clock of whichever master wrote it).
+ */
+export function sweepCutoffSeconds(nowMs: number, timeoutMs: number): number {
+  return Math.floor((nowMs - timeoutMs) / 1000) - 1;
+}
+
+/**
+ * The sweep may run only once one timeout has passed since the master started
+ * and since the database came back after an outage: before that, workers that
+ * are alive may not have had their heartbeat written yet (by this master or by
+ * another one that was cut off too).
+ */
+export function sweepAllowed(nowMs: number, startedAtMs: number, recoveredAtMs: number | undefined, timeoutMs: number): boolean {
+  const since = Math.max(startedAtMs, recoveredAtMs ?? Number.NEGATIVE_INFINITY);
+  return nowMs - since >= timeoutMs;
+}
+
+export interface StaleSweepOptions {
+  registry: Pick<RegistryPort, 'sweepStale'>;
+  clock: Clock;
+  health: DbHealth;
+  metrics: MasterMetrics;
+  logger: Logger;
+  heartbeatTimeoutMs: number;
+  /** Least time between two sweeps (less 10% for timer jitter). */
+  intervalMs: number;
+}
+
+/**
+ * The database-side stale detection: one updateMany over every master's
+ * workers, so a worker whose master died is flagged by the survivors. It is
+ * called by the heartbeat writer at the end of a cycle whose writes succeeded,
+ * never otherwise, so it never runs blind while heartbeats cannot be written.
+ */
+export class StaleSweeper {
+  #lastRunMs = Number.NEGATIVE_INFINITY;
+  /** When the master started (monotonic, and wall clock): undefined until startNow(), and no sweep until then. */
+  #started: { monotonicMs: number; wallMs: number } | undefined;
+
+  constructor(private readonly options: StaleSweepOptions) {}
+
+  /** The master has started now: the sweeps are judged from here. */
+  startNow(): void {
+    this.#started = { monotonicMs: this.options.clock.monotonic(), wallMs: this.options.clock.now() };
+  }
+
+  /**
+   * Flags the workers whose last heartbeat was older than the timeout already
+   * when this master started: no master was writing their heartbeats (one that
+   * serves a worker keeps its last_heartbeat fresh), so they are connected
+   * nowhere. Runs once, before admissions open, so it cannot catch a worker
+   * that reconnects to this master; workers whose heartbeat is younger than
+   * the timeout (a quick restart) wait for the regular sweep as before.
+   */
+  async sweepAtStart(): Promise<void> {
+    const { clock, heartbeatTimeoutMs } = this.options;
+    if (this.#started === undefined) return;
+    const cutoff = sweepCutoffSeconds(this.#started.wallMs, heartbeatTimeoutMs);
+    const flagged = await this.options.registry.sweepStale(cutoff, new Date(clock.now()));
+    this.options.health.success('sweep');
+    if (flagged > 0) {
+      this.options.metrics.workersFlaggedInactive.inc({ cause: 'sweep' }, flagged);
+      this.options.logger.info({ cause: 'sweep', at_start: true, count: flagged, cutoff }, 'workers flagged inactive');
+    }
+  }
+
+  /**
+   * Runs the sweep if it is due and allowed; throws what the database threw.
+   * `writtenAsOfMs`: the master-clock time of the heartbeat write this sweep
+   * follows. The cutoff is taken from it, not from now: when a write takes
+   * longer than the timeout (a slow database), every live worker's
+   * last_heartbeat is older than now - timeout, but not older than that write.
+   */
+  async maybeSweep(writtenAsOfMs?: number): Promise<void> {
+    const { clock, health, heartbeatTimeoutMs } = this.options;
+    if (this.#started === undefined) return;
+    const mono = clock.monotonic();
+    // 10% slack: cycles end at jittery times, and a sweep every flush at a
+    // 1 s flush and 1 s interval must not turn into one every other flush.
+    if (mono - this.#lastRunMs < this.options.intervalMs * 0.9) return;
+    if (!sweepAllowed(mono, this.#started.monotonicMs, health.recoveredAtMs, heartbeatTimeoutMs)) return;
+    this.#lastRunMs = mono;
+    const nowMs = clock.now();
+    const cutoff = sweepCutoffSeconds(Math.min(writtenAsOfMs ?? nowMs, nowMs), heartbeatTimeoutMs);
+    const end = this.options.metrics.sweepDuration.startTimer();
+    let flagged: number;
+    try {
+      flagged = await this.options.registry.sweepStale(cutoff, new Date(nowMs));
+    } catch (error) {
+      end();
+      this.options.metrics.dbWriteErrors.inc({ op: 'sweep' });
+      throw error;
+    }
+    end();
+    health.success('sweep');
+    if (flagged > 0) {
+      this.options.metrics.workersFlaggedInactive.inc({ cause: 'sweep' }, flagged);
+      this.options.logger.info({ cause: 'sweep', count: flagged, cutoff }, 'workers flagged inactive');
+    }
+  }
+}

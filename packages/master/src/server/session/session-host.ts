@@ -1,0 +1,129 @@
+import { CloseCode, closeCodeName, sameSpecs, type Heartbeat, type Hello, type Specs } from '@cluster/protocol';
+import type { Logger } from 'pino';
+import type { InactiveCause, MasterMetrics } from '../../metrics/metrics.js';
+import { printableForLog } from '../../printable.js';
+import type { AgentSession, SessionClosed, SessionEndCause, SessionEvents } from './agent-session.js';
+import type { AdmissionView } from '../admission/view.js';
+import type { HeartbeatWriter } from '../writes/heartbeat-writer.js';
+import type { LivenessTracker } from '../liveness/rules.js';
+import { SessionTable } from './session-table.js';
+
+export interface SessionHostDeps {
+  view: AdmissionView;
+  writer: HeartbeatWriter;
+  liveness: LivenessTracker;
+  metrics: MasterMetrics;
+  logger: Logger;
+}
+
+/**
+ * What the master does with what sessions report: the registry of live
+ * sessions (one per worker), the writer's pending sets, the liveness tracker.
+ *
+ * How a session's end affects the worker:
+ * - the agent closes cleanly (1000/1001) the current session: inactive at the
+ *   next flush, its pending heartbeat dropped;
+ * - replaced by a newer session, master shutting down: nothing (the agent is
+ *   connected elsewhere or will be);
+ * - unregistered: nothing more is written for it;
+ * - anything else (network cut, killed agent, protocol error): nothing now;
+ *   the liveness timeout flags it unless the agent comes back in time.
+ */
+export class SessionHost implements SessionEvents {
+  readonly sessions = new SessionTable<AgentSession>();
+  /** Every open session, including those still waiting for their hello. */
+  readonly open = new Set<AgentSession>();
+
+  constructor(private readonly deps: SessionHostDeps) {}
+
+  /** A socket passed admission. */
+  attach(session: AgentSession): void {
+    this.open.add(session);
+  }
+
+  onHello(session: AgentSession, hello: Hello): void {
+    const { writer, liveness, metrics, logger } = this.deps;
+    const previous = this.sessions.claim(session);
+    previous?.close(CloseCode.replaced, 'replaced by a newer connection', 'replaced');
+    writer.admit(session.workerId);
+    liveness.seen(session.workerId);
+    const specsChanged = this.#applySpecs(session.workerId, hello.specs);
+    metrics.connectedAgents.set(this.sessions.size);
+    logger.info(
+      {
+        worker_id: session.workerId,
+        address: session.address,
+        agent_version: printableForLog(hello.agent_version),
+        specs_changed: specsChanged,
+        replaced: previous !== undefined,
+      },
+      'admitted',
+    );
+  }
+
+  onHeartbeat(session: AgentSession, _heartbeat: Heartbeat): void {
+    this.deps.metrics.heartbeatsReceived.inc();
+    if (!this.sessions.isCurrent(session)) return;
+    this.deps.writer.heartbeat(session.workerId);
+    this.deps.liveness.seen(session.workerId);
+  }
+
+  onSpecs(session: AgentSession, specs: Specs): void {
+    if (!this.sessions.isCurrent(session)) return;
+    this.deps.liveness.seen(session.workerId);
+    if (this.#applySpecs(session.workerId, specs)) {
+      this.deps.logger.info({ worker_id: session.workerId, specs }, 'specs changed');
+    }
+  }
+
+  onClosed(session: AgentSession, closed: SessionClosed): void {
+    this.open.delete(session);
+    const { workerId } = session;
+    const wasCurrent = this.sessions.release(session);
+    this.deps.metrics.connectedAgents.set(this.sessions.size);
+    this.deps.logger.info(
+      {
+        worker_id: workerId,
+        address: session.address,
+        code: closed.code,
+        close: closeCodeName(closed.code),
+        // The agent's close reason is its own text: escaped and bounded.
+        reason: printableForLog(closed.reason || undefined),
+        cause: closed.cause,
+      },
+      'disconnected',
+    );
+    if (!wasCurrent) return;
+    const agentSaidGoodbye =
+      closed.cause === undefined && (closed.code === CloseCode.normal || closed.code === CloseCode.goingAway);
+    if (agentSaidGoodbye) {
+      this.deps.liveness.forget(workerId);
+      this.flagInactive([workerId], 'clean_close');
+    } else if (closed.cause === 'unregistered') {
+      this.deps.liveness.forget(workerId);
+      this.deps.writer.forget(workerId);
+    }
+  }
+
+  /** Queues the workers as inactive, counts and logs them. */
+  flagInactive(workerIds: string[], cause: Exclude<InactiveCause, 'sweep'>): void {
+    if (workerIds.length === 0) return;
+    this.deps.writer.markInactive(workerIds);
+    this.deps.metrics.workersFlaggedInactive.inc({ cause }, workerIds.length);
+    this.deps.logger.info({ cause, count: workerIds.length, worker_ids: workerIds.slice(0, 100) }, 'workers flagged inactive');
+  }
+
+  /** Closes the current sessions of these workers (unregistered, credential changed). */
+  closeWorkers(workerIds: Iterable<string>, code: number, reason: string, cause: SessionEndCause): void {
+    for (const id of workerIds) this.sessions.get(id)?.close(code, reason, cause);
+  }
+
+  /** True when the specs differ from the view's; then they are queued for writing and the view updated. */
+  #applySpecs(workerId: string, specs: Specs): boolean {
+    const entry = this.deps.view.get(workerId);
+    if (entry !== undefined && sameSpecs(entry.specs, specs)) return false;
+    this.deps.writer.queueSpecs(workerId, specs);
+    this.deps.view.setSpecs(workerId, specs);
+    return true;
+  }
+}

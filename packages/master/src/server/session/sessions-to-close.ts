@@ -1,0 +1,36 @@
+import { CloseCode } from '@cluster/protocol';
+import type { SessionEndCause } from './agent-session.js';
+import type { RefreshResult } from '../admission/view.js';
+
+export interface WatchedSession {
+  readonly workerId: string;
+  readonly tokenHash: string;
+  readonly viewSeq: number;
+}
+
+export interface SessionVerdict<S> {
+  session: S;
+  code: number;
+  reason: string;
+  cause: SessionEndCause;
+}
+
+/**
+ * After each view refresh: sessions whose worker is gone from the registry are
+ * closed 4404, those whose credential changed 4401. Only a refresh that
+ * started after the session was admitted may judge it; an older one may have
+ * read the database before the worker was registered.
+ */
+export function sessionsToClose<S extends WatchedSession>(sessions: Iterable<S>, refresh: RefreshResult): SessionVerdict<S>[] {
+  const verdicts: SessionVerdict<S>[] = [];
+  for (const session of sessions) {
+    if (refresh.seq <= session.viewSeq) continue;
+    const entry = refresh.entries.get(session.workerId);
+    if (entry === undefined) {
+      verdicts.push({ session, code: CloseCode.unregistered, reason: 'worker unregistered', cause: 'unregistered' });
+    } else if (entry.tokenHash !== session.tokenHash) {
+      verdicts.push({ session, code: CloseCode.unauthorized, reason: 'credential changed', cause: 'unauthorized' });
+    }
+  }
+  return verdicts;
+}

@@ -1,0 +1,323 @@
+import type { Specs } from '@cluster/protocol';
+import type { Logger } from 'pino';
+import type { DbOp, MasterMetrics } from '../../metrics/metrics.js';
+import { retryDelayMs } from '../backoff.js';
+import { unixSeconds, type Clock, type Timer } from '../clock.js';
+import { describeError, type DbHealth } from '../db-health.js';
+import type { RegistryPort } from '../ports.js';
+import { InactiveFlags } from './inactive-flags.js';
+import { PendingSpecs } from './pending-specs.js';
+
+/**
+ * How soon a cycle runs once a goodbye or timeout is pending (capped at the
+ * flush interval): a clean close is then in the database well within a second.
+ */
+export const INACTIVE_PROMPT_MS = 250;
+
+export interface HeartbeatWriterOptions {
+  registry: Pick<RegistryPort, 'recordHeartbeats' | 'markInactive' | 'updateSpecs' | 'existingWorkerIds'>;
+  clock: Clock;
+  health: DbHealth;
+  metrics: MasterMetrics;
+  logger: Logger;
+  flushIntervalMs: number;
+  retryBaseMs: number;
+  retryCapMs: number;
+  /** Most spec updates written in one cycle (one command); the rest wait for the next. */
+  maxSpecsPerFlush: number;
+  /** Longest the final flush at close() may take before it is given up. */
+  finalFlushTimeoutMs: number;
+  /** Ids a heartbeat write did not match and that are no longer registered. */
+  onUnregistered(ids: string[]): void;
+  /**
+   * Runs at the end of a cycle whose writes all succeeded, inside the same
+   * serialised cycle (the stale sweep). It is given the wall time the cycle
+   * wrote as last_heartbeat: the database is only that fresh, however long the
+   * writes took. A throw counts as a failed cycle.
+   */
+  afterFlush?: (writtenAsOfMs: number) => Promise<void>;
+  /** Default INACTIVE_PROMPT_MS. */
+  inactivePromptMs?: number;
+}
+
+/**
+ * The heartbeat write loop: every agent message becomes at most one write of
+ * each kind per flush interval for the whole fleet. Pending heartbeats are a
+ * set of worker ids written with one updateMany ($in); inactive flags
+ * (InactiveFlags) one markInactive, written first in a cycle so that a goodbye
+ * never waits behind a big heartbeat write; spec changes (PendingSpecs) one
+ * bulkWrite.
+ *
+ * Cycles are serialised, so a heartbeat in flight when its agent said goodbye
+ * is overwritten by the next cycle's flag, never the other way round; a
+ * goodbye drops the worker's pending heartbeat, so no later flush revives it.
+ * A pending flag brings the next cycle forward to the prompt delay. A flag
+ * raised while a cycle runs is written at once (express) unless its worker is
+ * in the heartbeat write in flight, and the next cycle starts only once that
+ * express write has landed, so timeouts reach the database as soon as they
+ * are found, however slow the heartbeat writes are. A failed write puts its
+ * ids back and the next cycle waits with exponential backoff.
+ */
+export class HeartbeatWriter {
+  #heartbeats = new Set<string>();
+  /** Ids of the heartbeat write in flight: their flags wait for it. */
+  #writingHeartbeats: ReadonlySet<string> = new Set();
+  readonly #flags: InactiveFlags;
+  readonly #specs = new PendingSpecs();
+  /**
+   * Whether a flag may be written express now: from the moment the running
+   * cycle took its heartbeats to its end. Not before: the cycle waits for the
+   * express write at its start, and must not find a new one in flight when it
+   * writes heartbeats.
+   */
+  #expressOpen = false;
+  #chain: Promise<unknown> = Promise.resolve();
+  #timer: Timer | undefined;
+  /** Monotonic time #timer fires. */
+  #timerDueMs = 0;
+  #failures = 0;
+  #running = false;
+  #stopped: Promise<void> | undefined;
+
+  constructor(private readonly options: HeartbeatWriterOptions) {
+    this.#flags = new InactiveFlags({
+      write: (ids, now, lastWritten) => this.#flag(ids, now, lastWritten),
+      now: options.clock.now,
+      heartbeatPending: (id) => this.#heartbeats.has(id),
+      afterExpress: () => this.#maybeExpress(),
+    });
+  }
+
+  /** Counts of what waits for the next flush (for the log at stop()). */
+  get pending(): { heartbeats: number; inactive: number; specs: number } {
+    return { heartbeats: this.#heartbeats.size, inactive: this.#flags.size, specs: this.#specs.size };
+  }
+
+  /** A hello: the worker is active again; it cancels a pending inactive flag. */
+  admit(workerId: string): void {
+    this.#flags.admit(workerId);
+    this.#heartbeats.add(workerId);
+  }
+
+  heartbeat(workerId: string): void {
+    if (this.#flags.has(workerId)) return;
+    this.#heartbeats.add(workerId);
+  }
+
+  /** A goodbye or a timeout: drops the pending heartbeat and queues is_active false. */
+  markInactive(workerIds: Iterable<string>): void {
+    for (const id of workerIds) {
+      this.#heartbeats.delete(id);
+      this.#flags.raise(id);
+    }
+    this.#bringForward();
+    this.#maybeExpress();
+  }
+
+  queueSpecs(workerId: string, specs: Specs): void {
+    this.#specs.queue(workerId, specs);
+  }
+
+  /** The worker was unregistered: nothing more to write for it. */
+  forget(workerId: string): void {
+    this.#heartbeats.delete(workerId);
+    this.#specs.forget(workerId);
+    this.#flags.forget(workerId);
+  }
+
+  start(): void {
+    if (this.#running || this.#stopped !== undefined) return;
+    this.#running = true;
+    this.#schedule(this.options.flushIntervalMs);
+  }
+
+  /** Runs a cycle now (after the one in flight, if any); resolves true if all its writes succeeded. */
+  flushNow(): Promise<boolean> {
+    const run = this.#chain.then(async () => {
+      try {
+        return await this.#cycle();
+      } finally {
+        this.#expressOpen = false;
+      }
+    });
+    this.#chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Stops the timer and makes one last attempt to write what is pending, bounded in time. */
+  stop(): Promise<void> {
+    this.#stopped ??= (async () => {
+      const { clock, finalFlushTimeoutMs, logger } = this.options;
+      this.#running = false;
+      clock.clearTimeout(this.#timer);
+      let timer: Timer | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = clock.setTimeout(resolve, finalFlushTimeoutMs);
+      });
+      const { heartbeats, inactive, specs } = this.pending;
+      await Promise.race([this.flushNow().then(() => undefined), deadline]);
+      clock.clearTimeout(timer);
+      if (this.pending.heartbeats + this.pending.inactive + this.pending.specs > 0) {
+        logger.warn({ pending: this.pending }, 'could not write everything before closing');
+      } else if (heartbeats + inactive + specs > 0) {
+        logger.debug({ heartbeats, inactive, specs }, 'final flush written');
+      }
+    })();
+    return this.#stopped;
+  }
+
+  get #promptMs(): number {
+    return Math.min(this.options.inactivePromptMs ?? INACTIVE_PROMPT_MS, this.options.flushIntervalMs);
+  }
+
+  /** A flag is pending: run the next cycle within #promptMs, unless one is already due sooner or running. */
+  #bringForward(): void {
+    if (!this.#running || this.#timer === undefined || this.#failures > 0) return;
+    const promptDue = this.options.clock.monotonic() + this.#promptMs;
+    if (this.#timerDueMs <= promptDue) return;
+    this.options.clock.clearTimeout(this.#timer);
+    this.#schedule(this.#promptMs);
+  }
+
+  /**
+   * Writes the pending flags now if a cycle is running and they need not wait
+   * for it (see the class comment). Not while failing: the cycle's backoff
+   * decides when the database is tried again.
+   */
+  #maybeExpress(): void {
+    if (!this.#running || !this.#expressOpen || this.#failures > 0) return;
+    this.#flags.writeExpress(this.#writingHeartbeats);
+  }
+
+  #schedule(delayMs: number): void {
+    const { clock } = this.options;
+    this.#timerDueMs = clock.monotonic() + delayMs;
+    this.#timer = clock.setTimeout(() => {
+      this.#timer = undefined;
+      const startedAt = clock.monotonic();
+      void this.flushNow().then((ok) => {
+        if (!this.#running) return;
+        if (ok) {
+          this.#failures = 0;
+          // A fixed cadence: the time the cycle took counts towards the interval.
+          const took = clock.monotonic() - startedAt;
+          const next = Math.max(0, this.options.flushIntervalMs - took);
+          this.#schedule(this.#flags.size > 0 ? Math.min(next, this.#promptMs) : next);
+        } else {
+          this.#schedule(this.#retryDelay(this.#failures - 1));
+        }
+      });
+    }, delayMs);
+  }
+
+  #retryDelay(attempt: number): number {
+    return retryDelayMs(attempt, this.options.retryBaseMs, this.options.retryCapMs);
+  }
+
+  /** Counts a failure of the database (the retry delay logged is the next cycle's). */
+  #failed(op: DbOp, error: unknown): void {
+    this.#failures += 1;
+    this.options.health.failure(op, error, this.#running ? this.#retryDelay(this.#failures - 1) : undefined);
+  }
+
+  async #write<T>(op: DbOp, fn: () => Promise<T>): Promise<T> {
+    const end = this.options.metrics.dbWriteDuration.startTimer({ op });
+    try {
+      const result = await fn();
+      end();
+      this.options.health.success(op);
+      return result;
+    } catch (error) {
+      end();
+      this.options.metrics.dbWriteErrors.inc({ op });
+      this.#failed(op, error);
+      throw error;
+    }
+  }
+
+  /** One markInactive write; fewer changed than sent means already inactive, or served by another master now. */
+  async #flag(ids: string[], now: Date, lastWritten: ReadonlyMap<string, number>): Promise<void> {
+    const changed = await this.#write('inactive', () => this.options.registry.markInactive(ids, now, lastWritten));
+    if (changed < ids.length) {
+      this.options.logger.debug({ sent: ids.length, changed }, 'inactive flag left workers alone (already inactive, or a newer heartbeat from another master)');
+    }
+  }
+
+  async #cycle(): Promise<boolean> {
+    // An express flag lands before anything this cycle writes (a later heartbeat of that worker above all).
+    if (this.#flags.express !== undefined) await this.#flags.express;
+    this.#flags.cycleStarted();
+    const now = new Date(this.options.clock.now());
+    if (!(await this.#flags.writePending(now))) return false;
+    // Taken when the pending beats are: they are written as last_heartbeat, and the sweep judges against them.
+    const beatsAtMs = this.options.clock.now();
+    if (!(await this.#writeHeartbeats(beatsAtMs))) return false;
+    if (!(await this.#writeSpecs(now))) return false;
+    if (this.options.afterFlush !== undefined) {
+      try {
+        await this.options.afterFlush(beatsAtMs);
+      } catch (error) {
+        this.#failed('sweep', error);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  async #writeHeartbeats(beatsAtMs: number): Promise<boolean> {
+    if (this.#heartbeats.size === 0) {
+      // No heartbeats to write: a flag raised from here on need not wait for the specs or the sweep.
+      this.#expressOpen = true;
+      return true;
+    }
+    // The pending set becomes the set in flight; beats from now on go to a new one.
+    const writing = this.#heartbeats;
+    this.#heartbeats = new Set();
+    const ids = [...writing];
+    const second = unixSeconds(beatsAtMs);
+    this.#flags.heartbeatsWriting(ids, second);
+    let matched: number;
+    this.#writingHeartbeats = writing;
+    this.#expressOpen = true;
+    try {
+      ({ matched } = await this.#write('heartbeat', () => this.options.registry.recordHeartbeats(ids, second, new Date(beatsAtMs))));
+    } catch {
+      // A goodbye that came meanwhile wins over the beat that failed.
+      for (const id of ids) if (!this.#flags.isPending(id)) this.#heartbeats.add(id);
+      return false;
+    } finally {
+      this.#writingHeartbeats = new Set();
+    }
+    // Flags that waited for this write need not wait for the rest of the cycle.
+    this.#maybeExpress();
+    if (matched < ids.length) {
+      this.options.logger.debug({ written: ids.length, matched }, 'heartbeat matched fewer workers than written');
+      await this.#findUnregistered(ids);
+    }
+    return true;
+  }
+
+  async #writeSpecs(now: Date): Promise<boolean> {
+    if (this.#specs.size === 0) return true;
+    const entries = this.#specs.take(this.options.maxSpecsPerFlush);
+    try {
+      await this.#write('specs', () => this.options.registry.updateSpecs(entries, now));
+      return true;
+    } catch {
+      this.#specs.putBack(entries);
+      return false;
+    }
+  }
+
+  async #findUnregistered(ids: string[]): Promise<void> {
+    try {
+      const existing = await this.options.registry.existingWorkerIds(ids);
+      const gone = ids.filter((id) => !existing.has(id));
+      for (const id of gone) this.forget(id);
+      if (gone.length > 0) this.options.onUnregistered(gone);
+    } catch (error) {
+      // The view refresh will notice too; this is only the faster path.
+      this.options.logger.warn({ error: describeError(error) }, 'could not check which workers were unregistered');
+    }
+  }
+}
