@@ -9,6 +9,7 @@ export default defineConfig({
     // in test/e2e spawn the built daemons instead.
     alias: {
       '@cluster/protocol': here('./packages/protocol/src/index.ts'),
+      '@cluster/logging': here('./packages/logging/src/index.ts'),
     },
   },
   test: {

@@ -1,21 +1,7 @@
-import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { baseLoggerOptions, type LogLevel } from '@cluster/logging';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-
-/**
- * Paths pino censors wherever they appear at the top of a log object or one
- * level down. The agent never logs its credential on purpose; this is the net
- * under that rule, for a future `log.info({ config })` or `{ headers }`.
- */
-export const REDACT_PATHS = [
-  'token',
-  '*.token',
-  'authorization',
-  '*.authorization',
-  'headers.authorization',
-  '*.headers.authorization',
-];
+export { LOG_LEVELS, type LogLevel } from '@cluster/logging';
 
 export interface LoggerSettings {
   level: LogLevel;
@@ -26,12 +12,7 @@ export interface LoggerSettings {
 }
 
 export function createLogger(settings: LoggerSettings): Logger {
-  const options: LoggerOptions = {
-    name: 'cluster-agent',
-    level: settings.level,
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    timestamp: pino.stdTimeFunctions.isoTime,
-  };
+  const options = baseLoggerOptions('cluster-agent', settings.level);
   const pretty = settings.pretty === true && settings.destination === undefined ? prettyTarget() : undefined;
   if (pretty !== undefined) {
     return pino({ ...options, transport: { target: pretty, options: { destination: 1, translateTime: 'SYS:HH:MM:ss.l' } } });

@@ -2,9 +2,12 @@ import { WORKER_ID_MAX_LENGTH } from '@cluster/protocol';
 import { quote } from './printable.js';
 
 /**
- * Every error a user or an operator can cause, with a stable code. Callers
- * branch on `code` (or `instanceof`), never on the message, so the wording can
- * improve without breaking them. Messages are one line and say what to do.
+ * The package's error catalogue: every error a user or an operator can cause,
+ * with a stable code. Callers branch on `code` (or `instanceof`), never on the
+ * message, so the wording can improve without breaking them. Messages are one
+ * line and say what is wrong; they name no command or environment variable
+ * (the data layer does not know the command line): the CLI adds its own hint
+ * per code (cli/exit-codes.ts).
  */
 export const ErrorCode = {
   usage: 'USAGE',
@@ -30,6 +33,11 @@ export class UsageError extends RegistryError {
   readonly code = ErrorCode.usage;
   readonly isUsage = true;
   override name = 'UsageError';
+}
+
+/** A wrong flag or environment variable of `serve`: a usage error (exit 2). */
+export class ConfigError extends UsageError {
+  override name = 'ConfigError';
 }
 
 export class InvalidWorkerIdError extends RegistryError {
@@ -79,7 +87,7 @@ export class WorkerNotFoundError extends RegistryError {
   readonly isUsage = false;
   override name = 'WorkerNotFoundError';
   constructor(readonly workerId: string) {
-    super(`worker ${quote(workerId)} is not registered; see the registered ones with: cluster-master worker list`);
+    super(`worker ${quote(workerId)} is not registered`);
   }
 }
 
@@ -95,9 +103,7 @@ export class DatabaseUnavailableError extends RegistryError {
     readonly where: string,
     reason: string,
   ) {
-    super(
-      `MongoDB at ${where} is unavailable (${reason}); check that it is running and that MONGODB_URI or MONGODB_HOST points at it`,
-    );
+    super(`MongoDB at ${where} is unavailable (${reason})`);
   }
 }
 

@@ -15,10 +15,13 @@ export type {
   WorkerSpecsEntry,
 } from './registry/worker.js';
 export { COLLECTIONS, INDEXES, ensureCollections, type EnsureReport } from './registry/collections.js';
+// The registry's own document mapping, for tools that seed workers in bulk (the benchmark).
+export { newWorkerDocument, specsToBson } from './registry/document.js';
 export {
   ErrorCode,
   RegistryError,
   UsageError,
+  ConfigError,
   InvalidWorkerIdError,
   InvalidWorkerAddressError,
   InvalidWorkerDataError,
@@ -56,5 +59,5 @@ export { SERVER_DEFAULTS, resolveServerOptions, type ServerOptions } from './ser
 export type { RegistryPort, CredentialsPort, TokenVerifier } from './server/ports.js';
 export { createMasterMetrics, type MasterMetrics } from './metrics/metrics.js';
 export { createMasterLogger } from './logger.js';
-export { parseServeConfig, ConfigError, type ServeConfig, type ServeFlags } from './cli/serve-config.js';
+export { parseServeConfig, type ServeConfig, type ServeFlags } from './cli/serve-config.js';
 export { serveCommand, runServe, processShutdownSignals, type ShutdownSignals, type ServeIo } from './cli/serve-command.js';

@@ -27,6 +27,15 @@ export const DEFAULTS = {
   reprobeIntervalMs: 5 * 60_000,
 } as const;
 
+/**
+ * The cadence a master may dictate in `welcome` (inclusive bounds): agents
+ * refuse a welcome outside them, so a master must not be configured outside them.
+ */
+export const CADENCE_LIMITS = {
+  heartbeatIntervalMs: { min: 10, max: 3_600_000 },
+  heartbeatTimeoutMs: { min: 20, max: 7_200_000 },
+} as const;
+
 /** Numbers of the protocol's spec values, for validation on both sides. */
 export const SPEC_LIMITS = {
   maxCpu: 65_536,

@@ -1,5 +1,5 @@
 export { PROTOCOL_VERSION } from './version.js';
-export { DEFAULTS, SPEC_LIMITS } from './defaults.js';
+export { CADENCE_LIMITS, DEFAULTS, SPEC_LIMITS } from './defaults.js';
 export { HEADERS, bearer, parseBearer } from './headers.js';
 export { WORKER_ID_PATTERN, WORKER_ID_MAX_LENGTH, isValidWorkerId } from './worker-id.js';
 export {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SPEC_LIMITS } from './defaults.js';
+import { CADENCE_LIMITS, SPEC_LIMITS } from './defaults.js';
 import { PROTOCOL_VERSION } from './version.js';
 import { WORKER_ID_PATTERN } from './worker-id.js';
 
@@ -23,6 +23,13 @@ export const SpecsSchema = z.strictObject({
 export type Specs = z.infer<typeof SpecsSchema>;
 
 const workerId = z.string().regex(WORKER_ID_PATTERN);
+/**
+ * A heartbeat's number, echoed in its ack. Neither daemon acts on it (to the
+ * agent any ack is proof of life); it pairs an ack with its heartbeat for a
+ * reader of a trace or a test client. It stays required on both messages: the
+ * schemas are strict, so dropping it would break agents and masters of this
+ * protocol version.
+ */
 const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 export const HelloSchema = z.strictObject({
@@ -54,8 +61,8 @@ export type SpecsUpdate = z.infer<typeof SpecsUpdateSchema>;
 export const WelcomeSchema = z.strictObject({
   type: z.literal('welcome'),
   protocol_version: z.literal(PROTOCOL_VERSION),
-  heartbeat_interval_ms: z.number().int().min(10).max(3_600_000),
-  heartbeat_timeout_ms: z.number().int().min(20).max(7_200_000),
+  heartbeat_interval_ms: z.number().int().min(CADENCE_LIMITS.heartbeatIntervalMs.min).max(CADENCE_LIMITS.heartbeatIntervalMs.max),
+  heartbeat_timeout_ms: z.number().int().min(CADENCE_LIMITS.heartbeatTimeoutMs.min).max(CADENCE_LIMITS.heartbeatTimeoutMs.max),
 });
 
 /** Acknowledges a heartbeat; the agent's proof that the master is alive. */

@@ -1,11 +1,9 @@
 /** Messages between the coordinator (main.ts) and a fleet simulator process (fleet.ts), over fork IPC. */
 
-export interface FleetSpecs {
-  total_cpu: number;
-  total_memory: number;
-  total_storage: number;
-  total_gpu: number;
-}
+import type { Specs } from '@cluster/protocol';
+
+/** The specs a simulated agent reports: the protocol's shape. */
+export type FleetSpecs = Specs;
 
 export type FleetRequest =
   | {

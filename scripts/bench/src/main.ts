@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { MongoClient, type ObjectId } from 'mongodb';
-import { DEFAULTS } from '../../../packages/protocol/dist/index.js';
+import { DEFAULTS } from '@cluster/protocol';
 import { parseBenchArgs, USAGE, type BenchArgs } from './args.js';
 import type { BenchContext } from './context.js';
 import { setUpMaster, type MasterRig } from './master-rig.js';

@@ -1,6 +1,5 @@
 import { Long, type Db, type ObjectId } from 'mongodb';
-import { createWorkerRegistry, generateToken, hashToken, COLLECTIONS } from '../../../packages/master/dist/index.js';
-import { newWorkerDocument, specsToBson } from '../../../packages/master/dist/registry/document.js';
+import { COLLECTIONS, createWorkerRegistry, generateToken, hashToken, newWorkerDocument, specsToBson } from '@cluster/master';
 import type { FleetSpecs } from './fleet-protocol.js';
 
 export interface SeededWorker {

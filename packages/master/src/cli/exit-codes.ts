@@ -1,4 +1,4 @@
-import { RegistryError } from '../errors.js';
+import { ErrorCode, RegistryError, type ErrorCodeValue } from '../errors.js';
 
 /** What scripts around the CLI can rely on. */
 export const EXIT = {
@@ -15,6 +15,13 @@ export function exitCodeFor(error: unknown): ExitCode {
   return error instanceof RegistryError && error.isUsage ? EXIT.usage : EXIT.failed;
 }
 
+/** What the command line adds to an error's message: the next step, in its own terms. */
+const HINTS: Partial<Record<ErrorCodeValue, string>> = {
+  [ErrorCode.usage]: ' (see --help)',
+  [ErrorCode.workerNotFound]: '; see the registered ones with: cluster-master worker list',
+  [ErrorCode.databaseUnavailable]: '; check that it is running and that MONGODB_URI or MONGODB_HOST points at it',
+};
+
 /**
  * The one line printed on stderr for an error: the code for scripts, the
  * message for people. Unknown errors (bugs, driver surprises) get INTERNAL and
@@ -23,6 +30,6 @@ export function exitCodeFor(error: unknown): ExitCode {
 export function errorLine(error: unknown, hide: (text: string) => string): string {
   const code = error instanceof RegistryError ? error.code : 'INTERNAL';
   const message = error instanceof Error ? error.message : String(error);
-  const hint = code === 'USAGE' ? ' (see --help)' : '';
+  const hint = code === 'INTERNAL' ? '' : (HINTS[code] ?? '');
   return `cluster-master: error [${code}]: ${hide(message.replace(/\s+/g, ' ').trim())}${hint}`;
 }

@@ -5,7 +5,7 @@ import type { CommandModule } from 'yargs';
 import type { Env } from '../db/settings.js';
 import { createMaster, type Master } from '../server/master.js';
 import { InvalidDatabaseSettingsError } from '../errors.js';
-import { ConfigError, parseServeConfig, type ServeConfig, type ServeFlags } from './serve-config.js';
+import { ConfigError, integerHelp, parseServeConfig, type ServeConfig, type ServeFlags } from './serve-config.js';
 import { createMasterLogger } from '../logger.js';
 
 /** Delivers the first shutdown request (SIGTERM, SIGINT) once. */
@@ -147,27 +147,12 @@ export function serveCommand(io: ServeIo): CommandModule<object, ServeArgs> {
     builder: (yargs) =>
       yargs
         .option('host', { type: 'string', describe: 'Listen address [MASTER_HOST, default 0.0.0.0]' })
-        .option('port', { type: 'string', describe: 'Listen port, 0 picks one [MASTER_PORT, default 8080]' })
-        .option('heartbeat-interval-ms', {
-          type: 'string',
-          describe: 'Heartbeat cadence told to agents [MASTER_HEARTBEAT_INTERVAL_MS, default 5000]',
-        })
-        .option('heartbeat-timeout-ms', {
-          type: 'string',
-          describe: 'Silence after which a worker is flagged inactive, >= 2 intervals [MASTER_HEARTBEAT_TIMEOUT_MS, default 15000]',
-        })
-        .option('flush-interval-ms', {
-          type: 'string',
-          describe: 'How often heartbeats are written, one query per flush [MASTER_FLUSH_INTERVAL_MS, default 1000]',
-        })
-        .option('hello-timeout-ms', {
-          type: 'string',
-          describe: 'Time a new connection has to say hello [MASTER_HELLO_TIMEOUT_MS, default 10000]',
-        })
-        .option('view-refresh-ms', {
-          type: 'string',
-          describe: 'How often the admission version is read (the view is re-read when it changed), at most 5000 [MASTER_VIEW_REFRESH_MS, default 5000]',
-        })
+        .option('port', { type: 'string', describe: integerHelp('port') })
+        .option('heartbeat-interval-ms', { type: 'string', describe: integerHelp('heartbeatIntervalMs') })
+        .option('heartbeat-timeout-ms', { type: 'string', describe: integerHelp('heartbeatTimeoutMs') })
+        .option('flush-interval-ms', { type: 'string', describe: integerHelp('flushIntervalMs') })
+        .option('hello-timeout-ms', { type: 'string', describe: integerHelp('helloTimeoutMs') })
+        .option('view-refresh-ms', { type: 'string', describe: integerHelp('viewRefreshMs') })
         .option('tls-cert', { type: 'string', describe: 'PEM certificate: serve wss:// [MASTER_TLS_CERT]' })
         .option('tls-key', { type: 'string', describe: 'PEM private key [MASTER_TLS_KEY]' })
         .option('check-source-address', {

@@ -1,16 +1,11 @@
 import { accessSync, constants } from 'node:fs';
 import { mongoSettingsFromEnv, type Env, type MongoSettings } from '../db/settings.js';
-import { UsageError } from '../errors.js';
-import { LOG_LEVELS, type LogLevel } from '../logger.js';
-import { SERVER_DEFAULTS, type ServerOptions } from '../server/options.js';
+import { ConfigError } from '../errors.js';
 
-/**
- * A wrong flag or environment variable of `cluster-master serve`. A UsageError,
- * so the CLI prints its one line and exits 2.
- */
-export class ConfigError extends UsageError {
-  override name = 'ConfigError';
-}
+export { ConfigError };
+import { LOG_LEVELS, type LogLevel } from '../logger.js';
+import { OPERATOR_OPTIONS, SERVER_DEFAULTS, type ServerOptions } from '../server/options.js';
+
 
 /** The flags as yargs hands them over (strings unparsed, so that errors name the flag). */
 export interface ServeFlags {
@@ -62,48 +57,23 @@ const defaultDeps: ServeConfigDeps = {
   },
 };
 
-/** Every setting: its flag, its environment variable, and its bounds. */
+/** Every number setting: its flag and its environment variable; default, bounds and help from OPERATOR_OPTIONS. */
 const INTEGER_SETTINGS = {
-  port: { flag: 'port', env: 'MASTER_PORT', min: 0, max: 65_535, fallback: SERVER_DEFAULTS.port },
-  heartbeatIntervalMs: {
-    flag: 'heartbeat-interval-ms',
-    env: 'MASTER_HEARTBEAT_INTERVAL_MS',
-    min: 10,
-    max: 3_600_000,
-    fallback: SERVER_DEFAULTS.heartbeatIntervalMs,
-  },
-  heartbeatTimeoutMs: {
-    flag: 'heartbeat-timeout-ms',
-    env: 'MASTER_HEARTBEAT_TIMEOUT_MS',
-    min: 20,
-    max: 7_200_000,
-    fallback: SERVER_DEFAULTS.heartbeatTimeoutMs,
-  },
-  flushIntervalMs: {
-    flag: 'flush-interval-ms',
-    env: 'MASTER_FLUSH_INTERVAL_MS',
-    min: 10,
-    max: 60_000,
-    fallback: SERVER_DEFAULTS.flushIntervalMs,
-  },
-  helloTimeoutMs: {
-    flag: 'hello-timeout-ms',
-    env: 'MASTER_HELLO_TIMEOUT_MS',
-    min: 100,
-    max: 600_000,
-    fallback: SERVER_DEFAULTS.helloTimeoutMs,
-  },
-  // At most 5 s: the refresh is what closes a connected worker that was unregistered.
-  viewRefreshMs: {
-    flag: 'view-refresh-ms',
-    env: 'MASTER_VIEW_REFRESH_MS',
-    min: 100,
-    max: 5_000,
-    fallback: SERVER_DEFAULTS.viewRefreshMs,
-  },
+  port: { flag: 'port', env: 'MASTER_PORT', ...OPERATOR_OPTIONS.port },
+  heartbeatIntervalMs: { flag: 'heartbeat-interval-ms', env: 'MASTER_HEARTBEAT_INTERVAL_MS', ...OPERATOR_OPTIONS.heartbeatIntervalMs },
+  heartbeatTimeoutMs: { flag: 'heartbeat-timeout-ms', env: 'MASTER_HEARTBEAT_TIMEOUT_MS', ...OPERATOR_OPTIONS.heartbeatTimeoutMs },
+  flushIntervalMs: { flag: 'flush-interval-ms', env: 'MASTER_FLUSH_INTERVAL_MS', ...OPERATOR_OPTIONS.flushIntervalMs },
+  helloTimeoutMs: { flag: 'hello-timeout-ms', env: 'MASTER_HELLO_TIMEOUT_MS', ...OPERATOR_OPTIONS.helloTimeoutMs },
+  viewRefreshMs: { flag: 'view-refresh-ms', env: 'MASTER_VIEW_REFRESH_MS', ...OPERATOR_OPTIONS.viewRefreshMs },
 } as const;
 
-type IntegerSetting = keyof typeof INTEGER_SETTINGS;
+export type IntegerSetting = keyof typeof INTEGER_SETTINGS;
+
+/** The help line of a number setting's flag: what it does, its variable, its default. */
+export function integerHelp(name: IntegerSetting): string {
+  const setting = INTEGER_SETTINGS[name];
+  return `${setting.help} [${setting.env}, default ${setting.default}]`;
+}
 
 function given(value: string | number | boolean | undefined): value is string | number | boolean {
   return value !== undefined && value !== '';
@@ -120,7 +90,7 @@ function pick(flagValue: string | number | boolean | undefined, env: Env, envNam
 function integer(name: IntegerSetting, flags: ServeFlags, env: Env): number {
   const spec = INTEGER_SETTINGS[name];
   const raw = pick(flags[name], env, spec.env);
-  if (raw === undefined) return spec.fallback;
+  if (raw === undefined) return spec.default;
   const where = raw.from === 'flag' ? `--${spec.flag}` : spec.env;
   const text = raw.value.trim();
   if (!/^\d+$/.test(text)) {

@@ -1,18 +1,10 @@
-import type { Collection, Db, Document, Filter } from 'mongodb';
-import { createAdmissionVersion } from './admission-version.js';
-import { COLLECTIONS, SINGLE_BATCH_SIZE, ensureCollections, type EnsureReport } from './collections.js';
-import {
-  ADMISSION_PROJECTION,
-  newWorkerDocument,
-  specsToBson,
-  toAdmissionEntry,
-  toWorker,
-  unixSecondsToBson,
-} from './document.js';
-import { describeHosts, guard, isDuplicateKeyError } from './driver-errors.js';
-import { WorkerAlreadyRegisteredError, WorkerNotFoundError } from '../errors.js';
-import { inactiveFilter } from './inactive-filter.js';
-import { assertSpecs, assertUnixSeconds, assertWorkerAddress, assertWorkerId } from './validate.js';
+import type { Collection, Db, Document } from 'mongodb';
+import { createAdmissionVersion, type AdmissionVersion } from './admission-version.js';
+import { adminOperations } from './admin-operations.js';
+import { agentPathOperations } from './agent-path-operations.js';
+import { queryOperations } from './worker-queries.js';
+import { COLLECTIONS, type EnsureReport } from './collections.js';
+import { describeHosts, guard } from './driver-errors.js';
 import type {
   AdmissionEntry,
   Worker,
@@ -89,225 +81,28 @@ export interface WorkerRegistryOptions {
 
 export const DEFAULT_MAX_UPDATES_PER_COMMAND = 25;
 
-const byWorkerId = (a: Worker, b: Worker): number =>
-  a.worker_id < b.worker_id ? -1 : a.worker_id > b.worker_id ? 1 : 0;
-
-function filterFor(filter: WorkerFilter): Filter<Document> {
-  const query: Filter<Document> = {};
-  if (filter.active !== undefined) query.is_active = filter.active;
-  if (filter.ip !== undefined) query.worker_ip = String(filter.ip);
-  if (filter.gpu === true) query.total_gpu = { $gt: 0 };
-  if (filter.minCpu !== undefined) query.total_cpu = { $gt: Number(filter.minCpu) };
-  if (filter.minMemory !== undefined) query.total_memory = { $gt: Number(filter.minMemory) };
-  if (filter.staleBefore !== undefined) {
-    // The contract's stale query: still flagged active, but silent since the cutoff.
-    // Stale means active, so "inactive and stale" is a query that matches nothing.
-    if (filter.active === false) return { _id: { $exists: false } };
-    query.is_active = true;
-    query.last_heartbeat = { $lt: Number(filter.staleBefore) };
-  }
-  return query;
-}
-
-/**
- * Entries with the same specs become one statement: a fleet of like machines
- * (a first connection, a driver update) costs one update per kind of machine,
- * not one per worker. On the dev database each statement reads the whole
- * collection, so 25 workers took 25 scans (8.6 s at 10,000 workers).
- * A worker listed twice keeps its last entry.
- */
-function groupBySpecs(entries: readonly WorkerSpecsEntry[]): { specs: WorkerSpecsEntry; workerIds: string[] }[] {
-  const last = new Map<string, WorkerSpecsEntry>();
-  for (const entry of entries) {
-    last.delete(entry.worker_id);
-    last.set(entry.worker_id, entry);
-  }
-  const groups = new Map<string, { specs: WorkerSpecsEntry; workerIds: string[] }>();
-  for (const entry of last.values()) {
-    const key = [entry.total_cpu, entry.total_memory, entry.total_storage, entry.total_gpu].join('|');
-    const group = groups.get(key);
-    if (group === undefined) groups.set(key, { specs: entry, workerIds: [entry.worker_id] });
-    else group.workerIds.push(entry.worker_id);
-  }
-  return [...groups.values()];
-}
-
-function assertWorkerIds(workerIds: readonly string[]): void {
-  for (const workerId of workerIds) assertWorkerId(workerId);
+/** What the registry's operations share: the collection, the guarded runner, the clock, the admission version. */
+export interface RegistryContext {
+  db: Db;
+  workers: Collection<Document>;
+  /** Runs a database operation, turning connectivity failures into DatabaseUnavailableError. */
+  run: <T>(operation: () => Promise<T>) => Promise<T>;
+  clock: () => Date;
+  /** Set anew after each admin write that changes what admission reads; best effort (see admission-version.ts). */
+  version: AdmissionVersion;
+  maxUpdatesPerCommand: number;
 }
 
 export function createWorkerRegistry(db: Db, options: WorkerRegistryOptions = {}): WorkerRegistry {
   const clock = options.now ?? (() => new Date());
-  const maxUpdatesPerCommand = Math.max(1, Math.floor(options.maxUpdatesPerCommand ?? DEFAULT_MAX_UPDATES_PER_COMMAND));
   const where = options.describeDatabase ?? describeHosts(db);
-  const workers: Collection<Document> = db.collection(COLLECTIONS.workers);
-  const run = <T>(operation: () => Promise<T>): Promise<T> => guard(where, operation);
-  // Set anew after each admin write that changes what admission reads; best effort (see admission-version.ts).
-  const version = createAdmissionVersion(db, { now: clock, describeDatabase: where });
-
-  /**
-   * The list queries read everything in the find's first batch, so no getMore
-   * follows. FerretDB 1.x closes a cursor when the client connection that
-   * opened it closes, and the driver may send the getMore on another pooled
-   * connection: if the first one was closed meanwhile (idle pruning, a pool
-   * cleared after a timeout under load), the getMore fails with CursorNotFound
-   * or, racing the close, comes back empty with cursor id 0, and toArray()
-   * returns the first 101 workers as if they were all (reproduced: 1 in 2,000
-   * with maxIdleTimeMS 1). One batch is cut only by the 16 MiB reply limit
-   * (tens of thousands of workers).
-   */
-  async function find(query: Filter<Document>): Promise<Worker[]> {
-    const docs = await run(() => workers.find(query, { batchSize: SINGLE_BATCH_SIZE }).toArray());
-    return docs.map(toWorker).sort(byWorkerId);
-  }
-
-  const registry: WorkerRegistry = {
-    ensureCollections: () => run(() => ensureCollections(db)),
-
-    async registerWorker(workerId, workerIp) {
-      assertWorkerId(workerId);
-      assertWorkerAddress(workerIp);
-      const document = newWorkerDocument(workerId, workerIp, clock());
-      try {
-        // insertOne adds an _id to the object it is given; insert a copy.
-        await run(() => workers.insertOne({ ...document }));
-      } catch (error) {
-        // The unique index on worker_id decides races: the loser gets 11000.
-        if (isDuplicateKeyError(error)) throw new WorkerAlreadyRegisteredError(workerId);
-        throw error;
-      }
-      await version.bump();
-      return toWorker(document);
-    },
-
-    async getWorker(workerId) {
-      assertWorkerId(workerId);
-      const doc = await run(() => workers.findOne({ worker_id: workerId }));
-      return doc === null ? null : toWorker(doc);
-    },
-
-    getAllWorkers: () => find({}),
-
-    async updateWorkerInfo(info) {
-      assertWorkerId(info.worker_id);
-      if (info.worker_ip !== undefined) assertWorkerAddress(info.worker_ip);
-      assertSpecs(info);
-      assertUnixSeconds(info.last_heartbeat);
-      const set: Document = {
-        ...(info.worker_ip !== undefined ? { worker_ip: info.worker_ip } : {}),
-        ...specsToBson(info),
-        is_active: info.is_active === true,
-        last_heartbeat: unixSecondsToBson(info.last_heartbeat),
-        updated_at: clock(),
-      };
-      const result = await run(() => workers.updateOne({ worker_id: info.worker_id }, { $set: set }));
-      if (result.matchedCount === 0) throw new WorkerNotFoundError(info.worker_id);
-      await version.bump();
-    },
-
-    async updateHeartbeat(workerId, unixSeconds) {
-      assertWorkerId(workerId);
-      assertUnixSeconds(unixSeconds);
-      const result = await run(() =>
-        workers.updateOne(
-          { worker_id: workerId },
-          { $set: { last_heartbeat: unixSecondsToBson(unixSeconds), is_active: true, updated_at: clock() } },
-        ),
-      );
-      if (result.matchedCount === 0) throw new WorkerNotFoundError(workerId);
-    },
-
-    async unregisterWorker(workerId) {
-      assertWorkerId(workerId);
-      const result = await run(() => workers.deleteOne({ worker_id: workerId }));
-      if (result.deletedCount === 0) throw new WorkerNotFoundError(workerId);
-      await version.bump();
-    },
-
-    async workerExists(workerId) {
-      assertWorkerId(workerId);
-      return (await run(() => workers.countDocuments({ worker_id: workerId }))) > 0;
-    },
-
-    findActive: () => find(filterFor({ active: true })),
-    findByIp: (ip) => find(filterFor({ ip })),
-    findStale: (cutoffUnixSeconds) => find(filterFor({ staleBefore: cutoffUnixSeconds })),
-    findByMinResources: ({ cpu, memory }) => find(filterFor({ minCpu: cpu, minMemory: memory })),
-    findGpuWorkers: () => find(filterFor({ gpu: true })),
-    findWorkers: (filter) => find(filterFor(filter)),
-
-    async recordHeartbeats(workerIds, unixSeconds, now) {
-      assertWorkerIds(workerIds);
-      assertUnixSeconds(unixSeconds);
-      if (workerIds.length === 0) return { matched: 0 };
-      const result = await run(() =>
-        workers.updateMany(
-          { worker_id: { $in: [...new Set(workerIds)] } },
-          { $set: { last_heartbeat: unixSecondsToBson(unixSeconds), is_active: true, updated_at: now } },
-        ),
-      );
-      return { matched: result.matchedCount };
-    },
-
-    async markInactive(workerIds, now, lastWritten) {
-      assertWorkerIds(workerIds);
-      for (const id of workerIds) {
-        const second = lastWritten?.get(id);
-        if (second !== undefined) assertUnixSeconds(second);
-      }
-      if (workerIds.length === 0) return 0;
-      const result = await run(() =>
-        workers.updateMany(inactiveFilter(workerIds, lastWritten), { $set: { is_active: false, updated_at: now } }),
-      );
-      return result.modifiedCount;
-    },
-
-    async sweepStale(cutoffUnixSeconds, now) {
-      assertUnixSeconds(cutoffUnixSeconds, 'cutoff');
-      const result = await run(() =>
-        workers.updateMany(filterFor({ staleBefore: cutoffUnixSeconds }), {
-          $set: { is_active: false, updated_at: now },
-        }),
-      );
-      return result.modifiedCount;
-    },
-
-    async updateSpecs(entries, now) {
-      for (const entry of entries) {
-        assertWorkerId(entry.worker_id);
-        assertSpecs(entry);
-      }
-      const statements = groupBySpecs(entries).map(({ specs, workerIds }) => {
-        const update = { $set: { ...specsToBson(specs), updated_at: now } };
-        return workerIds.length === 1
-          ? { updateOne: { filter: { worker_id: workerIds[0] }, update } }
-          : { updateMany: { filter: { worker_id: { $in: workerIds } }, update } };
-      });
-      for (let start = 0; start < statements.length; start += maxUpdatesPerCommand) {
-        const chunk = statements.slice(start, start + maxUpdatesPerCommand);
-        // Independent updates: one failing must not stop the others
-        // (FerretDB ignores this and applies them in order anyway).
-        await run(() => workers.bulkWrite(chunk, { ordered: false }));
-      }
-    },
-
-    async existingWorkerIds(workerIds) {
-      assertWorkerIds(workerIds);
-      if (workerIds.length === 0) return new Set();
-      const docs = await run(() =>
-        workers
-          .find({ worker_id: { $in: [...workerIds] } }, { projection: { _id: 0, worker_id: 1 }, batchSize: SINGLE_BATCH_SIZE })
-          .toArray(),
-      );
-      return new Set(docs.map((doc) => String(doc.worker_id)));
-    },
-
-    async listAdmissionView() {
-      const docs = await run(() =>
-        workers.find({}, { projection: ADMISSION_PROJECTION, batchSize: SINGLE_BATCH_SIZE }).toArray(),
-      );
-      return docs.map(toAdmissionEntry);
-    },
+  const context: RegistryContext = {
+    db,
+    workers: db.collection(COLLECTIONS.workers),
+    run: (operation) => guard(where, operation),
+    clock,
+    version: createAdmissionVersion(db, { now: clock, describeDatabase: where }),
+    maxUpdatesPerCommand: Math.max(1, Math.floor(options.maxUpdatesPerCommand ?? DEFAULT_MAX_UPDATES_PER_COMMAND)),
   };
-  return registry;
+  return { ...adminOperations(context), ...queryOperations(context), ...agentPathOperations(context) };
 }

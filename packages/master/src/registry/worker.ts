@@ -1,17 +1,17 @@
+import type { Specs } from '@cluster/protocol';
+
 /**
  * A worker as code sees it: plain JS numbers and Dates, whatever BSON numeric
  * type the document holds (see document.ts). Field names are the contract's
  * (WORKER_REGISTRY.md), so a document, a JSON dump and this type read alike.
+ * The specs are the protocol's shape (cores, GiB of memory, GB of storage,
+ * GPU devices), defined there once.
  */
-export interface WorkerSpecs {
-  /** CPU cores. */
-  total_cpu: number;
-  /** GiB of memory. */
-  total_memory: number;
-  /** GB of storage. */
-  total_storage: number;
-  /** GPU devices. */
-  total_gpu: number;
+export type WorkerSpecs = Specs;
+
+/** Only the specs of anything that holds them (a record read with more fields). */
+export function pickSpecs({ total_cpu, total_memory, total_storage, total_gpu }: WorkerSpecs): WorkerSpecs {
+  return { total_cpu, total_memory, total_storage, total_gpu };
 }
 
 export interface Worker extends WorkerSpecs {

@@ -1,4 +1,4 @@
-import { DEFAULTS } from '@cluster/protocol';
+import { CADENCE_LIMITS, DEFAULTS } from '@cluster/protocol';
 
 /** Options of the agents' endpoint; every duration names its unit. */
 export interface ServerOptions {
@@ -63,14 +63,46 @@ export interface ServerOptions {
   maxBufferedBytes: number;
 }
 
+/** A number an operator may set: its default, its inclusive bounds, and what it does (the CLI's help says this). */
+export interface BoundedOption {
+  default: number;
+  min: number;
+  max: number;
+  help: string;
+}
+
+/**
+ * The options an operator sets (`cluster-master serve`): defaults, bounds and
+ * help in one place; the CLI's validation and help derive from this table.
+ * The cadence bounds are the protocol's: agents refuse a welcome outside them.
+ */
+export const OPERATOR_OPTIONS = {
+  port: { default: 8080, min: 0, max: 65_535, help: 'Listen port, 0 picks one' },
+  heartbeatIntervalMs: { default: DEFAULTS.heartbeatIntervalMs, ...CADENCE_LIMITS.heartbeatIntervalMs, help: 'Heartbeat cadence told to agents' },
+  heartbeatTimeoutMs: {
+    default: DEFAULTS.heartbeatTimeoutMs,
+    ...CADENCE_LIMITS.heartbeatTimeoutMs,
+    help: 'Silence after which a worker is flagged inactive, >= 2 intervals',
+  },
+  flushIntervalMs: { default: 1_000, min: 10, max: 60_000, help: 'How often heartbeats are written, one query per flush' },
+  helloTimeoutMs: { default: DEFAULTS.helloTimeoutMs, min: 100, max: 600_000, help: 'Time a new connection has to say hello' },
+  // At most 5 s: the refresh is what closes a connected worker that was unregistered.
+  viewRefreshMs: {
+    default: 5_000,
+    min: 100,
+    max: 5_000,
+    help: 'How often the admission version is read (the view is re-read when it changed), at most 5000',
+  },
+} as const satisfies Record<string, BoundedOption>;
+
 export const SERVER_DEFAULTS: ServerOptions = {
   host: '0.0.0.0',
-  port: 8080,
-  heartbeatIntervalMs: DEFAULTS.heartbeatIntervalMs,
-  heartbeatTimeoutMs: DEFAULTS.heartbeatTimeoutMs,
-  flushIntervalMs: 1_000,
-  helloTimeoutMs: DEFAULTS.helloTimeoutMs,
-  viewRefreshMs: 5_000,
+  port: OPERATOR_OPTIONS.port.default,
+  heartbeatIntervalMs: OPERATOR_OPTIONS.heartbeatIntervalMs.default,
+  heartbeatTimeoutMs: OPERATOR_OPTIONS.heartbeatTimeoutMs.default,
+  flushIntervalMs: OPERATOR_OPTIONS.flushIntervalMs.default,
+  helloTimeoutMs: OPERATOR_OPTIONS.helloTimeoutMs.default,
+  viewRefreshMs: OPERATOR_OPTIONS.viewRefreshMs.default,
   viewFullRefreshMs: 60_000,
   checkSourceAddress: true,
   tls: undefined,

@@ -1,4 +1,4 @@
-import type { Specs } from '@cluster/protocol';
+import type { AdmissionEntry, WorkerSpecsEntry } from '../registry/worker.js';
 
 /**
  * The narrow view of the registry data layer (../registry) that the server
@@ -7,14 +7,9 @@ import type { Specs } from '@cluster/protocol';
  */
 
 /** One worker as admission sees it: address and specs, no timestamps. */
-export interface AdmissionRecord extends Specs {
-  worker_id: string;
-  worker_ip: string;
-}
+export type AdmissionRecord = AdmissionEntry;
 
-export interface SpecsEntry extends Specs {
-  worker_id: string;
-}
+export type SpecsEntry = WorkerSpecsEntry;
 
 export interface RegistryPort {
   /** Creates the collections and indexes if missing; safe to repeat. */

@@ -20,7 +20,7 @@ export interface Admitted {
   workerId: string;
   /** The hash the token matched: a later change of it closes the session (4401). */
   tokenHash: string;
-  /** View refresh sequence at admission; see UnregisterWatcher. */
+  /** View refresh sequence at admission: only a later refresh may close the session (session/sessions-to-close.ts). */
   viewSeq: number;
 }
 

@@ -1,5 +1,6 @@
 import { sameSpecs, type Specs } from '@cluster/protocol';
 import type { Logger } from 'pino';
+import { pickSpecs } from '../../registry/worker.js';
 import type { Clock, Timer } from '../clock.js';
 import type { DbHealth } from '../db-health.js';
 import type { AdmissionVersionPort, CredentialsPort, RegistryPort } from '../ports.js';
@@ -233,12 +234,7 @@ export class AdmissionView {
         entries.set(r.worker_id, {
           workerIp: r.worker_ip,
           tokenHash: hashes.get(r.worker_id),
-          specs: {
-            total_cpu: r.total_cpu,
-            total_memory: r.total_memory,
-            total_storage: r.total_storage,
-            total_gpu: r.total_gpu,
-          },
+          specs: pickSpecs(r),
         });
       }
       this.#applyOverlay(entries);

@@ -200,6 +200,7 @@ export class AgentSession {
           return;
         }
         this.events.onHeartbeat(this, message);
+        // The seq is echoed for whoever pairs acks with beats (see the protocol); nothing here reads it.
         this.#send({ type: 'ack', seq: message.seq });
         return;
       case 'specs':

@@ -1,12 +1,13 @@
 import type { Specs } from '@cluster/protocol';
 import type { Logger } from 'pino';
-import type { DbOp, MasterMetrics } from '../../metrics/metrics.js';
+import type { MasterMetrics } from '../../metrics/metrics.js';
 import { retryDelayMs } from '../backoff.js';
 import { unixSeconds, type Clock, type Timer } from '../clock.js';
 import { describeError, type DbHealth } from '../db-health.js';
 import type { RegistryPort } from '../ports.js';
 import { InactiveFlags } from './inactive-flags.js';
 import { PendingSpecs } from './pending-specs.js';
+import { WriteOutcomes } from './write-outcomes.js';
 
 /**
  * How soon a cycle runs once a goodbye or timeout is pending (capped at the
@@ -64,6 +65,7 @@ export class HeartbeatWriter {
   #writingHeartbeats: ReadonlySet<string> = new Set();
   readonly #flags: InactiveFlags;
   readonly #specs = new PendingSpecs();
+  readonly #writes: WriteOutcomes;
   /**
    * Whether a flag may be written express now: from the moment the running
    * cycle took its heartbeats to its end. Not before: the cycle waits for the
@@ -75,11 +77,15 @@ export class HeartbeatWriter {
   #timer: Timer | undefined;
   /** Monotonic time #timer fires. */
   #timerDueMs = 0;
-  #failures = 0;
   #running = false;
   #stopped: Promise<void> | undefined;
 
   constructor(private readonly options: HeartbeatWriterOptions) {
+    this.#writes = new WriteOutcomes({
+      metrics: options.metrics,
+      health: options.health,
+      nextRetryMs: (failures) => (this.#running ? this.#retryDelay(failures - 1) : undefined),
+    });
     this.#flags = new InactiveFlags({
       write: (ids, now, lastWritten) => this.#flag(ids, now, lastWritten),
       now: options.clock.now,
@@ -172,7 +178,7 @@ export class HeartbeatWriter {
 
   /** A flag is pending: run the next cycle within #promptMs, unless one is already due sooner or running. */
   #bringForward(): void {
-    if (!this.#running || this.#timer === undefined || this.#failures > 0) return;
+    if (!this.#running || this.#timer === undefined || this.#writes.failures > 0) return;
     const promptDue = this.options.clock.monotonic() + this.#promptMs;
     if (this.#timerDueMs <= promptDue) return;
     this.options.clock.clearTimeout(this.#timer);
@@ -185,7 +191,7 @@ export class HeartbeatWriter {
    * decides when the database is tried again.
    */
   #maybeExpress(): void {
-    if (!this.#running || !this.#expressOpen || this.#failures > 0) return;
+    if (!this.#running || !this.#expressOpen || this.#writes.failures > 0) return;
     this.#flags.writeExpress(this.#writingHeartbeats);
   }
 
@@ -198,13 +204,13 @@ export class HeartbeatWriter {
       void this.flushNow().then((ok) => {
         if (!this.#running) return;
         if (ok) {
-          this.#failures = 0;
+          this.#writes.failures = 0;
           // A fixed cadence: the time the cycle took counts towards the interval.
           const took = clock.monotonic() - startedAt;
           const next = Math.max(0, this.options.flushIntervalMs - took);
           this.#schedule(this.#flags.size > 0 ? Math.min(next, this.#promptMs) : next);
         } else {
-          this.#schedule(this.#retryDelay(this.#failures - 1));
+          this.#schedule(this.#retryDelay(this.#writes.failures - 1));
         }
       });
     }, delayMs);
@@ -214,30 +220,9 @@ export class HeartbeatWriter {
     return retryDelayMs(attempt, this.options.retryBaseMs, this.options.retryCapMs);
   }
 
-  /** Counts a failure of the database (the retry delay logged is the next cycle's). */
-  #failed(op: DbOp, error: unknown): void {
-    this.#failures += 1;
-    this.options.health.failure(op, error, this.#running ? this.#retryDelay(this.#failures - 1) : undefined);
-  }
-
-  async #write<T>(op: DbOp, fn: () => Promise<T>): Promise<T> {
-    const end = this.options.metrics.dbWriteDuration.startTimer({ op });
-    try {
-      const result = await fn();
-      end();
-      this.options.health.success(op);
-      return result;
-    } catch (error) {
-      end();
-      this.options.metrics.dbWriteErrors.inc({ op });
-      this.#failed(op, error);
-      throw error;
-    }
-  }
-
   /** One markInactive write; fewer changed than sent means already inactive, or served by another master now. */
   async #flag(ids: string[], now: Date, lastWritten: ReadonlyMap<string, number>): Promise<void> {
-    const changed = await this.#write('inactive', () => this.options.registry.markInactive(ids, now, lastWritten));
+    const changed = await this.#writes.write('inactive', () => this.options.registry.markInactive(ids, now, lastWritten));
     if (changed < ids.length) {
       this.options.logger.debug({ sent: ids.length, changed }, 'inactive flag left workers alone (already inactive, or a newer heartbeat from another master)');
     }
@@ -252,12 +237,15 @@ export class HeartbeatWriter {
     // Taken when the pending beats are: they are written as last_heartbeat, and the sweep judges against them.
     const beatsAtMs = this.options.clock.now();
     if (!(await this.#writeHeartbeats(beatsAtMs))) return false;
-    if (!(await this.#writeSpecs(now))) return false;
+    const specsWritten = await this.#specs.writeSome(this.options.maxSpecsPerFlush, (entries) =>
+      this.#writes.write('specs', () => this.options.registry.updateSpecs(entries, now)),
+    );
+    if (!specsWritten) return false;
     if (this.options.afterFlush !== undefined) {
       try {
         await this.options.afterFlush(beatsAtMs);
       } catch (error) {
-        this.#failed('sweep', error);
+        this.#writes.failed('sweep', error);
         return false;
       }
     }
@@ -280,7 +268,7 @@ export class HeartbeatWriter {
     this.#writingHeartbeats = writing;
     this.#expressOpen = true;
     try {
-      ({ matched } = await this.#write('heartbeat', () => this.options.registry.recordHeartbeats(ids, second, new Date(beatsAtMs))));
+      ({ matched } = await this.#writes.write('heartbeat', () => this.options.registry.recordHeartbeats(ids, second, new Date(beatsAtMs))));
     } catch {
       // A goodbye that came meanwhile wins over the beat that failed.
       for (const id of ids) if (!this.#flags.isPending(id)) this.#heartbeats.add(id);
@@ -295,18 +283,6 @@ export class HeartbeatWriter {
       await this.#findUnregistered(ids);
     }
     return true;
-  }
-
-  async #writeSpecs(now: Date): Promise<boolean> {
-    if (this.#specs.size === 0) return true;
-    const entries = this.#specs.take(this.options.maxSpecsPerFlush);
-    try {
-      await this.#write('specs', () => this.options.registry.updateSpecs(entries, now));
-      return true;
-    } catch {
-      this.#specs.putBack(entries);
-      return false;
-    }
   }
 
   async #findUnregistered(ids: string[]): Promise<void> {

@@ -39,4 +39,17 @@ export class PendingSpecs {
       if (!this.#specs.has(worker_id)) this.#specs.set(worker_id, specs);
     }
   }
+
+  /** Writes up to `max` entries with `write`; true when nothing was pending or the write succeeded, else they are put back. */
+  async writeSome(max: number, write: (entries: SpecsEntry[]) => Promise<unknown>): Promise<boolean> {
+    if (this.#specs.size === 0) return true;
+    const entries = this.take(max);
+    try {
+      await write(entries);
+      return true;
+    } catch {
+      this.putBack(entries);
+      return false;
+    }
+  }
 }

@@ -1,0 +1,86 @@
+import type { Document } from 'mongodb';
+import { WorkerAlreadyRegisteredError, WorkerNotFoundError } from '../errors.js';
+import { ensureCollections } from './collections.js';
+import { newWorkerDocument, specsToBson, toWorker, unixSecondsToBson } from './document.js';
+import { isDuplicateKeyError } from './driver-errors.js';
+import { assertSpecs, assertUnixSeconds, assertWorkerAddress, assertWorkerId } from './validate.js';
+import type { RegistryContext, WorkerRegistry } from './worker-registry.js';
+
+/** The admin paths (the CLI's): registration, updates, lookups of one worker. */
+export type AdminOperations = Pick<
+  WorkerRegistry,
+  'ensureCollections' | 'registerWorker' | 'getWorker' | 'updateWorkerInfo' | 'updateHeartbeat' | 'unregisterWorker' | 'workerExists'
+>;
+
+export function adminOperations(context: RegistryContext): AdminOperations {
+  const { db, workers, run, clock, version } = context;
+  return {
+    ensureCollections: () => run(() => ensureCollections(db)),
+
+    async registerWorker(workerId, workerIp) {
+      assertWorkerId(workerId);
+      assertWorkerAddress(workerIp);
+      const document = newWorkerDocument(workerId, workerIp, clock());
+      try {
+        // insertOne adds an _id to the object it is given; insert a copy.
+        await run(() => workers.insertOne({ ...document }));
+      } catch (error) {
+        // The unique index on worker_id decides races: the loser gets 11000.
+        if (isDuplicateKeyError(error)) throw new WorkerAlreadyRegisteredError(workerId);
+        throw error;
+      }
+      await version.bump();
+      return toWorker(document);
+    },
+
+    async getWorker(workerId) {
+      assertWorkerId(workerId);
+      const doc = await run(() => workers.findOne({ worker_id: workerId }));
+      return doc === null ? null : toWorker(doc);
+    },
+
+
+    async updateWorkerInfo(info) {
+      assertWorkerId(info.worker_id);
+      if (info.worker_ip !== undefined) assertWorkerAddress(info.worker_ip);
+      assertSpecs(info);
+      assertUnixSeconds(info.last_heartbeat);
+      const set: Document = {
+        ...(info.worker_ip !== undefined ? { worker_ip: info.worker_ip } : {}),
+        ...specsToBson(info),
+        is_active: info.is_active === true,
+        last_heartbeat: unixSecondsToBson(info.last_heartbeat),
+        updated_at: clock(),
+      };
+      const result = await run(() => workers.updateOne({ worker_id: info.worker_id }, { $set: set }));
+      if (result.matchedCount === 0) throw new WorkerNotFoundError(info.worker_id);
+      await version.bump();
+    },
+
+    async updateHeartbeat(workerId, unixSeconds) {
+      assertWorkerId(workerId);
+      assertUnixSeconds(unixSeconds);
+      const result = await run(() =>
+        workers.updateOne(
+          { worker_id: workerId },
+          { $set: { last_heartbeat: unixSecondsToBson(unixSeconds), is_active: true, updated_at: clock() } },
+        ),
+      );
+      if (result.matchedCount === 0) throw new WorkerNotFoundError(workerId);
+    },
+
+    async unregisterWorker(workerId) {
+      assertWorkerId(workerId);
+      const result = await run(() => workers.deleteOne({ worker_id: workerId }));
+      if (result.deletedCount === 0) throw new WorkerNotFoundError(workerId);
+      await version.bump();
+    },
+
+    async workerExists(workerId) {
+      assertWorkerId(workerId);
+      return (await run(() => workers.countDocuments({ worker_id: workerId }))) > 0;
+    },
+
+
+  };
+}

@@ -1,0 +1,170 @@
+import type { Server } from 'node:http';
+import { CloseCode, DEFAULTS } from '@cluster/protocol';
+import type { Logger } from 'pino';
+import { Registry as MetricsRegistry } from 'prom-client';
+import { WebSocketServer } from 'ws';
+import { createMasterMetrics, type MasterMetrics } from '../metrics/metrics.js';
+import { createAdmissionVersion } from '../registry/admission-version.js';
+import { createCredentialStore } from '../registry/credential-store.js';
+import { tokensMatch } from '../registry/token.js';
+import { createWorkerRegistry } from '../registry/worker-registry.js';
+import { AddressMatcher, systemLookupAll } from './admission/address.js';
+import { RefusalLog } from './admission/refusal-log.js';
+import { UpgradeAdmission, addressOf } from './admission/upgrade.js';
+import { AdmissionView } from './admission/view.js';
+import { systemClock, type Clock } from './clock.js';
+import { DbHealth } from './db-health.js';
+import { createMasterHttpServer } from './http-server.js';
+import { LivenessMonitor } from './liveness/monitor.js';
+import { LivenessTracker } from './liveness/rules.js';
+import { StaleSweeper } from './liveness/stale-sweep.js';
+import type { CreateMasterOptions } from './master.js';
+import { resolveServerOptions, type ServerOptions } from './options.js';
+import type { CredentialsPort, RegistryPort } from './ports.js';
+import { AgentSession } from './session/agent-session.js';
+import { SessionHost } from './session/session-host.js';
+import { sessionsToClose } from './session/sessions-to-close.js';
+import { Startup } from './startup.js';
+import { HeartbeatWriter } from './writes/heartbeat-writer.js';
+
+/** The master's parts, built and connected, none started. */
+export interface MasterParts {
+  options: ServerOptions;
+  clock: Clock;
+  logger: Logger;
+  registry: RegistryPort;
+  credentials: CredentialsPort;
+  metrics: MasterMetrics;
+  metricsRegistry: MetricsRegistry;
+  health: DbHealth;
+  view: AdmissionView;
+  sweeper: StaleSweeper;
+  writer: HeartbeatWriter;
+  host: SessionHost;
+  monitor: LivenessMonitor;
+  refusals: RefusalLog;
+  startup: Startup;
+}
+
+/** The registry side: admission view, heartbeat write loop, sessions, liveness, start-up. */
+export function wireParts(deps: CreateMasterOptions): MasterParts {
+  const options = resolveServerOptions(deps.options);
+  const clock = deps.clock ?? systemClock;
+  const registry = deps.registry ?? (deps.db === undefined ? undefined : createWorkerRegistry(deps.db));
+  const credentials = deps.credentials ?? (deps.db === undefined ? undefined : createCredentialStore(deps.db));
+  if (registry === undefined || credentials === undefined) {
+    throw new TypeError('createMaster needs `db`, or both `registry` and `credentials`');
+  }
+  const { logger } = deps;
+  const metricsRegistry = deps.metricsRegistry ?? new MetricsRegistry();
+  const metrics = createMasterMetrics(metricsRegistry);
+  const health = new DbHealth(logger, clock);
+  const view = new AdmissionView({
+    registry,
+    credentials,
+    clock,
+    health,
+    logger,
+    missRefreshMinIntervalMs: options.missRefreshMinIntervalMs,
+    version: deps.admissionVersion ?? (deps.db === undefined ? undefined : createAdmissionVersion(deps.db)),
+    fullRefreshMs: options.viewFullRefreshMs,
+  });
+  const tracker = new LivenessTracker(clock.monotonic);
+  const { heartbeatIntervalMs, heartbeatTimeoutMs } = options;
+  const sweeper = new StaleSweeper({ registry, clock, health, metrics, logger, heartbeatTimeoutMs, intervalMs: options.sweepIntervalMs });
+  const writer = new HeartbeatWriter({
+    registry,
+    clock,
+    health,
+    metrics,
+    logger,
+    flushIntervalMs: options.flushIntervalMs,
+    retryBaseMs: options.retryBaseMs,
+    // The writer's retry is what finds the database back after an outage: heartbeats must
+    // reach it within about a second of its return, whatever the backoff of other work.
+    retryCapMs: Math.min(options.retryCapMs, Math.max(1_000, options.flushIntervalMs)),
+    finalFlushTimeoutMs: options.finalFlushTimeoutMs,
+    maxSpecsPerFlush: options.maxSpecsPerFlush,
+    onUnregistered: (ids) => {
+      logger.info({ worker_ids: ids }, 'heartbeat matched no document: worker unregistered');
+      view.forget(ids);
+      host.closeWorkers(ids, CloseCode.unregistered, 'worker unregistered', 'unregistered');
+    },
+    afterFlush: (writtenAsOfMs) => sweeper.maybeSweep(writtenAsOfMs),
+  });
+  const host = new SessionHost({ view, writer, liveness: tracker, metrics, logger });
+  const monitor = new LivenessMonitor({ tracker, host, clock, heartbeatIntervalMs, heartbeatTimeoutMs, tickMs: options.livenessTickMs });
+  view.onRefresh((refresh) => {
+    for (const verdict of sessionsToClose(host.open, refresh)) {
+      logger.info({ worker_id: verdict.session.workerId, code: verdict.code, reason: verdict.reason }, 'closing session');
+      verdict.session.close(verdict.code, verdict.reason, verdict.cause);
+    }
+  });
+  const refusals = new RefusalLog({ logger, metrics, clock, linesPerSecond: options.refusalLogsPerSecond });
+  const startup = newStartup(deps, { options, clock, logger, registry, view, health, sweeper });
+  return { options, clock, logger, registry, credentials, metrics, metricsRegistry, health, view, sweeper, writer, host, monitor, refusals, startup };
+}
+
+function newStartup(
+  deps: CreateMasterOptions,
+  parts: Pick<MasterParts, 'options' | 'clock' | 'logger' | 'registry' | 'view' | 'health' | 'sweeper'>,
+): Startup {
+  const { options, logger, view } = parts;
+  return new Startup({
+    connect: deps.connect,
+    registry: parts.registry,
+    sweepAtStart: () => parts.sweeper.sweepAtStart(),
+    loadView: async () => {
+      const loaded = await view.refresh();
+      if (loaded) logger.info({ workers: view.size }, 'registry loaded');
+      return loaded;
+    },
+    health: parts.health,
+    logger,
+    clock: parts.clock,
+    retryBaseMs: options.retryBaseMs,
+    retryCapMs: options.retryCapMs,
+  });
+}
+
+/** The network side: the HTTP(S) server and the upgrade path into sessions. */
+export function wireEndpoint(
+  parts: MasterParts,
+  deps: Pick<CreateMasterOptions, 'lookup' | 'verifyToken'>,
+  accepting: () => boolean,
+  notReadyReason: () => string | null,
+): { server: Server; wss: WebSocketServer } {
+  const { options, clock, logger, metrics, view, host, refusals } = parts;
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: options.maxMessageBytes, clientTracking: false });
+  const upgrades = new UpgradeAdmission({
+    wss,
+    view,
+    addresses: new AddressMatcher(deps.lookup ?? systemLookupAll, clock, options.dnsCacheTtlMs),
+    verifyToken: deps.verifyToken ?? tokensMatch,
+    checkSourceAddress: options.checkSourceAddress,
+    refusals,
+    logger,
+    accepting,
+    onAdmitted: (ws, admitted, address) => {
+      // Counted once ws completed the handshake: an admission is a WebSocket that exists.
+      metrics.admissions.inc();
+      const peer = { workerId: admitted.workerId, address: address ?? 'unknown', tokenHash: admitted.tokenHash, viewSeq: admitted.viewSeq };
+      const session = new AgentSession(ws, peer, host, { clock, logger, metrics }, options);
+      if (!accepting()) session.close(CloseCode.shuttingDown, 'shutting down', 'shutdown');
+      host.attach(session);
+      logger.debug({ worker_id: admitted.workerId, address }, 'upgrade accepted');
+    },
+  });
+  const server = createMasterHttpServer({
+    tls: options.tls,
+    agentPath: DEFAULTS.agentPath,
+    maxHeaderBytes: options.maxHeaderBytes,
+    requestTimeoutMs: options.requestTimeoutMs,
+    metricsRegistry: parts.metricsRegistry,
+    notReadyReason,
+    onUpgrade: upgrades.onUpgrade,
+    onStrayUpgrade: upgrades.onStrayUpgrade,
+    onRefused: (refusal) => refusals.http({ ...refusal, address: addressOf({ remoteAddress: refusal.address }) }),
+  });
+  return { server, wss };
+}
