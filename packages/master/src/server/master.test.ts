@@ -3,28 +3,33 @@ import { afterEach, expect, test } from 'vitest';
 import WebSocket from 'ws';
 import { hashToken } from '../registry/token.js';
 import { createMaster, type Master } from './master.js';
-import { FakeRegistry, captureLogger } from './test-support/fakes.js';
+import { FakeRegistry, ManualClock, captureLogger } from './test-support/fakes.js';
 
 /**
  * createMaster over a fake registry that can fail on demand: the database
- * rules that are hard to provoke on a real database, checked with real sockets.
+ * rules that are hard to provoke on a real database, checked with real
+ * sockets. The master's own time is a manual clock: the test moves it, and
+ * the agent beats once per 100 ms of it (and waits for each ack).
  */
 const TOKEN = 'unit-test-token-0123456789abcdef';
+const STEP_MS = 50;
+const BEAT_MS = 100;
 let master: Master | undefined;
 afterEach(async () => {
   await master?.close();
 });
 
-async function start(registry: FakeRegistry) {
+async function start(registry: FakeRegistry, clock: ManualClock) {
   const { logger, lines } = captureLogger();
   master = createMaster({
     registry,
     credentials: registry,
     logger,
+    clock,
     options: {
       host: '127.0.0.1',
       port: 0,
-      heartbeatIntervalMs: 100,
+      heartbeatIntervalMs: BEAT_MS,
       heartbeatTimeoutMs: 400,
       flushIntervalMs: 50,
       sweepIntervalMs: 50,
@@ -38,7 +43,8 @@ async function start(registry: FakeRegistry) {
   return { port, lines, master };
 }
 
-async function agent(port: number, workerId: string): Promise<WebSocket> {
+/** A raw agent that has said hello; beat() sends a heartbeat and resolves with its ack. */
+async function agent(port: number, workerId: string): Promise<{ ws: WebSocket; beat: () => Promise<void> }> {
   const ws = new WebSocket(`ws://127.0.0.1:${port}/agent`, {
     headers: { 'x-protocol-version': String(PROTOCOL_VERSION), 'x-worker-id': workerId, authorization: `Bearer ${TOKEN}` },
   });
@@ -46,6 +52,7 @@ async function agent(port: number, workerId: string): Promise<WebSocket> {
     ws.once('open', resolve);
     ws.once('error', reject);
   });
+  const welcome = new Promise((resolve) => ws.once('message', resolve));
   ws.send(
     JSON.stringify({
       type: 'hello',
@@ -55,42 +62,55 @@ async function agent(port: number, workerId: string): Promise<WebSocket> {
       specs: { total_cpu: 1, total_memory: 1, total_storage: 1, total_gpu: 0 },
     }),
   );
+  await welcome;
   let seq = 0;
-  const timer = setInterval(() => ws.send(JSON.stringify({ type: 'heartbeat', seq: ++seq })), 100);
-  ws.on('close', () => clearInterval(timer));
-  return ws;
+  const beat = async (): Promise<void> => {
+    const acked = new Promise((resolve) => ws.once('message', resolve));
+    ws.send(JSON.stringify({ type: 'heartbeat', seq: ++seq }));
+    await acked;
+  };
+  return { ws, beat };
 }
 
-const until = async (what: string, check: () => boolean, ms = 3_000): Promise<void> => {
-  const deadline = performance.now() + ms;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
+/** Moves the master's clock by `ms` in steps, the agent (if any) beating every BEAT_MS of it. */
+async function run(clock: ManualClock, ms: number, beat?: () => Promise<void>): Promise<void> {
+  for (let passed = 0; passed < ms; passed += STEP_MS) {
+    if (beat !== undefined && passed % BEAT_MS === 0) await beat();
+    await clock.advanceAsync(STEP_MS);
   }
-};
+}
+
+/** Runs the clock until `check` holds, at most `ms` of it. */
+async function until(what: string, clock: ManualClock, check: () => boolean, beat?: () => Promise<void>, ms = 3_000): Promise<void> {
+  for (let passed = 0; !check(); passed += STEP_MS) {
+    if (passed > ms) throw new Error(`no ${what} within ${ms} ms of the master's clock`);
+    await run(clock, STEP_MS, beat);
+  }
+}
 
 test('no sweep while heartbeats cannot be written, and none for one timeout after the database is back', async () => {
   const registry = new FakeRegistry();
   registry.add('w1', '127.0.0.1', hashToken(TOKEN));
-  const { port } = await start(registry);
-  await until('loaded', () => master?.notReadyReason() === null);
-  const ws = await agent(port, 'w1');
-  await until('sweeping', () => registry.count('sweepStale') >= 2);
+  const clock = new ManualClock();
+  const { port } = await start(registry, clock);
+  await until('load', clock, () => master?.notReadyReason() === null);
+  const { ws, beat } = await agent(port, 'w1');
+  await until('sweeps', clock, () => registry.count('sweepStale') >= 2, beat);
 
   registry.failing = true;
-  await until('not ready', () => master?.notReadyReason() === 'database unreachable');
+  await until('outage seen', clock, () => master?.notReadyReason() === 'database unreachable', beat);
   const sweepsAtFailure = registry.count('sweepStale');
   const heartbeatAttempts = registry.count('recordHeartbeats');
-  await new Promise((r) => setTimeout(r, 1_000)); // 2.5 timeouts of outage
+  await run(clock, 1_000, beat); // 2.5 timeouts of outage
   expect(registry.count('recordHeartbeats')).toBeGreaterThan(heartbeatAttempts + 3); // retried
   expect(registry.count('sweepStale')).toBeLessThanOrEqual(sweepsAtFailure + 1); // at most one in flight as it began
 
   registry.failing = false;
-  const recoveredAt = performance.now();
-  await until('ready', () => master?.notReadyReason() === null);
+  const recoveredAt = clock.monoMs;
+  await until('ready', clock, () => master?.notReadyReason() === null, beat);
   const sweepsAtRecovery = registry.count('sweepStale');
-  await until('sweeping again', () => registry.count('sweepStale') > sweepsAtRecovery);
-  expect(performance.now() - recoveredAt).toBeGreaterThanOrEqual(400);
+  await until('sweeping again', clock, () => registry.count('sweepStale') > sweepsAtRecovery, beat);
+  expect(clock.monoMs - recoveredAt).toBeGreaterThanOrEqual(400);
   // Every sweep after the outage came after a successful heartbeat write.
   const ops = registry.calls.map((c) => c.op).filter((op) => op === 'recordHeartbeats' || op === 'sweepStale');
   expect(ops.at(-1)).toBe('sweepStale');
@@ -100,7 +120,7 @@ test('no sweep while heartbeats cannot be written, and none for one timeout afte
 
 test('close() is idempotent and resolves when everything is released', async () => {
   const registry = new FakeRegistry();
-  const { port } = await start(registry);
+  const { port } = await start(registry, new ManualClock());
   const first = master?.close();
   expect(master?.close()).toBe(first);
   await first;
