@@ -101,9 +101,9 @@ export function createMaster(deps: CreateMasterOptions): Master {
     closing ??= (async () => {
       const wasListening = state === 'running' || state === 'starting';
       state = 'closing';
+      startup.stop();
       if (started !== undefined) await started.catch(() => undefined);
       stopViewChecks?.();
-      startup.stop();
       view.close();
       monitor.stop();
       const released = stopListening(server);
