@@ -9,7 +9,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
-import { DEFAULTS, PROTOCOL_VERSION, encode, parseAgentMessage } from '@cluster/protocol';
+import { DEFAULTS, PROTOCOL_VERSION, encode, parseAgentMessage } from '../../../packages/protocol/dist/index.js';
 
 const heartbeatIntervalMs = Number(process.env.BENCH_HEARTBEAT_INTERVAL_MS ?? DEFAULTS.heartbeatIntervalMs);
 const heartbeatTimeoutMs = Number(process.env.BENCH_HEARTBEAT_TIMEOUT_MS ?? DEFAULTS.heartbeatTimeoutMs);

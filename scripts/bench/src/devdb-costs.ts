@@ -1,5 +1,5 @@
 import { MongoClient, type Db } from 'mongodb';
-import { createAdmissionVersion, createWorkerRegistry } from '@cluster/master';
+import { createAdmissionVersion, createWorkerRegistry } from '../../../packages/master/dist/index.js';
 import { seedWorkers, workerIds } from './seed.js';
 import { median, round } from './util.js';
 

@@ -1,6 +1,6 @@
 /** Messages between the coordinator (main.ts) and a fleet simulator process (fleet.ts), over fork IPC. */
 
-import type { Specs } from '@cluster/protocol';
+import type { Specs } from '../../../packages/protocol/dist/index.js';
 
 /** The specs a simulated agent reports: the protocol's shape. */
 export type FleetSpecs = Specs;

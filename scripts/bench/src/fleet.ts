@@ -9,7 +9,7 @@
  * (no heartbeats, no pongs, no reconnect) without closing its socket.
  */
 import WebSocket, { type ClientOptions } from 'ws';
-import { createAgent, createFakeProbe, createLogger, type Agent } from '@cluster/agent';
+import { createAgent, createFakeProbe, createLogger, type Agent } from '../../../packages/agent/dist/index.js';
 import type { BeatReport, FleetEnvelope, FleetReply, FleetRequest, FleetSpecs, FleetStats } from './fleet-protocol.js';
 import { sampleProcess } from './procfs.js';
 import { sleep } from './util.js';

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { MongoClient, type ObjectId } from 'mongodb';
-import { DEFAULTS } from '@cluster/protocol';
+import { DEFAULTS } from '../../../packages/protocol/dist/index.js';
 import { parseBenchArgs, USAGE, type BenchArgs } from './args.js';
 import type { BenchContext } from './context.js';
 import { setUpMaster, type MasterRig } from './master-rig.js';

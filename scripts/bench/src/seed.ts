@@ -1,5 +1,5 @@
 import { Long, type Db, type ObjectId } from 'mongodb';
-import { COLLECTIONS, createWorkerRegistry, generateToken, hashToken, newWorkerDocument, specsToBson } from '@cluster/master';
+import { COLLECTIONS, createWorkerRegistry, generateToken, hashToken, newWorkerDocument, specsToBson } from '../../../packages/master/dist/index.js';
 import type { FleetSpecs } from './fleet-protocol.js';
 
 export interface SeededWorker {
