@@ -22,7 +22,7 @@ import (
 //
 //   - {field: scalar} and {field: {$eq: scalar}}: ->'field' IN (the stored texts of every equal value),
 //   - {field: {$in: [scalars]}}: the same with the texts of all of them,
-//   - {field: {$lt/$lte/$gt/$gte: number or date}}: ->>'field' compared in SQL.
+//   - {field: {$lt/$lte/$gt/$gte: number or date}}: ->>'field' compared in SQL (a little wider).
 //
 // Each condition also lets every row whose field is an array through (MongoDB
 // matches an array holding a match), except on _id, which cannot be an array.
@@ -124,8 +124,6 @@ func devdbConditions(filter *types.Document) []devdbCondition {
 	return conds
 }
 
-var devdbRangeOps = map[string]string{"$lt": "<", "$lte": "<=", "$gt": ">", "$gte": ">="}
-
 // devdbOperatorConditions: {field: {$op: v, ...}}. A document with a key that
 // is not an operator is an equality with a document: nothing is pushed down.
 func devdbOperatorConditions(field string, ops *types.Document) []devdbCondition {
@@ -151,8 +149,8 @@ func devdbOperatorConditions(field string, ops *types.Document) []devdbCondition
 				conds = append(conds, devdbCondition{field: field, texts: texts})
 			}
 		case "$lt", "$lte", "$gt", "$gte":
-			if value, ok := devdbRangeValue(v); ok {
-				conds = append(conds, devdbCondition{field: field, op: devdbRangeOps[op], value: value})
+			if sqlOp, bound, ok := devdbRangeBound(op, v); ok {
+				conds = append(conds, devdbCondition{field: field, op: sqlOp, value: bound})
 			}
 		}
 	}

@@ -108,28 +108,47 @@ func devdbSJSON(v any) ([]string, bool) {
 	return []string{string(b)}, true
 }
 
-// devdbRangeValue returns the SQL value that _ferretdb_sjson->>'field' is
-// compared with for {$lt/$lte/$gt/$gte: v}: a number, or a date as its
-// milliseconds (how a date is stored). ->> gives a stored number as an SQL
-// number (exact comparison across integers and reals), a string as TEXT (above
-// every number), a boolean as 1 or 0, null as NULL. MongoDB compares a number
-// only with numbers and a date only with dates, so whatever else passes or
-// fails the SQL comparison never matches: nothing that matches is turned away.
-func devdbRangeValue(v any) (any, bool) {
+// devdbRangeBound returns the SQL comparison for {op: v} on
+// _ferretdb_sjson->>'field', for a number or a date (stored as its
+// milliseconds). ->> gives a stored number as an SQL number, a string as TEXT
+// (above every number), a boolean as 1 or 0, null as NULL. MongoDB compares a
+// number only with numbers and a date only with dates, so whatever else passes
+// or fails the SQL comparison never matches anyway.
+//
+// ->> does not always give a stored double's exact value: it reads the double's
+// shortest decimal text, and the double 2^60, stored as "1152921504606847000",
+// comes back as that integer, 24 above 2^60. The bound is therefore widened by
+// a relative 2^-40 (more than a thousand times that error; 0.0017 at 1.7e9)
+// plus 1e-300 (a subnormal read as 0), and the comparison made inclusive: rows
+// at the bound come back and FerretDB's filter turns them away.
+func devdbRangeBound(op string, v any) (sqlOp string, bound float64, ok bool) {
+	var f float64
+
 	switch v := v.(type) {
 	case int32:
-		return int64(v), true
+		f = float64(v)
 	case int64:
-		return v, true
+		f = float64(v)
 	case float64:
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, false
-		}
-
-		return v, true
+		f = v
 	case time.Time:
-		return v.UnixMilli(), true
+		f = float64(v.UnixMilli())
 	default:
-		return nil, false
+		return "", 0, false
+	}
+
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return "", 0, false
+	}
+
+	slack := math.Abs(f)*0x1p-40 + 1e-300
+
+	switch op {
+	case "$lt", "$lte":
+		return "<=", f + slack, true
+	case "$gt", "$gte":
+		return ">=", f - slack, true
+	default:
+		return "", 0, false
 	}
 }
