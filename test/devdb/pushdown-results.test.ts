@@ -117,6 +117,7 @@ function filters(): Document[] {
     { v: { $in: [] } },
     { v: { $in: [null, new Int32(5)] } },
     { v: { $in: [/^a/, 'x'] } },
+    { v: { $in: ['<a&b>', 'say "hi"', 'back\\slash', 'grüße 😀', 'a\u2028b', 'tab\there\u0001', '[x'] } },
     { v: { $gt: new Int32(0), $lt: new Int32(6) } },
     { v: { $gte: new Int32(5), $in: [new Double(5), new Double(5.5)] } },
     { v: { $ne: new Int32(5) } },
@@ -185,6 +186,7 @@ describe('results with and without the pushdown', () => {
     expect(await ids({ v: 'a\u2028b' })).toEqual(['string line separator']);
     expect(await ids({ v: true })).toEqual(['array bool', 'true']);
     expect(await ids({ v: { $in: [new Int32(6), 'b'] } })).toEqual(['array 5 6', 'array strings']);
+    expect(await ids({ v: { $in: ['<a&b>', 'back\\slash', 'tab\there\u0001'] } })).toEqual(['string backslash', 'string control', 'string html']);
   });
 
   it('ranges: numbers only, arrays by any element, not null or missing', async () => {
