@@ -4,7 +4,7 @@ import { COLLECTIONS } from '../../packages/master/src/registry/collections.js';
 import { newWorkerDocument } from '../../packages/master/src/registry/document.js';
 import { createWorkerRegistry, type WorkerRegistry } from '../../packages/master/src/registry/worker-registry.js';
 import { createAdmissionVersion } from '../../packages/master/src/registry/admission-version.js';
-import { createCredentialStore } from '../../packages/master/src/credentials/store.js';
+import { createCredentialStore } from '../../packages/master/src/registry/credential-store.js';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { collectionOf, explainFind, filtersOf, isFerretDb, pushdownBuilt, readsThroughIndex } from './explain.js';
 
