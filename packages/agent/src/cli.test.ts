@@ -71,7 +71,7 @@ describe('cluster-agent command line', () => {
     const h = harness(['run'], { AGENT_MASTER_URL: 'http://wrong' });
     await runCli(h.deps);
     expect(h.exits).toEqual([2]);
-    expect(h.stderr).toEqual(['cluster-agent: AGENT_MASTER_URL must start with ws:// or wss://, not http://\n']);
+    expect(h.stderr).toEqual(['cluster-agent: error [USAGE]: AGENT_MASTER_URL must start with ws:// or wss://, not http:// (see --help)\n']);
     expect(h.created).toHaveLength(0);
   });
 
@@ -79,7 +79,7 @@ describe('cluster-agent command line', () => {
     const h = harness(['run'], { AGENT_TOKEN: '', AGENT_TOKEN_FILE: '/etc/agent/token' });
     await runCli(h.deps);
     expect(h.exits).toEqual([2]);
-    expect(h.stderr.join('')).toBe('cluster-agent: cannot read token file /etc/agent/token (AGENT_TOKEN_FILE): ENOENT\n');
+    expect(h.stderr.join('')).toBe('cluster-agent: error [USAGE]: cannot read token file /etc/agent/token (AGENT_TOKEN_FILE): ENOENT (see --help)\n');
     expect(h.created).toHaveLength(0);
   });
 

@@ -2,6 +2,7 @@ import { PROTOCOL_VERSION } from '@cluster/protocol';
 import type { DestinationStream, Logger } from 'pino';
 import { createAgent, type Agent, type AgentOptions } from './agent.js';
 import { parseInvocation, type Env, type RunConfig } from './config.js';
+import { errorLine } from './errors.js';
 import { createLogger, type LoggerSettings } from './logger.js';
 import { createFakeProbe } from './probe/fake.js';
 import { formatProbeReport } from './probe/format.js';
@@ -44,7 +45,7 @@ export async function runCli(deps: CliDeps): Promise<void> {
       deps.exit(EXIT.ok);
       return;
     case 'invalid':
-      deps.stderr.write(`cluster-agent: ${invocation.message}\n`);
+      deps.stderr.write(`${errorLine(invocation.code, invocation.message)}\n`);
       deps.exit(EXIT.badConfig);
       return;
     case 'probe': {

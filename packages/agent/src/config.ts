@@ -1,5 +1,6 @@
 import { DEFAULTS, SpecsSchema, isValidWorkerId, parseBearer, bearer, type Specs } from '@cluster/protocol';
 import yargs from 'yargs';
+import { ConfigError, type ErrorCode } from './errors.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
 
 /** Everything `cluster-agent run` needs, validated. */
@@ -25,8 +26,8 @@ export type Invocation =
   | { command: 'probe'; json: boolean }
   /** --help or --version: print `output`, exit 0. */
   | { command: 'print'; output: string }
-  /** Bad configuration: print `message` (one line), exit 2. */
-  | { command: 'invalid'; message: string };
+  /** Bad configuration: print `message` (one line) with its `code`, exit 2. */
+  | { command: 'invalid'; code: ErrorCode; message: string };
 
 export interface ConfigDeps {
   hostname: () => string;
@@ -61,8 +62,6 @@ const SETTINGS = {
 
 type SettingName = keyof typeof SETTINGS;
 
-class ConfigError extends Error {}
-
 /**
  * Turns argv and the environment into what to do. Never touches the process:
  * main.ts prints and exits. Everything is checked here, before any
@@ -91,7 +90,7 @@ export async function parseInvocation(argv: readonly string[], env: Env, deps: C
       resolve({ ...(err ? { err } : {}), args: args, output });
     });
   });
-  if (parsed.err) return { command: 'invalid', message: firstLine(parsed.err.message) };
+  if (parsed.err) return { command: 'invalid', code: 'USAGE', message: firstLine(parsed.err.message) };
   if (parsed.output !== '') return { command: 'print', output: parsed.output };
   const command = String((parsed.args._ as unknown[])[0]);
   if (command === 'probe') return { command: 'probe', json: parsed.args.json === true };
@@ -99,7 +98,7 @@ export async function parseInvocation(argv: readonly string[], env: Env, deps: C
   try {
     return { command: 'run', config: await runConfig(parsed.args, env, deps) };
   } catch (err) {
-    if (err instanceof ConfigError) return { command: 'invalid', message: err.message };
+    if (err instanceof ConfigError) return { command: 'invalid', code: err.code, message: err.message };
     throw err;
   }
 }
@@ -126,6 +125,7 @@ async function runConfig(args: Record<string, unknown>, env: Env, deps: ConfigDe
     const shown: string = workerId;
     throw new ConfigError(
       `worker id ${JSON.stringify(shown.slice(0, 80))} (from ${from}) is not valid: use letters, digits, '.', '_' and '-', at most 64, starting with a letter or digit; set AGENT_WORKER_ID`,
+      'INVALID_WORKER_ID',
     );
   }
 

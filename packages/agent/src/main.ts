@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { hideBin } from 'yargs/helpers';
 import { runCli } from './cli.js';
+import { errorLine } from './errors.js';
 
 // The one file that touches the process: argv, env, signals, exit.
 
@@ -27,6 +28,7 @@ runCli({
   exit: (code) => process.exit(code),
   version: packageVersion(),
 }).catch((err: unknown) => {
-  process.stderr.write(`cluster-agent: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  // One line, as for every other error: never a stack trace on an operator's terminal.
+  process.stderr.write(`${errorLine('INTERNAL', err instanceof Error ? err.message : String(err))}\n`);
   process.exit(1);
 });

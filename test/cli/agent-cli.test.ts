@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { cleanEnv, run, runCli } from './run-cli.js';
+
+/** The built agent (scripts/test.sh builds before the tests), as `pnpm -s cluster-agent` runs it. */
+const AGENT_MAIN = 'packages/agent/dist/main.js';
+
+/** No AGENT_* or LOG_LEVEL of the caller's: each test says what the agent sees. */
+function agentEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = cleanEnv({});
+  for (const name of Object.keys(env)) if (name.startsWith('AGENT_') || name === 'LOG_LEVEL') delete env[name];
+  return { ...env, ...extra };
+}
+
+function agent(args: readonly string[], extra: Record<string, string> = {}) {
+  return run(process.execPath, [AGENT_MAIN, ...args], agentEnv(extra));
+}
+
+describe('cluster-agent errors (spawned)', () => {
+  it('a usage error is one line in the master\'s form, with a stable code, exit 2', async () => {
+    const result = await agent(['bogus']);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe('cluster-agent: error [USAGE]: Unknown argument: bogus (see --help)\n');
+
+    // The master says the same mistake in the same form.
+    const master = await runCli(['bogus'], {});
+    expect(master.code).toBe(2);
+    expect(master.stderr).toBe('cluster-master: error [USAGE]: Unknown argument: bogus (see --help)\n');
+  });
+
+  it('a bad setting is a usage error too; a bad worker id has the master\'s code for it', async () => {
+    const url = await agent(['run'], { AGENT_MASTER_URL: 'http://m.example', AGENT_TOKEN: 'tok_0123456789abcdefgh' });
+    expect(url.code).toBe(2);
+    expect(url.stderr).toBe('cluster-agent: error [USAGE]: AGENT_MASTER_URL must start with ws:// or wss://, not http:// (see --help)\n');
+
+    const id = await agent(['run', '--worker-id', 'a b'], { AGENT_MASTER_URL: 'ws://m.example', AGENT_TOKEN: 'tok_0123456789abcdefgh' });
+    expect(id.code).toBe(2);
+    expect(id.stderr).toMatch(/^cluster-agent: error \[INVALID_WORKER_ID\]: worker id "a b" \(from --worker-id\) is not valid: [^\n]*\n$/);
+    expect(id.stderr).not.toContain('tok_0123456789abcdefgh');
+  });
+});
