@@ -1,5 +1,6 @@
+import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { cleanEnv, run, runCli } from './run-cli.js';
+import { ROOT, cleanEnv, run, runCli } from './run-cli.js';
 
 /** The built agent (scripts/test.sh builds before the tests), as `pnpm -s cluster-agent` runs it. */
 const AGENT_MAIN = 'packages/agent/dist/main.js';
@@ -37,5 +38,32 @@ describe('cluster-agent errors (spawned)', () => {
     expect(id.code).toBe(2);
     expect(id.stderr).toMatch(/^cluster-agent: error \[INVALID_WORKER_ID\]: worker id "a b" \(from --worker-id\) is not valid: [^\n]*\n$/);
     expect(id.stderr).not.toContain('tok_0123456789abcdefgh');
+  });
+});
+
+describe('cluster-agent output into a closed pipe (spawned)', () => {
+  /** Runs the agent with its stdout a pipe whose reader is gone before anything is written. */
+  function intoClosedPipe(args: readonly string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [AGENT_MAIN, ...args], { cwd: ROOT, env: agentEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout.destroy();
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      child.once('error', reject);
+      child.once('close', (code, signal) => resolve({ code, signal, stderr }));
+    });
+  }
+
+  it.each([[['probe', '--json']], [['probe']], [['--help']]])('%j exits 0 without a word', async (args) => {
+    const result = await intoClosedPipe(args);
+    expect(result.stderr).toBe('');
+    expect(result).toMatchObject({ code: 0, signal: null });
+  });
+
+  it('`probe --json | head -c 10` in a shell: the first bytes, then a quiet exit 0', async () => {
+    const result = await run('bash', ['-c', `set -o pipefail; "${process.execPath}" ${AGENT_MAIN} probe --json | head -c 10`], agentEnv());
+    expect(result.stdout).toBe('{\n  "specs');
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
   });
 });

@@ -17,6 +17,16 @@ function packageVersion(): string {
   }
 }
 
+// A reader that went away (`cluster-agent probe --json | head -c 10`) ends the
+// output, as for `ls | head`: exit quietly, with 0, instead of an unhandled
+// 'error' event. The daemon's log does not go through these streams.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}
+
 runCli({
   argv: hideBin(process.argv),
   env: process.env,
