@@ -67,3 +67,24 @@ describe('cluster-agent output into a closed pipe (spawned)', () => {
     expect(result.code).toBe(0);
   });
 });
+
+describe('cluster-agent probe --json (spawned)', () => {
+  it('uses one key style, snake_case like the registry fields, at every depth', async () => {
+    const result = await agent(['probe', '--json']);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as Record<string, unknown>;
+    expect(Object.keys(report)).toEqual(['specs', 'cpu', 'memory', 'storage', 'gpu', 'warnings', 'duration_ms']);
+    const keys: string[] = [];
+    const walk = (value: unknown): void => {
+      if (Array.isArray(value)) value.forEach(walk);
+      else if (value !== null && typeof value === 'object') {
+        for (const [k, v] of Object.entries(value)) {
+          keys.push(k);
+          walk(v);
+        }
+      }
+    };
+    walk(report);
+    expect(keys.filter((k) => !/^[a-z][a-z0-9_]*$/.test(k))).toEqual([]);
+  });
+});
