@@ -9,6 +9,7 @@ import { formatProbeReport } from './probe/format.js';
 import { createProbe, type Probe } from './probe/index.js';
 import { safeUrl } from './session/session.js';
 import { realTimers, type Timers } from './timers.js';
+import { fixedToken, tokenFile } from './token.js';
 
 export type Signal = 'SIGTERM' | 'SIGINT';
 
@@ -81,7 +82,8 @@ async function run(config: RunConfig, deps: CliDeps): Promise<void> {
   const agent = (deps.createAgent ?? createAgent)({
     masterUrl: config.masterUrl,
     workerId: config.workerId,
-    token: config.token,
+    // A token file is read again before every attempt, so a fixed file works without a restart.
+    token: config.tokenFile === undefined ? fixedToken(config.token, config.tokenFrom) : tokenFile(config.tokenFile, deps.readFile),
     ca: config.ca,
     agentVersion: deps.version,
     probe,

@@ -43,6 +43,8 @@ describe('run configuration', () => {
       masterUrl: 'ws://master.example:8080/agent',
       workerId: 'gpu-node-7',
       token: TOKEN,
+      tokenFile: '/etc/agent/token',
+      tokenFrom: 'AGENT_TOKEN_FILE',
       ca: undefined,
       logLevel: 'info',
       reconnectBaseMs: DEFAULTS.reconnectBaseMs,
