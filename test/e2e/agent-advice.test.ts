@@ -108,6 +108,19 @@ describe('cluster-agent against a real cluster-master', () => {
     expect(String(refused.msg)).toBe('the master refused this agent (HTTP 404: unknown worker)');
   });
 
+  it('in a terminal (pretty logs), the advice is printed once', async () => {
+    const m = await master();
+    const args = [AGENT_MAIN, 'run', '--master-url', `ws://127.0.0.1:${m.port}/agent`, '--worker-id', 'adv-tty', '--token', 'tok_0123456789abcdefghij', '--refused-retry-ms', '60000', '--fake-specs', `'${JSON.stringify(FAKE_SPECS)}'`];
+    const env = cleanEnv({});
+    for (const key of Object.keys(env)) if (key.startsWith('AGENT_') || key === 'LOG_LEVEL') delete env[key];
+    // util-linux `script` gives the agent a pseudo-terminal, so it logs as it does for a person.
+    const tty = procs.add(spawnProc('agent-tty', 'script', ['-qfec', `${process.execPath} ${args.join(' ')}`, '/dev/null'], env));
+    await tty.waitForLine('the retry after the refusal', (l) => l.text.includes('next retry in'), { timeoutMs: 15_000 });
+    const text = tty.lines.map((l) => l.text).join('\n').replace(new RegExp(String.fromCharCode(27) + '\\[[0-9;]*m', 'g'), '');
+    expect(text).toContain('the master refused this agent (HTTP 404: unknown worker)');
+    expect(text.split('is not registered on this master').length - 1).toBe(1);
+  });
+
   it('wss:// against a plain master says in words that the master does not speak TLS', async () => {
     const m = await master();
     const a = agent('agent', ['--master-url', `wss://127.0.0.1:${m.port}/agent`, '--worker-id', 'adv-tls1', '--ca-file', `${TLS_DIR}/localhost.crt`], 'tok_0123456789abcdefghij');
