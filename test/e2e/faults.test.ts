@@ -23,7 +23,7 @@ import { defineScenario, type ScenarioContext } from './support/scenario.js';
 import { RegistryWatch, type Transition, type WorkerDoc } from './support/watch.js';
 
 /**
- * Issue 5, "proof under faults": the built cluster-master and cluster-agent
+ * Proof under faults: the built cluster-master and cluster-agent
  * as separate processes against a dev database of this file's own, with
  * short timings (200 ms beats, 1.5 s timeout, 200 ms flushes), faults
  * injected with signals, a veth pair and a database stop, and the registry

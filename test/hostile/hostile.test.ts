@@ -12,7 +12,7 @@ import { sampler } from './support/memory.js';
 import { openWorld, type World } from './support/world.js';
 
 /**
- * Hostile and broken input (issue 6): the master stays up, admits no one it
+ * Hostile and broken input: the master stays up, admits no one it
  * should not, and writes nothing wrong. One file on purpose: vitest runs each
  * file in its own process, and the closing summary and secret scan need
  * everything the areas saw (support/collector.ts), so the areas are modules

@@ -38,7 +38,7 @@ beforeAll(async () => {
   }
   // The agents' specs are already known (as after their first connection): the
   // fleet's very first connection, which writes every worker's specs, is a
-  // one-off measured in the issue note, and slow on FerretDB (each statement scans).
+  // one-off the benchmark measures (`pnpm bench -- --seed initial`), and slow on FerretDB (each statement scans).
   await h.db.collection('WORKER_REGISTRY').updateMany({}, { $set: { ...SPECS } });
 }, 60_000);
 afterAll(async () => {

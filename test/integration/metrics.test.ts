@@ -10,7 +10,7 @@ import { Scrape } from './helpers/prometheus.js';
 import { RawAgent } from './helpers/raw-agent.js';
 
 /**
- * Issue 7: the master's /metrics, scraped and parsed as Prometheus does,
+ * The master's /metrics, scraped and parsed as Prometheus does,
  * moves with what agents do: they come (connected, admitted), beat
  * (heartbeats, database writes), are refused (by reason), leave cleanly or
  * drop (flagged inactive by cause), and the sweep runs; the database going
@@ -52,7 +52,7 @@ const REFUSALS = 'cluster_master_refusals_total';
 const HTTP_REFUSALS = 'cluster_master_http_refusals_total';
 
 describe('agents come, beat and go', () => {
-  test('every metric of the issue is served, in the text format, with its type', async () => {
+  test('every metric the master README lists is served, in the text format, with its type', async () => {
     // Series with labels appear once a label value was used; the HELP/TYPE lines are there from the start.
     const text = await (await fetch(`${m.http}/metrics`)).text();
     for (const [name, type] of [

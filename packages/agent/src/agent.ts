@@ -50,10 +50,10 @@ export function createAgent(options: AgentOptions): Agent {
         specs: report.specs,
         cpu_model: report.cpu.model,
         memory_bytes: report.memory.bytes,
-        disks: report.storage.disks.map((d) => `${d.name} ${d.sizeGb} GB`),
-        gpus: report.gpu.devices.map((g) => ({ model: g.model, memory_mib: g.memoryMiB, bus_id: g.busId })),
+        disks: report.storage.disks.map((d) => `${d.name} ${d.size_gb} GB`),
+        gpus: report.gpu.devices.map((g) => ({ model: g.model, memory_mib: g.memory_mib, bus_id: g.bus_id })),
         gpu_method: report.gpu.method,
-        duration_ms: report.durationMs,
+        duration_ms: report.duration_ms,
       },
       'measured this machine',
     );

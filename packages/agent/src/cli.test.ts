@@ -71,7 +71,7 @@ describe('cluster-agent command line', () => {
     const h = harness(['run'], { AGENT_MASTER_URL: 'http://wrong' });
     await runCli(h.deps);
     expect(h.exits).toEqual([2]);
-    expect(h.stderr).toEqual(['cluster-agent: AGENT_MASTER_URL must start with ws:// or wss://, not http://\n']);
+    expect(h.stderr).toEqual(['cluster-agent: error [USAGE]: AGENT_MASTER_URL must start with ws:// or wss://, not http:// (see --help)\n']);
     expect(h.created).toHaveLength(0);
   });
 
@@ -79,7 +79,7 @@ describe('cluster-agent command line', () => {
     const h = harness(['run'], { AGENT_TOKEN: '', AGENT_TOKEN_FILE: '/etc/agent/token' });
     await runCli(h.deps);
     expect(h.exits).toEqual([2]);
-    expect(h.stderr.join('')).toBe('cluster-agent: cannot read token file /etc/agent/token (AGENT_TOKEN_FILE): ENOENT\n');
+    expect(h.stderr.join('')).toBe('cluster-agent: error [USAGE]: cannot read token file /etc/agent/token (AGENT_TOKEN_FILE): ENOENT (see --help)\n');
     expect(h.created).toHaveLength(0);
   });
 
@@ -121,7 +121,9 @@ describe('cluster-agent command line', () => {
   it('passes the config to the agent and never logs the token', async () => {
     const h = harness(['run', '--worker-id', 'w-9', '--log-level', 'trace']);
     await runCli(h.deps);
-    expect(h.created[0]).toMatchObject({ masterUrl: 'ws://127.0.0.1:9/agent', workerId: 'w-9', token: TOKEN, agentVersion: '0.1.0' });
+    expect(h.created[0]).toMatchObject({ masterUrl: 'ws://127.0.0.1:9/agent', workerId: 'w-9', token: { where: 'AGENT_TOKEN', rereads: false }, agentVersion: '0.1.0' });
+    const token = h.created[0]?.token;
+    expect(typeof token === 'string' ? token : token?.read()).toBe(TOKEN);
     expect(h.logs.events('starting')[0]).toMatchObject({ worker_id: 'w-9', master_url: 'ws://127.0.0.1:9/agent' });
     expect(h.logs.text()).not.toContain(TOKEN);
   });

@@ -2,12 +2,14 @@ import { PROTOCOL_VERSION } from '@cluster/protocol';
 import type { DestinationStream, Logger } from 'pino';
 import { createAgent, type Agent, type AgentOptions } from './agent.js';
 import { parseInvocation, type Env, type RunConfig } from './config.js';
+import { errorLine } from './errors.js';
 import { createLogger, type LoggerSettings } from './logger.js';
 import { createFakeProbe } from './probe/fake.js';
 import { formatProbeReport } from './probe/format.js';
 import { createProbe, type Probe } from './probe/index.js';
 import { safeUrl } from './session/session.js';
 import { realTimers, type Timers } from './timers.js';
+import { fixedToken, tokenFile } from './token.js';
 
 export type Signal = 'SIGTERM' | 'SIGINT';
 
@@ -44,7 +46,7 @@ export async function runCli(deps: CliDeps): Promise<void> {
       deps.exit(EXIT.ok);
       return;
     case 'invalid':
-      deps.stderr.write(`cluster-agent: ${invocation.message}\n`);
+      deps.stderr.write(`${errorLine(invocation.code, invocation.message)}\n`);
       deps.exit(EXIT.badConfig);
       return;
     case 'probe': {
@@ -80,7 +82,8 @@ async function run(config: RunConfig, deps: CliDeps): Promise<void> {
   const agent = (deps.createAgent ?? createAgent)({
     masterUrl: config.masterUrl,
     workerId: config.workerId,
-    token: config.token,
+    // A token file is read again before every attempt, so a fixed file works without a restart.
+    token: config.tokenFile === undefined ? fixedToken(config.token, config.tokenFrom) : tokenFile(config.tokenFile, deps.readFile),
     ca: config.ca,
     agentVersion: deps.version,
     probe,

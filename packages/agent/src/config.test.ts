@@ -43,6 +43,8 @@ describe('run configuration', () => {
       masterUrl: 'ws://master.example:8080/agent',
       workerId: 'gpu-node-7',
       token: TOKEN,
+      tokenFile: '/etc/agent/token',
+      tokenFrom: 'AGENT_TOKEN_FILE',
       ca: undefined,
       logLevel: 'info',
       reconnectBaseMs: DEFAULTS.reconnectBaseMs,
@@ -122,7 +124,7 @@ describe('bad configuration: one clear line', () => {
   });
 
   it('no command at all', async () => {
-    expect(await parseInvocation([], base, deps)).toEqual({ command: 'invalid', message: 'say which command: run or probe (see --help)' });
+    expect(await parseInvocation([], base, deps)).toEqual({ command: 'invalid', code: 'USAGE', message: 'say which command: run or probe (see --help)' });
   });
 });
 

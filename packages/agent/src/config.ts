@@ -1,13 +1,20 @@
-import { DEFAULTS, SpecsSchema, isValidWorkerId, parseBearer, bearer, type Specs } from '@cluster/protocol';
+import { DEFAULTS, SpecsSchema, isValidWorkerId, type Specs } from '@cluster/protocol';
 import yargs from 'yargs';
+import { ConfigError, type ErrorCode } from './errors.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
+import { TokenError, checkToken, readTokenFile } from './token.js';
 
 /** Everything `cluster-agent run` needs, validated. */
 export interface RunConfig {
   /** Normalised `ws://` or `wss://` URL with the agent path. */
   masterUrl: string;
   workerId: string;
+  /** The credential as read at start (checked before any connection). */
   token: string;
+  /** The token file, read again before every attempt; undefined for an inline token. */
+  tokenFile: string | undefined;
+  /** The setting the token came from (AGENT_TOKEN, --token-file …), for advice. */
+  tokenFrom: string;
   ca: Buffer | undefined;
   logLevel: LogLevel;
   reconnectBaseMs: number;
@@ -25,8 +32,8 @@ export type Invocation =
   | { command: 'probe'; json: boolean }
   /** --help or --version: print `output`, exit 0. */
   | { command: 'print'; output: string }
-  /** Bad configuration: print `message` (one line), exit 2. */
-  | { command: 'invalid'; message: string };
+  /** Bad configuration: print `message` (one line) with its `code`, exit 2. */
+  | { command: 'invalid'; code: ErrorCode; message: string };
 
 export interface ConfigDeps {
   hostname: () => string;
@@ -61,8 +68,6 @@ const SETTINGS = {
 
 type SettingName = keyof typeof SETTINGS;
 
-class ConfigError extends Error {}
-
 /**
  * Turns argv and the environment into what to do. Never touches the process:
  * main.ts prints and exits. Everything is checked here, before any
@@ -91,7 +96,7 @@ export async function parseInvocation(argv: readonly string[], env: Env, deps: C
       resolve({ ...(err ? { err } : {}), args: args, output });
     });
   });
-  if (parsed.err) return { command: 'invalid', message: firstLine(parsed.err.message) };
+  if (parsed.err) return { command: 'invalid', code: 'USAGE', message: firstLine(parsed.err.message) };
   if (parsed.output !== '') return { command: 'print', output: parsed.output };
   const command = String((parsed.args._ as unknown[])[0]);
   if (command === 'probe') return { command: 'probe', json: parsed.args.json === true };
@@ -99,7 +104,7 @@ export async function parseInvocation(argv: readonly string[], env: Env, deps: C
   try {
     return { command: 'run', config: await runConfig(parsed.args, env, deps) };
   } catch (err) {
-    if (err instanceof ConfigError) return { command: 'invalid', message: err.message };
+    if (err instanceof ConfigError) return { command: 'invalid', code: err.code, message: err.message };
     throw err;
   }
 }
@@ -126,10 +131,11 @@ async function runConfig(args: Record<string, unknown>, env: Env, deps: ConfigDe
     const shown: string = workerId;
     throw new ConfigError(
       `worker id ${JSON.stringify(shown.slice(0, 80))} (from ${from}) is not valid: use letters, digits, '.', '_' and '-', at most 64, starting with a letter or digit; set AGENT_WORKER_ID`,
+      'INVALID_WORKER_ID',
     );
   }
 
-  const token = await readToken(get('token'), get('tokenFile'), deps);
+  const { token, tokenFile, tokenFrom } = await readToken(get('token'), get('tokenFile'), deps);
 
   const caSetting = get('caFile');
   let ca: Buffer | undefined;
@@ -160,6 +166,8 @@ async function runConfig(args: Record<string, unknown>, env: Env, deps: ConfigDe
     masterUrl,
     workerId,
     token,
+    tokenFile,
+    tokenFrom,
     ca,
     logLevel,
     reconnectBaseMs,
@@ -195,28 +203,21 @@ async function readToken(
   inline: { value: string; from: string } | undefined,
   file: { value: string; from: string } | undefined,
   deps: ConfigDeps,
-): Promise<string> {
+): Promise<{ token: string; tokenFile: string | undefined; tokenFrom: string }> {
   // A flag beats the environment; two sources at the same level are a mistake.
   const flagLevel = [inline, file].filter((s) => s?.from.startsWith('--'));
   if (flagLevel.length === 2) throw new ConfigError('give either --token or --token-file, not both');
   if (flagLevel.length === 0 && inline && file) throw new ConfigError('set either AGENT_TOKEN or AGENT_TOKEN_FILE, not both');
   const chosen = flagLevel[0] ?? inline ?? file;
   if (!chosen) throw new ConfigError('no credential: set AGENT_TOKEN_FILE (or AGENT_TOKEN, --token-file, --token) to the token issued by `cluster-master worker register`');
-  let token: string;
-  let where: string;
-  if (chosen === file) {
-    token = (await readOrFail(deps, chosen.value, `token file ${chosen.value} (${chosen.from})`)).toString('utf8').trim();
-    where = `token file ${chosen.value}`;
-    if (token === '') throw new ConfigError(`token file ${chosen.value} is empty`);
-  } else {
-    token = chosen.value.trim();
-    where = chosen.from;
+  try {
+    // Read at start too, so a bad file is one line and exit 2 before any connection.
+    if (chosen === file) return { token: await readTokenFile(deps.readFile, chosen.value, chosen.from), tokenFile: chosen.value, tokenFrom: chosen.from };
+    return { token: checkToken(chosen.value, chosen.from), tokenFile: undefined, tokenFrom: chosen.from };
+  } catch (err) {
+    if (err instanceof TokenError) throw new ConfigError(err.message);
+    throw err;
   }
-  // The token itself is never echoed, not even in an error.
-  if (parseBearer(bearer(token)) === undefined) {
-    throw new ConfigError(`the token in ${where} is malformed: expected 16 to 256 characters of A-Z a-z 0-9 _ -`);
-  }
-  return token;
 }
 
 async function readOrFail(deps: ConfigDeps, path: string, what: string): Promise<Buffer> {

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { hideBin } from 'yargs/helpers';
 import { runCli } from './cli.js';
+import { errorLine } from './errors.js';
 
 // The one file that touches the process: argv, env, signals, exit.
 
@@ -14,6 +15,16 @@ function packageVersion(): string {
   } catch {
     return '0.0.0';
   }
+}
+
+// A reader that went away (`cluster-agent probe --json | head -c 10`) ends the
+// output, as for `ls | head`: exit quietly, with 0, instead of an unhandled
+// 'error' event. The daemon's log does not go through these streams.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
 }
 
 runCli({
@@ -27,6 +38,7 @@ runCli({
   exit: (code) => process.exit(code),
   version: packageVersion(),
 }).catch((err: unknown) => {
-  process.stderr.write(`cluster-agent: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  // One line, as for every other error: never a stack trace on an operator's terminal.
+  process.stderr.write(`${errorLine('INTERNAL', err instanceof Error ? err.message : String(err))}\n`);
   process.exit(1);
 });

@@ -74,17 +74,3 @@ export function reactionToHttpStatus(status: number): Reaction {
       return 'retry';
   }
 }
-
-/** What an admin should do about a refusal; logged by the agent. */
-export function adviceFor(reason: 'unauthorized' | 'forbidden' | 'unregistered' | 'unsupportedVersion'): string {
-  switch (reason) {
-    case 'unauthorized':
-      return 'the token is missing or wrong: run `cluster-master worker token <worker_id>` on the master and put the new token in the agent config';
-    case 'forbidden':
-      return "this machine connects from an address other than the worker's registered worker_ip: re-register it with the right address, or turn the address check off on the master";
-    case 'unregistered':
-      return 'this worker id is not registered: run `cluster-master worker register <worker_id> <worker_ip>` on the master';
-    case 'unsupportedVersion':
-      return 'the agent and the master speak different protocol versions: upgrade the older one';
-  }
-}

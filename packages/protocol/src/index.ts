@@ -7,7 +7,6 @@ export {
   closeCodeName,
   reactionToClose,
   reactionToHttpStatus,
-  adviceFor,
   type CloseCodeName,
   type CloseCodeValue,
   type Reaction,

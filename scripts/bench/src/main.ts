@@ -1,8 +1,9 @@
 /**
  * `pnpm bench`: one master, a simulated fleet, and figures next to the
- * limits of issue 8. Starts the dev database, the master (`cluster-master
- * serve`, defaults), fleet simulator processes (the agent's own session code)
- * and baselines; prints a table on stdout and writes every figure as JSON.
+ * product's performance limits (docs/DESIGN.md, "Performance limits").
+ * Starts the dev database, the master (`cluster-master serve`, defaults),
+ * fleet simulator processes (the agent's own session code) and baselines;
+ * prints a table on stdout and writes every figure as JSON.
  * A benchmark, not a test: it always exits 0 when it could measure.
  */
 import { execFileSync } from 'node:child_process';
@@ -176,7 +177,7 @@ async function main(args: BenchArgs): Promise<void> {
   const rows = buildRows(args, results);
   const load = machineLoad();
   const report = {
-    benchmark: 'cluster worker registry, issue 8',
+    benchmark: 'cluster worker registry: fleet benchmark against the performance limits of docs/DESIGN.md',
     startedAt: stamp,
     command: `pnpm bench ${process.argv.slice(2).join(' ')}`.trim(),
     commit: gitCommit(),

@@ -11,7 +11,7 @@ import type { ReplayResult } from './replay.js';
 const KB = 1_000;
 const MB = 1_000_000;
 
-/** Issue 8's limits. The heartbeat rate scales with --agents (1,900/s is 95 % of 10,000 agents at 5 s). */
+/** The performance limits (docs/DESIGN.md, "Performance limits"). The heartbeat rate scales with --agents (1,900/s is 95 % of 10,000 agents at 5 s). */
 function limits(args: BenchArgs, intervalMs: number, timeoutMs: number) {
   return {
     agents: args.agents,

@@ -11,7 +11,7 @@ export interface SeededWorker {
 /**
  * FerretDB 1.24 (SQLite) holds one pooled connection per statement of a
  * write command until the command ends; batches of 50 stay well under its
- * pool of 100 (DESIGN.md, "Dev database").
+ * pool of 100 (docs/DESIGN.md, "Dev database").
  */
 const BATCH = 50;
 

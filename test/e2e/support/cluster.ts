@@ -4,7 +4,7 @@ import { runToEnd, spawnProc, type Proc, type ProcSet } from './processes.js';
 
 export const AGENT_MAIN = 'packages/agent/dist/main.js';
 
-/** Lifecycle timings of every scenario: short, as the issue asks. */
+/** Lifecycle timings of every scenario: short, so that a fault is detected within seconds. */
 export const TIMING = {
   heartbeatIntervalMs: 200,
   heartbeatTimeoutMs: 1_500,

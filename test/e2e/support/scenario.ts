@@ -24,7 +24,7 @@ function firstLine(error: unknown): string {
 }
 
 /**
- * One scenario of the issue as one test: its own processes (killed in the
+ * One scenario as one test: its own processes (killed in the
  * end whatever happens), its own database, its figures in the summary. A
  * scenario that throws before recording a figure gets a FAIL row saying why,
  * and every process's last log lines are printed for diagnosis.

@@ -14,7 +14,7 @@ export function createFakeProbe(specs: Specs): Probe {
     storage: { total_storage: specs.total_storage, disks: [], skipped: [] },
     gpu: { total_gpu: specs.total_gpu, method: 'pci-sysfs', devices: [], excluded: [], warnings: [] },
     warnings: ['specs are fake (AGENT_FAKE_SPECS / --fake-specs); this machine was not measured'],
-    durationMs: 0,
+    duration_ms: 0,
   };
   return () => Promise.resolve(structuredClone(report));
 }

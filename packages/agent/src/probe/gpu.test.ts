@@ -33,11 +33,11 @@ describe('parseNvidiaSmiCsv', () => {
     expect(gpus[0]).toEqual({
       vendor: 'NVIDIA',
       model: 'NVIDIA H100 80GB HBM3',
-      memoryMiB: 81559,
-      busId: '0000:18:00.0',
+      memory_mib: 81559,
+      bus_id: '0000:18:00.0',
       uuid: 'GPU-3f1c7a9e-5b0d-4c11-9a8e-0a1b2c3d4e01',
     });
-    expect(gpus.map((g) => g.busId)).toContain('0000:db:00.0');
+    expect(gpus.map((g) => g.bus_id)).toContain('0000:db:00.0');
   });
 
   it('reads the one GPU of the H200 VM exactly as recorded', async () => {
@@ -45,8 +45,8 @@ describe('parseNvidiaSmiCsv', () => {
       {
         vendor: 'NVIDIA',
         model: 'NVIDIA H200',
-        memoryMiB: 143771,
-        busId: '0000:00:06.0',
+        memory_mib: 143771,
+        bus_id: '0000:00:06.0',
         uuid: 'GPU-23aa5b80-b04a-8f32-fa95-7baa3620177d',
       },
     ]);
@@ -54,7 +54,7 @@ describe('parseNvidiaSmiCsv', () => {
 
   it('skips lines that are not GPUs and keeps unknown memory as null', () => {
     const text = 'No devices were found\n0, Tesla T4, 00000000:3B:00.0, [N/A], GPU-1\n\n';
-    expect(parseNvidiaSmiCsv(text)).toEqual([{ vendor: 'NVIDIA', model: 'Tesla T4', memoryMiB: null, busId: '0000:3b:00.0', uuid: 'GPU-1' }]);
+    expect(parseNvidiaSmiCsv(text)).toEqual([{ vendor: 'NVIDIA', model: 'Tesla T4', memory_mib: null, bus_id: '0000:3b:00.0', uuid: 'GPU-1' }]);
   });
 
   it('normalises bus ids to the sysfs form', () => {
@@ -99,8 +99,8 @@ describe('GPU probe on recorded hosts', () => {
     expect(report.total_gpu).toBe(8);
     expect(report.method).toBe('nvidia-smi');
     expect(report.warnings).toEqual([]);
-    expect(report.devices.every((d) => d.model === 'NVIDIA H100 80GB HBM3' && d.memoryMiB === 81559)).toBe(true);
-    expect(report.excluded).toEqual([{ busId: '0000:02:00.0', model: 'PCI device 1a03:2000', why: 'ASPEED BMC display adapter' }]);
+    expect(report.devices.every((d) => d.model === 'NVIDIA H100 80GB HBM3' && d.memory_mib === 81559)).toBe(true);
+    expect(report.excluded).toEqual([{ bus_id: '0000:02:00.0', model: 'PCI device 1a03:2000', why: 'ASPEED BMC display adapter' }]);
     expect(run.calls[0]).toBe(`nvidia-smi ${NVIDIA_SMI_ARGS.join(' ')}`);
   });
 
@@ -113,8 +113,8 @@ describe('GPU probe on recorded hosts', () => {
         {
           vendor: 'NVIDIA',
           model: 'NVIDIA H200',
-          memoryMiB: 143771,
-          busId: '0000:00:06.0',
+          memory_mib: 143771,
+          bus_id: '0000:00:06.0',
           uuid: 'GPU-23aa5b80-b04a-8f32-fa95-7baa3620177d',
         },
       ],
@@ -129,7 +129,7 @@ describe('GPU probe on recorded hosts', () => {
     expect(report).toEqual({
       total_gpu: 1,
       method: 'pci-sysfs',
-      devices: [{ vendor: 'NVIDIA', model: 'NVIDIA H200 SXM 141GB', memoryMiB: null, busId: '0000:00:06.0' }],
+      devices: [{ vendor: 'NVIDIA', model: 'NVIDIA H200 SXM 141GB', memory_mib: null, bus_id: '0000:00:06.0' }],
       excluded: [],
       warnings: [],
     });
@@ -141,7 +141,7 @@ describe('GPU probe on recorded hosts', () => {
       'nvidia-smi': { ok: false, reason: 'failed', message: "nvidia-smi failed: NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver" },
     });
     expect(report).toMatchObject({ total_gpu: 1, method: 'pci-sysfs', excluded: [] });
-    expect(report.devices).toEqual([{ vendor: 'NVIDIA', model: 'NVIDIA H200 SXM 141GB', memoryMiB: null, busId: '0000:00:06.0' }]);
+    expect(report.devices).toEqual([{ vendor: 'NVIDIA', model: 'NVIDIA H200 SXM 141GB', memory_mib: null, bus_id: '0000:00:06.0' }]);
     expect(report.warnings).toEqual([expect.stringContaining("couldn't communicate with the NVIDIA driver")]);
   });
 
@@ -151,7 +151,7 @@ describe('GPU probe on recorded hosts', () => {
     expect(report.method).toBe('pci-sysfs');
     expect(report.warnings).toEqual([]); // no nvidia-smi is normal, not a warning
     expect(report.excluded).toEqual([
-      { busId: '0000:03:00.0', model: 'ASPEED Technology, Inc. ASPEED Graphics Family', why: 'ASPEED BMC display adapter' },
+      { bus_id: '0000:03:00.0', model: 'ASPEED Technology, Inc. ASPEED Graphics Family', why: 'ASPEED BMC display adapter' },
     ]);
   });
 
@@ -162,8 +162,8 @@ describe('GPU probe on recorded hosts', () => {
     expect(report.devices[0]).toEqual({
       vendor: 'AMD',
       model: 'Advanced Micro Devices, Inc. [AMD/ATI] Aqua Vanjaram [Instinct MI300X]',
-      memoryMiB: 196592,
-      busId: '0000:05:00.0',
+      memory_mib: 196592,
+      bus_id: '0000:05:00.0',
     });
     expect(report.excluded.map((x) => x.why)).toEqual(['ASPEED BMC display adapter']);
   });
@@ -176,8 +176,8 @@ describe('GPU probe on recorded hosts', () => {
   it('workstation with an AMD APU and a Radeon: the integrated GPU is not counted', async () => {
     const { report } = await probeWith('workstation-apu.sysfs.txt', {});
     expect(report.total_gpu).toBe(1);
-    expect(report.devices.map((d) => d.busId)).toEqual(['0000:03:00.0']);
-    expect(report.excluded).toEqual([{ busId: '0000:0e:00.0', model: 'PCI device 1002:164e', why: 'AMD integrated graphics (APU)' }]);
+    expect(report.devices.map((d) => d.bus_id)).toEqual(['0000:03:00.0']);
+    expect(report.excluded).toEqual([{ bus_id: '0000:0e:00.0', model: 'PCI device 1002:164e', why: 'AMD integrated graphics (APU)' }]);
   });
 
   it('virtual machine with QEMU, virtio, VMware, Cirrus, QXL, Matrox and Intel adapters: 0 GPUs', async () => {

@@ -16,14 +16,14 @@ export interface GpuDevice {
   vendor: 'NVIDIA' | 'AMD';
   model: string;
   /** MiB of device memory; null when neither nvidia-smi nor the driver says. */
-  memoryMiB: number | null;
+  memory_mib: number | null;
   /** PCI address, `dddd:bb:dd.f`. */
-  busId: string;
+  bus_id: string;
   uuid?: string;
 }
 
 export interface ExcludedAdapter {
-  busId: string;
+  bus_id: string;
   model: string;
   why: string;
 }
@@ -55,8 +55,8 @@ export function parseNvidiaSmiCsv(text: string): GpuDevice[] {
     devices.push({
       vendor: 'NVIDIA',
       model: name,
-      memoryMiB: memory !== '' && Number.isFinite(mib) ? mib : null,
-      busId: normalizeBusId(bus),
+      memory_mib: memory !== '' && Number.isFinite(mib) ? mib : null,
+      bus_id: normalizeBusId(bus),
       uuid,
     });
   }
@@ -224,11 +224,11 @@ export function createGpuProbe(deps: GpuProbeDeps): () => Promise<GpuReport> {
       ...fromBus.map(({ fn, vendor }) => ({
         vendor,
         model: nameOf(fn),
-        memoryMiB: fn.vramBytes === null ? null : Math.round(fn.vramBytes / 2 ** 20),
-        busId: fn.address,
+        memory_mib: fn.vramBytes === null ? null : Math.round(fn.vramBytes / 2 ** 20),
+        bus_id: fn.address,
       })),
     ];
-    const excluded = notGpus.map(({ fn, why }) => ({ busId: fn.address, model: nameOf(fn), why }));
+    const excluded = notGpus.map(({ fn, why }) => ({ bus_id: fn.address, model: nameOf(fn), why }));
     const method: GpuMethod = !useSmi ? 'pci-sysfs' : fromBus.length > 0 ? 'nvidia-smi+pci-sysfs' : 'nvidia-smi';
     return { total_gpu: devices.length, method, devices, excluded, warnings };
   };

@@ -15,7 +15,7 @@ export interface ProbeReport {
   gpu: GpuReport;
   /** Things an admin may want to know (a hung nvidia-smi, lsblk missing …). */
   warnings: string[];
-  durationMs: number;
+  duration_ms: number;
 }
 
 export type Probe = () => Promise<ProbeReport>;
@@ -81,7 +81,7 @@ export function createProbe(options: ProbeOptions = {}): Probe {
       storage,
       gpu,
       warnings,
-      durationMs: Math.round(now() - started),
+      duration_ms: Math.round(now() - started),
     };
   };
 }

@@ -33,7 +33,7 @@ describe('probe on this machine', () => {
     const first = await probe();
     expect(first.specs.total_cpu).toBe(first.cpu.total_cpu);
     expect(first.specs.total_storage).toBe(first.storage.total_storage);
-    expect(first.durationMs).toBeGreaterThanOrEqual(0);
+    expect(first.duration_ms).toBeGreaterThanOrEqual(0);
 
     expect(first.specs.total_storage).toBeGreaterThan(0);
   });

@@ -25,7 +25,7 @@ describe('selectPhysicalDisks on recorded lsblk output', () => {
       nbd0: 'network block device',
       zram0: 'compressed RAM disk (zram)',
     });
-    expect(report.disks[0]).toEqual({ name: 'sda', sizeBytes: 4000787030016, sizeGb: 4000.79, model: 'ST4000NM000A-2HZ100', tran: 'sata' });
+    expect(report.disks[0]).toEqual({ name: 'sda', size_bytes: 4000787030016, size_gb: 4000.79, model: 'ST4000NM000A-2HZ100', tran: 'sata' });
   });
 
   it('reads the string-typed JSON of old lsblk (util-linux < 2.33)', async () => {
@@ -35,7 +35,7 @@ describe('selectPhysicalDisks on recorded lsblk output', () => {
   });
 
   it('does not count a USB disk that claims to be fixed', () => {
-    const report = selectPhysicalDisks([{ name: 'sdf', type: 'disk', sizeBytes: 2e12, removable: false, tran: 'usb', model: 'Portable', children: [] }]);
+    const report = selectPhysicalDisks([{ name: 'sdf', type: 'disk', size_bytes: 2e12, removable: false, tran: 'usb', model: 'Portable', children: [] }]);
     expect(report).toMatchObject({ total_storage: 0, skipped: [{ name: 'sdf', why: 'USB device' }] });
   });
 

@@ -6,7 +6,7 @@ import { runWithDeadline, type RunCommand } from './run-command.js';
 export interface BlockDevice {
   name: string;
   type: string;
-  sizeBytes: number;
+  size_bytes: number;
   removable: boolean;
   tran: string | null;
   model: string | null;
@@ -15,9 +15,9 @@ export interface BlockDevice {
 
 export interface CountedDisk {
   name: string;
-  sizeBytes: number;
+  size_bytes: number;
   /** GB (10^9 bytes), two decimals. */
-  sizeGb: number;
+  size_gb: number;
   model: string | null;
   tran: string | null;
 }
@@ -52,7 +52,7 @@ function toDevice(raw: unknown): BlockDevice {
   return {
     name: str(r.name) ?? '?',
     type: str(r.type) ?? '',
-    sizeBytes: num(r.size),
+    size_bytes: num(r.size),
     removable: bool(r.rm),
     tran: str(r.tran),
     model: str(r.model)?.trim() ?? null,
@@ -111,9 +111,9 @@ export function selectPhysicalDisks(devices: readonly BlockDevice[]): StorageRep
       }
       seenMultipath.set(mpath.name, d.name);
     }
-    disks.push({ name: d.name, sizeBytes: d.sizeBytes, sizeGb: round2(d.sizeBytes / GB), model: d.model, tran: d.tran });
+    disks.push({ name: d.name, size_bytes: d.size_bytes, size_gb: round2(d.size_bytes / GB), model: d.model, tran: d.tran });
   }
-  const bytes = disks.reduce((n, d) => n + d.sizeBytes, 0);
+  const bytes = disks.reduce((n, d) => n + d.size_bytes, 0);
   return { total_storage: round2(bytes / GB), disks, skipped };
 }
 
@@ -124,7 +124,7 @@ function whyNotCounted(d: BlockDevice): string | undefined {
   if (d.type !== 'disk') return `not a disk (type ${d.type || 'unknown'})`;
   if (d.removable) return 'removable device';
   if (d.tran === 'usb') return 'USB device';
-  if (d.sizeBytes <= 0) return 'no medium or size 0';
+  if (d.size_bytes <= 0) return 'no medium or size 0';
   return undefined;
 }
 

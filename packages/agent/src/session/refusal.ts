@@ -1,35 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { CloseCode, adviceFor } from '@cluster/protocol';
 import type { Timers } from '../timers.js';
-
-type AdviceReason = Parameters<typeof adviceFor>[0];
-
-const STATUS_REASONS: ReadonlyMap<number, AdviceReason> = new Map([
-  [401, 'unauthorized'],
-  [403, 'forbidden'],
-  [404, 'unregistered'],
-  [426, 'unsupportedVersion'],
-]);
-
-const CLOSE_REASONS: ReadonlyMap<number, AdviceReason> = new Map([
-  [CloseCode.unauthorized, 'unauthorized'],
-  [CloseCode.forbidden, 'forbidden'],
-  [CloseCode.unregistered, 'unregistered'],
-  [CloseCode.unsupportedVersion, 'unsupportedVersion'],
-]);
-
-/** What an admin should do about a refused upgrade, in the protocol's words. */
-export function adviceForStatus(status: number): string {
-  const reason = STATUS_REASONS.get(status);
-  if (reason) return adviceFor(reason);
-  return `the master answered HTTP ${status} instead of upgrading to a WebSocket: check that the master URL points at the master's agent endpoint and that any proxy in between forwards the Upgrade and Connection headers`;
-}
-
-/** What an admin should do about a close code, or undefined when nothing. */
-export function adviceForClose(code: number): string | undefined {
-  const reason = CLOSE_REASONS.get(code);
-  return reason ? adviceFor(reason) : undefined;
-}
 
 /**
  * Peer-supplied text goes into our logs: printable ASCII only, one line,

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { CloseCode, DEFAULTS, PROTOCOL_VERSION, adviceFor, type Specs } from '@cluster/protocol';
+import { CloseCode, DEFAULTS, PROTOCOL_VERSION, type Specs } from '@cluster/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createAgent, type AgentOptions } from '../agent.js';
 import { createLogger } from '../logger.js';
@@ -150,22 +150,48 @@ describe('session with a real WebSocket server', () => {
     expect(String((await logs.waitFor('connect-failed', from)).error)).toMatch(/self[- ]signed/i);
   });
 
+  it('a token file it cannot use is an error with advice, retried slowly, and read again before the next try', async () => {
+    await using master = await startFakeMaster();
+    let reads = 0;
+    const token = {
+      where: 'the token file /etc/cluster-agent/token',
+      rereads: true,
+      read: () => {
+        reads += 1;
+        return reads === 1 ? Promise.reject(new Error('token file /etc/cluster-agent/token is empty')) : Promise.resolve(TOKEN);
+      },
+    };
+    await using agent = agentFor(master, { token });
+    await agent.start();
+    const unreadable = await logs.waitFor('token-unreadable');
+    expect(unreadable).toMatchObject({ level: ERROR, error: 'token file /etc/cluster-agent/token is empty' });
+    expect(String(unreadable.advice)).toContain("put worker gpu-01's token in the token file /etc/cluster-agent/token");
+    expect(await logs.waitFor('retry')).toMatchObject({ delay_ms: 60_000, slow: true });
+    expect(master.upgrades).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(60_000);
+    await admitted(master);
+    expect(reads).toBe(2);
+  });
+
   describe('refusals and closes', () => {
     it.each([
-      [401, 'unauthorized'],
-      [403, 'forbidden'],
-      [404, 'unregistered'],
-    ] as const)('a %i refusal is an error that says what to do, retried about once a minute', async (status, reason) => {
+      [401, 'invalid token', /^the master does not accept this token for worker gpu-01: run `cluster-master worker token gpu-01` on the master/],
+      [403, 'source address does not match worker_ip', /^worker gpu-01 connects from an address other than its registered worker_ip \(this side of the connection: 127\.0\.0\.1\)/],
+      [404, 'unknown worker', /^worker id gpu-01 is not registered on this master: run `cluster-master worker register gpu-01 127\.0\.0\.1`/],
+    ] as const)('a %i refusal is an error that says what to do, retried about once a minute', async (status, body, advice) => {
       await using master = await startFakeMaster();
-      master.refuse = { status, reason: 'refused by test' };
+      master.refuse = { status, reason: body };
       await using agent = agentFor(master);
       await agent.start();
 
       const refused = await logs.waitFor('refused');
       expect(refused.level).toBe(ERROR);
       expect(refused.status).toBe(status);
-      expect(refused.reason).toBe('refused by test');
-      expect(refused.msg).toContain(adviceFor(reason));
+      expect(refused.reason).toBe(body);
+      expect(refused.advice).toMatch(advice);
+      // The advice is said once: in its field, not again in msg (pino-pretty prints both).
+      expect(refused.msg).toBe(`the master refused this agent (HTTP ${status}: ${body})`);
+      expect(String(refused.advice)).not.toContain('<worker_id>');
       const retry = await logs.waitFor('retry');
       expect(retry).toMatchObject({ delay_ms: 60_000, slow: true });
 
@@ -183,7 +209,7 @@ describe('session with a real WebSocket server', () => {
       master.refuse = { status: 426, reason: 'protocol version 1 not supported' };
       await using agent = agentFor(master);
       await agent.start();
-      expect((await logs.waitFor('upgrade-agent')).msg).toBe(adviceFor('unsupportedVersion'));
+      expect((await logs.waitFor('refused')).advice).toBe('the agent and the master speak different protocol versions: upgrade the older one');
       expect(await logs.waitFor('retry')).toMatchObject({ delay_ms: 60_000, slow: true });
     });
 
@@ -192,17 +218,17 @@ describe('session with a real WebSocket server', () => {
       master.refuse = { status: 502, reason: 'bad gateway' };
       await using agent = agentFor(master);
       await agent.start();
-      expect((await logs.waitFor('refused')).msg).toContain('forwards the Upgrade');
+      expect((await logs.waitFor('refused')).advice).toContain('forwards the Upgrade');
       expect(await logs.waitFor('retry')).toMatchObject({ delay_ms: 500, slow: false });
     });
 
     const WARN = 40;
     const INFO = 30;
     it.each([
-      [CloseCode.unauthorized, 60_000, ERROR, 'unauthorized'],
-      [CloseCode.forbidden, 60_000, ERROR, 'forbidden'],
-      [CloseCode.unregistered, 60_000, ERROR, 'unregistered'],
-      [CloseCode.unsupportedVersion, 60_000, ERROR, 'unsupportedVersion'],
+      [CloseCode.unauthorized, 60_000, ERROR, /^the master no longer accepts this token .*worker token gpu-01/],
+      [CloseCode.forbidden, 60_000, ERROR, /^worker gpu-01 connects from an address other than/],
+      [CloseCode.unregistered, 60_000, ERROR, /^worker gpu-01 was unregistered: .*worker register gpu-01 127\.0\.0\.1/],
+      [CloseCode.unsupportedVersion, 60_000, ERROR, /protocol versions/],
       [CloseCode.replaced, 500, WARN, undefined],
       [CloseCode.shuttingDown, 500, INFO, undefined],
       [CloseCode.heartbeatTimeout, 500, WARN, undefined],
@@ -214,8 +240,9 @@ describe('session with a real WebSocket server', () => {
       conn.ws.close(code, 'test');
       const disconnected = await logs.waitFor('disconnected');
       expect(disconnected).toMatchObject({ code, reason: 'test', level });
-      expect(disconnected.advice).toBe(advice === undefined ? undefined : adviceFor(advice));
-      if (advice !== undefined) expect(disconnected.msg).toContain(adviceFor(advice));
+      if (advice === undefined) expect(disconnected.advice).toBeUndefined();
+      else expect(disconnected.advice).toMatch(advice);
+      if (advice !== undefined) expect(disconnected.msg).toBe(`the master closed the session (${code} ${String(disconnected.code_name)}: test)`);
       expect(await logs.waitFor('retry')).toMatchObject({ delay_ms: delay, slow: advice !== undefined });
 
       const from = logs.mark();

@@ -4,13 +4,9 @@ import {
   DEFAULTS,
   HEADERS,
   PROTOCOL_VERSION,
-  adviceFor,
   bearer,
-  closeCodeName,
   encode,
   parseMasterMessage,
-  reactionToClose,
-  reactionToHttpStatus,
   sameSpecs,
   type AgentMessage,
   type Reaction,
@@ -20,8 +16,11 @@ import {
 import type { Logger } from 'pino';
 import WebSocket, { type ClientOptions } from 'ws';
 import { realTimers, type Timers } from '../timers.js';
+import { fixedToken, type TokenSource } from '../token.js';
 import { masterSilenceLimitMs, planRetry, type RetryOptions } from './backoff.js';
-import { adviceForClose, adviceForStatus, readRefusalBody, sanitizeReason } from './refusal.js';
+import { adviceForToken, type AdviceContext } from './advice.js';
+import { reportEnd } from './end-report.js';
+import { readRefusalBody, sanitizeReason } from './refusal.js';
 
 /**
  * idle → connecting → open → waiting → connecting … ; close() from any state
@@ -36,8 +35,12 @@ export interface SessionOptions {
   /** Full `ws://` or `wss://` URL of the master's agent endpoint. */
   url: string;
   workerId: string;
-  /** The worker's credential; sent in the Authorization header, never logged. */
-  token: string;
+  /**
+   * The worker's credential, sent in the Authorization header, never logged.
+   * A TokenSource is read before every attempt (a token file an admin fixed
+   * takes effect at the next retry).
+   */
+  token: string | TokenSource;
   /** Extra CA certificates (PEM) to trust for `wss://`. */
   ca?: Buffer | string;
   agentVersion: string;
@@ -77,7 +80,9 @@ interface Connection {
   refusal: { status: number; reason: string } | undefined;
   /** Set when this side ended the connection (bad message, silent master, no welcome). */
   droppedBecause: string | undefined;
-  error: string | undefined;
+  error: { code?: string | undefined; message: string } | undefined;
+  /** This machine's address on the connection, for advice. */
+  localAddress: string | undefined;
   seq: number;
   intervalMs: number;
   silenceLimitMs: number;
@@ -103,6 +108,8 @@ export function createSession(options: SessionOptions): Session {
   const closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
   const log = options.logger;
   const urlForLogs = safeUrl(options.url);
+  const tokenSource: TokenSource = typeof options.token === 'string' ? fixedToken(options.token, 'the agent configuration') : options.token;
+  const adviceContext = (localAddress: string | undefined): AdviceContext => ({ workerId: options.workerId, token: tokenSource, url: urlForLogs, localAddress });
 
   let state: SessionState = 'idle';
   let current: Connection | undefined;
@@ -114,13 +121,45 @@ export function createSession(options: SessionOptions): Session {
   function connect(): void {
     state = 'connecting';
     log.debug({ event: 'connecting', url: urlForLogs, attempt }, 'connecting to the master');
+    let token: string | Promise<string>;
+    try {
+      token = tokenSource.read();
+    } catch (err) {
+      tokenUnreadable(err);
+      return;
+    }
+    if (typeof token === 'string') {
+      open(token);
+      return;
+    }
+    token.then(
+      (t) => {
+        // close() may have come while the file was read.
+        if (state === 'connecting' && current === undefined) open(t);
+      },
+      (err: unknown) => {
+        if (state === 'connecting') tokenUnreadable(err);
+      },
+    );
+  }
+
+  /** The token file cannot be used (gone, empty, malformed): only an admin can fix it, so retry slowly. */
+  function tokenUnreadable(err: unknown): void {
+    log.error(
+      { event: 'token-unreadable', error: errorText(err), advice: adviceForToken(adviceContext(undefined)) },
+      `cannot use the token: ${errorText(err)}`,
+    );
+    scheduleRetry('retry-slowly', 0);
+  }
+
+  function open(token: string): void {
     let ws: WebSocket;
     try {
       ws = connectFn(options.url, {
         headers: {
           [HEADERS.workerId]: options.workerId,
           [HEADERS.protocolVersion]: String(PROTOCOL_VERSION),
-          [HEADERS.authorization]: bearer(options.token),
+          [HEADERS.authorization]: bearer(token),
         },
         perMessageDeflate: false,
         maxPayload: DEFAULTS.maxMessageBytes,
@@ -140,6 +179,7 @@ export function createSession(options: SessionOptions): Session {
       refusal: undefined,
       droppedBecause: undefined,
       error: undefined,
+      localAddress: undefined,
       seq: 0,
       intervalMs: DEFAULTS.heartbeatIntervalMs,
       silenceLimitMs: masterSilenceLimitMs(DEFAULTS.heartbeatIntervalMs, DEFAULTS.heartbeatTimeoutMs),
@@ -159,8 +199,11 @@ export function createSession(options: SessionOptions): Session {
     ws.on('ping', () => heard(c));
     ws.on('pong', () => heard(c));
     ws.on('unexpected-response', (_req, res) => onRefused(c, res));
-    ws.on('error', (err) => {
-      c.error ??= errorText(err);
+    ws.on('upgrade', (res) => {
+      c.localAddress = res.socket.localAddress;
+    });
+    ws.on('error', (err: NodeJS.ErrnoException) => {
+      c.error ??= { code: err.code, message: err.message };
     });
     ws.on('close', (code, reason) => onClose(c, code, sanitizeReason(reason.toString('utf8'))));
   }
@@ -255,6 +298,7 @@ export function createSession(options: SessionOptions): Session {
 
   function onRefused(c: Connection, res: IncomingMessage): void {
     const status = res.statusCode ?? 0;
+    c.localAddress = res.socket.localAddress;
     void readRefusalBody(res, timers).then((reason) => {
       c.refusal = { status, reason };
       c.ws.terminate();
@@ -270,36 +314,11 @@ export function createSession(options: SessionOptions): Session {
       return;
     }
     const connectedMs = c.welcomedAt === undefined ? 0 : Math.round(now() - c.welcomedAt);
-    let reaction: Reaction;
-    if (c.refusal) {
-      const { status, reason: why } = c.refusal;
-      reaction = reactionToHttpStatus(status);
-      const level = reaction === 'retry' ? 'warn' : 'error';
-      log[level](
-        { event: 'refused', status, reason: why, advice: adviceForStatus(status) },
-        `the master refused this agent (HTTP ${status}${why ? `: ${why}` : ''}): ${adviceForStatus(status)}`,
-      );
-    } else if (c.droppedBecause !== undefined) {
-      reaction = 'retry';
-      log.warn({ event: 'disconnected', code, reason: c.droppedBecause, connected_ms: connectedMs }, `disconnected from the master: ${c.droppedBecause}`);
-    } else if (!c.opened) {
-      reaction = 'retry';
-      log.warn({ event: 'connect-failed', url: urlForLogs, error: c.error ?? `closed with code ${code}` }, `cannot connect to the master: ${c.error ?? code}`);
-    } else {
-      reaction = reactionToClose(code);
-      const fields = { event: 'disconnected', code, code_name: closeCodeName(code), reason, connected_ms: connectedMs };
-      const advice = adviceForClose(code);
-      if (advice !== undefined) {
-        log.error({ ...fields, advice }, `the master closed the session (${code} ${closeCodeName(code)}): ${advice}`);
-      } else if (code === CloseCode.replaced) {
-        log.warn(fields, `replaced by a newer connection for worker ${options.workerId}; if this repeats, two machines use the same worker id`);
-      } else if (code === CloseCode.shuttingDown) {
-        log.info(fields, 'the master is shutting down');
-      } else {
-        log.warn(fields, `disconnected from the master (${code} ${closeCodeName(code)}${reason ? `: ${reason}` : ''})`);
-      }
-    }
-    if (reaction === 'upgrade-agent') log.error({ event: 'upgrade-agent' }, adviceFor('unsupportedVersion'));
+    const reaction = reportEnd(
+      log,
+      { refusal: c.refusal, droppedBecause: c.droppedBecause, opened: c.opened, error: c.error, code, reason, connectedMs },
+      adviceContext(c.localAddress),
+    );
     scheduleRetry(reaction, connectedMs);
   }
 

@@ -1,0 +1,61 @@
+import { CloseCode, closeCodeName, reactionToClose, reactionToHttpStatus, type Reaction } from '@cluster/protocol';
+import type { Logger } from 'pino';
+import { adviceForClose, adviceForStatus, explainConnectError, type AdviceContext } from './advice.js';
+
+/** How one connection ended, as the session saw it. */
+export interface ConnectionEnd {
+  /** The master refused the upgrade with this status and short reason. */
+  refusal: { status: number; reason: string } | undefined;
+  /** This side gave up on the connection (bad message, silent master, no welcome). */
+  droppedBecause: string | undefined;
+  /** True once the WebSocket was open. */
+  opened: boolean;
+  /** The socket's error, when it failed before opening. */
+  error: { code?: string | undefined; message: string } | undefined;
+  code: number;
+  reason: string;
+  connectedMs: number;
+}
+
+/**
+ * Logs why a connection ended, once, and returns how to react. The advice
+ * goes in its own `advice` field and not in `msg` too, so a terminal (where
+ * pino-pretty prints both) shows it once.
+ */
+export function reportEnd(log: Logger, end: ConnectionEnd, ctx: AdviceContext): Reaction {
+  const { code, reason, connectedMs } = end;
+  if (end.refusal) {
+    const { status, reason: why } = end.refusal;
+    const reaction = reactionToHttpStatus(status);
+    log[reaction === 'retry' ? 'warn' : 'error'](
+      { event: 'refused', status, reason: why, advice: adviceForStatus(status, why, ctx) },
+      `the master refused this agent (HTTP ${status}${why ? `: ${why}` : ''})`,
+    );
+    return reaction;
+  }
+  if (end.droppedBecause !== undefined) {
+    log.warn({ event: 'disconnected', code, reason: end.droppedBecause, connected_ms: connectedMs }, `disconnected from the master: ${end.droppedBecause}`);
+    return 'retry';
+  }
+  if (!end.opened) {
+    const error = end.error ?? { message: `closed with code ${code}` };
+    const { words, advice } = explainConnectError(error, ctx);
+    log.warn(
+      { event: 'connect-failed', url: ctx.url, error: words, ...(error.code === undefined ? {} : { error_code: error.code }), ...(advice === undefined ? {} : { advice }) },
+      `cannot connect to the master: ${words}`,
+    );
+    return 'retry';
+  }
+  const fields = { event: 'disconnected', code, code_name: closeCodeName(code), reason, connected_ms: connectedMs };
+  const advice = adviceForClose(code, ctx);
+  if (advice !== undefined) {
+    log.error({ ...fields, advice }, `the master closed the session (${code} ${closeCodeName(code)}${reason ? `: ${reason}` : ''})`);
+  } else if (code === CloseCode.replaced) {
+    log.warn(fields, `replaced by a newer connection for worker ${ctx.workerId}; if this repeats, two machines use the same worker id`);
+  } else if (code === CloseCode.shuttingDown) {
+    log.info(fields, 'the master is shutting down');
+  } else {
+    log.warn(fields, `disconnected from the master (${code} ${closeCodeName(code)}${reason ? `: ${reason}` : ''})`);
+  }
+  return reactionToClose(code);
+}

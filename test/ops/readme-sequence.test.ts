@@ -1,0 +1,85 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, cleanEnv } from '../cli/run-cli.js';
+import { runToEnd } from '../e2e/support/processes.js';
+
+/**
+ * The README's "Everyday commands", typed in order: the block is taken from
+ * the README as it is and run line by line in one shell, with a dev database,
+ * a port and a token file of this test's own. Between lines the test waits
+ * as a person would (until the master answers, until the agent is in), and
+ * nothing else is added.
+ */
+
+let dir: string;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** The shell lines of the README's "Everyday commands" block. */
+async function everydayCommands(): Promise<string[]> {
+  const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Everyday commands'));
+  const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1];
+  if (block === undefined) throw new Error('no sh block under "Everyday commands"');
+  return block.split('\n').filter((line) => line.trim() !== '' && !line.trim().startsWith('#'));
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'readme-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('README everyday commands', () => {
+  it('work when typed in order, each error-free and without pnpm noise', async () => {
+    const lines = await everydayCommands();
+    const port = await freePort();
+    const metrics = `curl -fsS http://127.0.0.1:${port}/metrics`;
+    const script = [
+      // Job control, as in a terminal: each background job is a process group of its own (pnpm and the daemon under it).
+      'set -euo pipefail -m',
+      // Whatever happens, the background jobs and the dev database go (`kill %1 %2` in a terminal).
+      'trap \'for p in $(jobs -p); do kill -TERM -- "-$p" 2>/dev/null; done; wait 2>/dev/null; bash scripts/devdb.sh stop\' EXIT',
+      'wait_for() { for _ in $(seq 1 300); do if eval "$1" >/dev/null 2>&1; then return 0; fi; sleep 0.1; done; echo "gave up waiting for: $1" >&2; return 1; }',
+    ];
+    for (const line of lines) {
+      const typed = line.replaceAll('8080', String(port)).replaceAll('gpu-01.token', join(dir, 'gpu-01.token'));
+      script.push(`echo "### ${line.replaceAll('"', '\\"').replaceAll('$', '\\$').replaceAll('`', '\\`')}"`, typed);
+      // The pauses a person makes before the next line.
+      if (/ serve /.test(line)) script.push(`wait_for 'curl -fsS http://127.0.0.1:${port}/healthz'`);
+      if (/cluster-agent run /.test(line)) script.push(`wait_for '${metrics} | grep -q "^cluster_master_connected_agents 1"'`);
+      if (/worker token /.test(line)) script.push(`wait_for '${metrics} | grep -q "^cluster_master_admissions_total 2"'`);
+    }
+    const env = cleanEnv({ DEVDB_STATE_DIR: join(dir, 'devdb'), AGENT_REFUSED_RETRY_MS: '300', LOG_LEVEL: 'warn' });
+    for (const name of Object.keys(env)) if ((name.startsWith('AGENT_') && name !== 'AGENT_REFUSED_RETRY_MS') || name.startsWith('MASTER_')) delete env[name];
+    const result = await runToEnd('bash', ['-c', script.join('\n')], env, 150_000);
+
+    const output = result.stdout;
+    expect(result.stderr + output, 'one line each: no pnpm header, no ELIFECYCLE').not.toMatch(/ELIFECYCLE|^> cluster-worker-registry@/m);
+    expect(result.code, `${result.stderr}\n${output}`).toBe(0);
+    // Each command ran, in order.
+    const ran = [...output.matchAll(/^### (.*)$/gm)].map((m) => m[1]);
+    expect(ran).toEqual(lines);
+    const after = (prefix: string): string => {
+      const start = output.indexOf(`### ${prefix}`);
+      const end = output.indexOf('\n###', start + 4);
+      return output.slice(start, end === -1 ? undefined : end);
+    };
+    expect(after('pnpm -s cluster-master worker list --active')).toMatch(/^gpu-01 +127\.0\.0\.1 +yes /m);
+    expect(after('pnpm -s cluster-master worker show gpu-01')).toContain('gpu-01');
+    expect(after('pnpm -s cluster-agent probe')).toMatch(/^total_cpu /m);
+  }, 180_000);
+});
