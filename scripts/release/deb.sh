@@ -48,8 +48,12 @@ install -m 0644 "$root/packaging/common/copyright" "$doc/copyright"
 install -m 0644 "$src/lintian-overrides" "$stage/usr/share/lintian/overrides/$package"
 date=$(date -u -R -d "@$SOURCE_DATE_EPOCH")
 printf '%s (%s) unstable; urgency=medium\n\n  * Release %s.\n\n -- %s  %s\n' \
-  "$package" "$version" "$version" "$(sed -n 's/^Maintainer: //p' "$src/control")" "$date" | gzip -9 -n >"$doc/changelog.Debian.gz"
-chmod 0644 "$doc/changelog.Debian.gz"
+  "$package" "$version" "$version" "$(sed -n 's/^Maintainer: //p' "$src/control")" "$date" | gzip -9 -n >"$doc/changelog.gz"
+chmod 0644 "$doc/changelog.gz"
+# A manual page from the command's own --help (the executable runs on this machine).
+mkdir -p "$stage/usr/share/man/man1"
+bash "$root/scripts/release/manpage.sh" "$package" "$version" "$executable" | gzip -9 -n >"$stage/usr/share/man/man1/$package.1.gz"
+chmod 0644 "$stage/usr/share/man/man1/$package.1.gz"
 
 for script in postinst prerm postrm; do
   sed -e "s|@PACKAGE@|$package|g" -e "s|@ENV_FILE@|$ENV_FILE|g" -e "s|@CONFIG_DIR@|$CONFIG_DIR|g" \
