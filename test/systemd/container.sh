@@ -66,6 +66,9 @@ UNIT
       ln -sf /dev/null "$r/etc/systemd/system/$unit"
     done
     echo cluster-test >"$r/etc/hostname"
+    # A container image'\''s policy-rc.d (exit 101) tells package scripts to start
+    # nothing; a worker machine has none. Removed in the overlay only.
+    rm -f "$r/usr/sbin/policy-rc.d"
     # pivot_root, then chroot into the new root: with a plain chroot the kernel refuses
     # user namespaces (EPERM), which PrivateUsers=yes in the units needs.
     mkdir -p "$r/run/old-root"
