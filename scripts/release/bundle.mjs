@@ -17,6 +17,7 @@
 // JavaScript masking in ws).
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import ts from 'typescript';
@@ -26,7 +27,7 @@ const { values: opts } = parseArgs({
 });
 const { entry, out, version, 'meta-url': metaUrl, 'v8-flags': v8Flags = '' } = opts;
 if (!entry || !out || !version) {
-  console.error('usage: bundle.mjs --entry ENTRY --out OUT --version VERSION [--meta-url URL] [--v8-flags FLAGS]');
+  process.stderr.write('usage: bundle.mjs --entry ENTRY --out OUT --version VERSION [--meta-url URL] [--v8-flags=FLAGS]\n');
   process.exit(2);
 }
 const setFlags = v8Flags

@@ -63,7 +63,7 @@ beforeAll(async () => {
   sentinel.path = join(work, 'sentinel');
   await writeFile(sentinel.path, sentinel.text);
   database = await openTestDatabase('systemd');
-  version = JSON.parse(await readFile(join(repo, 'packages/agent/package.json'), 'utf8')).version as string;
+  version = (JSON.parse(await readFile(join(repo, 'packages/agent/package.json'), 'utf8')) as { version: string }).version;
   const out = join(work, 'release');
   await run('bash', [join(repo, 'scripts/release/release.sh'), '--fast', '--out', out], { cwd: repo, maxBuffer: 1 << 24 });
   debs.agent = join(out, `cluster-agent_${version}_amd64.deb`);
