@@ -7,7 +7,7 @@
 #
 # Reproducible: every file's time is SOURCE_DATE_EPOCH, owners are root,
 # dpkg-deb sorts the entries and uses SOURCE_DATE_EPOCH for the archive.
-# DEB_COMPRESSION (xz by default; none for quick test builds) picks the compressor.
+# DEB_COMPRESSION (xz by default; gzip or none for quick test builds) picks the compressor.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 package=$1 version=$2 executable=$(realpath "$3") out_dir=$(realpath -m "$4")

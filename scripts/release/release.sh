@@ -10,7 +10,8 @@
 # every step writes the same bytes from the same sources (see deb.sh, bundle.mjs).
 #
 # Options: --out DIR, --version V (default: the packages' version),
-# --agent-executable-only (what install-agent.sh needs), --fast (no .deb compression; for tests).
+# --agent-executable-only (what install-agent.sh needs), --fast (gzip instead of xz in the
+# .deb packages: ~1 min less on 2 cores, ~15 MB larger; for tests).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 here="$root/scripts/release"
@@ -22,7 +23,7 @@ while [ $# -gt 0 ]; do
     --out) out=$(realpath -m "${2:?--out needs a directory}"); shift 2 ;;
     --version) version=${2:?--version needs a value}; shift 2 ;;
     --agent-executable-only) agent_only=1; shift ;;
-    --fast) export DEB_COMPRESSION=none; shift ;;
+    --fast) export DEB_COMPRESSION=gzip; shift ;;
     -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "release: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -34,9 +35,10 @@ if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
 fi
 export SOURCE_DATE_EPOCH
 
-work="$root/.cache/release"
-rm -rf "$work"
-mkdir -p "$work" "$out"
+# A work folder of its own: two builds at once (tests run in parallel) must not share one.
+work=$(mktemp -d "${TMPDIR:-/tmp}/release.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$out"
 
 echo "== compile" >&2
 pnpm exec tsc -b packages/agent packages/master >&2

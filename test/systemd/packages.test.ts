@@ -85,6 +85,19 @@ afterAll(async () => {
   console.log(`systemd package test: ${((performance.now() - started) / 1000).toFixed(1)} s wall (build, boot and all steps)`);
 });
 
+describe('the packages as files', () => {
+  it('lintian has no error or warning for either package', async () => {
+    // Info tags come from the embedded Node.js binary (spelling in its strings, its build's
+    // hardening flags); the overrides in packaging/*/lintian-overrides say why each is there.
+    const out = await run('lintian', ['--fail-on', 'error,warning', debs.agent, debs.master], { maxBuffer: 1 << 24 }).then(
+      (r) => ({ code: 0, text: r.stdout + r.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, text: e.stdout + e.stderr }),
+    );
+    expect(out.text).not.toMatch(/^[EW]: /m);
+    expect(out.code).toBe(0);
+  }, 300_000);
+});
+
 describe('the packages under a real systemd', () => {
   it('runs in a machine of its own: the host temp dir survives, nothing written inside leaks out', async () => {
     expect(await vm().ok('cat /proc/1/comm')).toBe('systemd\n');
