@@ -3,7 +3,7 @@
 # prints, for each: the file size, start-up time (wall time of `probe --json`
 # and of `--help`, median of N runs) and the steady resident memory of `run`
 # against a real master (VmRSS, and its anonymous and file-backed parts, after
-# SETTLE_S seconds; median of 3 runs).
+# SETTLE_S seconds; median of 3 runs), each executable's page cache dropped first.
 #
 #   scripts/release/measure.sh [AGENT_EXECUTABLE]   (default: release/cluster-agent-*-linux-x64)
 #
@@ -64,9 +64,15 @@ steady_rss() {
   wait "$pid" || true
 }
 
+# The executable's cached pages dropped first (dd iflag=nocache count=0 advises the kernel
+# for that one file): a file just written is wholly in the page cache, and then
+# fault-around maps ~8 MB more of it into each process than a file read on demand.
+drop_cache() { dd if="$1" iflag=nocache count=0 status=none; }
+
 report() {
   local name=$1 size=$2; shift 2
   local probe help rss=() i
+  drop_cache "$(realpath "$(command -v "$1")")"
   probe=$(startup_ms "$@" probe --json)
   help=$(startup_ms "$@" --help)
   for i in 1 2 3; do rss+=("$(steady_rss "m-$name-$i" "$@")"); done
