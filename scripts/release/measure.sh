@@ -70,12 +70,12 @@ steady_rss() {
 drop_cache() { dd if="$1" iflag=nocache count=0 status=none; }
 
 report() {
-  local name=$1 size=$2; shift 2
+  local key=$1 name=$2 size=$3; shift 3
   local probe help rss=() i
   drop_cache "$(realpath "$(command -v "$1")")"
   probe=$(startup_ms "$@" probe --json)
   help=$(startup_ms "$@" --help)
-  for i in 1 2 3; do rss+=("$(steady_rss "m-$name-$i" "$@")"); done
+  for i in 1 2 3; do rss+=("$(steady_rss "m-$key-$i" "$@")"); done
   local vm anon file
   vm=$(printf '%s\n' "${rss[@]}" | awk '{ print $1 }' | median)
   anon=$(printf '%s\n' "${rss[@]}" | awk '{ print $2 }' | median)
@@ -89,5 +89,5 @@ sea_size="$(du -m --apparent-size "$exe" | cut -f1) MB"
 echo "runs=$runs settle=${settle}s $(nproc) cores; $(node --version)"
 echo '| agent | size | probe --json (median) | --help (median) | steady VmRSS | RssAnon | RssFile |'
 echo '|---|---|---|---|---|---|---|'
-report 'node --lite-mode dist/main.js' "$node_size" "${node_agent[@]}"
-report 'single executable' "$sea_size" "${sea_agent[@]}"
+report node 'node --lite-mode dist/main.js' "$node_size" "${node_agent[@]}"
+report sea 'single executable' "$sea_size" "${sea_agent[@]}"
