@@ -1,30 +1,35 @@
 #!/usr/bin/env bash
-# Installs (or upgrades in place, or removes) cluster-agent on this worker machine.
+# Installs (or upgrades, or removes) cluster-agent on this worker machine from a
+# release artifact: no Node.js, no pnpm, no build needed on the worker.
 #
-#   sudo scripts/install-agent.sh --master-url wss://master:8443/agent --token-file ./token [--worker-id ID]
+#   sudo scripts/install-agent.sh --from cluster-agent_0.1.0_amd64.deb \
+#        --master-url wss://master:8443/agent --token-file ./token [--worker-id ID]
+#   sudo scripts/install-agent.sh --from cluster-agent-0.1.0-linux-x64 --master-url … --token-file …
 #   sudo scripts/install-agent.sh --uninstall
 #
-# It lays down a self-contained bundle in /opt/cluster-agent, the systemd unit,
-# /etc/cluster-agent/agent.env (mode 0600: it holds the token), then enables and
-# (re)starts the service. Run it again to upgrade: the bundle is swapped whole
-# and the service restarted; an existing env file is rewritten from the arguments.
+# With a .deb it installs the package (apt, or dpkg), then writes
+# /etc/cluster-agent/agent.env and starts the service. With the executable it
+# lays down /usr/local/bin/cluster-agent and /etc/systemd/system/cluster-agent.service
+# (from this checkout's systemd/) itself. Without --from, run from a checkout,
+# it first builds the executable (scripts/release/release.sh; needs Node.js there).
+# Run it again to upgrade; the env file is rewritten from the arguments.
 set -euo pipefail
 
 usage() {
   cat <<'USAGE'
 Usage: install-agent.sh [options]
 
+  --from FILE          the release artifact: cluster-agent_<version>_amd64.deb or
+                       cluster-agent-<version>-linux-x64 (default: build it from this checkout)
   --master-url URL     master's agent endpoint, ws:// or wss:// (required to install)
   --worker-id ID       worker id registered on the master (default: this host name)
   --token TOKEN        the worker's token, as `cluster-master worker register` printed it
   --token-file FILE    read the token from FILE instead (one of --token/--token-file is required)
   --ca-file FILE       CA certificate that signed the master's certificate (copied, mode 0644)
-  --bundle DIR         an already built bundle (default: built from this checkout)
-  --root DIR           install under DIR instead of / (for packaging and tests; implies --no-start)
-  --node PATH          node binary the unit runs (default: `command -v node`)
+  --root DIR           install under DIR instead of / (the executable only; implies --no-start)
   --no-start           lay down files but do not enable or start the service
   --dry-run            print what would be done, change nothing
-  --uninstall          stop and disable the service and remove everything this script installed
+  --uninstall          stop the service and remove what this script installed
   -h, --help           this text
 USAGE
 }
@@ -34,32 +39,40 @@ die() { echo "install-agent: $*" >&2; exit 2; }
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo_root=$(cd "$script_dir/.." && pwd)
 
-master_url="" worker_id="" token="" token_file="" ca_file="" bundle="" root="/" node_bin=""
+from="" master_url="" worker_id="" token="" token_file="" ca_file="" root="/"
 start=1 dry_run=0 uninstall=0
+# An option that takes a value: refuse a missing one, or the next option in its place.
+value() {
+  [ $# -ge 2 ] && [ -n "$2" ] && [[ "$2" != --* ]] || die "$1 needs a value (see --help)"
+  printf '%s' "$2"
+}
 while [ $# -gt 0 ]; do
   case "$1" in
-    --master-url) master_url=${2-}; shift 2 ;;
-    --worker-id) worker_id=${2-}; shift 2 ;;
-    --token) token=${2-}; shift 2 ;;
-    --token-file) token_file=${2-}; shift 2 ;;
-    --ca-file) ca_file=${2-}; shift 2 ;;
-    --bundle) bundle=${2-}; shift 2 ;;
-    --root) root=${2-}; shift 2 ;;
-    --node) node_bin=${2-}; shift 2 ;;
+    --from) from=$(value "$@"); shift 2 ;;
+    --master-url) master_url=$(value "$@"); shift 2 ;;
+    --worker-id) worker_id=$(value "$@"); shift 2 ;;
+    --token) token=$(value "$@"); shift 2 ;;
+    --token-file) token_file=$(value "$@"); shift 2 ;;
+    --ca-file) ca_file=$(value "$@"); shift 2 ;;
+    --root) root=$(value "$@"); shift 2 ;;
     --no-start) start=0; shift ;;
     --dry-run) dry_run=1; shift ;;
     --uninstall) uninstall=1; shift ;;
-    -h|--help) usage; exit 0 ;;
+    -h | --help) usage; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
 
 root=${root%/}
 [ "$root" = "" ] || start=0
-opt_dir="$root/opt/cluster-agent"
-etc_dir="$root/etc/cluster-agent"
+where=${root:-/}
+exe_path="$root/usr/local/bin/cluster-agent"
 unit_path="$root/etc/systemd/system/cluster-agent.service"
+etc_dir="$root/etc/cluster-agent"
 env_path="$etc_dir/agent.env"
+ca_path="$etc_dir/ca.pem"
+legacy_dir="$root/opt/cluster-agent" # where earlier versions of this script put a Node.js bundle
+marker="# Written by scripts/install-agent.sh"
 
 run() {
   if [ "$dry_run" = 1 ]; then
@@ -69,17 +82,28 @@ run() {
   fi
 }
 say() { echo "install-agent: $*"; }
-
 have_systemd() { [ "$start" = 1 ] && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; }
+package_installed() {
+  [ "$root" = "" ] && command -v dpkg-query >/dev/null 2>&1 &&
+    [ "$(dpkg-query -W -f '${Status}' cluster-agent 2>/dev/null || true)" = "install ok installed" ]
+}
+done_word() { if [ "$dry_run" = 1 ]; then echo "would be $1"; else echo "$1"; fi; }
 
 if [ "$uninstall" = 1 ]; then
-  if have_systemd; then
-    run systemctl disable --now cluster-agent.service || true
+  if package_installed; then
+    # The package's own scripts stop the service and, on purge, remove /etc/cluster-agent.
+    run dpkg --purge cluster-agent
+    say "cluster-agent package $(done_word purged)"
+    exit 0
   fi
-  run rm -rf "$opt_dir" "$opt_dir.new" "$etc_dir"
-  run rm -f "$unit_path"
+  if have_systemd && [ -f "$unit_path" ]; then run systemctl disable --now cluster-agent.service || true; fi
+  run rm -f "$exe_path" "$env_path" "$env_path.tmp" "$ca_path"
+  if [ -f "$unit_path" ] && grep -qF "$marker" "$unit_path"; then run rm -f "$unit_path"; fi
+  if [ -f "$legacy_dir/dist/main.js" ]; then run rm -rf "$legacy_dir"; fi
+  # The folder goes only when nothing else is left in it (an admin's own token file, say).
+  if [ -d "$etc_dir" ]; then run rmdir --ignore-fail-on-non-empty "$etc_dir"; fi
   if have_systemd; then run systemctl daemon-reload; fi
-  say "removed cluster-agent"
+  say "cluster-agent $(done_word removed) from '$where'"
   exit 0
 fi
 
@@ -96,40 +120,56 @@ fi
 if [ -z "$worker_id" ]; then worker_id=$(hostname -s 2>/dev/null || hostname); fi
 [[ "$worker_id" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] || die "invalid worker id '$worker_id' (letters, digits, '.', '_', '-'; at most 64)"
 if [ -n "$ca_file" ]; then [ -r "$ca_file" ] || die "cannot read CA file '$ca_file'"; fi
-if [ -z "$node_bin" ]; then node_bin=$(command -v node || true); fi
-[ -n "$node_bin" ] && [ -x "$node_bin" ] || die "node not found; install Node.js >= 20.19 or pass --node"
-case "$node_bin" in /*) ;; *) die "--node must be an absolute path" ;; esac
 
-if [ -z "$bundle" ]; then
-  if [ "$dry_run" = 1 ]; then
-    bundle="$repo_root/.cache/bundle/cluster-agent"
-    say "would build the bundle with scripts/build-agent-bundle.sh"
+kind=""
+if [ -n "$from" ]; then
+  [ -f "$from" ] && [ -r "$from" ] || die "cannot read '$from'"
+  if dpkg-deb -f "$from" Package >/dev/null 2>&1; then
+    [ "$(dpkg-deb -f "$from" Package)" = cluster-agent ] || die "'$from' is not the cluster-agent package"
+    [ "$root" = "" ] || die "--root works with the executable only; a .deb installs under /"
+    kind=deb
+  elif [ "$(head -c 4 "$from" | od -An -c | tr -d ' ')" = '177ELF' ]; then
+    kind=exe
   else
-    bundle=$(bash "$script_dir/build-agent-bundle.sh")
+    die "'$from' is neither a .deb nor the cluster-agent executable"
   fi
-fi
-if [ "$dry_run" = 0 ]; then
-  [ -f "$bundle/dist/main.js" ] || die "bundle '$bundle' has no dist/main.js"
+else
+  kind=exe
+  if [ "$dry_run" = 1 ]; then
+    from="$repo_root/.cache/install-agent/cluster-agent-linux-x64"
+    say "would build the executable with scripts/release/release.sh --agent-executable-only"
+  else
+    bash "$script_dir/ensure-tools.sh"
+    out=$(bash "$script_dir/release/release.sh" --agent-executable-only --out "$repo_root/.cache/install-agent")
+    from=$(find "$out" -maxdepth 1 -name 'cluster-agent-*-linux-x64' | head -n 1)
+  fi
 fi
 
 upgrade=0
-[ -d "$opt_dir" ] && upgrade=1
-
-# The bundle: copy next to the old one, then swap, so a failed copy leaves the old install working.
-run mkdir -p "$root/opt"
-run rm -rf "$opt_dir.new"
-run cp -a "$bundle" "$opt_dir.new"
-run rm -rf "$opt_dir"
-run mv "$opt_dir.new" "$opt_dir"
-run chmod -R u=rwX,go=rX "$opt_dir"
-
-# The unit, pointed at this machine's node.
-run mkdir -p "$(dirname "$unit_path")"
-if [ "$dry_run" = 1 ]; then
-  say "would write $unit_path (mode 0644) running $node_bin"
+if [ "$kind" = deb ]; then
+  package_installed && upgrade=1
+  # Installed first, configured after: the package ships an unconfigured env file and starts nothing.
+  if command -v apt-get >/dev/null 2>&1; then
+    run env DEBIAN_FRONTEND=noninteractive apt-get install -y -o Dpkg::Options::=--force-confold "$(realpath "$from")"
+  else
+    run dpkg -i --force-confold "$from"
+  fi
 else
-  sed "s|^ExecStart=/usr/bin/node |ExecStart=$node_bin |" "$repo_root/systemd/cluster-agent.service" >"$unit_path"
-  chmod 0644 "$unit_path"
+  [ -e "$exe_path" ] && upgrade=1
+  # Copied next to the old one, then renamed over it: a failed copy leaves the old install working.
+  run mkdir -p "$(dirname "$exe_path")"
+  run install -m 0755 "$from" "$exe_path.new"
+  run mv -f "$exe_path.new" "$exe_path"
+  if [ -f "$legacy_dir/dist/main.js" ]; then run rm -rf "$legacy_dir"; fi
+  run mkdir -p "$(dirname "$unit_path")"
+  if [ "$dry_run" = 1 ]; then
+    say "would write $unit_path (mode 0644) running /usr/local/bin/cluster-agent"
+  else
+    { echo "$marker; run it with --uninstall to remove."
+      sed "s|^ExecStart=/usr/bin/cluster-agent |ExecStart=/usr/local/bin/cluster-agent |" "$repo_root/systemd/cluster-agent.service"
+    } >"$unit_path"
+    chmod 0644 "$unit_path"
+  fi
 fi
 
 # The environment file holds the token: created 0600 from the start, never world-readable.
@@ -137,7 +177,7 @@ run mkdir -p "$etc_dir"
 run chmod 0755 "$etc_dir"
 ca_line="#AGENT_CA_FILE="
 if [ -n "$ca_file" ]; then
-  run install -m 0644 "$ca_file" "$etc_dir/ca.pem"
+  run install -m 0644 "$ca_file" "$ca_path"
   ca_line="AGENT_CA_FILE=/etc/cluster-agent/ca.pem"
 fi
 if [ "$dry_run" = 1 ]; then
@@ -146,7 +186,7 @@ else
   (
     umask 077
     cat >"$env_path.tmp" <<ENV
-# Written by install-agent.sh; run it again to change these.
+$marker; run it again to change these.
 AGENT_MASTER_URL=$master_url
 AGENT_WORKER_ID=$worker_id
 AGENT_TOKEN=$token
@@ -158,11 +198,12 @@ ENV
   mv "$env_path.tmp" "$env_path"
 fi
 
+action=$([ $upgrade = 1 ] && echo upgraded || echo installed)
 if have_systemd; then
   run systemctl daemon-reload
   run systemctl enable cluster-agent.service
   run systemctl restart cluster-agent.service
-  say "$([ $upgrade = 1 ] && echo upgraded || echo installed) and started; follow it with: journalctl -u cluster-agent -f"
+  say "cluster-agent $(done_word "$action and started"); follow it with: journalctl -u cluster-agent -f"
 else
-  say "$([ $upgrade = 1 ] && echo upgraded || echo installed) under '${root:-/}' (service not started)"
+  say "cluster-agent $(done_word "$action") under '$where' (service not started)"
 fi

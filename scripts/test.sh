@@ -9,6 +9,8 @@ cd "$root"
 export PATH="/usr/local/go/bin:$PATH"
 
 bash scripts/ensure-tools.sh
+# lintian, systemd and friends for the release artifacts' tests.
+bash scripts/release/ensure-packaging-tools.sh
 bash scripts/devdb.sh build
 
 echo "== lint"

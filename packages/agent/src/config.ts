@@ -85,7 +85,7 @@ export async function parseInvocation(argv: readonly string[], env: Env, deps: C
       y.option('json', { type: 'boolean', default: false, describe: 'print JSON for scripts' }),
     )
     .demandCommand(1, 'say which command: run or probe (see --help)')
-    .epilogue('Options of each command: cluster-agent run --help, cluster-agent probe --help. Units and reactions: packages/agent/README.md')
+    .epilogue('Options of each command: cluster-agent run --help, cluster-agent probe --help. Units and reactions: /usr/share/doc/cluster-agent/README.md as installed, packages/agent/README.md in the sources.')
     .strict()
     .help()
     .version(deps.version)

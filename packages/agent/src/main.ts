@@ -8,7 +8,11 @@ import { errorLine } from './errors.js';
 
 // The one file that touches the process: argv, env, signals, exit.
 
+/** Set by the release bundler (scripts/release/bundle.mjs): a single executable has no package.json beside it. */
+declare const CLUSTER_BUNDLED_VERSION: string | undefined;
+
 function packageVersion(): string {
+  if (typeof CLUSTER_BUNDLED_VERSION === 'string') return CLUSTER_BUNDLED_VERSION;
   try {
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
     return typeof pkg.version === 'string' ? pkg.version : '0.0.0';

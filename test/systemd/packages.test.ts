@@ -1,0 +1,267 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { access, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTestDatabase, type TestDatabase } from '../support/database.js';
+import { Machine } from './support/machine.js';
+
+// The .deb packages under a real systemd (PID 1 of a throwaway machine, see
+// container.sh): install, configure, crash, stop, upgrade, remove. The dev
+// database runs outside; the master runs inside from its own package.
+
+const run = promisify(execFile);
+const repo = fileURLToPath(new URL('../../', import.meta.url));
+const WORKER = 'ct-1';
+
+let work: string;
+let machine: Machine | undefined;
+let database: TestDatabase;
+let version: string;
+let port: number;
+const debs = { agent: '', agentNext: '', master: '', executable: '' };
+/** install-agent.sh and the unit it installs, copied where the machine sees them. */
+let scriptCopy: string;
+const sentinel = { path: '', text: randomBytes(8).toString('hex') };
+const started = performance.now();
+
+function vm(): Machine {
+  if (!machine) throw new Error('the machine did not boot');
+  return machine;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+async function workerActive(): Promise<boolean | undefined> {
+  const doc = await database.db.collection('WORKER_REGISTRY').findOne({ worker_id: WORKER });
+  return doc === null ? undefined : doc.is_active === true;
+}
+
+async function active(unit: string): Promise<boolean> {
+  return (await vm().sh(`systemctl is-active ${unit}`)).stdout.trim() === 'active';
+}
+
+/** The `systemctl status` head (no journal lines), for the transcript. */
+async function status(unit: string): Promise<string> {
+  const out = await vm().sh(`systemctl status ${unit} --no-pager --lines=0`);
+  console.log(out.stdout.trim());
+  return out.stdout;
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'systemd-packages-'));
+  // A file of the machine's temporary directory that systemd's boot must leave alone.
+  sentinel.path = join(work, 'sentinel');
+  await writeFile(sentinel.path, sentinel.text);
+  database = await openTestDatabase('systemd');
+  version = (JSON.parse(await readFile(join(repo, 'packages/agent/package.json'), 'utf8')) as { version: string }).version;
+  const out = join(work, 'release');
+  // nice: the build and lintian are CPU-heavy; tests with tight timing run beside them.
+  await run('nice', ['-n', '19', 'bash', join(repo, 'scripts/release/release.sh'), '--fast', '--out', out], { cwd: repo, maxBuffer: 1 << 24 });
+  debs.agent = join(out, `cluster-agent_${version}_amd64.deb`);
+  debs.master = join(out, `cluster-master_${version}_amd64.deb`);
+  debs.executable = join(out, `cluster-agent-${version}-linux-x64`);
+  await mkdir(join(work, 'checkout/scripts'), { recursive: true });
+  await mkdir(join(work, 'checkout/systemd'), { recursive: true });
+  scriptCopy = join(work, 'checkout/scripts/install-agent.sh');
+  await copyFile(join(repo, 'scripts/install-agent.sh'), scriptCopy);
+  await copyFile(join(repo, 'systemd/cluster-agent.service'), join(work, 'checkout/systemd/cluster-agent.service'));
+  // A newer version of the same executable, for the upgrade.
+  const { stdout } = await run('nice', ['-n', '19', 'bash', join(repo, 'scripts/release/deb.sh'), 'cluster-agent', `${version}+next1`, join(out, `cluster-agent-${version}-linux-x64`), join(work, 'next')], {
+    cwd: repo,
+    env: { ...process.env, DEB_COMPRESSION: 'none', SOURCE_DATE_EPOCH: '0' },
+  });
+  debs.agentNext = stdout.trim();
+  port = await freePort();
+  machine = await Machine.boot(work);
+}, 400_000);
+
+afterAll(async () => {
+  await machine?.kill();
+  await database?.close();
+  if (work) await rm(work, { recursive: true, force: true });
+  console.log(`systemd package test: ${((performance.now() - started) / 1000).toFixed(1)} s wall (build, boot and all steps)`);
+});
+
+describe('the packages as files', () => {
+  it('lintian has no error or warning for either package', async () => {
+    // Info tags come from the embedded Node.js binary (spelling in its strings, its build's
+    // hardening flags); the overrides in packaging/*/lintian-overrides say why each is there.
+    const out = await run('nice', ['-n', '19', 'lintian', '--fail-on', 'error,warning', debs.agent, debs.master], { maxBuffer: 1 << 24 }).then(
+      (r) => ({ code: 0, text: r.stdout + r.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, text: e.stdout + e.stderr }),
+    );
+    expect(out.text).not.toMatch(/^[EW]: /m);
+    expect(out.code).toBe(0);
+  }, 300_000);
+});
+
+describe('the packages under a real systemd', () => {
+  it('runs in a machine of its own: the host temp dir survives, nothing written inside leaks out', async () => {
+    expect(await vm().ok('cat /proc/1/comm')).toBe('systemd\n');
+    expect((await vm().ok('systemctl is-system-running')).trim()).toBe('running');
+    expect(await readFile(sentinel.path, 'utf8')).toBe(sentinel.text);
+    expect(await vm().ok(`cat ${vm().inside(sentinel.path)}`)).toBe(sentinel.text);
+    const leak = `/tmp/written-inside-${randomBytes(6).toString('hex')}`;
+    await vm().ok(`echo inside > ${leak} && touch /etc/written-inside-${randomBytes(4).toString('hex')}`);
+    await expect(access(leak)).rejects.toThrow();
+    expect((await vm().ok('hostname')).trim()).toBe('cluster-test');
+  });
+
+  it('cluster-master: installs unstarted, then runs as a dynamic user, /readyz 200, the command works for root', async () => {
+    const install = await vm().ok(`dpkg -i ${vm().inside(debs.master)}`);
+    expect(install).toContain('cluster-master: not started: set MONGODB_URI (or MONGODB_HOST) in /etc/cluster-master/master.env');
+    expect(await active('cluster-master')).toBe(false);
+    expect((await vm().ok('stat -c %a /etc/cluster-master/master.env')).trim()).toBe('600');
+
+    await vm().ok(
+      `sed -i -e 's|^MONGODB_URI=.*|MONGODB_URI=${database.uri}|' -e 's|^MASTER_HOST=.*|MASTER_HOST=127.0.0.1|' ` +
+        `-e 's|^MASTER_PORT=.*|MASTER_PORT=${port}|' /etc/cluster-master/master.env && echo MONGODB_DATABASE=${database.name} >>/etc/cluster-master/master.env`,
+    );
+    expect(await vm().ok('cluster-master db init')).toContain('WORKER_REGISTRY');
+    await vm().ok('systemctl enable --now cluster-master');
+    await vm().until('/readyz 200', async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200);
+    expect(await status('cluster-master')).toMatch(/Active: active \(running\)/);
+    expect(await vm().prop('cluster-master', 'DynamicUser')).toBe('yes');
+
+    expect((await vm().ok('command -v cluster-master')).trim()).toBe('/usr/bin/cluster-master');
+    expect((await vm().ok('cluster-master --version')).trim()).toBe(version);
+    expect(await vm().ok(`cluster-master worker register ${WORKER} 127.0.0.1 --json >/srv/host/token.json && cluster-master worker list`)).toMatch(
+      new RegExp(`^${WORKER}\\s+127\\.0\\.0\\.1\\s+no`, 'm'),
+    );
+  });
+
+  it('cluster-agent: installs unstarted, then runs as a dynamic user and the worker turns active', async () => {
+    const install = await vm().ok(`dpkg -i ${vm().inside(debs.agent)}`);
+    expect(install).toContain('cluster-agent: not started: set AGENT_MASTER_URL and AGENT_TOKEN in /etc/cluster-agent/agent.env');
+    expect(await active('cluster-agent')).toBe(false);
+    expect((await vm().ok('stat -c %a /etc/cluster-agent/agent.env')).trim()).toBe('600');
+
+    const token = (JSON.parse(await readFile(join(vm().dir, 'token.json'), 'utf8')) as { token: string }).token;
+    await vm().ok(
+      `sed -i -e 's|^AGENT_MASTER_URL=.*|AGENT_MASTER_URL=ws://127.0.0.1:${port}/agent|' -e 's|^AGENT_TOKEN=.*|AGENT_TOKEN=${token}|' ` +
+        `-e 's|^#AGENT_WORKER_ID=.*|AGENT_WORKER_ID=${WORKER}|' /etc/cluster-agent/agent.env`,
+    );
+    await vm().ok('systemctl enable --now cluster-agent');
+    await vm().until('the worker active in the registry', async () => (await workerActive()) === true);
+    expect(await status('cluster-agent')).toMatch(/Active: active \(running\)/);
+
+    const pid = await vm().prop('cluster-agent', 'MainPID');
+    const uid = Number((await vm().ok(`stat -c %u /proc/${pid}`)).trim());
+    // systemd's dynamic users: 61184–65519; the name resolves only while the unit runs.
+    expect(uid).toBeGreaterThanOrEqual(61184);
+    expect(uid).toBeLessThanOrEqual(65519);
+    expect(await vm().prop('cluster-agent', 'DynamicUser')).toBe('yes');
+    expect((await vm().ok(`ps -o user= -p ${pid}`)).trim()).toBe('cluster-agent');
+  });
+
+  it('journalctl -u cluster-agent -o cat: the agent JSON lines', async () => {
+    const lines = (await vm().ok('journalctl -u cluster-agent -o cat --no-pager _TRANSPORT=stdout')).trim().split('\n');
+    const records = lines.map((line) => JSON.parse(line) as { name?: string; event?: string; msg?: string });
+    expect(records.every((r) => r.name === 'cluster-agent')).toBe(true);
+    expect(records.map((r) => r.event)).toEqual(expect.arrayContaining(['starting', 'admitted']));
+  });
+
+  it('kill -9 of the main PID: systemd restarts it and the worker is active again', async () => {
+    const before = await vm().prop('cluster-agent', 'MainPID');
+    const admitted = await vm().ok('journalctl -u cluster-agent -o cat --no-pager | grep -c \'"event":"admitted"\'');
+    await vm().ok(`kill -9 ${before}`);
+    await vm().until('a new main PID', async () => {
+      const now = await vm().prop('cluster-agent', 'MainPID');
+      return now !== before && now !== '0' && (await active('cluster-agent'));
+    });
+    expect(Number(await vm().prop('cluster-agent', 'NRestarts'))).toBeGreaterThanOrEqual(1);
+    await vm().until('a second admission', async () => {
+      const now = await vm().sh('journalctl -u cluster-agent -o cat --no-pager | grep -c \'"event":"admitted"\'');
+      return Number(now.stdout) > Number(admitted);
+    });
+    expect(await workerActive()).toBe(true);
+  });
+
+  it('systemctl stop: the worker is inactive within 1 s; restart: active again', async () => {
+    const stopAt = performance.now();
+    await vm().ok('systemctl stop cluster-agent');
+    await vm().until('the worker inactive', async () => (await workerActive()) === false, 5_000, 20);
+    const inactiveMs = performance.now() - stopAt;
+    console.log(`systemctl stop → is_active false: ${inactiveMs.toFixed(0)} ms`);
+    expect(inactiveMs).toBeLessThan(1_000);
+    expect(await active('cluster-agent')).toBe(false);
+
+    await vm().ok('systemctl restart cluster-agent');
+    await vm().until('the worker active again', async () => (await workerActive()) === true);
+    expect(await active('cluster-agent')).toBe(true);
+  });
+
+  it('systemd-analyze security rates the installed units at most 1.4 (agent) and 1.1 (master)', async () => {
+    // Without unit names it prints one summary line per loaded unit.
+    const out = await vm().ok('systemd-analyze security --no-pager | grep -E "^(UNIT|cluster-)"');
+    console.log(out.trim());
+    const figure = (unit: string) => Number(new RegExp(`^${unit}\\.service\\s+(\\d+\\.\\d+)`, 'm').exec(out)?.[1]);
+    expect(figure('cluster-agent')).toBeLessThanOrEqual(1.4);
+    expect(figure('cluster-master')).toBeLessThanOrEqual(1.1);
+  });
+
+  it('an upgrade keeps the edited environment file and restarts the agent', async () => {
+    const env = await vm().ok('cat /etc/cluster-agent/agent.env');
+    const before = await vm().prop('cluster-agent', 'MainPID');
+    await vm().ok(`dpkg -i ${vm().inside(debs.agentNext)}`);
+    expect((await vm().ok("dpkg-query -W -f '${Version}' cluster-agent")).trim()).toBe(`${version}+next1`);
+    expect(await vm().ok('cat /etc/cluster-agent/agent.env')).toBe(env);
+    expect((await vm().ok('stat -c %a /etc/cluster-agent/agent.env')).trim()).toBe('600');
+    const after = await vm().prop('cluster-agent', 'MainPID');
+    expect(after).not.toBe(before);
+    expect(await active('cluster-agent')).toBe(true);
+    await vm().until('the worker active after the upgrade', async () => (await workerActive()) === true);
+    await status('cluster-agent');
+  });
+
+  it('apt remove stops the agent and removes its files; purge removes the configuration', async () => {
+    await vm().ok('DEBIAN_FRONTEND=noninteractive apt-get remove -y cluster-agent', 120_000);
+    expect(await active('cluster-agent')).toBe(false);
+    await vm().until('the worker inactive after removal', async () => (await workerActive()) === false, 5_000);
+    expect((await vm().sh('test -e /usr/bin/cluster-agent || test -e /lib/systemd/system/cluster-agent.service')).code).not.toBe(0);
+    // A removed package keeps its configuration (conffiles) until purged.
+    expect((await vm().sh('test -f /etc/cluster-agent/agent.env')).code).toBe(0);
+    await vm().ok('dpkg --purge cluster-agent');
+    expect((await vm().sh('test -e /etc/cluster-agent')).code).not.toBe(0);
+    expect((await vm().ok("dpkg-query -W -f '${Status}' cluster-agent 2>&1 || true")).trim()).not.toMatch(/installed/);
+  });
+
+  it.each([
+    ['the .deb', () => debs.agent],
+    ['the executable', () => debs.executable],
+  ])('scripts/install-agent.sh --from %s: configured, started, worker active; --uninstall: stopped and gone', async (_, artifact) => {
+    const token = (JSON.parse(await readFile(join(vm().dir, 'token.json'), 'utf8')) as { token: string }).token;
+    const out = await vm().ok(
+      `bash ${vm().inside(scriptCopy)} --from ${vm().inside(artifact())} --master-url ws://127.0.0.1:${port}/agent --worker-id ${WORKER} --token ${token}`,
+      120_000,
+    );
+    expect(out.trim().split('\n').at(-1)).toBe('install-agent: cluster-agent installed and started; follow it with: journalctl -u cluster-agent -f');
+    expect(await active('cluster-agent')).toBe(true);
+    await vm().until('the worker active', async () => (await workerActive()) === true);
+
+    const removal = await vm().ok(`bash ${vm().inside(scriptCopy)} --uninstall`, 120_000);
+    expect(removal).toMatch(/install-agent: cluster-agent (package purged|removed from '\/')/);
+    expect(await active('cluster-agent')).toBe(false);
+    await vm().until('the worker inactive', async () => (await workerActive()) === false, 5_000);
+    expect((await vm().sh('test -e /etc/cluster-agent || test -e /usr/local/bin/cluster-agent || test -e /etc/systemd/system/cluster-agent.service || test -e /usr/bin/cluster-agent')).code).not.toBe(0);
+  });
+
+  it('the master package stops and goes the same way', async () => {
+    await vm().ok('dpkg --purge cluster-master');
+    expect(await active('cluster-master')).toBe(false);
+    await expect(fetch(`http://127.0.0.1:${port}/readyz`)).rejects.toThrow();
+    expect((await vm().sh('test -e /etc/cluster-master || test -e /usr/bin/cluster-master || test -e /usr/lib/cluster-master')).code).not.toBe(0);
+  });
+});
