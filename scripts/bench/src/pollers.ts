@@ -2,10 +2,10 @@ import type { Collection, Document, ObjectId } from 'mongodb';
 import { sleep } from './util.js';
 
 /**
- * The samplers read worker documents by _id, one findOne each: on the dev
- * database (FerretDB, SQLite) only an exact _id filter uses an index, and any
- * other filter scans the whole collection (~0.7 s at 10,000 workers), which
- * would load the database the master writes to. A read of one document by
+ * The samplers read worker documents by _id, one findOne each: that is the
+ * cheapest read on every build of the dev database (upstream FerretDB scans
+ * the whole collection for any other filter, ~0.7 s at 10,000 workers, which
+ * would load the database the master writes to). A read of one document by
  * _id costs ~1 ms. Reads are frequent (every `fastMs`) for the first
  * `fastForMs` of a wait, then every `slowMs`, so a slow path does not turn
  * into a flood of reads.
