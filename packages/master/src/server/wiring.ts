@@ -15,6 +15,7 @@ import { AdmissionView } from './admission/view.js';
 import { systemClock, type Clock } from './clock.js';
 import { DbHealth } from './db-health.js';
 import { createMasterHttpServer } from './http-server.js';
+import { adminRoutesFor } from './http/admin-routes.js';
 import { LivenessMonitor } from './liveness/monitor.js';
 import { LivenessTracker } from './liveness/rules.js';
 import { StaleSweeper } from './liveness/stale-sweep.js';
@@ -130,7 +131,7 @@ function newStartup(
 /** The network side: the HTTP(S) server and the upgrade path into sessions. */
 export function wireEndpoint(
   parts: MasterParts,
-  deps: Pick<CreateMasterOptions, 'lookup' | 'verifyToken'>,
+  deps: Pick<CreateMasterOptions, 'lookup' | 'verifyToken' | 'db'>,
   accepting: () => boolean,
   notReadyReason: () => string | null,
 ): { server: Server; wss: WebSocketServer } {
@@ -165,6 +166,7 @@ export function wireEndpoint(
     onUpgrade: upgrades.onUpgrade,
     onStrayUpgrade: upgrades.onStrayUpgrade,
     onRefused: (refusal) => refusals.http({ ...refusal, address: addressOf({ remoteAddress: refusal.address }) }),
+    adminRoutes: adminRoutesFor(deps.db, parts),
   });
   return { server, wss };
 }
