@@ -156,6 +156,7 @@ export function wireEndpoint(
       logger.debug({ worker_id: admitted.workerId, address }, 'upgrade accepted');
     },
   });
+  const admin = adminRoutesFor(deps.db, parts);
   const server = createMasterHttpServer({
     tls: options.tls,
     agentPath: DEFAULTS.agentPath,
@@ -166,7 +167,7 @@ export function wireEndpoint(
     onUpgrade: upgrades.onUpgrade,
     onStrayUpgrade: upgrades.onStrayUpgrade,
     onRefused: (refusal) => refusals.http({ ...refusal, address: addressOf({ remoteAddress: refusal.address }) }),
-    adminRoutes: adminRoutesFor(deps.db, parts),
+    adminRoutes: admin?.routes,
   });
   return { server, wss };
 }

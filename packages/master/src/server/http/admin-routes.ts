@@ -2,19 +2,33 @@ import type { Db } from 'mongodb';
 import { createAdminTokenStore } from '../../registry/admin-token-store.js';
 import { createWorkerRegistry } from '../../registry/worker-registry.js';
 import type { MasterParts } from '../wiring.js';
+import { createEventsStream } from './events-stream.js';
 import { createFleetApi, type RouteHandler } from './fleet-api.js';
+import { FleetFeed } from './fleet-feed.js';
+
+/** How often the open pages' shared view re-reads the database. */
+export const FLEET_REFRESH_MS = 1_000;
 
 /**
  * The admin side of the master's HTTP port, built on its database. A master
  * made without one (unit tests with fake ports) has no admin side: those
  * paths answer 404 like any unknown path.
  */
-export function adminRoutesFor(db: Db | undefined, parts: Pick<MasterParts, 'clock' | 'logger'>): RouteHandler | undefined {
+export function adminRoutesFor(
+  db: Db | undefined,
+  parts: Pick<MasterParts, 'clock' | 'logger' | 'host' | 'view'>,
+): { routes: RouteHandler; feed: FleetFeed } | undefined {
   if (db === undefined) return undefined;
-  return createFleetApi({
-    adminTokens: createAdminTokenStore(db),
-    workers: createWorkerRegistry(db),
-    clock: parts.clock,
-    logger: parts.logger,
+  const adminTokens = createAdminTokenStore(db);
+  const workers = createWorkerRegistry(db);
+  const { clock, logger, host, view } = parts;
+  const feed = new FleetFeed({
+    source: workers,
+    local: { heldWorkerIds: () => [...host.sessions.values()].map((s) => s.workerId), specsOf: (id) => view.get(id)?.specs },
+    clock,
+    logger,
+    intervalMs: FLEET_REFRESH_MS,
   });
+  const handlers = [createFleetApi({ adminTokens, workers, clock, logger }), createEventsStream({ adminTokens, feed, logger })];
+  return { routes: (req, res, path) => handlers.some((handle) => handle(req, res, path)), feed };
 }
