@@ -10,6 +10,8 @@ export PATH="/usr/local/go/bin:$PATH"
 
 bash scripts/ensure-tools.sh
 bash scripts/devdb.sh build
+# The web page's tests drive Debian's headless chromium (installed here when missing).
+bash scripts/ensure-chromium.sh >/dev/null
 
 echo "== lint"
 pnpm lint

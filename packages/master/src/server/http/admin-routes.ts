@@ -5,6 +5,8 @@ import type { MasterParts } from '../wiring.js';
 import { createEventsStream } from './events-stream.js';
 import { createFleetApi, type RouteHandler } from './fleet-api.js';
 import { FleetFeed } from './fleet-feed.js';
+import { createWebPage } from './web-page.js';
+import { WebSessions } from './web-sessions.js';
 
 /** How often the open pages' shared view re-reads the database. */
 export const FLEET_REFRESH_MS = 1_000;
@@ -16,7 +18,7 @@ export const FLEET_REFRESH_MS = 1_000;
  */
 export function adminRoutesFor(
   db: Db | undefined,
-  parts: Pick<MasterParts, 'clock' | 'logger' | 'host' | 'view'>,
+  parts: Pick<MasterParts, 'clock' | 'logger' | 'host' | 'view' | 'options'>,
 ): { routes: RouteHandler; feed: FleetFeed } | undefined {
   if (db === undefined) return undefined;
   const adminTokens = createAdminTokenStore(db);
@@ -29,6 +31,12 @@ export function adminRoutesFor(
     logger,
     intervalMs: FLEET_REFRESH_MS,
   });
-  const handlers = [createFleetApi({ adminTokens, workers, clock, logger }), createEventsStream({ adminTokens, feed, logger })];
+  const sessions = new WebSessions(clock.now);
+  const credentialOf = sessions.tokenOf.bind(sessions);
+  const handlers = [
+    createWebPage({ adminTokens, sessions, logger, secure: parts.options.tls !== undefined }),
+    createFleetApi({ adminTokens, workers, clock, logger, credentialOf }),
+    createEventsStream({ adminTokens, feed, logger, credentialOf }),
+  ];
   return { routes: (req, res, path) => handlers.some((handle) => handle(req, res, path)), feed };
 }

@@ -4,7 +4,7 @@ import type { AdminTokenStore } from '../../registry/admin-token-store.js';
 import type { Worker, WorkerFilter } from '../../registry/worker.js';
 import { workerToJson } from '../../cli/format.js';
 import type { Clock } from '../clock.js';
-import { UNAUTHORIZED_HEADERS, authenticateAdmin } from './admin-auth.js';
+import { UNAUTHORIZED_HEADERS, authenticateAdmin, bearerOf } from './admin-auth.js';
 import { sdPort, targetGroups } from './prometheus-sd.js';
 import { sendJson, sendText } from './respond.js';
 import { BadQueryError, workerFilterFromQuery } from './worker-query.js';
@@ -14,6 +14,8 @@ export interface FleetApiDeps {
   workers: { findWorkers(filter: WorkerFilter): Promise<Worker[]> };
   clock: Pick<Clock, 'now'>;
   logger: Logger;
+  /** Credential of a request without a Bearer header (the page's session cookie); undefined: none. */
+  credentialOf?: (req: IncomingMessage) => string | undefined;
 }
 
 /** Handles a request if it is one of ours (true), else leaves it to the caller (false). */
@@ -27,7 +29,7 @@ export type RouteHandler = (req: IncomingMessage, res: ServerResponse, path: str
 export function createFleetApi(deps: FleetApiDeps): RouteHandler {
   const { logger } = deps;
   const answer = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
-    const auth = await authenticateAdmin(req, deps.adminTokens, logger);
+    const auth = await authenticateAdmin(req, deps.adminTokens, logger, bearerOf(req) ?? deps.credentialOf?.(req));
     if (!auth.ok) {
       if (auth.status === 401) sendText(res, 401, 'unauthorized\n', UNAUTHORIZED_HEADERS);
       else sendText(res, 503, 'database unavailable\n');
