@@ -2,6 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { MongoClient } from 'mongodb';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { ROOT } from '../cli/run-cli.js';
@@ -139,5 +140,29 @@ describe.sequential('the fleet page in Chromium', () => {
     await page.screenshot({ path: join(OUT, 'fleet-after.png') });
     const sizes = await Promise.all(['index.html', 'app.js', 'app.css'].map(async (f) => (await stat(join(ROOT, 'packages/master/web', f))).size));
     console.log(`[web-page] page size: ${sizes.reduce((a, b) => a + b, 0)} bytes (index.html ${sizes[0]}, app.js ${sizes[1]}, app.css ${sizes[2]}); screenshots in ${OUT}`);
+  });
+
+  test('markup in a document written behind the CLI (another tool) shows as text and runs nothing', async () => {
+    const id = '<img src=x onerror="window.__pwned=1">';
+    const ip = '<script>window.__pwned=2</script>';
+    const client = new MongoClient(target.uri);
+    try {
+      const now = new Date();
+      await client.db(target.database).collection('WORKER_REGISTRY').insertOne({
+        worker_id: id, worker_ip: ip, total_cpu: 1, total_memory: 1, total_storage: 1, total_gpu: 0,
+        is_active: false, last_heartbeat: 0, registered_at: now, updated_at: now,
+      });
+    } finally {
+      await client.close();
+    }
+    await page.waitForFunction((want) => Array.from(document.querySelectorAll<HTMLElement>('#workers tbody tr')).some((tr) => tr.dataset.workerId === want), { timeout: 5_000 }, id);
+    const cells = await page.$$eval('#workers tbody tr', (rows, want) => {
+      const row = (rows as HTMLElement[]).find((tr) => tr.dataset.workerId === want);
+      const tds = row === undefined ? [] : Array.from(row.querySelectorAll<HTMLTableCellElement>('td'));
+      return tds.slice(0, 2).map((td) => [td.textContent, td.children.length]);
+    }, id);
+    expect(cells).toEqual([[id, 0], [ip, 0]]);
+    expect(await page.$('#workers img')).toBeNull();
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
   });
 });

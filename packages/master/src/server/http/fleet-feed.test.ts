@@ -63,4 +63,17 @@ describe('FleetFeed', () => {
     await clock.advanceAsync(2_000);
     expect(feed.reads).toBe(reads + 2);
   });
+
+  test('a document it cannot show keeps the last view and the feed running', async () => {
+    const { feed, clock, db, seen } = setup([worker('a', false)]);
+    await clock.advanceAsync(0);
+    db.push({ ...worker('b', false), registered_at: new Date(Number.NaN) });
+    await clock.advanceAsync(1_000);
+    expect(seen).toHaveLength(1);
+    db.pop();
+    db.push(worker('c', false));
+    await clock.advanceAsync(1_000);
+    expect(seen.at(-1)?.workers.map((w) => w.worker_id)).toEqual(['a', 'c']);
+    feed.close();
+  });
 });
