@@ -165,4 +165,15 @@ describe.sequential('the fleet page in Chromium', () => {
     expect(await page.$('#workers img')).toBeNull();
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
   });
+
+  test('revoking the token ends the session: the next load shows the sign-in form', async () => {
+    const listed = JSON.parse((await masterCli(target, ['admin', 'token', '--list', '--json'])).stdout) as { token_id: string }[];
+    const revoked = await masterCli(target, ['admin', 'token', '--revoke', listed[0]?.token_id ?? '']);
+    expect(revoked.code).toBe(0);
+    await page.reload();
+    expect(await page.$('#token')).not.toBeNull();
+    expect(await page.$('#workers')).toBeNull();
+    const cookie = (await browser.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+    expect((await fetch(`${base}/api/workers`, { headers: { Cookie: cookie } })).status).toBe(401);
+  });
 });
