@@ -60,6 +60,19 @@ describe('admin credential', () => {
     expect((await get('/api/workers', good)).status).toBe(200);
   });
 
+  test('a flood of wrong tokens: at most 20 refusal lines a second, the rest counted in one line', async () => {
+    await new Promise((r) => setTimeout(r, 1_100));
+    const mark = m.logs.length;
+    const statuses = await Promise.all(Array.from({ length: 100 }, () => get('/api/workers', 'C'.repeat(43)).then((r) => r.status)));
+    expect(new Set(statuses)).toEqual(new Set([401]));
+    await waitFor('the summary line', () => m.logs.slice(mark).some((l) => l.msg === 'admin requests refused: lines left out'), { timeoutMs: 3_000 });
+    const lines = m.logs.slice(mark);
+    const refused = lines.filter((l) => l.msg === 'admin request refused').length;
+    const leftOut = lines.filter((l) => l.msg === 'admin requests refused: lines left out').reduce((n, l) => n + Number(l.count), 0);
+    expect(refused).toBeLessThanOrEqual(40);
+    expect(refused + leftOut).toBe(100);
+  });
+
   test('only the hash is stored; other methods 405; /healthz stays open', async () => {
     const docs = await h.db.collection('ADMIN_TOKENS').find({}).toArray();
     expect(JSON.stringify(docs)).not.toContain(good);

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { AdminTokenStore } from '../../registry/admin-token-store.js';
+import type { LogBudget } from '../admission/log-budget.js';
 import { addressOf } from '../admission/upgrade.js';
 
 export type AdminAuth = { ok: true; tokenId: string } | { ok: false; status: 401 | 503 };
@@ -26,11 +27,16 @@ export async function authenticateAdmin(
   store: Pick<AdminTokenStore, 'verify'>,
   logger: Logger,
   presented: string | undefined = bearerOf(req),
+  /** Bounds the refusal lines, so a flood of guesses cannot flood the log (left-out lines are counted). */
+  budget?: Pick<LogBudget, 'allow'>,
 ): Promise<AdminAuth> {
+  const refused = (fields: Record<string, unknown>): void => {
+    if (budget === undefined || budget.allow('admin_refused')) logger.warn(fields, 'admin request refused');
+  };
   const where = { address: addressOf(req.socket), path: (req.url ?? '/').split('?')[0] };
   if (presented === undefined) {
     const reason = req.headers.authorization === undefined ? 'no credential' : 'malformed credential';
-    logger.warn({ ...where, reason }, 'admin request refused');
+    refused({ ...where, reason });
     return { ok: false, status: 401 };
   }
   let tokenId: string | null;
@@ -41,7 +47,7 @@ export async function authenticateAdmin(
     return { ok: false, status: 503 };
   }
   if (tokenId === null) {
-    logger.warn({ ...where, reason: 'wrong or revoked credential' }, 'admin request refused');
+    refused({ ...where, reason: 'wrong or revoked credential' });
     return { ok: false, status: 401 };
   }
   return { ok: true, tokenId };

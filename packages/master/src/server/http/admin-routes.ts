@@ -2,6 +2,7 @@ import type { Db } from 'mongodb';
 import { createAdminTokenStore } from '../../registry/admin-token-store.js';
 import { createWorkerRegistry } from '../../registry/worker-registry.js';
 import type { MasterParts } from '../wiring.js';
+import { LogBudget } from '../admission/log-budget.js';
 import { createEventsStream } from './events-stream.js';
 import { createFleetApi, type RouteHandler } from './fleet-api.js';
 import { FleetFeed } from './fleet-feed.js';
@@ -10,6 +11,8 @@ import { WebSessions } from './web-sessions.js';
 
 /** How often the open pages' shared view re-reads the database. */
 export const FLEET_REFRESH_MS = 1_000;
+/** Refused admin credentials logged per second at most; the rest are counted in one line. */
+export const REFUSAL_LINES_PER_SECOND = 20;
 
 /**
  * The admin side of the master's HTTP port, built on its database. A master
@@ -32,11 +35,17 @@ export function adminRoutesFor(
     intervalMs: FLEET_REFRESH_MS,
   });
   const sessions = new WebSessions(clock.now);
+  const refusalBudget = new LogBudget({
+    perWindow: REFUSAL_LINES_PER_SECOND,
+    windowMs: 1_000,
+    clock,
+    onSuppressed: (_key, count) => logger.warn({ count }, 'admin requests refused: lines left out'),
+  });
   const credentialOf = sessions.tokenOf.bind(sessions);
   const handlers = [
-    createWebPage({ adminTokens, sessions, logger, secure: parts.options.tls !== undefined }),
-    createFleetApi({ adminTokens, workers, clock, logger, credentialOf }),
-    createEventsStream({ adminTokens, feed, logger, credentialOf }),
+    createWebPage({ adminTokens, sessions, logger, refusalBudget, secure: parts.options.tls !== undefined }),
+    createFleetApi({ adminTokens, workers, clock, logger, credentialOf, refusalBudget }),
+    createEventsStream({ adminTokens, feed, logger, credentialOf, refusalBudget }),
   ];
   return { routes: (req, res, path) => handlers.some((handle) => handle(req, res, path)), feed };
 }

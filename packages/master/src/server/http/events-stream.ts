@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import type { LogBudget } from '../admission/log-budget.js';
 import type { AdminTokenStore } from '../../registry/admin-token-store.js';
 import { UNAUTHORIZED_HEADERS, authenticateAdmin, bearerOf } from './admin-auth.js';
 import type { RouteHandler } from './fleet-api.js';
@@ -12,6 +13,8 @@ export interface EventsStreamDeps {
   adminTokens: Pick<AdminTokenStore, 'verify'>;
   feed: FleetFeed;
   logger: Logger;
+  /** Bounds the lines of refused credentials. */
+  refusalBudget?: Pick<LogBudget, 'allow'>;
   /** Credential of a request other than a Bearer header (the page's session cookie); undefined: none. */
   credentialOf?: (req: IncomingMessage) => string | undefined;
 }
@@ -28,7 +31,7 @@ export function fleetEvent(snapshot: FleetSnapshot): string {
  */
 export function createEventsStream(deps: EventsStreamDeps): RouteHandler {
   const open = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const auth = await authenticateAdmin(req, deps.adminTokens, deps.logger, bearerOf(req) ?? deps.credentialOf?.(req));
+    const auth = await authenticateAdmin(req, deps.adminTokens, deps.logger, bearerOf(req) ?? deps.credentialOf?.(req), deps.refusalBudget);
     if (!auth.ok) {
       if (auth.status === 401) sendText(res, 401, 'unauthorized\n', UNAUTHORIZED_HEADERS);
       else sendText(res, 503, 'database unavailable\n');

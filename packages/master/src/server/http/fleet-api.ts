@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import type { LogBudget } from '../admission/log-budget.js';
 import type { AdminTokenStore } from '../../registry/admin-token-store.js';
 import type { Worker, WorkerFilter } from '../../registry/worker.js';
 import { workerToJson } from '../../cli/format.js';
@@ -14,6 +15,8 @@ export interface FleetApiDeps {
   workers: { findWorkers(filter: WorkerFilter): Promise<Worker[]> };
   clock: Pick<Clock, 'now'>;
   logger: Logger;
+  /** Bounds the lines of refused credentials. */
+  refusalBudget?: Pick<LogBudget, 'allow'>;
   /** Credential of a request without a Bearer header (the page's session cookie); undefined: none. */
   credentialOf?: (req: IncomingMessage) => string | undefined;
 }
@@ -29,7 +32,7 @@ export type RouteHandler = (req: IncomingMessage, res: ServerResponse, path: str
 export function createFleetApi(deps: FleetApiDeps): RouteHandler {
   const { logger } = deps;
   const answer = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
-    const auth = await authenticateAdmin(req, deps.adminTokens, logger, bearerOf(req) ?? deps.credentialOf?.(req));
+    const auth = await authenticateAdmin(req, deps.adminTokens, logger, bearerOf(req) ?? deps.credentialOf?.(req), deps.refusalBudget);
     if (!auth.ok) {
       if (auth.status === 401) sendText(res, 401, 'unauthorized\n', UNAUTHORIZED_HEADERS);
       else sendText(res, 503, 'database unavailable\n');

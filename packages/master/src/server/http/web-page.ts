@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import type { LogBudget } from '../admission/log-budget.js';
 import type { AdminTokenStore } from '../../registry/admin-token-store.js';
 import { authenticateAdmin } from './admin-auth.js';
 import type { RouteHandler } from './fleet-api.js';
@@ -23,6 +24,8 @@ export interface WebPageDeps {
   adminTokens: Pick<AdminTokenStore, 'verify'>;
   sessions: WebSessions;
   logger: Logger;
+  /** Bounds the lines of refused credentials. */
+  refusalBudget?: Pick<LogBudget, 'allow'>;
   secure: boolean;
 }
 
@@ -62,7 +65,7 @@ export function createWebPage(deps: WebPageDeps): RouteHandler {
 
   const signIn = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const token = (await readForm(req))?.get('token')?.trim() ?? '';
-    const auth = await authenticateAdmin(req, deps.adminTokens, deps.logger, token);
+    const auth = await authenticateAdmin(req, deps.adminTokens, deps.logger, token, deps.refusalBudget);
     if (!auth.ok) {
       send(res, auth.status, login.replace('<!--status-->', auth.status === 401 ? LOGIN_FAILED : '<p class="error" role="alert">The database is unavailable; try again.</p>'), html);
       return;
