@@ -12,6 +12,8 @@ bash scripts/ensure-tools.sh
 # lintian, systemd and friends for the release artifacts' tests.
 bash scripts/release/ensure-packaging-tools.sh
 bash scripts/devdb.sh build
+# The web page's tests drive Debian's headless chromium (installed here when missing).
+bash scripts/ensure-chromium.sh >/dev/null
 
 echo "== lint"
 pnpm lint

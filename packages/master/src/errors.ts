@@ -19,6 +19,7 @@ export const ErrorCode = {
   workerNotFound: 'WORKER_NOT_FOUND',
   databaseUnavailable: 'DATABASE_UNAVAILABLE',
   registrySchema: 'REGISTRY_SCHEMA',
+  adminTokenNotFound: 'ADMIN_TOKEN_NOT_FOUND',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -112,4 +113,14 @@ export class RegistrySchemaError extends RegistryError {
   readonly code = ErrorCode.registrySchema;
   readonly isUsage = false;
   override name = 'RegistrySchemaError';
+}
+
+/** `admin token --revoke ID` named no live admin token. */
+export class AdminTokenNotFoundError extends RegistryError {
+  readonly code = ErrorCode.adminTokenNotFound;
+  readonly isUsage = false;
+  override name = 'AdminTokenNotFoundError';
+  constructor(readonly tokenId: string) {
+    super(`no live admin token with id ${quote(tokenId)}`);
+  }
 }

@@ -20,6 +20,7 @@ process.exitCode = await runCli({
   argv: hideBin(process.argv),
   env: process.env,
   stdout: (text) => process.stdout.write(text),
+  stdoutIsTTY: process.stdout.isTTY === true,
   stderr: (text) => process.stderr.write(text),
   version: packageVersion(),
   signals: processShutdownSignals(),

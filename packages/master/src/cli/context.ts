@@ -22,6 +22,8 @@ export interface CliOptions {
   version?: string;
   /** Shutdown requests for `serve` (main.ts passes SIGTERM/SIGINT). */
   signals?: ShutdownSignals;
+  /** Whether stdout is a terminal (`worker list --watch` redraws in place there). */
+  stdoutIsTTY?: boolean;
 }
 
 export interface Services {
@@ -34,6 +36,9 @@ export interface Services {
 /** What a command handler gets: output, the clock, and the database on demand. */
 export interface CommandContext {
   stdout: Write;
+  stdoutIsTTY: boolean;
+  /** Ctrl-C and SIGTERM, for commands that run until stopped. */
+  signals?: ShutdownSignals | undefined;
   now: () => Date;
   /**
    * Connects on first use, so --help and usage errors never wait for (or
@@ -66,6 +71,8 @@ export function createCommandContext(options: CliOptions): CommandContext & { cl
 
   return {
     stdout: options.stdout,
+    stdoutIsTTY: options.stdoutIsTTY === true,
+    signals: options.signals,
     now,
     services() {
       opened ??= (async () => {

@@ -1,5 +1,6 @@
 import yargs from 'yargs';
 import { UsageError } from '../errors.js';
+import { adminTokenCommand } from './commands/admin-token.js';
 import { dbInitCommand } from './commands/db-init.js';
 import { workerListCommand } from './commands/worker-list.js';
 import { workerRegisterCommand } from './commands/worker-register.js';
@@ -51,7 +52,10 @@ export async function runCli(options: CliOptions): Promise<ExitCode> {
     .command('db', 'Database maintenance', (db) =>
       db.command(dbInitCommand(ctx)).demandCommand(1, 'choose a db command: init'),
     )
-    .demandCommand(1, 'choose a command: serve, worker or db')
+    .command('admin', "Admin credentials for the master's web page and HTTP API", (admin) =>
+      admin.command(adminTokenCommand(ctx)).demandCommand(1, 'choose an admin command: token'),
+    )
+    .demandCommand(1, 'choose a command: serve, worker, db or admin')
     .strict()
     .help()
     .alias('help', 'h')

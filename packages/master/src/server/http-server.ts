@@ -25,6 +25,8 @@ export interface HttpServerOptions {
   onStrayUpgrade(req: IncomingMessage, socket: Duplex): void;
   /** A request turned away before it could be an upgrade, `address` as the socket reports it (to log and count; the answer is sent here). */
   onRefused(refusal: HttpRefusal): void;
+  /** The admin's page and API (http/): true when it answered the request. */
+  adminRoutes?: ((req: IncomingMessage, res: ServerResponse, path: string) => boolean) | undefined;
 }
 
 /** How Node's parser errors are answered (like Node's default clientError handler). */
@@ -74,6 +76,7 @@ export function createMasterHttpServer(options: HttpServerOptions): Server {
   };
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const path = pathOf(req);
+    if (options.adminRoutes?.(req, res, path) === true) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       refused(req, 'method_not_allowed', 405);
       reply(res, 405, 'method not allowed\n');

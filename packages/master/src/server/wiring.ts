@@ -15,6 +15,7 @@ import { AdmissionView } from './admission/view.js';
 import { systemClock, type Clock } from './clock.js';
 import { DbHealth } from './db-health.js';
 import { createMasterHttpServer } from './http-server.js';
+import { adminRoutesFor } from './http/admin-routes.js';
 import { LivenessMonitor } from './liveness/monitor.js';
 import { LivenessTracker } from './liveness/rules.js';
 import { StaleSweeper } from './liveness/stale-sweep.js';
@@ -130,7 +131,7 @@ function newStartup(
 /** The network side: the HTTP(S) server and the upgrade path into sessions. */
 export function wireEndpoint(
   parts: MasterParts,
-  deps: Pick<CreateMasterOptions, 'lookup' | 'verifyToken'>,
+  deps: Pick<CreateMasterOptions, 'lookup' | 'verifyToken' | 'db'>,
   accepting: () => boolean,
   notReadyReason: () => string | null,
 ): { server: Server; wss: WebSocketServer } {
@@ -155,6 +156,7 @@ export function wireEndpoint(
       logger.debug({ worker_id: admitted.workerId, address }, 'upgrade accepted');
     },
   });
+  const admin = adminRoutesFor(deps.db, parts);
   const server = createMasterHttpServer({
     tls: options.tls,
     agentPath: DEFAULTS.agentPath,
@@ -165,6 +167,7 @@ export function wireEndpoint(
     onUpgrade: upgrades.onUpgrade,
     onStrayUpgrade: upgrades.onStrayUpgrade,
     onRefused: (refusal) => refusals.http({ ...refusal, address: addressOf({ remoteAddress: refusal.address }) }),
+    adminRoutes: admin?.routes,
   });
   return { server, wss };
 }

@@ -3,6 +3,7 @@ import type { WorkerFilter } from '../../registry/worker.js';
 import { nonNegativeNumber, singleString } from '../arguments.js';
 import type { CommandContext } from '../context.js';
 import { formatWorkerTable, unixSeconds, workerToJson } from '../format.js';
+import { watchWorkers } from './worker-watch.js';
 
 interface Args {
   active: boolean | undefined;
@@ -13,6 +14,8 @@ interface Args {
   'min-memory': number | undefined;
   stale: number | undefined;
   json: boolean;
+  watch: boolean;
+  'interval-ms': number;
 }
 
 /** The contract's example queries as flags; given flags combine (all must hold). */
@@ -42,18 +45,19 @@ export function workerListCommand(ctx: CommandContext): CommandModule<object, Ar
           describe: 'Only active workers whose last heartbeat is older than this many seconds',
         })
         .option('json', { type: 'boolean', default: false, describe: 'Print a JSON array (dates in ISO 8601)' })
+        .option('watch', { type: 'boolean', default: false, describe: 'Keep watching: the table redrawn in place on a terminal, else (or with --json) one JSON line per change; Ctrl-C stops' })
+        .option('interval-ms', { type: 'string', default: '1000', hidden: true, coerce: nonNegativeNumber('interval-ms', { integer: true }) })
         .conflicts('active', 'inactive')
         .conflicts('stale', 'inactive'),
     async handler(args) {
+      if (args.watch) {
+        const { registry } = await ctx.services();
+        const intervalMs = Math.max(100, args['interval-ms']);
+        await watchWorkers({ find: (f) => registry.findWorkers(f), filterAt: (at) => filterOf(args, at), now: ctx.now, stdout: ctx.stdout, tty: ctx.stdoutIsTTY && !args.json, signals: ctx.signals, intervalMs });
+        return;
+      }
       const now = ctx.now();
-      const filter: WorkerFilter = {};
-      if (args.active === true) filter.active = true;
-      if (args.inactive === true) filter.active = false;
-      if (args.ip !== undefined) filter.ip = args.ip;
-      if (args.gpu === true) filter.gpu = true;
-      if (args['min-cpu'] !== undefined) filter.minCpu = args['min-cpu'];
-      if (args['min-memory'] !== undefined) filter.minMemory = args['min-memory'];
-      if (args.stale !== undefined) filter.staleBefore = unixSeconds(now) - args.stale;
+      const filter = filterOf(args, now);
       const { registry } = await ctx.services();
       const workers = await registry.findWorkers(filter);
       if (args.json) {
@@ -65,4 +69,16 @@ export function workerListCommand(ctx: CommandContext): CommandModule<object, Ar
       }
     },
   };
+}
+
+function filterOf(args: Args, now: Date): WorkerFilter {
+  const filter: WorkerFilter = {};
+  if (args.active === true) filter.active = true;
+  if (args.inactive === true) filter.active = false;
+  if (args.ip !== undefined) filter.ip = args.ip;
+  if (args.gpu === true) filter.gpu = true;
+  if (args['min-cpu'] !== undefined) filter.minCpu = args['min-cpu'];
+  if (args['min-memory'] !== undefined) filter.minMemory = args['min-memory'];
+  if (args.stale !== undefined) filter.staleBefore = unixSeconds(now) - args.stale;
+  return filter;
 }

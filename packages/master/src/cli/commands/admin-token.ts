@@ -1,0 +1,57 @@
+import type { CommandModule } from 'yargs';
+import { AdminTokenNotFoundError, UsageError } from '../../errors.js';
+import { ADMIN_TOKEN_ID_PATTERN, createAdminTokenStore } from '../../registry/admin-token-store.js';
+import { singleString } from '../arguments.js';
+import type { CommandContext } from '../context.js';
+import { formatDate, formatTable } from '../format.js';
+
+interface Args {
+  list: boolean | undefined;
+  revoke: string | undefined;
+  json: boolean;
+}
+
+export const ADMIN_ONCE_NOTICE =
+  'This token is shown only this once and cannot be read back: keep it where your scripts and browser can use it.';
+
+/** The credentials of the master's web page and HTTP API: issue, list, revoke. */
+export function adminTokenCommand(ctx: CommandContext): CommandModule<object, Args> {
+  return {
+    command: 'token',
+    describe: 'Issue an admin token for the web page and HTTP API (shown once); --list or --revoke ID',
+    builder: (yargs) =>
+      yargs
+        .option('list', { type: 'boolean', describe: 'List admin tokens (ids and dates, never the tokens)' })
+        .option('revoke', { type: 'string', requiresArg: true, coerce: singleString('revoke'), describe: 'Revoke the admin token with this id' })
+        .option('json', { type: 'boolean', default: false, describe: 'Print JSON' })
+        .conflicts('list', 'revoke'),
+    async handler(args) {
+      if (args.revoke !== undefined && !ADMIN_TOKEN_ID_PATTERN.test(args.revoke)) {
+        throw new UsageError('--revoke needs a token id: 16 hex digits, as `admin token --list` shows them');
+      }
+      const { connection, settings } = await ctx.services();
+      const store = createAdminTokenStore(connection.db, { now: ctx.now, describeDatabase: settings.hosts });
+      if (args.revoke !== undefined) {
+        if (!(await store.revoke(args.revoke))) throw new AdminTokenNotFoundError(args.revoke);
+        ctx.stdout(args.json ? `${JSON.stringify({ token_id: args.revoke, revoked: true })}\n` : `Admin token ${args.revoke} revoked.\n`);
+      } else if (args.list === true) {
+        const tokens = await store.list();
+        if (args.json) {
+          ctx.stdout(`${JSON.stringify(tokens.map((t) => ({ token_id: t.token_id, created_at: t.created_at.toISOString(), revoked_at: t.revoked_at?.toISOString() ?? null })), null, 2)}\n`);
+        } else if (tokens.length === 0) {
+          ctx.stdout('No admin tokens issued.\n');
+        } else {
+          const rows = tokens.map((t) => [t.token_id, formatDate(t.created_at), t.revoked_at === null ? '-' : formatDate(t.revoked_at)]);
+          ctx.stdout(`${formatTable(['TOKEN_ID', 'CREATED_AT', 'REVOKED_AT'], rows)}\n`);
+        }
+      } else {
+        const { token_id, token } = await store.issue();
+        ctx.stdout(
+          args.json
+            ? `${JSON.stringify({ token_id, token }, null, 2)}\n`
+            : [`New admin token ${token_id}.`, '', `Token: ${token}`, '', ADMIN_ONCE_NOTICE, `Revoke it with: cluster-master admin token --revoke ${token_id}`, ''].join('\n'),
+        );
+      }
+    },
+  };
+}

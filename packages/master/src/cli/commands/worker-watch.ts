@@ -1,0 +1,79 @@
+import type { Worker, WorkerFilter } from '../../registry/worker.js';
+import type { ShutdownSignals } from '../serve-command.js';
+import { formatDate, formatWorkerTable, workerToJson } from '../format.js';
+
+export interface WatchDeps {
+  find(filter: WorkerFilter): Promise<Worker[]>;
+  /** The filter as of `now` (`--stale` moves with the clock). */
+  filterAt(now: Date): WorkerFilter;
+  now: () => Date;
+  stdout: (text: string) => void;
+  /** Redraw a table in place (a terminal) or print one JSON line per change. */
+  tty: boolean;
+  /** Ctrl-C (SIGINT) or SIGTERM ends the watch; without them it runs until the process ends. */
+  signals?: ShutdownSignals | undefined;
+  intervalMs: number;
+}
+
+/** Home, clear the screen: the table is drawn afresh where the last one was. */
+const REDRAW = '\x1b[H\x1b[2J';
+
+/** What counts as a change for the JSON lines: everything but the heartbeat's own timestamps, which move every beat. */
+function changeKey(worker: Worker): string {
+  const { last_heartbeat: _beat, updated_at: _updated, ...rest } = workerToJson(worker);
+  return JSON.stringify(rest);
+}
+
+/**
+ * `worker list --watch`: reads the registry every interval. On a terminal the
+ * table is redrawn in place (ages tick); otherwise one JSON line per change,
+ * `{"event":"added"|"modified"|"deleted", ...worker}`, the first read being
+ * all "added" (like `kubectl get -w`). A signal ends it cleanly (exit 0).
+ */
+export async function watchWorkers(deps: WatchDeps): Promise<void> {
+  let stop: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => {
+    stop = resolve;
+  });
+  let running = true;
+  const unlisten = deps.signals?.onShutdown(() => {
+    running = false;
+    stop();
+  });
+  const known = new Map<string, string>();
+  try {
+    while (running) {
+      const now = deps.now();
+      const workers = await deps.find(deps.filterAt(now));
+      if (!running) break;
+      if (deps.tty) {
+        const header = `Every ${deps.intervalMs / 1000}s: cluster-master worker list   ${formatDate(now)}   (Ctrl-C to stop)\n\n`;
+        deps.stdout(`${REDRAW}${header}${workers.length === 0 ? 'No workers match.' : formatWorkerTable(workers, now)}\n`);
+      } else {
+        emitChanges(workers, known, deps.stdout);
+      }
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([stopped, new Promise<void>((resolve) => (timer = setTimeout(resolve, deps.intervalMs)))]);
+      clearTimeout(timer);
+    }
+  } finally {
+    unlisten?.();
+  }
+}
+
+function emitChanges(workers: readonly Worker[], known: Map<string, string>, stdout: (text: string) => void): void {
+  const seen = new Set<string>();
+  for (const worker of workers) {
+    seen.add(worker.worker_id);
+    const key = changeKey(worker);
+    const before = known.get(worker.worker_id);
+    if (before === key) continue;
+    known.set(worker.worker_id, key);
+    stdout(`${JSON.stringify({ event: before === undefined ? 'added' : 'modified', ...workerToJson(worker) })}\n`);
+  }
+  for (const id of [...known.keys()]) {
+    if (seen.has(id)) continue;
+    known.delete(id);
+    stdout(`${JSON.stringify({ event: 'deleted', worker_id: id })}\n`);
+  }
+}

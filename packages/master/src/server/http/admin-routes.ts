@@ -1,0 +1,51 @@
+import type { Db } from 'mongodb';
+import { createAdminTokenStore } from '../../registry/admin-token-store.js';
+import { createWorkerRegistry } from '../../registry/worker-registry.js';
+import type { MasterParts } from '../wiring.js';
+import { LogBudget } from '../admission/log-budget.js';
+import { createEventsStream } from './events-stream.js';
+import { createFleetApi, type RouteHandler } from './fleet-api.js';
+import { FleetFeed } from './fleet-feed.js';
+import { createWebPage } from './web-page.js';
+import { WebSessions } from './web-sessions.js';
+
+/** How often the open pages' shared view re-reads the database. */
+export const FLEET_REFRESH_MS = 1_000;
+/** Refused admin credentials logged per second at most; the rest are counted in one line. */
+export const REFUSAL_LINES_PER_SECOND = 20;
+
+/**
+ * The admin side of the master's HTTP port, built on its database. A master
+ * made without one (unit tests with fake ports) has no admin side: those
+ * paths answer 404 like any unknown path.
+ */
+export function adminRoutesFor(
+  db: Db | undefined,
+  parts: Pick<MasterParts, 'clock' | 'logger' | 'host' | 'view' | 'options'>,
+): { routes: RouteHandler; feed: FleetFeed } | undefined {
+  if (db === undefined) return undefined;
+  const adminTokens = createAdminTokenStore(db);
+  const workers = createWorkerRegistry(db);
+  const { clock, logger, host, view } = parts;
+  const feed = new FleetFeed({
+    source: workers,
+    local: { heldWorkerIds: () => [...host.sessions.values()].map((s) => s.workerId), specsOf: (id) => view.get(id)?.specs },
+    clock,
+    logger,
+    intervalMs: FLEET_REFRESH_MS,
+  });
+  const sessions = new WebSessions(clock.now);
+  const refusalBudget = new LogBudget({
+    perWindow: REFUSAL_LINES_PER_SECOND,
+    windowMs: 1_000,
+    clock,
+    onSuppressed: (_key, count) => logger.warn({ count }, 'admin requests refused: lines left out'),
+  });
+  const credentialOf = sessions.tokenOf.bind(sessions);
+  const handlers = [
+    createWebPage({ adminTokens, sessions, logger, refusalBudget, secure: parts.options.tls !== undefined }),
+    createFleetApi({ adminTokens, workers, clock, logger, credentialOf, refusalBudget }),
+    createEventsStream({ adminTokens, feed, logger, credentialOf, refusalBudget }),
+  ];
+  return { routes: (req, res, path) => handlers.some((handle) => handle(req, res, path)), feed };
+}

@@ -1,0 +1,110 @@
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { LogBudget } from '../admission/log-budget.js';
+import type { AdminTokenStore } from '../../registry/admin-token-store.js';
+import { authenticateAdmin } from './admin-auth.js';
+import type { RouteHandler } from './fleet-api.js';
+import { SECURITY_HEADERS, sendText } from './respond.js';
+import { clearedCookie, sessionCookie, type WebSessions } from './web-sessions.js';
+
+/** The page's files, next to src/ and dist/ alike (both sit two levels below the package). */
+const WEB_DIR = new URL('../../../web/', import.meta.url);
+
+const ASSETS: Readonly<Record<string, { file: string; type: string }>> = {
+  '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
+};
+
+const LOGIN_FAILED = '<p class="error" role="alert">That token was not accepted.</p>';
+/** A sign-in form body holds one token: anything longer is not one. */
+const MAX_FORM_BYTES = 1_024;
+
+export interface WebPageDeps {
+  adminTokens: Pick<AdminTokenStore, 'verify'>;
+  sessions: WebSessions;
+  logger: Logger;
+  /** Bounds the lines of refused credentials. */
+  refusalBudget?: Pick<LogBudget, 'allow'>;
+  secure: boolean;
+}
+
+function readWeb(file: string): Buffer {
+  return readFileSync(new URL(file, WEB_DIR));
+}
+
+function send(res: ServerResponse, status: number, body: Buffer | string, type: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': type, ...headers });
+  res.end(body);
+}
+
+function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
+  return new Promise((resolve) => {
+    let body = '';
+    let tooLarge = false;
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => {
+      body += chunk;
+      if (body.length > MAX_FORM_BYTES) tooLarge = true;
+    });
+    req.on('end', () => resolve(tooLarge ? undefined : new URLSearchParams(body)));
+    req.on('error', () => resolve(undefined));
+  });
+}
+
+/**
+ * `GET /`: the fleet page for a signed-in browser, else the sign-in form;
+ * `POST /login` and `POST /logout`; the page's script and style sheet. The
+ * files are read once, at start.
+ */
+export function createWebPage(deps: WebPageDeps): RouteHandler {
+  const index = readWeb('index.html');
+  const login = readWeb('login.html').toString('utf8');
+  const assets = new Map(Object.entries(ASSETS).map(([path, asset]) => [path, { body: readWeb(asset.file), type: asset.type }]));
+  const html = 'text/html; charset=utf-8';
+
+  const signIn = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const token = (await readForm(req))?.get('token')?.trim() ?? '';
+    const auth = await authenticateAdmin(req, deps.adminTokens, deps.logger, token, deps.refusalBudget);
+    if (!auth.ok) {
+      send(res, auth.status, login.replace('<!--status-->', auth.status === 401 ? LOGIN_FAILED : '<p class="error" role="alert">The database is unavailable; try again.</p>'), html);
+      return;
+    }
+    deps.logger.info({ token_id: auth.tokenId }, 'admin signed in to the page');
+    res.writeHead(303, { ...SECURITY_HEADERS, Location: '/', 'Set-Cookie': sessionCookie(deps.sessions.create(token), deps.secure) });
+    res.end();
+  };
+
+  const page = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const token = deps.sessions.tokenOf(req);
+    const live = token !== undefined && (await deps.adminTokens.verify(token).catch(() => null)) !== null;
+    send(res, 200, live ? index : login, html);
+  };
+
+  return (req, res, path) => {
+    const asset = assets.get(path);
+    if (asset !== undefined && (req.method === 'GET' || req.method === 'HEAD')) {
+      send(res, 200, asset.body, asset.type, { 'Cache-Control': 'no-cache' });
+      return true;
+    }
+    const fail = (error: unknown): void => {
+      deps.logger.error({ path, error: error instanceof Error ? error.message : String(error) }, 'page request failed');
+      if (!res.headersSent) sendText(res, 500, 'internal error\n');
+    };
+    if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
+      page(req, res).catch(fail);
+      return true;
+    }
+    if (path === '/login' && req.method === 'POST') {
+      signIn(req, res).catch(fail);
+      return true;
+    }
+    if (path === '/logout' && req.method === 'POST') {
+      deps.sessions.end(req);
+      res.writeHead(303, { ...SECURITY_HEADERS, Location: '/', 'Set-Cookie': clearedCookie(deps.secure) });
+      res.end();
+      return true;
+    }
+    return false;
+  };
+}

@@ -1,0 +1,77 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createWorkerRegistry, type WorkerRegistry } from '../../packages/master/src/registry/worker-registry.js';
+import { openTestDatabase, type TestDatabase } from '../support/database.js';
+import { MAIN, ROOT, cleanEnv } from './run-cli.js';
+
+/** `cluster-master worker list --watch` as a spawned process: through a pipe, and in a pseudo-terminal (util-linux script). */
+let t: TestDatabase;
+let registry: WorkerRegistry;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  t = await openTestDatabase('cli_watch');
+  registry = createWorkerRegistry(t.db);
+  await registry.ensureCollections();
+  await registry.registerWorker('w-1', '10.0.0.1');
+  env = cleanEnv({ MONGODB_URI: t.uri, MONGODB_DATABASE: t.name });
+});
+afterAll(async () => {
+  await t.close();
+});
+
+class Spawned {
+  out = '';
+  readonly exited: Promise<number | null>;
+  constructor(readonly child: ChildProcessWithoutNullStreams) {
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (this.out += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (this.out += chunk));
+    this.exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
+  }
+  async waitFor(what: string, test: (out: string) => boolean, timeoutMs = 10_000): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    while (!test(this.out)) {
+      if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}; output so far:\n${this.out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+const lines = (out: string): Record<string, unknown>[] =>
+  out.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe('worker list --watch', () => {
+  test('through a pipe: one JSON line per change; SIGINT exits 0', async () => {
+    const p = new Spawned(spawn(process.execPath, [MAIN, 'worker', 'list', '--watch', '--interval-ms', '200'], { cwd: ROOT, env }));
+    await p.waitFor('the first read', (out) => lines(out).length === 1);
+    expect(lines(p.out)[0]).toMatchObject({ event: 'added', worker_id: 'w-1', is_active: false });
+
+    await registry.registerWorker('w-2', '10.0.0.2');
+    await p.waitFor('w-2 added', (out) => lines(out).length === 2);
+    await registry.updateWorkerInfo({ worker_id: 'w-1', total_cpu: 8, total_memory: 16, total_storage: 100, total_gpu: 1, is_active: true, last_heartbeat: Math.floor(Date.now() / 1000) });
+    await p.waitFor('w-1 modified', (out) => lines(out).length === 3);
+    // A heartbeat alone is not a change.
+    await registry.updateHeartbeat('w-1', Math.floor(Date.now() / 1000) + 5);
+    await new Promise((r) => setTimeout(r, 600));
+    await registry.unregisterWorker('w-2');
+    await p.waitFor('w-2 deleted', (out) => lines(out).length === 4);
+    expect(lines(p.out).map((l) => [l.event, l.worker_id])).toEqual([
+      ['added', 'w-1'], ['added', 'w-2'], ['modified', 'w-1'], ['deleted', 'w-2'],
+    ]);
+    expect(lines(p.out)[2]).toMatchObject({ is_active: true, total_cpu: 8 });
+    p.child.kill('SIGINT');
+    expect(await p.exited).toBe(0);
+  });
+
+  test('in a pseudo-terminal: the table redrawn in place; Ctrl-C exits 0', async () => {
+    const command = `${process.execPath} ${MAIN} worker list --watch --interval-ms 200 --active`;
+    // script -e returns the child's exit status; its stdin is forwarded to the terminal, so \x03 is a real Ctrl-C.
+    const p = new Spawned(spawn('script', ['-qefc', command, '/dev/null'], { cwd: ROOT, env }));
+    await p.waitFor('two redraws', (out) => out.split('\x1b[H\x1b[2J').length >= 3);
+    const frame = p.out.split('\x1b[H\x1b[2J').at(-2) ?? '';
+    expect(frame).toContain('Every 0.2s: cluster-master worker list');
+    expect(frame).toMatch(/WORKER_ID +IP +ACTIVE[^\n]*\r?\nw-1 +10\.0\.0\.1 +yes/);
+    p.child.stdin.write('\x03');
+    expect(await p.exited).toBe(0);
+  });
+});

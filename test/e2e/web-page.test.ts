@@ -1,0 +1,179 @@
+/// <reference lib="dom" />
+import { execFileSync } from 'node:child_process';
+import { mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MongoClient } from 'mongodb';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import { ROOT } from '../cli/run-cli.js';
+import { FAKE_SPECS, agentUrl, masterCli, registerWorker, scenarioDatabase, startAgent, startMaster, type DbTarget, type MasterProc } from './support/cluster.js';
+import { ProcSet, type Proc } from './support/processes.js';
+
+/**
+ * The fleet page in a real headless Chromium (Debian's, installed by
+ * scripts/ensure-chromium.sh), against a real `cluster-master serve`, real
+ * `cluster-agent`s and the dev database.
+ */
+const OUT = join(ROOT, '.cache/test-output/web-page');
+const procs = new ProcSet();
+const agents = new Map<string, Proc>();
+let target: DbTarget;
+let master: MasterProc;
+let base: string;
+let adminToken: string;
+let browser: Browser;
+let page: Page;
+
+const WORKERS = [
+  { id: 'web-1', specs: FAKE_SPECS },
+  { id: 'web-2', specs: { total_cpu: 4, total_memory: 7.5, total_storage: 100, total_gpu: 0 } },
+  { id: 'web-3', specs: { total_cpu: 64, total_memory: 251.5, total_storage: 2000, total_gpu: 8 } },
+];
+
+async function activeIds(): Promise<string[]> {
+  const res = await fetch(`${base}/api/workers?active`, { headers: { Authorization: `Bearer ${adminToken}` } });
+  return ((await res.json()) as { worker_id: string }[]).map((w) => w.worker_id);
+}
+
+async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await probe())) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}\n${procs.diagnostics()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const rowCount = (): Promise<number> => page.$$eval('#workers tbody tr', (rows) => rows.length);
+const totals = (id: string): Promise<string[]> => page.$$eval(`#${id} td`, (cells) => cells.map((c) => c.textContent ?? ''));
+
+beforeAll(async () => {
+  await mkdir(OUT, { recursive: true });
+  target = { uri: inject('mongodbUri'), database: scenarioDatabase('web') };
+  const tokens = new Map<string, string>();
+  for (const w of WORKERS) tokens.set(w.id, await registerWorker(target, w.id));
+  const issued = await masterCli(target, ['admin', 'token', '--json']);
+  adminToken = (JSON.parse(issued.stdout) as { token: string }).token;
+  master = await startMaster(procs, target, 'master');
+  base = `http://127.0.0.1:${master.port}`;
+  for (const w of WORKERS) {
+    agents.set(w.id, startAgent(procs, w.id, { masterUrl: agentUrl(master), workerId: w.id, token: tokens.get(w.id) ?? '', specs: w.specs }));
+  }
+  await until('three active workers', async () => (await activeIds()).length === 3);
+  const executablePath = execFileSync('bash', ['scripts/ensure-chromium.sh'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  // --no-sandbox: CI runs the tests as root, where Chromium's sandbox refuses to start.
+  browser = await puppeteer.launch({ executablePath, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+  page = await browser.newPage();
+  await page.setViewport({ width: 1200, height: 560 });
+}, 240_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await procs.killAll();
+}, 60_000);
+
+describe.sequential('the fleet page in Chromium', () => {
+  test('a wrong token is refused: 401, the sign-in form again, no cookie', async () => {
+    await page.goto(base);
+    await page.type('#token', 'W'.repeat(43));
+    const [response] = await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+    expect(response?.status()).toBe(401);
+    expect(await page.$eval('.error', (e) => e.textContent)).toBe('That token was not accepted.');
+    expect(await page.$('#workers')).toBeNull();
+    expect(await browser.cookies()).toHaveLength(0);
+  });
+
+  test('signing in: an HttpOnly, SameSite=Strict cookie; N rows and the right totals; no inline script allowed', async () => {
+    await page.goto(base);
+    await page.type('#token', adminToken);
+    await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+    const [cookie] = await browser.cookies();
+    expect(cookie).toMatchObject({ name: 'cm_session', httpOnly: true, sameSite: 'Strict', secure: false });
+    await page.waitForFunction(() => document.querySelectorAll('#workers tbody tr').length === 3, { timeout: 5_000 });
+    // Workers, CPU cores, memory GiB, storage GB, GPUs of the three fake machines.
+    expect(await totals('total-active')).toEqual(['3', '80', '290.25', '2612', '10']);
+    expect(await totals('total-registered')).toEqual(['3', '80', '290.25', '2612', '10']);
+    const csp = (await fetch(base)).headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    await page.screenshot({ path: join(OUT, 'fleet.png') });
+  });
+
+  test('sorting and filtering', async () => {
+    await page.click('button[data-key="total_cpu"]');
+    await page.click('button[data-key="total_cpu"]');
+    expect(await page.$$eval('#workers tbody tr', (rows) => rows.map((r) => (r as HTMLElement).dataset.workerId))).toEqual(['web-3', 'web-1', 'web-2']);
+    await page.click('#filter-gpu');
+    expect(await rowCount()).toBe(2);
+    await page.click('#filter-gpu');
+    await page.type('#filter-text', 'web-2');
+    expect(await rowCount()).toBe(1);
+    await page.$eval('#filter-text', (input) => {
+      (input as HTMLInputElement).value = '';
+      input.dispatchEvent(new Event('input'));
+    });
+    expect(await rowCount()).toBe(3);
+  });
+
+  test('SIGTERM an agent: its row turns inactive within 2 s, without a reload; the ages tick', async () => {
+    const age = (): Promise<string> => page.$eval('tr[data-worker-id="web-3"] td.age', (td) => td.textContent ?? '');
+    expect(await age()).toMatch(/^\d+s ago$/);
+    const sentAt = agents.get('web-2')?.signal('SIGTERM') ?? 0;
+    await page.waitForSelector('tr[data-worker-id="web-2"][data-active="false"]', { timeout: 2_000 });
+    const tookMs = performance.now() - sentAt;
+    console.log(`[web-page] SIGTERM → row inactive on the page: ${Math.round(tookMs)} ms`);
+    expect(tookMs).toBeLessThan(2_000);
+    expect(await page.$eval('tr[data-worker-id="web-2"] td.state', (td) => td.textContent)).toBe('✕ inactive');
+    expect(await totals('total-active')).toEqual(['2', '76', '282.75', '2512', '10']);
+    expect(await page.evaluate(() => performance.getEntriesByType('navigation').length)).toBe(1);
+  });
+
+  test('a worker registered from the CLI appears', async () => {
+    const startedAt = performance.now();
+    await registerWorker(target, 'web-new', '10.1.2.3');
+    await page.waitForSelector('tr[data-worker-id="web-new"][data-active="false"]', { timeout: 5_000 });
+    console.log(`[web-page] CLI register → row on the page: ${Math.round(performance.now() - startedAt)} ms (includes the CLI's own start)`);
+    expect(await rowCount()).toBe(4);
+    const silentFor = (): Promise<number> => page.$eval('tr[data-worker-id="web-2"] td.age', (td) => Number.parseInt(td.textContent ?? '', 10));
+    const before = await silentFor();
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await silentFor()).toBeGreaterThan(before);
+    await page.screenshot({ path: join(OUT, 'fleet-after.png') });
+    const sizes = await Promise.all(['index.html', 'app.js', 'app.css'].map(async (f) => (await stat(join(ROOT, 'packages/master/web', f))).size));
+    console.log(`[web-page] page size: ${sizes.reduce((a, b) => a + b, 0)} bytes (index.html ${sizes[0]}, app.js ${sizes[1]}, app.css ${sizes[2]}); screenshots in ${OUT}`);
+  });
+
+  test('markup in a document written behind the CLI (another tool) shows as text and runs nothing', async () => {
+    const id = '<img src=x onerror="window.__pwned=1">';
+    const ip = '<script>window.__pwned=2</script>';
+    const client = new MongoClient(target.uri);
+    try {
+      const now = new Date();
+      await client.db(target.database).collection('WORKER_REGISTRY').insertOne({
+        worker_id: id, worker_ip: ip, total_cpu: 1, total_memory: 1, total_storage: 1, total_gpu: 0,
+        is_active: false, last_heartbeat: 0, registered_at: now, updated_at: now,
+      });
+    } finally {
+      await client.close();
+    }
+    await page.waitForFunction((want) => Array.from(document.querySelectorAll<HTMLElement>('#workers tbody tr')).some((tr) => tr.dataset.workerId === want), { timeout: 5_000 }, id);
+    const cells = await page.$$eval('#workers tbody tr', (rows, want) => {
+      const row = (rows as HTMLElement[]).find((tr) => tr.dataset.workerId === want);
+      const tds = row === undefined ? [] : Array.from(row.querySelectorAll<HTMLTableCellElement>('td'));
+      return tds.slice(0, 2).map((td) => [td.textContent, td.children.length]);
+    }, id);
+    expect(cells).toEqual([[id, 0], [ip, 0]]);
+    expect(await page.$('#workers img')).toBeNull();
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+  });
+
+  test('revoking the token ends the session: the next load shows the sign-in form', async () => {
+    const listed = JSON.parse((await masterCli(target, ['admin', 'token', '--list', '--json'])).stdout) as { token_id: string }[];
+    const revoked = await masterCli(target, ['admin', 'token', '--revoke', listed[0]?.token_id ?? '']);
+    expect(revoked.code).toBe(0);
+    await page.reload();
+    expect(await page.$('#token')).not.toBeNull();
+    expect(await page.$('#workers')).toBeNull();
+    const cookie = (await browser.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+    expect((await fetch(`${base}/api/workers`, { headers: { Cookie: cookie } })).status).toBe(401);
+  });
+});

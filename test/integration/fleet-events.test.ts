@@ -1,0 +1,131 @@
+import { request, type IncomingMessage } from 'node:http';
+import type { CommandStartedEvent } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createAdminTokenStore } from '../../packages/master/src/registry/admin-token-store.js';
+import { openHarness, waitFor, type Harness, type RunningMaster } from './helpers/harness.js';
+import { RawAgent } from './helpers/raw-agent.js';
+
+/** GET /api/events over real HTTP: many open streams share one database read per refresh. */
+let h: Harness;
+let m: RunningMaster;
+let token: string;
+let agentToken: string;
+/** The feed's reads: a find of every WORKER_REGISTRY document, whole (the admission view projects). */
+const feedReads: number[] = [];
+
+interface FleetEvent {
+  now: number;
+  workers: { worker_id: string; is_active: boolean }[];
+}
+
+class Stream {
+  readonly events: FleetEvent[] = [];
+  #buffer = '';
+  constructor(readonly res: IncomingMessage) {
+    res.setEncoding('utf8').on('data', (chunk: string) => {
+      this.#buffer += chunk;
+      let end: number;
+      while ((end = this.#buffer.indexOf('\n\n')) !== -1) {
+        const block = this.#buffer.slice(0, end);
+        this.#buffer = this.#buffer.slice(end + 2);
+        const data = /^event: fleet\ndata: (.*)$/s.exec(block)?.[1];
+        if (data !== undefined) this.events.push(JSON.parse(data) as FleetEvent);
+      }
+    });
+  }
+  get last(): FleetEvent | undefined {
+    return this.events.at(-1);
+  }
+  active(id: string): boolean | undefined {
+    return this.last?.workers.find((w) => w.worker_id === id)?.is_active;
+  }
+  close(): void {
+    this.res.destroy();
+  }
+}
+
+function openStream(bearer: string | undefined): Promise<{ status: number; stream: Stream; type: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${m.http}/api/events`, { agent: false, headers: bearer === undefined ? {} : { Authorization: `Bearer ${bearer}` } }, (res) =>
+      resolve({ status: res.statusCode ?? 0, stream: new Stream(res), type: res.headers['content-type'] }),
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+beforeAll(async () => {
+  h = await openHarness();
+  token = (await createAdminTokenStore(h.db).issue()).token;
+  agentToken = await h.register('w-1');
+  await h.register('w-2', '10.0.0.2');
+  m = await h.startMaster();
+  m.client.on('commandStarted', (event: CommandStartedEvent) => {
+    const cmd = event.command as { find?: unknown; projection?: unknown };
+    if (event.commandName === 'find' && cmd.find === 'WORKER_REGISTRY' && cmd.projection === undefined) feedReads.push(performance.now());
+  });
+});
+afterAll(async () => {
+  await h.close();
+});
+
+describe('GET /api/events', () => {
+  test('no credential or a wrong one: 401, no stream', async () => {
+    for (const bearer of [undefined, 'B'.repeat(43)]) {
+      const { status, stream } = await openStream(bearer);
+      expect(status).toBe(401);
+      stream.close();
+    }
+  });
+
+  test('50 open streams: one database read per refresh, every stream live within 2 s', async () => {
+    const opened = await Promise.all(Array.from({ length: 50 }, () => openStream(token)));
+    const streams = opened.map((o) => o.stream);
+    expect(opened.every((o) => o.status === 200 && o.type === 'text/event-stream; charset=utf-8')).toBe(true);
+    await waitFor('every stream has the fleet', () => streams.every((s) => s.last?.workers.length === 2));
+
+    const mark = performance.now();
+    await new Promise((r) => setTimeout(r, 3_000));
+    const reads = feedReads.filter((t) => t >= mark).length;
+    // One timer for all streams: about one read a second (2 to 4 in 3 s), not fifty per refresh.
+    expect(reads).toBeGreaterThanOrEqual(2);
+    expect(reads).toBeLessThanOrEqual(4);
+
+    const agent = await RawAgent.admitted(m.url, { workerId: 'w-1', token: agentToken });
+    const connectedAt = performance.now();
+    await waitFor('every stream sees w-1 active', () => streams.every((s) => s.active('w-1') === true), { timeoutMs: 2_000 });
+    const seenActiveMs = performance.now() - connectedAt;
+    await agent.close();
+    const closedAt = performance.now();
+    await waitFor('every stream sees w-1 inactive', () => streams.every((s) => s.active('w-1') === false), { timeoutMs: 2_000 });
+    const seenInactiveMs = performance.now() - closedAt;
+    console.log(`fleet events: ${reads} feed reads in 3 s with 50 streams; connect seen after ${Math.round(seenActiveMs)} ms, clean close after ${Math.round(seenInactiveMs)} ms`);
+    expect(seenActiveMs).toBeLessThan(2_000);
+    expect(seenInactiveMs).toBeLessThan(2_000);
+
+    for (const s of streams) s.close();
+    await new Promise((r) => setTimeout(r, 300));
+    const afterClose = performance.now();
+    await new Promise((r) => setTimeout(r, 2_000));
+    // Nobody listens: the feed stops reading.
+    expect(feedReads.filter((t) => t >= afterClose)).toHaveLength(0);
+  });
+
+  test('a registration from the admin path shows up on an open stream', async () => {
+    const { stream } = await openStream(token);
+    await waitFor('first event', () => stream.last !== undefined);
+    await h.register('w-3.x_y-z', 'fe80::3');
+    await waitFor('w-3 appears', () => stream.active('w-3.x_y-z') === false, { timeoutMs: 2_000 });
+    stream.close();
+  });
+
+  test('the master closes promptly with a stream open, ending it', async () => {
+    const { stream } = await openStream(token);
+    await waitFor('first event', () => stream.last !== undefined);
+    const ended = new Promise<void>((resolve) => stream.res.on('close', resolve));
+    const started = performance.now();
+    await m.close();
+    await ended;
+    expect(performance.now() - started).toBeLessThan(3_000);
+  });
+});
