@@ -17,6 +17,18 @@ export interface SessionHostDeps {
 }
 
 /**
+ * Ends by the master that flag the worker at once: the agent is told to go
+ * (credential changed) or broke the protocol. Replaced, shutdown and
+ * unregistered are handled apart; an unanswered ping, backpressure and the
+ * heartbeat timeout look like a network fault and are left to the timeout.
+ */
+const FLAGS_AT_ONCE: ReadonlySet<SessionEndCause> = new Set<SessionEndCause>([
+  'unauthorized',
+  'protocol',
+  'hello_timeout',
+]);
+
+/**
  * What the master does with what sessions report: the registry of live
  * sessions (one per worker), the writer's pending sets, the liveness tracker.
  *
@@ -26,8 +38,11 @@ export interface SessionHostDeps {
  * - replaced by a newer session, master shutting down: nothing (the agent is
  *   connected elsewhere or will be);
  * - unregistered: nothing more is written for it;
- * - anything else (network cut, killed agent, protocol error): nothing now;
- *   the liveness timeout flags it unless the agent comes back in time.
+ * - the master ends it for a credential change or a protocol violation:
+ *   inactive at the next flush, as after a clean close (no other session of
+ *   the worker remains, and the master knows the agent is gone);
+ * - anything else (network cut, killed or hung agent): nothing now; the
+ *   liveness timeout flags it unless the agent comes back in time.
  */
 export class SessionHost implements SessionEvents {
   readonly sessions = new SessionTable<AgentSession>();
@@ -99,6 +114,9 @@ export class SessionHost implements SessionEvents {
     if (agentSaidGoodbye) {
       this.deps.liveness.forget(workerId);
       this.flagInactive([workerId], 'clean_close');
+    } else if (closed.cause !== undefined && FLAGS_AT_ONCE.has(closed.cause)) {
+      this.deps.liveness.forget(workerId);
+      this.flagInactive([workerId], 'master_close');
     } else if (closed.cause === 'unregistered') {
       this.deps.liveness.forget(workerId);
       this.deps.writer.forget(workerId);
