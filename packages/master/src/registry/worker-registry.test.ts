@@ -387,8 +387,8 @@ describe("the master's batch operations", () => {
     await registry.registerWorker('b', 'node-b.example');
     const view = await registry.listAdmissionView();
     expect(view.sort((x, y) => x.worker_id.localeCompare(y.worker_id))).toEqual([
-      { worker_id: 'a', worker_ip: '10.0.0.1', ...SPECS },
-      { worker_id: 'b', worker_ip: 'node-b.example', total_cpu: 0, total_memory: 0, total_storage: 0, total_gpu: 0 },
+      { worker_id: 'a', worker_ip: '10.0.0.1', registration: expect.stringContaining('$oid') as string, ...SPECS },
+      { worker_id: 'b', worker_ip: 'node-b.example', registration: expect.stringContaining('$oid') as string, total_cpu: 0, total_memory: 0, total_storage: 0, total_gpu: 0 },
     ]);
   });
 });

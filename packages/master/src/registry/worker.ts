@@ -33,7 +33,8 @@ export type WorkerInfoUpdate = { worker_id: string; worker_ip?: string } & Worke
 export type WorkerSpecsEntry = { worker_id: string } & WorkerSpecs;
 
 /** The part of a worker the master keeps in memory to admit connections. */
-export type AdmissionEntry = { worker_id: string; worker_ip: string } & WorkerSpecs;
+/** `registration`: the document's `_id` as a key (see registrationKey); a credential is valid only for it. */
+export type AdmissionEntry = { worker_id: string; worker_ip: string; registration: string } & WorkerSpecs;
 
 /**
  * Filters of the contract's example queries; all given ones must hold.
