@@ -371,6 +371,13 @@ describe("the master's batch operations", () => {
     expect(await countDocs()).toBe(2);
   });
 
+  it('updateSpecs leaves a document that already holds these specs untouched (updated_at too)', async () => {
+    await registry.registerWorker('a', '10.0.0.1');
+    await registry.updateSpecs([{ worker_id: 'a', ...SPECS }], REGISTERED_AT);
+    await registry.updateSpecs([{ worker_id: 'a', ...SPECS }], LATER);
+    expect(await registry.getWorker('a')).toMatchObject({ ...SPECS, updated_at: REGISTERED_AT });
+  });
+
   it('updateSpecs with no entries does nothing', async () => {
     await expect(registry.updateSpecs([], LATER)).resolves.toBeUndefined();
   });

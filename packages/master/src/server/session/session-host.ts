@@ -62,7 +62,9 @@ export class SessionHost implements SessionEvents {
     previous?.close(CloseCode.replaced, 'replaced by a newer connection', 'replaced');
     writer.admit(session.workerId);
     liveness.seen(session.workerId);
-    const specsChanged = this.#applySpecs(session.workerId, hello.specs);
+    // Queued whatever the view says: a hand edit of the document since the view's last read is
+    // corrected now (the write changes only a document that differs, see updateSpecs).
+    const specsChanged = this.#applySpecs(session.workerId, hello.specs, true);
     metrics.connectedAgents.set(this.sessions.size);
     logger.info(
       {
@@ -136,12 +138,13 @@ export class SessionHost implements SessionEvents {
     for (const id of workerIds) this.sessions.get(id)?.close(code, reason, cause);
   }
 
-  /** True when the specs differ from the view's; then they are queued for writing and the view updated. */
-  #applySpecs(workerId: string, specs: Specs): boolean {
+  /** True when the specs differ from the view's; then (or always, with `evenIfSame`) they are queued for writing and the view updated. */
+  #applySpecs(workerId: string, specs: Specs, evenIfSame = false): boolean {
     const entry = this.deps.view.get(workerId);
-    if (entry !== undefined && sameSpecs(entry.specs, specs)) return false;
+    const changed = entry === undefined || !sameSpecs(entry.specs, specs);
+    if (!changed && !evenIfSame) return false;
     this.deps.writer.queueSpecs(workerId, specs);
     this.deps.view.setSpecs(workerId, specs);
-    return true;
+    return changed;
   }
 }
