@@ -164,3 +164,18 @@ describe('a reader that goes away', () => {
     expect(result.stdout).toBe('exit=0\n');
   });
 });
+
+describe('worker list --min-cpu / --min-memory', () => {
+  it('mean at least: a 2-core, 23.59 GiB worker is listed by --min-cpu 2 --min-memory 23.59', async () => {
+    expect((await runCli(['worker', 'register', 'exact-fit', '10.2.0.1'], env)).code).toBe(0);
+    await t.db.collection('WORKER_REGISTRY').updateOne({ worker_id: 'exact-fit' }, { $set: { total_cpu: 2, total_memory: 23.59 } });
+    const ids = async (...flags: string[]): Promise<string[]> => {
+      const result = await runCli(['worker', 'list', '--json', '--ip', '10.2.0.1', ...flags], env);
+      expect(result).toMatchObject({ code: 0, stderr: '' });
+      return (JSON.parse(result.stdout) as { worker_id: string }[]).map((w) => w.worker_id);
+    };
+    expect(await ids('--min-cpu', '2', '--min-memory', '23.59')).toEqual(['exact-fit']);
+    expect(await ids('--min-cpu', '3')).toEqual([]);
+    expect(await ids('--min-memory', '23.6')).toEqual([]);
+  });
+});

@@ -45,9 +45,9 @@ export interface WorkerFilter {
   ip?: string;
   /** true: only workers with at least one GPU. */
   gpu?: true;
-  /** More than this many CPU cores ($gt, as the contract's example). */
+  /** At least this many CPU cores ($gte). */
   minCpu?: number;
-  /** More than this many GiB ($gt). */
+  /** At least this many GiB ($gte). */
   minMemory?: number;
   staleBefore?: number;
 }
