@@ -179,3 +179,29 @@ describe('worker list --min-cpu / --min-memory', () => {
     expect(await ids('--min-memory', '23.6')).toEqual([]);
   });
 });
+
+describe('worker update --ip', () => {
+  it('changes worker_ip and updated_at only: token, registered_at and specs stay', async () => {
+    expect((await runCli(['worker', 'register', 'mover', '10.3.0.1'], env)).code).toBe(0);
+    const workers = t.db.collection('WORKER_REGISTRY');
+    const credentials = t.db.collection('WORKER_CREDENTIALS');
+    const before = await workers.findOne({ worker_id: 'mover' });
+    const credentialBefore = await credentials.findOne({ worker_id: 'mover' });
+    const result = await runCli(['worker', 'update', 'mover', '--ip', '10.3.0.2', '--json'], env);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(result.stdout)).toMatchObject({ worker_id: 'mover', worker_ip: '10.3.0.2' });
+    const after = await workers.findOne({ worker_id: 'mover' });
+    const unchanged = (doc: Record<string, unknown> | null): Record<string, unknown> =>
+      Object.fromEntries(Object.entries(doc ?? {}).filter(([key]) => key !== 'worker_ip' && key !== 'updated_at'));
+    expect(unchanged(after)).toEqual(unchanged(before));
+    expect(Object.keys(unchanged(after))).toContain('registered_at');
+    expect(after?.worker_ip).toBe('10.3.0.2');
+    expect(await credentials.findOne({ worker_id: 'mover' })).toEqual(credentialBefore);
+  });
+
+  it('an unknown worker: exit 1; a bad address or no --ip: exit 2', async () => {
+    expectOneErrorLine(await runCli(['worker', 'update', 'nobody', '--ip', '10.3.0.3'], env), 1, 'WORKER_NOT_FOUND');
+    expectOneErrorLine(await runCli(['worker', 'update', 'mover', '--ip', 'not an address'], env), 2, 'INVALID_WORKER_ADDRESS');
+    expectOneErrorLine(await runCli(['worker', 'update', 'mover'], env), 2, 'USAGE');
+  });
+});

@@ -220,6 +220,19 @@ describe('unregistered or re-keyed while connected', () => {
     expect(m.logs.find((l) => l.msg === 'workers flagged inactive')).toMatchObject({ cause: 'master_close', worker_ids: ['t2'] });
   });
 
+  test('worker update --ip: the session admitted from the old address is closed 4403 and refused there; the token stays', async () => {
+    const token = await h.register('m1', '127.0.0.1');
+    const m = await h.startMaster({ viewRefreshMs: 300, checkSourceAddress: true });
+    const agent = await RawAgent.admitted(m.url, { workerId: 'm1', token });
+    agent.startBeating(200);
+    await h.registry.updateWorkerIp('m1', '127.0.0.2');
+    expect((await agent.closed).code).toBe(CloseCode.forbidden);
+    expect((await RawAgent.refused(m.url, { workerId: 'm1', token })).status).toBe(403);
+    await h.registry.updateWorkerIp('m1', '127.0.0.1');
+    const again = await RawAgent.admitted(m.url, { workerId: 'm1', token });
+    await again.close();
+  });
+
   test('a protocol violation flags the worker inactive at once', async () => {
     const token = await h.register('p1');
     const m = await h.startMaster({ heartbeatTimeoutMs: 15_000, heartbeatIntervalMs: 5_000, flushIntervalMs: 200 });

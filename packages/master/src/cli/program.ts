@@ -6,6 +6,7 @@ import { workerRegisterCommand } from './commands/worker-register.js';
 import { workerShowCommand } from './commands/worker-show.js';
 import { workerTokenCommand } from './commands/worker-token.js';
 import { workerUnregisterCommand } from './commands/worker-unregister.js';
+import { workerUpdateCommand } from './commands/worker-update.js';
 import { serveCommand } from './serve-command.js';
 import { checkArgv } from './argv-check.js';
 import { createCommandContext, type CliOptions } from './context.js';
@@ -48,14 +49,15 @@ export async function runCli(options: CliOptions): Promise<ExitCode> {
       "$0 <command>\n\nThe cluster master: runs the agents' endpoint (serve) and administers the workers in cluster_db.WORKER_REGISTRY.",
     )
     .command(serveCommand({ env: options.env, stdout: options.stdout, signals: options.signals }))
-    .command('worker', 'Register, list, show and unregister workers; issue tokens', (worker) =>
+    .command('worker', 'Register, list, show, update and unregister workers; issue tokens', (worker) =>
       worker
         .command(workerRegisterCommand(ctx))
         .command(workerListCommand(ctx))
         .command(workerShowCommand(ctx))
         .command(workerUnregisterCommand(ctx))
         .command(workerTokenCommand(ctx))
-        .demandCommand(1, 'choose a worker command: register, list, show, unregister or token'),
+        .command(workerUpdateCommand(ctx))
+        .demandCommand(1, 'choose a worker command: register, list, show, unregister, token or update'),
     )
     .command('db', 'Database maintenance', (db) =>
       db.command(dbInitCommand(ctx)).demandCommand(1, 'choose a db command: init'),

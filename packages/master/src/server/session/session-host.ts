@@ -24,6 +24,7 @@ export interface SessionHostDeps {
  */
 const FLAGS_AT_ONCE: ReadonlySet<SessionEndCause> = new Set<SessionEndCause>([
   'unauthorized',
+  'address_changed',
   'protocol',
   'hello_timeout',
 ]);
