@@ -70,7 +70,7 @@ describe('refusals', () => {
       ['unauthorized', { workerId: 'w1', token: tokens.w2 }, 401, 'invalid token'],
       ['unauthorized', { workerId: 'w1', headers: { authorization: 'Basic dXNlcjpwYXNz' } }, 401, 'token'],
       ['forbidden', { workerId: 'far', token: tokens.far }, 403, 'source address'],
-      ['bad_path', { workerId: 'w1', token: tokens.w1, path: '/elsewhere' }, 404, 'not found'],
+      ['bad_path', { workerId: 'w1', token: tokens.w1, path: '/elsewhere' }, 404, 'unknown path'],
     ];
     for (const [metric, options, status, text] of cases) {
       const before = await refusalMetric(metric);
