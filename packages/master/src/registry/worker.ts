@@ -3,7 +3,7 @@ import type { Specs } from '@cluster/protocol';
 /**
  * A worker as code sees it: plain JS numbers and Dates, whatever BSON numeric
  * type the document holds (see document.ts). Field names are the contract's
- * (WORKER_REGISTRY.md), so a document, a JSON dump and this type read alike.
+ * (docs/WORKER_REGISTRY.md), so a document, a JSON dump and this type read alike.
  * The specs are the protocol's shape (cores, GiB of memory, GB of storage,
  * GPU devices), defined there once.
  */
