@@ -285,7 +285,7 @@ describe("the contract's example queries", () => {
   it('findWorkers combines filters', async () => {
     expect(ids(await registry.findWorkers({}))).toEqual(['big', 'idle', 'mid', 'small']);
     expect(ids(await registry.findWorkers({ active: false }))).toEqual(['idle']);
-    expect(ids(await registry.findWorkers({ ip: '10.0.0.1', minCpu: 4 }))).toEqual(['mid']);
+    expect(ids(await registry.findWorkers({ ip: '10.0.0.1', minCpu: 4 }))).toEqual(['mid', 'small']);
     expect(ids(await registry.findWorkers({ active: true, gpu: true, minMemory: 64 }))).toEqual(['big']);
     expect(ids(await registry.findWorkers({ staleBefore: 1600, ip: '10.0.0.1' }))).toEqual(['mid', 'small']);
     expect(await registry.findWorkers({ staleBefore: 5000, active: false })).toEqual([]);
