@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
-import { cleanEnv, run, runCli, type CliRun } from './run-cli.js';
+import { MAIN, cleanEnv, run, runCli, type CliRun } from './run-cli.js';
 
 /**
  * The admin CLI as a user runs it: the built binary in a child process, with
@@ -118,5 +118,90 @@ describe('cluster-master', () => {
     const result = await runCli(['db', 'init'], env);
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect(result.stdout).toContain('up to date');
+  });
+});
+
+describe('arguments that look like options', () => {
+  it('worker register -dash 10.0.0.1 is a usage error (not help), registering nothing', async () => {
+    const result = await runCli(['worker', 'register', '-dash', '10.0.0.1'], env);
+    expectOneErrorLine(result, 2, 'USAGE');
+    expect(result.stderr).toContain('-dash');
+    expect(await t.db.collection('WORKER_REGISTRY').countDocuments({ worker_ip: '10.0.0.1' })).toBe(0);
+  });
+
+  it('-- ends the options: worker register --json -- ID IP registers', async () => {
+    const result = await runCli(['worker', 'register', '--json', '--', 'dash-dash', '10.0.0.9'], env);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect((JSON.parse(result.stdout) as { worker: { worker_id: string } }).worker.worker_id).toBe('dash-dash');
+  });
+
+  it('after --, an operand that starts with "-" is a usage error', async () => {
+    expectOneErrorLine(await runCli(['worker', 'register', '--', '-x', '10.0.0.9'], env), 2, 'USAGE');
+  });
+});
+
+describe('a reader that goes away', () => {
+  beforeAll(async () => {
+    // Enough output (about 150 kB of JSON) that it cannot all fit in the pipe before the reader leaves.
+    const docs = Array.from({ length: 500 }, (_, i) => ({
+      worker_id: `pipe-${i}`,
+      worker_ip: '10.1.0.1',
+      total_cpu: 1,
+      total_memory: 1,
+      total_storage: 1,
+      total_gpu: 0,
+      is_active: false,
+      last_heartbeat: 0,
+      registered_at: new Date(),
+      updated_at: new Date(),
+    }));
+    await t.db.collection('WORKER_REGISTRY').insertMany(docs);
+  });
+
+  it.each(['head -1', 'true'])('worker list --json | %s: exit 0, nothing on stderr', async (reader) => {
+    const result = await run('bash', ['-c', `node ${MAIN} worker list --json | ${reader} >/dev/null; echo "exit=\${PIPESTATUS[0]}"`], cleanEnv(env));
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('exit=0\n');
+  });
+});
+
+describe('worker list --min-cpu / --min-memory', () => {
+  it('mean at least: a 2-core, 23.59 GiB worker is listed by --min-cpu 2 --min-memory 23.59', async () => {
+    expect((await runCli(['worker', 'register', 'exact-fit', '10.2.0.1'], env)).code).toBe(0);
+    await t.db.collection('WORKER_REGISTRY').updateOne({ worker_id: 'exact-fit' }, { $set: { total_cpu: 2, total_memory: 23.59 } });
+    const ids = async (...flags: string[]): Promise<string[]> => {
+      const result = await runCli(['worker', 'list', '--json', '--ip', '10.2.0.1', ...flags], env);
+      expect(result).toMatchObject({ code: 0, stderr: '' });
+      return (JSON.parse(result.stdout) as { worker_id: string }[]).map((w) => w.worker_id);
+    };
+    expect(await ids('--min-cpu', '2', '--min-memory', '23.59')).toEqual(['exact-fit']);
+    expect(await ids('--min-cpu', '3')).toEqual([]);
+    expect(await ids('--min-memory', '23.6')).toEqual([]);
+  });
+});
+
+describe('worker update --ip', () => {
+  it('changes worker_ip and updated_at only: token, registered_at and specs stay', async () => {
+    expect((await runCli(['worker', 'register', 'mover', '10.3.0.1'], env)).code).toBe(0);
+    const workers = t.db.collection('WORKER_REGISTRY');
+    const credentials = t.db.collection('WORKER_CREDENTIALS');
+    const before = await workers.findOne({ worker_id: 'mover' });
+    const credentialBefore = await credentials.findOne({ worker_id: 'mover' });
+    const result = await runCli(['worker', 'update', 'mover', '--ip', '10.3.0.2', '--json'], env);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(result.stdout)).toMatchObject({ worker_id: 'mover', worker_ip: '10.3.0.2' });
+    const after = await workers.findOne({ worker_id: 'mover' });
+    const unchanged = (doc: Record<string, unknown> | null): Record<string, unknown> =>
+      Object.fromEntries(Object.entries(doc ?? {}).filter(([key]) => key !== 'worker_ip' && key !== 'updated_at'));
+    expect(unchanged(after)).toEqual(unchanged(before));
+    expect(Object.keys(unchanged(after))).toContain('registered_at');
+    expect(after?.worker_ip).toBe('10.3.0.2');
+    expect(await credentials.findOne({ worker_id: 'mover' })).toEqual(credentialBefore);
+  });
+
+  it('an unknown worker: exit 1; a bad address or no --ip: exit 2', async () => {
+    expectOneErrorLine(await runCli(['worker', 'update', 'nobody', '--ip', '10.3.0.3'], env), 1, 'WORKER_NOT_FOUND');
+    expectOneErrorLine(await runCli(['worker', 'update', 'mover', '--ip', 'not an address'], env), 2, 'INVALID_WORKER_ADDRESS');
+    expectOneErrorLine(await runCli(['worker', 'update', 'mover'], env), 2, 'USAGE');
   });
 });

@@ -70,7 +70,7 @@ describe('refusals', () => {
       ['unauthorized', { workerId: 'w1', token: tokens.w2 }, 401, 'invalid token'],
       ['unauthorized', { workerId: 'w1', headers: { authorization: 'Basic dXNlcjpwYXNz' } }, 401, 'token'],
       ['forbidden', { workerId: 'far', token: tokens.far }, 403, 'source address'],
-      ['bad_path', { workerId: 'w1', token: tokens.w1, path: '/elsewhere' }, 404, 'not found'],
+      ['bad_path', { workerId: 'w1', token: tokens.w1, path: '/elsewhere' }, 404, 'unknown path'],
     ];
     for (const [metric, options, status, text] of cases) {
       const before = await refusalMetric(metric);
@@ -176,5 +176,41 @@ describe('admitted', () => {
     const agent = await RawAgent.admitted(open.url, { workerId: 'far', token: tokens.far });
     await agent.close();
     await open.close();
+  });
+});
+
+describe('a credential belongs to one registration', () => {
+  test('a worker deleted and inserted again by hand (as the contract’s shell snippets do) needs a new token', async () => {
+    // Hand edits bump no admission version: the master sees them at its next full re-read (here 200 ms).
+    const hand = await h.startMaster({ checkSourceAddress: true, viewRefreshMs: 100, viewFullRefreshMs: 200 });
+    const token = await h.register('again', '127.0.0.1');
+    const workers = h.db.collection('WORKER_REGISTRY');
+    const first = await RawAgent.admitted(hand.url, { workerId: 'again', token });
+    await first.close();
+    const doc = await workers.findOne({ worker_id: 'again' }, { projection: { _id: 0 } });
+    await workers.deleteOne({ worker_id: 'again' });
+    await workers.insertOne({ ...doc, registered_at: new Date() });
+    await new Promise((r) => setTimeout(r, 600));
+    const refused = await RawAgent.refused(hand.url, { workerId: 'again', token });
+    expect(refused.status).toBe(401);
+    const rotated = await h.credentials.rotate('again');
+    const agent = await RawAgent.admitted(hand.url, { workerId: 'again', token: rotated });
+    await agent.close();
+    await hand.close();
+  });
+
+  test('removeOrphans deletes the credentials whose document is gone or was inserted anew, and no other', async () => {
+    await h.register('gone', '127.0.0.1');
+    await h.register('reborn', '127.0.0.1');
+    await h.register('kept', '127.0.0.1');
+    const workers = h.db.collection('WORKER_REGISTRY');
+    await workers.deleteOne({ worker_id: 'gone' });
+    const doc = await workers.findOne({ worker_id: 'reborn' }, { projection: { _id: 0 } });
+    await workers.deleteOne({ worker_id: 'reborn' });
+    await workers.insertOne({ ...doc });
+    expect(await h.credentials.removeOrphans()).toBe(2);
+    expect(await h.credentials.get('gone')).toBeNull();
+    expect(await h.credentials.get('reborn')).toBeNull();
+    expect(await h.credentials.get('kept')).not.toBeNull();
   });
 });

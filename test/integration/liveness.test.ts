@@ -207,4 +207,41 @@ describe('unregistered or re-keyed while connected', () => {
     const again = await RawAgent.admitted(m.url, { workerId: 't1', token: rotated });
     await again.close();
   });
+
+  test('a rotated token flags the worker inactive at once (not after the heartbeat timeout)', async () => {
+    const token = await h.register('t2');
+    const m = await h.startMaster({ viewRefreshMs: 300, heartbeatTimeoutMs: 15_000, heartbeatIntervalMs: 5_000, flushIntervalMs: 200 });
+    const agent = await RawAgent.admitted(m.url, { workerId: 't2', token });
+    await waitFor('active', async () => (await isActive('t2')) === true);
+    await h.credentials.rotate('t2');
+    expect((await agent.closed).code).toBe(CloseCode.unauthorized);
+    const closedAt = performance.now();
+    expect((await inactiveAt('t2', 3_000)) - closedAt).toBeLessThan(2_000);
+    expect(m.logs.find((l) => l.msg === 'workers flagged inactive')).toMatchObject({ cause: 'master_close', worker_ids: ['t2'] });
+  });
+
+  test('worker update --ip: the session admitted from the old address is closed 4403 and refused there; the token stays', async () => {
+    const token = await h.register('m1', '127.0.0.1');
+    const m = await h.startMaster({ viewRefreshMs: 300, checkSourceAddress: true });
+    const agent = await RawAgent.admitted(m.url, { workerId: 'm1', token });
+    agent.startBeating(200);
+    await h.registry.updateWorkerIp('m1', '127.0.0.2');
+    expect((await agent.closed).code).toBe(CloseCode.forbidden);
+    expect((await RawAgent.refused(m.url, { workerId: 'm1', token })).status).toBe(403);
+    await h.registry.updateWorkerIp('m1', '127.0.0.1');
+    const again = await RawAgent.admitted(m.url, { workerId: 'm1', token });
+    await again.close();
+  });
+
+  test('a protocol violation flags the worker inactive at once', async () => {
+    const token = await h.register('p1');
+    const m = await h.startMaster({ heartbeatTimeoutMs: 15_000, heartbeatIntervalMs: 5_000, flushIntervalMs: 200 });
+    const agent = await RawAgent.admitted(m.url, { workerId: 'p1', token });
+    await waitFor('active', async () => (await isActive('p1')) === true);
+    agent.sendRaw('not json');
+    expect((await agent.closed).code).not.toBe(CloseCode.replaced);
+    const closedAt = performance.now();
+    expect((await inactiveAt('p1', 3_000)) - closedAt).toBeLessThan(2_000);
+    expect(m.logs.find((l) => l.msg === 'workers flagged inactive')).toMatchObject({ cause: 'master_close', worker_ids: ['p1'] });
+  });
 });

@@ -123,10 +123,11 @@ test(`steady state and a reconnect of all ${N} agents: O(1) commands per second`
   expect(steadyHeartbeatWrites).toBeLessThanOrEqual(4);
   // Reads: the periodic admission version read (1 find by _id per 5 s; the view itself only when it changed), nothing per agent or per heartbeat.
   expect(steadyFinds).toBeLessThanOrEqual(6);
-  // The storm: N admissions but no read per admission, and no spec rewrite.
+  // The storm: N admissions but no read per admission; specs only as conditional writes that change nothing.
   expect(stormFinds).toBeLessThanOrEqual(6);
   expect(stormUpdates).toBeLessThanOrEqual(Math.ceil(stormSeconds * 2) + 2);
-  expect(m.commands.count(first, 'update', 'specs')).toBe(0);
+  // Each hello's specs go out as one conditional write per flush cycle (per kind of machine), matching only documents that differ.
+  expect(m.commands.count(first, 'update', 'specs')).toBeLessThanOrEqual(Math.ceil(stormSeconds * 2) + 2);
   expect(await countActive()).toBe(N);
   for (const a of again) a.stopBeating();
   await Promise.all(again.map((a) => a.close()));
@@ -153,7 +154,7 @@ test(`a master restart: ${N} real agents reconnect to the new master with O(1) c
   // One view load (+ a periodic refresh or a shared miss refresh), no read per agent.
   expect(second.commands.count(0, 'find')).toBeLessThanOrEqual(6);
   expect(second.commands.count(0, 'update')).toBeLessThanOrEqual(Math.ceil(seconds * 2) + 2);
-  expect(second.commands.count(0, 'update', 'specs')).toBe(0);
+  expect(second.commands.count(0, 'update', 'specs')).toBeLessThanOrEqual(Math.ceil(seconds * 2) + 2);
   expect(await countActive()).toBe(N);
   await Promise.all(agents.map((a) => a.close()));
 }, 60_000);

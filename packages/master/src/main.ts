@@ -15,6 +15,14 @@ function packageVersion(): string | undefined {
   }
 }
 
+// A reader that went away (`| head -1`, `| true`) is no error: stop quietly, as `ls | head` does.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
+}
+
 // exitCode rather than exit(): pending writes to a pipe are flushed first.
 process.exitCode = await runCli({
   argv: hideBin(process.argv),

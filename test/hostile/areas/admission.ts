@@ -48,8 +48,10 @@ export function admissionArea(getWorld: () => World): void {
       t.w1 = await w.register('w1');
       t.w2 = await w.register('w2');
       t.far = await w.register('far', '127.0.0.2');
-      // A credential whose worker document does not exist (left behind, or forged into the collection).
+      // A credential whose worker document does not exist (left behind by a deleteOne by hand).
+      await w.h.registry.registerWorker('ghost', '127.0.0.1');
       t.ghost = collector.token(await w.h.credentials.issue('ghost'), 'admission/ghost');
+      await w.h.db.collection('WORKER_REGISTRY').deleteOne({ worker_id: 'ghost' });
       // A worker that had a token and was unregistered since.
       t.gone = await w.register('gone');
       await w.h.registry.unregisterWorker('gone');
@@ -87,7 +89,7 @@ export function admissionArea(getWorld: () => World): void {
       { name: 'two x-worker-id headers', request: () => upgradeRequest({ workerId: 'w1', token: token('w1'), extra: [`${HEADERS.workerId}: w2`] }), status: [400], logged: refusedWith(400) },
       { name: 'no protocol version', request: () => upgradeRequest({ workerId: 'w1', token: token('w1'), omitVersion: true }), status: [426], body: /protocol version/, logged: refusedWith(426) },
       { name: 'another protocol version', request: () => upgradeRequest({ workerId: 'w1', token: token('w1'), omitVersion: true, extra: [`${HEADERS.protocolVersion}: ${PROTOCOL_VERSION + 1}`] }), status: [426], logged: refusedWith(426) },
-      { name: 'upgrade on another path', request: () => upgradeRequest({ workerId: 'w1', token: token('w1'), path: '/agent/../admin' }), status: [404], body: /not found/, logged: refusedWith(404) },
+      { name: 'upgrade on another path', request: () => upgradeRequest({ workerId: 'w1', token: token('w1'), path: '/agent/../admin' }), status: [404], body: /unknown path/, logged: refusedWith(404) },
       { name: 'upgrade on /AGENT', request: () => upgradeRequest({ workerId: 'w1', token: token('w1'), path: '/AGENT' }), status: [404], logged: refusedWith(404) },
     ];
     // Refused by Node's HTTP parser before any handler of ours runs (the server's clientError).

@@ -153,8 +153,8 @@ describe('worker list', () => {
     [['--inactive'], ['idle']],
     [['--ip', '10.0.0.1'], ['silent', 'small']],
     [['--gpu'], ['gpu-box']],
-    [['--min-cpu', '4'], ['gpu-box', 'silent']],
-    [['--min-memory', '8'], ['gpu-box', 'silent']],
+    [['--min-cpu', '4'], ['gpu-box', 'silent', 'small']],
+    [['--min-memory', '8'], ['gpu-box', 'silent', 'small']],
     [['--min-cpu', '4', '--min-memory', '64'], ['gpu-box']],
     [['--stale', '300'], ['silent']],
     [['--stale', '300', '--ip', '10.0.0.2'], []],
@@ -269,13 +269,23 @@ describe('worker token', () => {
 });
 
 describe('db init', () => {
+  it('removes the credentials of workers deleted by hand, and says so', async () => {
+    await cli(['worker', 'register', 'w1', '10.0.0.1']);
+    await cli(['worker', 'register', 'w2', '10.0.0.2']);
+    await t.db.collection(COLLECTIONS.workers).deleteOne({ worker_id: 'w1' });
+    const result = await cli(['db', 'init']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('removed credentials of workers no longer registered: 1');
+    expect(await t.db.collection(COLLECTIONS.credentials).distinct('worker_id')).toEqual(['w2']);
+  });
+
   it('creates what is missing, then reports that nothing is', async () => {
     const first = await cli(['db', 'init']);
     expect(first.code).toBe(0);
     expect(first.stdout).toContain('created collections: WORKER_REGISTRY, USERS, TASKS, ASSIGNMENTS, RESULTS, WORKER_CREDENTIALS, REGISTRY_VERSION');
     expect(first.stdout).toContain('WORKER_REGISTRY.worker_id_1');
     const second = await cli(['db', 'init', '--json']);
-    expect(JSON.parse(second.stdout)).toEqual({ database: t.name, created_collections: [], created_indexes: [] });
+    expect(JSON.parse(second.stdout)).toEqual({ database: t.name, created_collections: [], created_indexes: [], removed_credentials: 0 });
     expect((await cli(['db', 'init'])).stdout).toContain('up to date');
   });
 });

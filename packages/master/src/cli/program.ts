@@ -7,7 +7,9 @@ import { workerRegisterCommand } from './commands/worker-register.js';
 import { workerShowCommand } from './commands/worker-show.js';
 import { workerTokenCommand } from './commands/worker-token.js';
 import { workerUnregisterCommand } from './commands/worker-unregister.js';
+import { workerUpdateCommand } from './commands/worker-update.js';
 import { serveCommand } from './serve-command.js';
+import { checkArgv } from './argv-check.js';
 import { createCommandContext, type CliOptions } from './context.js';
 import { EXIT, errorLine, exitCodeFor, type ExitCode } from './exit-codes.js';
 
@@ -34,20 +36,29 @@ const ENVIRONMENT = [
 export async function runCli(options: CliOptions): Promise<ExitCode> {
   const ctx = createCommandContext(options);
   let help = '';
-  const parser = yargs([...options.argv])
+  let argv: string[];
+  try {
+    argv = checkArgv(options.argv);
+  } catch (error) {
+    options.stderr(`${errorLine(error, ctx.hide)}\n`);
+    await ctx.close();
+    return exitCodeFor(error);
+  }
+  const parser = yargs(argv)
     .scriptName('cluster-master')
     .usage(
       "$0 <command>\n\nThe cluster master: runs the agents' endpoint (serve) and administers the workers in cluster_db.WORKER_REGISTRY.",
     )
     .command(serveCommand({ env: options.env, stdout: options.stdout, signals: options.signals }))
-    .command('worker', 'Register, list, show and unregister workers; issue tokens', (worker) =>
+    .command('worker', 'Register, list, show, update and unregister workers; issue tokens', (worker) =>
       worker
         .command(workerRegisterCommand(ctx))
         .command(workerListCommand(ctx))
         .command(workerShowCommand(ctx))
         .command(workerUnregisterCommand(ctx))
         .command(workerTokenCommand(ctx))
-        .demandCommand(1, 'choose a worker command: register, list, show, unregister or token'),
+        .command(workerUpdateCommand(ctx))
+        .demandCommand(1, 'choose a worker command: register, list, show, unregister, token or update'),
     )
     .command('db', 'Database maintenance', (db) =>
       db.command(dbInitCommand(ctx)).demandCommand(1, 'choose a db command: init'),
@@ -78,7 +89,7 @@ export async function runCli(options: CliOptions): Promise<ExitCode> {
   try {
     // With a parse callback yargs hands help and version text to us instead
     // of printing it, so all output goes through options.stdout.
-    await parser.parseAsync([...options.argv], {}, (_error, _argv, output) => {
+    await parser.parseAsync(argv, {}, (_error, _argv, output) => {
       help = output;
     });
     if (help !== '') options.stdout(help.endsWith('\n') ? help : `${help}\n`);

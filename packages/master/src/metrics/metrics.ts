@@ -29,7 +29,8 @@ export type HttpRefusalReason =
   | 'tls';
 
 export type DbOp = 'heartbeat' | 'specs' | 'inactive' | 'sweep';
-export type InactiveCause = 'clean_close' | 'timeout' | 'sweep';
+/** clean_close: the agent said goodbye; master_close: the master ended the session (credential changed, protocol violation). */
+export type InactiveCause = 'clean_close' | 'master_close' | 'timeout' | 'sweep';
 
 export interface MasterMetrics {
   connectedAgents: Gauge;

@@ -9,7 +9,7 @@ import type { RegistryContext, WorkerRegistry } from './worker-registry.js';
 /** The admin paths (the CLI's): registration, updates, lookups of one worker. */
 export type AdminOperations = Pick<
   WorkerRegistry,
-  'ensureCollections' | 'registerWorker' | 'getWorker' | 'updateWorkerInfo' | 'updateHeartbeat' | 'unregisterWorker' | 'workerExists'
+  'ensureCollections' | 'registerWorker' | 'getWorker' | 'updateWorkerInfo' | 'updateWorkerIp' | 'updateHeartbeat' | 'unregisterWorker' | 'workerExists'
 >;
 
 export function adminOperations(context: RegistryContext): AdminOperations {
@@ -55,6 +55,22 @@ export function adminOperations(context: RegistryContext): AdminOperations {
       const result = await run(() => workers.updateOne({ worker_id: info.worker_id }, { $set: set }));
       if (result.matchedCount === 0) throw new WorkerNotFoundError(info.worker_id);
       await version.bump();
+    },
+
+    async updateWorkerIp(workerId, workerIp) {
+      assertWorkerId(workerId);
+      assertWorkerAddress(workerIp);
+      const doc = await run(() =>
+        workers.findOneAndUpdate(
+          { worker_id: workerId },
+          { $set: { worker_ip: workerIp, updated_at: clock() } },
+          { returnDocument: 'after', includeResultMetadata: false },
+        ),
+      );
+      if (doc === null) throw new WorkerNotFoundError(workerId);
+      // Masters re-read their view and close a session admitted against the old address.
+      await version.bump();
+      return toWorker(doc);
     },
 
     async updateHeartbeat(workerId, unixSeconds) {

@@ -85,9 +85,19 @@ export function agentPathOperations(context: RegistryContext): AgentPathOperatio
       }
       const statements = groupBySpecs(entries).map(({ specs, workerIds }) => {
         const update = { $set: { ...specsToBson(specs), updated_at: now } };
+        // Only documents that differ: a hello's specs are written whatever the master's cache says,
+        // and a document already true keeps its updated_at.
+        const differs = {
+          $or: [
+            { total_cpu: { $ne: specs.total_cpu } },
+            { total_memory: { $ne: specs.total_memory } },
+            { total_storage: { $ne: specs.total_storage } },
+            { total_gpu: { $ne: specs.total_gpu } },
+          ],
+        };
         return workerIds.length === 1
-          ? { updateOne: { filter: { worker_id: workerIds[0] }, update } }
-          : { updateMany: { filter: { worker_id: { $in: workerIds } }, update } };
+          ? { updateOne: { filter: { worker_id: workerIds[0], ...differs }, update } }
+          : { updateMany: { filter: { worker_id: { $in: workerIds }, ...differs }, update } };
       });
       for (let start = 0; start < statements.length; start += maxUpdatesPerCommand) {
         const chunk = statements.slice(start, start + maxUpdatesPerCommand);

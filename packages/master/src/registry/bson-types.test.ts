@@ -123,6 +123,7 @@ describe('a document inserted by hand, typed the way mongosh types it', () => {
     expect(await registry.listAdmissionView()).toContainEqual({
       worker_id: 'worker-2',
       worker_ip: '192.168.1.100',
+      registration: expect.any(String) as string,
       total_cpu: 8,
       total_memory: 15.5,
       total_storage: 500,

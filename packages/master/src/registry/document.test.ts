@@ -1,6 +1,6 @@
 import { Decimal128, Double, Int32, Long, ObjectId } from 'mongodb';
 import { describe, expect, it } from 'vitest';
-import { newWorkerDocument, specsToBson, toAdmissionEntry, toNumber, toWorker, unixSecondsToBson } from './document.js';
+import { newWorkerDocument, registrationKey, specsToBson, toAdmissionEntry, toNumber, toWorker, unixSecondsToBson } from './document.js';
 import { bsonTypeOf } from './test-support/bson-types.js';
 
 describe('writing', () => {
@@ -107,7 +107,15 @@ describe('reading', () => {
 
   it('reads an admission entry', () => {
     expect(
-      toAdmissionEntry({ worker_id: 'w', worker_ip: '10.0.0.1', total_cpu: new Int32(4), total_memory: 8, total_storage: 1, total_gpu: 0 }),
-    ).toEqual({ worker_id: 'w', worker_ip: '10.0.0.1', total_cpu: 4, total_memory: 8, total_storage: 1, total_gpu: 0 });
+      toAdmissionEntry({ _id: 7, worker_id: 'w', worker_ip: '10.0.0.1', total_cpu: new Int32(4), total_memory: 8, total_storage: 1, total_gpu: 0 }),
+    ).toEqual({ worker_id: 'w', worker_ip: '10.0.0.1', registration: registrationKey(7), total_cpu: 4, total_memory: 8, total_storage: 1, total_gpu: 0 });
+  });
+
+  it('tells registrations apart by _id and its BSON type', () => {
+    const id = new ObjectId();
+    expect(registrationKey(id)).toBe(registrationKey(new ObjectId(id.toHexString())));
+    expect(registrationKey(id)).not.toBe(registrationKey(new ObjectId()));
+    expect(registrationKey(id)).not.toBe(registrationKey(id.toHexString()));
+    expect(registrationKey(new Int32(7))).not.toBe(registrationKey('7'));
   });
 });

@@ -1,4 +1,4 @@
-import { Double, Long, type Document } from 'mongodb';
+import { BSON, Double, Long, type Document } from 'mongodb';
 import type { AdmissionEntry, Worker, WorkerSpecs } from './worker.js';
 
 /**
@@ -101,7 +101,7 @@ export function toWorker(doc: Document): Worker {
 }
 
 export const ADMISSION_PROJECTION = {
-  _id: 0,
+  _id: 1,
   worker_id: 1,
   worker_ip: 1,
   total_cpu: 1,
@@ -111,5 +111,19 @@ export const ADMISSION_PROJECTION = {
 } as const;
 
 export function toAdmissionEntry(doc: Document): AdmissionEntry {
-  return { worker_id: toStringField(doc.worker_id), worker_ip: toStringField(doc.worker_ip), ...toSpecs(doc) };
+  return {
+    worker_id: toStringField(doc.worker_id),
+    worker_ip: toStringField(doc.worker_ip),
+    registration: registrationKey(doc._id),
+    ...toSpecs(doc),
+  };
+}
+
+/**
+ * A document's `_id` as a string that tells registrations apart: a document
+ * deleted and inserted again (by hand) gets a new `_id`, whatever its other
+ * fields say. Extended JSON keeps the BSON type (an ObjectId and its hex string differ).
+ */
+export function registrationKey(id: unknown): string {
+  return BSON.EJSON.stringify({ id }, { relaxed: false });
 }

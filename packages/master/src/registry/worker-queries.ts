@@ -37,7 +37,12 @@ export function queryOperations(context: RegistryContext): QueryOperations {
     findActive: () => find(filterFor({ active: true })),
     findByIp: (ip) => find(filterFor({ ip })),
     findStale: (cutoffUnixSeconds) => find(filterFor({ staleBefore: cutoffUnixSeconds })),
-    findByMinResources: ({ cpu, memory }) => find(filterFor({ minCpu: cpu, minMemory: memory })),
+    // The contract's example: more than ($gt), unlike the CLI's --min-* filters (at least).
+    findByMinResources: ({ cpu, memory }) =>
+      find({
+        ...(cpu !== undefined ? { total_cpu: { $gt: Number(cpu) } } : {}),
+        ...(memory !== undefined ? { total_memory: { $gt: Number(memory) } } : {}),
+      }),
     findGpuWorkers: () => find(filterFor({ gpu: true })),
     findWorkers: (filter) => find(filterFor(filter)),
   };

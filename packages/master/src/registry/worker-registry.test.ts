@@ -285,7 +285,7 @@ describe("the contract's example queries", () => {
   it('findWorkers combines filters', async () => {
     expect(ids(await registry.findWorkers({}))).toEqual(['big', 'idle', 'mid', 'small']);
     expect(ids(await registry.findWorkers({ active: false }))).toEqual(['idle']);
-    expect(ids(await registry.findWorkers({ ip: '10.0.0.1', minCpu: 4 }))).toEqual(['mid']);
+    expect(ids(await registry.findWorkers({ ip: '10.0.0.1', minCpu: 4 }))).toEqual(['mid', 'small']);
     expect(ids(await registry.findWorkers({ active: true, gpu: true, minMemory: 64 }))).toEqual(['big']);
     expect(ids(await registry.findWorkers({ staleBefore: 1600, ip: '10.0.0.1' }))).toEqual(['mid', 'small']);
     expect(await registry.findWorkers({ staleBefore: 5000, active: false })).toEqual([]);
@@ -371,6 +371,13 @@ describe("the master's batch operations", () => {
     expect(await countDocs()).toBe(2);
   });
 
+  it('updateSpecs leaves a document that already holds these specs untouched (updated_at too)', async () => {
+    await registry.registerWorker('a', '10.0.0.1');
+    await registry.updateSpecs([{ worker_id: 'a', ...SPECS }], REGISTERED_AT);
+    await registry.updateSpecs([{ worker_id: 'a', ...SPECS }], LATER);
+    expect(await registry.getWorker('a')).toMatchObject({ ...SPECS, updated_at: REGISTERED_AT });
+  });
+
   it('updateSpecs with no entries does nothing', async () => {
     await expect(registry.updateSpecs([], LATER)).resolves.toBeUndefined();
   });
@@ -387,8 +394,8 @@ describe("the master's batch operations", () => {
     await registry.registerWorker('b', 'node-b.example');
     const view = await registry.listAdmissionView();
     expect(view.sort((x, y) => x.worker_id.localeCompare(y.worker_id))).toEqual([
-      { worker_id: 'a', worker_ip: '10.0.0.1', ...SPECS },
-      { worker_id: 'b', worker_ip: 'node-b.example', total_cpu: 0, total_memory: 0, total_storage: 0, total_gpu: 0 },
+      { worker_id: 'a', worker_ip: '10.0.0.1', registration: expect.stringContaining('$oid') as string, ...SPECS },
+      { worker_id: 'b', worker_ip: 'node-b.example', registration: expect.stringContaining('$oid') as string, total_cpu: 0, total_memory: 0, total_storage: 0, total_gpu: 0 },
     ]);
   });
 });

@@ -23,6 +23,8 @@ export interface WorkerRegistry {
   getAllWorkers(): Promise<Worker[]>;
   /** The contract's "Update (Worker Info)": one updateOne, no upsert. */
   updateWorkerInfo(info: WorkerInfoUpdate): Promise<void>;
+  /** Sets worker_ip and updated_at only (WorkerNotFoundError if none); the credential stays. */
+  updateWorkerIp(workerId: string, workerIp: string): Promise<Worker>;
   /** The contract's "Update (Heartbeat)": one updateOne, no upsert. */
   updateHeartbeat(workerId: string, unixSeconds: number): Promise<void>;
   unregisterWorker(workerId: string): Promise<void>;

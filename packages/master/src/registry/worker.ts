@@ -3,7 +3,7 @@ import type { Specs } from '@cluster/protocol';
 /**
  * A worker as code sees it: plain JS numbers and Dates, whatever BSON numeric
  * type the document holds (see document.ts). Field names are the contract's
- * (WORKER_REGISTRY.md), so a document, a JSON dump and this type read alike.
+ * (docs/WORKER_REGISTRY.md), so a document, a JSON dump and this type read alike.
  * The specs are the protocol's shape (cores, GiB of memory, GB of storage,
  * GPU devices), defined there once.
  */
@@ -33,7 +33,8 @@ export type WorkerInfoUpdate = { worker_id: string; worker_ip?: string } & Worke
 export type WorkerSpecsEntry = { worker_id: string } & WorkerSpecs;
 
 /** The part of a worker the master keeps in memory to admit connections. */
-export type AdmissionEntry = { worker_id: string; worker_ip: string } & WorkerSpecs;
+/** `registration`: the document's `_id` as a key (see registrationKey); a credential is valid only for it. */
+export type AdmissionEntry = { worker_id: string; worker_ip: string; registration: string } & WorkerSpecs;
 
 /**
  * Filters of the contract's example queries; all given ones must hold.
@@ -44,9 +45,9 @@ export interface WorkerFilter {
   ip?: string;
   /** true: only workers with at least one GPU. */
   gpu?: true;
-  /** More than this many CPU cores ($gt, as the contract's example). */
+  /** At least this many CPU cores ($gte). */
   minCpu?: number;
-  /** More than this many GiB ($gt). */
+  /** At least this many GiB ($gte). */
   minMemory?: number;
   staleBefore?: number;
 }

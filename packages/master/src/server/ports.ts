@@ -32,8 +32,11 @@ export interface RegistryPort {
 }
 
 export interface CredentialsPort {
-  /** worker_id -> sha256 hex of the worker's token, in one query. */
-  loadAll(): Promise<Map<string, string>>;
+  /**
+   * worker_id -> sha256 hex of the worker's token and the registration (document `_id` key) it
+   * was issued for (undefined: issued before credentials were bound), in one query.
+   */
+  loadAll(): Promise<Map<string, { tokenHash: string; registration: string | undefined }>>;
 }
 
 /** The admission version of ../registry/admission-version.ts (null: never set). */

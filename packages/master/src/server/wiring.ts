@@ -149,7 +149,7 @@ export function wireEndpoint(
     onAdmitted: (ws, admitted, address) => {
       // Counted once ws completed the handshake: an admission is a WebSocket that exists.
       metrics.admissions.inc();
-      const peer = { workerId: admitted.workerId, address: address ?? 'unknown', tokenHash: admitted.tokenHash, viewSeq: admitted.viewSeq };
+      const peer = { ...admitted, address: address ?? 'unknown' };
       const session = new AgentSession(ws, peer, host, { clock, logger, metrics }, options);
       if (!accepting()) session.close(CloseCode.shuttingDown, 'shutting down', 'shutdown');
       host.attach(session);

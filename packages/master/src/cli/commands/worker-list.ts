@@ -32,12 +32,12 @@ export function workerListCommand(ctx: CommandContext): CommandModule<object, Ar
         .option('min-cpu', {
           type: 'string', requiresArg: true,
           coerce: nonNegativeNumber('min-cpu'),
-          describe: 'Only workers with more than this many CPU cores',
+          describe: 'Only workers with at least this many CPU cores',
         })
         .option('min-memory', {
           type: 'string', requiresArg: true,
           coerce: nonNegativeNumber('min-memory'),
-          describe: 'Only workers with more than this many GiB of memory',
+          describe: 'Only workers with at least this many GiB of memory',
         })
         .option('stale', {
           type: 'string', requiresArg: true,

@@ -36,6 +36,7 @@ export function workerRegisterCommand(ctx: CommandContext): CommandModule<object
       const { registry, credentials } = await ctx.services();
       // The unique index on worker_id is what makes double registration fail.
       await registry.ensureCollections();
+      await credentials.removeOrphans();
       const worker = await registry.registerWorker(args.worker_id, args.worker_ip);
       let token: string;
       try {

@@ -20,6 +20,8 @@ export interface Admitted {
   workerId: string;
   /** The hash the token matched: a later change of it closes the session (4401). */
   tokenHash: string;
+  /** The worker_ip admitted against: a later change of it closes the session (4403). */
+  workerIp: string;
   /** View refresh sequence at admission: only a later refresh may close the session (session/sessions-to-close.ts). */
   viewSeq: number;
 }
@@ -109,5 +111,5 @@ async function judge(
       return { ok: false, status: 403, reason: 'source address does not match worker_ip', metric: 'forbidden', workerId };
     }
   }
-  return { ok: true, workerId, tokenHash: entry.tokenHash, viewSeq };
+  return { ok: true, workerId, tokenHash: entry.tokenHash, workerIp: entry.workerIp, viewSeq };
 }

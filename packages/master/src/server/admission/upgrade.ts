@@ -89,7 +89,8 @@ export class UpgradeAdmission {
   /** An upgrade request on any other path. */
   readonly onStrayUpgrade = (req: IncomingMessage, socket: Duplex): void => {
     socket.on('error', () => undefined);
-    this.#refuse(req, socket, { ok: false, status: 404, reason: 'not found', metric: 'bad_path' }, addressOf(req.socket));
+    // 'unknown path', not 'unknown worker': the agent tells a wrong URL path from an unregistered worker by this body.
+    this.#refuse(req, socket, { ok: false, status: 404, reason: 'unknown path', metric: 'bad_path' }, addressOf(req.socket));
   };
 
   #refuse(req: IncomingMessage, socket: Duplex, refusal: Refusal, address: string | undefined): void {

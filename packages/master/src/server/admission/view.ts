@@ -225,15 +225,18 @@ export class AdmissionView {
       // Read before the view: a change whose new version this read missed is
       // in the view already, or its version differs from this one at the next check.
       const version = await this.options.version?.read();
-      const [records, hashes] = await Promise.all([
+      const [records, credentials] = await Promise.all([
         this.options.registry.listAdmissionView(),
         this.options.credentials.loadAll(),
       ]);
       const entries = new Map<string, ViewEntry>();
       for (const r of records) {
+        const credential = credentials.get(r.worker_id);
+        // A credential issued for an earlier document of this id (deleted, inserted again) admits nobody.
+        const bound = credential !== undefined && (credential.registration ?? r.registration) === r.registration;
         entries.set(r.worker_id, {
           workerIp: r.worker_ip,
-          tokenHash: hashes.get(r.worker_id),
+          tokenHash: bound ? credential.tokenHash : undefined,
           specs: pickSpecs(r),
         });
       }

@@ -22,6 +22,7 @@ export type SessionEndCause =
   | 'shutdown'
   | 'unregistered'
   | 'unauthorized'
+  | 'address_changed'
   | 'protocol'
   | 'hello_timeout'
   | 'heartbeat_timeout'
@@ -60,6 +61,8 @@ export interface AdmittedPeer {
   workerId: string;
   address: string;
   tokenHash: string;
+  /** The registered worker_ip at admission (absent in tests that do not care). */
+  workerIp?: string;
   viewSeq: number;
 }
 
@@ -74,6 +77,7 @@ export class AgentSession {
   readonly workerId: string;
   readonly address: string;
   readonly tokenHash: string;
+  readonly workerIp: string | undefined;
   readonly viewSeq: number;
   #state: SessionState = 'awaiting-hello';
   #cause: SessionEndCause | undefined;
@@ -95,6 +99,7 @@ export class AgentSession {
     this.workerId = peer.workerId;
     this.address = peer.address;
     this.tokenHash = peer.tokenHash;
+    this.workerIp = peer.workerIp;
     this.viewSeq = peer.viewSeq;
     this.#log = deps.logger.child({ worker_id: peer.workerId, address: peer.address });
     this.#lastActivityMs = deps.clock.monotonic();

@@ -17,6 +17,19 @@ export interface SessionHostDeps {
 }
 
 /**
+ * Ends by the master that flag the worker at once: the agent is told to go
+ * (credential changed) or broke the protocol. Replaced, shutdown and
+ * unregistered are handled apart; an unanswered ping, backpressure and the
+ * heartbeat timeout look like a network fault and are left to the timeout.
+ */
+const FLAGS_AT_ONCE: ReadonlySet<SessionEndCause> = new Set<SessionEndCause>([
+  'unauthorized',
+  'address_changed',
+  'protocol',
+  'hello_timeout',
+]);
+
+/**
  * What the master does with what sessions report: the registry of live
  * sessions (one per worker), the writer's pending sets, the liveness tracker.
  *
@@ -26,8 +39,11 @@ export interface SessionHostDeps {
  * - replaced by a newer session, master shutting down: nothing (the agent is
  *   connected elsewhere or will be);
  * - unregistered: nothing more is written for it;
- * - anything else (network cut, killed agent, protocol error): nothing now;
- *   the liveness timeout flags it unless the agent comes back in time.
+ * - the master ends it for a credential change or a protocol violation:
+ *   inactive at the next flush, as after a clean close (no other session of
+ *   the worker remains, and the master knows the agent is gone);
+ * - anything else (network cut, killed or hung agent): nothing now; the
+ *   liveness timeout flags it unless the agent comes back in time.
  */
 export class SessionHost implements SessionEvents {
   readonly sessions = new SessionTable<AgentSession>();
@@ -47,7 +63,9 @@ export class SessionHost implements SessionEvents {
     previous?.close(CloseCode.replaced, 'replaced by a newer connection', 'replaced');
     writer.admit(session.workerId);
     liveness.seen(session.workerId);
-    const specsChanged = this.#applySpecs(session.workerId, hello.specs);
+    // Queued whatever the view says: a hand edit of the document since the view's last read is
+    // corrected now (the write changes only a document that differs, see updateSpecs).
+    const specsChanged = this.#applySpecs(session.workerId, hello.specs, true);
     metrics.connectedAgents.set(this.sessions.size);
     logger.info(
       {
@@ -99,6 +117,9 @@ export class SessionHost implements SessionEvents {
     if (agentSaidGoodbye) {
       this.deps.liveness.forget(workerId);
       this.flagInactive([workerId], 'clean_close');
+    } else if (closed.cause !== undefined && FLAGS_AT_ONCE.has(closed.cause)) {
+      this.deps.liveness.forget(workerId);
+      this.flagInactive([workerId], 'master_close');
     } else if (closed.cause === 'unregistered') {
       this.deps.liveness.forget(workerId);
       this.deps.writer.forget(workerId);
@@ -118,12 +139,13 @@ export class SessionHost implements SessionEvents {
     for (const id of workerIds) this.sessions.get(id)?.close(code, reason, cause);
   }
 
-  /** True when the specs differ from the view's; then they are queued for writing and the view updated. */
-  #applySpecs(workerId: string, specs: Specs): boolean {
+  /** True when the specs differ from the view's; then (or always, with `evenIfSame`) they are queued for writing and the view updated. */
+  #applySpecs(workerId: string, specs: Specs, evenIfSame = false): boolean {
     const entry = this.deps.view.get(workerId);
-    if (entry !== undefined && sameSpecs(entry.specs, specs)) return false;
+    const changed = entry === undefined || !sameSpecs(entry.specs, specs);
+    if (!changed && !evenIfSame) return false;
     this.deps.writer.queueSpecs(workerId, specs);
     this.deps.view.setSpecs(workerId, specs);
-    return true;
+    return changed;
   }
 }

@@ -191,6 +191,7 @@ export class FakeRegistry implements RegistryPort, CredentialsPort {
     return [...this.docs.values()].map(({ worker_id, worker_ip, total_cpu, total_memory, total_storage, total_gpu }) => ({
       worker_id,
       worker_ip,
+      registration: `fake:${worker_id}`,
       total_cpu,
       total_memory,
       total_storage,
@@ -198,9 +199,9 @@ export class FakeRegistry implements RegistryPort, CredentialsPort {
     }));
   }
 
-  async loadAll(): Promise<Map<string, string>> {
+  async loadAll(): Promise<Map<string, { tokenHash: string; registration: string | undefined }>> {
     await this.#gate({ op: 'loadAll' });
-    return new Map(this.hashes);
+    return new Map([...this.hashes].map(([id, tokenHash]) => [id, { tokenHash, registration: undefined }]));
   }
 
   async recordHeartbeats(ids: string[], unixSeconds: number): Promise<{ matched: number }> {
