@@ -63,7 +63,7 @@ function registerCommand(ctx: AdviceContext): string {
 
 function wrongAddress(ctx: AdviceContext): string {
   const address = plainAddress(ctx.localAddress);
-  return `worker ${ctx.workerId} connects from an address other than its registered worker_ip${address === undefined ? '' : ` (this side of the connection: ${address})`}: register it with the address it connects from, or start the master with --no-check-source-address`;
+  return `worker ${ctx.workerId} connects from an address other than its registered worker_ip${address === undefined ? '' : ` (this side of the connection: ${address})`}: run \`cluster-master worker update ${ctx.workerId} --ip ${address ?? '<address it connects from>'}\` on the master (the token stays), or start the master with --no-check-source-address`;
 }
 
 const VERSIONS = 'the agent and the master speak different protocol versions: upgrade the older one';
