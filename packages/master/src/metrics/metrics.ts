@@ -29,7 +29,7 @@ export type HttpRefusalReason =
   | 'tls';
 
 export type DbOp = 'heartbeat' | 'specs' | 'inactive' | 'sweep';
-export type InactiveCause = 'clean_close' | 'timeout' | 'sweep';
+export type InactiveCause = 'clean_close' | 'timeout' | 'sweep' | 'handover';
 
 export interface MasterMetrics {
   connectedAgents: Gauge;
