@@ -5,8 +5,8 @@ import { createSession, type Session, type SessionOptions, type SessionState } f
 import { realTimers } from './timers.js';
 
 export interface AgentOptions extends Omit<SessionOptions, 'url' | 'specs' | 'logger'> {
-  /** `ws://` or `wss://` URL of the master's agent endpoint (path included). */
-  masterUrl: string;
+  /** `ws://` or `wss://` URL of the master's agent endpoint (path included), or several masters' URLs. */
+  masterUrl: string | readonly string[];
   probe: Probe;
   logger: Logger;
   /** How often the machine is measured again; changed specs go to the master. */

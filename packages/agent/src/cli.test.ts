@@ -121,7 +121,7 @@ describe('cluster-agent command line', () => {
   it('passes the config to the agent and never logs the token', async () => {
     const h = harness(['run', '--worker-id', 'w-9', '--log-level', 'trace']);
     await runCli(h.deps);
-    expect(h.created[0]).toMatchObject({ masterUrl: 'ws://127.0.0.1:9/agent', workerId: 'w-9', token: { where: 'AGENT_TOKEN', rereads: false }, agentVersion: '0.1.0' });
+    expect(h.created[0]).toMatchObject({ masterUrl: ['ws://127.0.0.1:9/agent'], workerId: 'w-9', token: { where: 'AGENT_TOKEN', rereads: false }, agentVersion: '0.1.0' });
     const token = h.created[0]?.token;
     expect(typeof token === 'string' ? token : token?.read()).toBe(TOKEN);
     expect(h.logs.events('starting')[0]).toMatchObject({ worker_id: 'w-9', master_url: 'ws://127.0.0.1:9/agent' });

@@ -71,7 +71,7 @@ async function run(config: RunConfig, deps: CliDeps): Promise<void> {
     {
       event: 'starting',
       worker_id: config.workerId,
-      master_url: safeUrl(config.masterUrl),
+      master_url: config.masterUrls.map(safeUrl).join(','),
       agent_version: deps.version,
       protocol_version: PROTOCOL_VERSION,
       tls_ca: config.ca !== undefined,
@@ -80,7 +80,7 @@ async function run(config: RunConfig, deps: CliDeps): Promise<void> {
   );
   const probe = config.fakeSpecs ? createFakeProbe(config.fakeSpecs) : (deps.createProbe ?? (() => createProbe()))();
   const agent = (deps.createAgent ?? createAgent)({
-    masterUrl: config.masterUrl,
+    masterUrl: config.masterUrls,
     workerId: config.workerId,
     // A token file is read again before every attempt, so a fixed file works without a restart.
     token: config.tokenFile === undefined ? fixedToken(config.token, config.tokenFrom) : tokenFile(config.tokenFile, deps.readFile),

@@ -40,7 +40,7 @@ async function invalid(argv: string[], env: Env = base): Promise<string> {
 describe('run configuration', () => {
   it('comes from the environment, with the protocol defaults', async () => {
     expect(await runConfig([])).toEqual({
-      masterUrl: 'ws://master.example:8080/agent',
+      masterUrls: ['ws://master.example:8080/agent'],
       workerId: 'gpu-node-7',
       token: TOKEN,
       tokenFile: '/etc/agent/token',
@@ -63,7 +63,7 @@ describe('run configuration', () => {
       { ...base, AGENT_WORKER_ID: 'from-env', LOG_LEVEL: 'warn', AGENT_TOKEN: 'env_token_0123456789ab' },
     );
     expect(c).toMatchObject({
-      masterUrl: 'wss://m2.example/cluster/agent',
+      masterUrls: ['wss://m2.example/cluster/agent'],
       workerId: 'w-2',
       token: 'flag_token_0123456789',
       logLevel: 'debug',
@@ -78,8 +78,23 @@ describe('run configuration', () => {
   });
 
   it('keeps a path the URL names and adds /agent when it names none', async () => {
-    expect((await runConfig(['--master-url', 'ws://10.0.0.1:9000/'])).masterUrl).toBe('ws://10.0.0.1:9000/agent');
-    expect((await runConfig(['--master-url', 'wss://lb.example/registry/ws'])).masterUrl).toBe('wss://lb.example/registry/ws');
+    expect((await runConfig(['--master-url', 'ws://10.0.0.1:9000/'])).masterUrls).toEqual(['ws://10.0.0.1:9000/agent']);
+    expect((await runConfig(['--master-url', 'wss://lb.example/registry/ws'])).masterUrls).toEqual(['wss://lb.example/registry/ws']);
+  });
+
+  it('takes several masters: a comma-separated list, a repeated flag, or both; in order, each once', async () => {
+    expect((await runConfig(['--master-url', 'ws://a:1, ws://b:2/x ,', '--master-url', 'ws://c:3', '--master-url', 'ws://a:1/agent'])).masterUrls).toEqual([
+      'ws://a:1/agent',
+      'ws://b:2/x',
+      'ws://c:3/agent',
+    ]);
+    expect((await runConfig([], { ...base, AGENT_MASTER_URL: 'ws://m1:8080,ws://m2:8080,ws://m3:8080' })).masterUrls).toEqual([
+      'ws://m1:8080/agent',
+      'ws://m2:8080/agent',
+      'ws://m3:8080/agent',
+    ]);
+    // The flag replaces the whole environment list, as every other flag does.
+    expect((await runConfig(['--master-url', 'ws://f:1'], { ...base, AGENT_MASTER_URL: 'ws://m1:8080,ws://m2:8080' })).masterUrls).toEqual(['ws://f:1/agent']);
   });
 
   it('reads a CA file for wss://', async () => {
@@ -98,6 +113,8 @@ describe('bad configuration: one clear line', () => {
     ['no master URL', [], { AGENT_TOKEN_FILE: '/etc/agent/token' }, /^no master URL: set AGENT_MASTER_URL/],
     ['a malformed URL', ['--master-url', 'master:8080:x'], base, /must start with ws:\/\/ or wss:\/\//],
     ['not a URL at all', ['--master-url', 'nope'], base, /is not a URL/],
+    ['a bad entry in a list', ['--master-url', 'ws://a:1,http://b:2'], base, /--master-url must start with ws:\/\/ or wss:\/\//],
+    ['a list of only commas', [], { ...base, AGENT_MASTER_URL: ' , ,' }, /^no master URL: set AGENT_MASTER_URL/],
     ['an http URL', ['--master-url', 'http://m.example'], base, /must start with ws:\/\/ or wss:\/\//],
     ['credentials in the URL', ['--master-url', 'ws://u:p@m.example'], base, /must not carry credentials/],
     ['an unreadable token file', [], { ...base, AGENT_TOKEN_FILE: '/etc/agent/secret' }, /^cannot read token file \/etc\/agent\/secret \(AGENT_TOKEN_FILE\): EACCES$/],
@@ -110,7 +127,7 @@ describe('bad configuration: one clear line', () => {
     ['a bad log level', [], { ...base, LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
     ['a non-number', ['--reconnect-base-ms', 'soon'], base, /--reconnect-base-ms must be a positive whole number/],
     ['a cap below the base', ['--reconnect-base-ms', '5000', '--reconnect-cap-ms', '100'], base, /cap .* below/],
-    ['a CA file without TLS', ['--ca-file', '/etc/agent/ca.pem'], base, /not wss:\/\//],
+    ['a CA file without TLS', ['--ca-file', '/etc/agent/ca.pem'], base, /no master URL is wss:\/\//],
     ['a CA file without a certificate', ['--master-url', 'wss://m', '--ca-file', '/etc/agent/not-pem'], base, /no PEM certificate/],
     ['bad fake specs', [], { ...base, AGENT_FAKE_SPECS: '{"total_cpu":-1}' }, /AGENT_FAKE_SPECS is not valid specs/],
     ['an unknown flag', ['--mastr-url', 'ws://x'], base, /Unknown argument/i],

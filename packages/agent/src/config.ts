@@ -6,8 +6,8 @@ import { TokenError, checkToken, readTokenFile } from './token.js';
 
 /** Everything `cluster-agent run` needs, validated. */
 export interface RunConfig {
-  /** Normalised `ws://` or `wss://` URL with the agent path. */
-  masterUrl: string;
+  /** Normalised `ws://` or `wss://` URLs with the agent path: one per master, in the order given. */
+  masterUrls: string[];
   workerId: string;
   /** The credential as read at start (checked before any connection). */
   token: string;
@@ -51,7 +51,7 @@ interface Setting {
 
 /** Flags and the environment variables behind them; a flag beats its variable. */
 const SETTINGS = {
-  masterUrl: { flag: 'master-url', env: 'AGENT_MASTER_URL', describe: 'ws:// or wss:// URL of the master (path defaults to /agent)' },
+  masterUrl: { flag: 'master-url', env: 'AGENT_MASTER_URL', describe: 'ws:// or wss:// URL of the master (path defaults to /agent); several masters: a comma-separated list, or repeat the flag' },
   workerId: { flag: 'worker-id', env: 'AGENT_WORKER_ID', describe: 'this worker\'s id (default: the host name)' },
   token: { flag: 'token', env: 'AGENT_TOKEN', describe: 'the worker\'s credential (prefer --token-file: flags show in ps)' },
   tokenFile: { flag: 'token-file', env: 'AGENT_TOKEN_FILE', describe: 'file holding the credential (surrounding whitespace ignored)' },
@@ -120,9 +120,7 @@ async function runConfig(args: Record<string, unknown>, env: Env, deps: ConfigDe
     return undefined;
   };
 
-  const url = get('masterUrl');
-  if (!url) throw new ConfigError('no master URL: set AGENT_MASTER_URL or --master-url (e.g. ws://master.example:8080)');
-  const masterUrl = normalizeMasterUrl(url.value, url.from);
+  const masterUrls = masterUrlList(args[SETTINGS.masterUrl.flag], env[SETTINGS.masterUrl.env]);
 
   const workerIdSetting = get('workerId');
   const workerId: string = workerIdSetting?.value ?? deps.hostname();
@@ -140,7 +138,7 @@ async function runConfig(args: Record<string, unknown>, env: Env, deps: ConfigDe
   const caSetting = get('caFile');
   let ca: Buffer | undefined;
   if (caSetting) {
-    if (!masterUrl.startsWith('wss:')) throw new ConfigError(`${caSetting.from} is set but the master URL is not wss://; a CA file only applies to TLS`);
+    if (!masterUrls.some((u) => u.startsWith('wss:'))) throw new ConfigError(`${caSetting.from} is set but no master URL is wss://; a CA file only applies to TLS`);
     ca = await readOrFail(deps, caSetting.value, `CA file ${caSetting.value} (${caSetting.from})`);
     if (!ca.toString('utf8').includes('-----BEGIN CERTIFICATE-----')) {
       throw new ConfigError(`CA file ${caSetting.value} (${caSetting.from}) holds no PEM certificate`);
@@ -163,7 +161,7 @@ async function runConfig(args: Record<string, unknown>, env: Env, deps: ConfigDe
   if (reconnectCapMs < reconnectBaseMs) throw new ConfigError(`the reconnect cap (${reconnectCapMs} ms) is below the reconnect base (${reconnectBaseMs} ms)`);
 
   return {
-    masterUrl,
+    masterUrls,
     workerId,
     token,
     tokenFile,
@@ -178,6 +176,20 @@ async function runConfig(args: Record<string, unknown>, env: Env, deps: ConfigDe
     welcomeTimeoutMs: ms('welcomeTimeoutMs', DEFAULTS.helloTimeoutMs),
     fakeSpecs: parseFakeSpecs(get('fakeSpecs')),
   };
+}
+
+/**
+ * The masters' URLs: every --master-url (the flag may repeat) or else
+ * AGENT_MASTER_URL, each a comma-separated list. Empty entries (a trailing
+ * comma) are ignored and a URL given twice counts once.
+ */
+export function masterUrlList(flag: unknown, env: string | undefined): string[] {
+  const flags = (Array.isArray(flag) ? flag : [flag]).filter((f): f is string => typeof f === 'string' && f !== '');
+  const from = flags.length > 0 ? '--master-url' : 'AGENT_MASTER_URL';
+  const texts = flags.length > 0 ? flags : env === undefined ? [] : [env];
+  const entries = texts.flatMap((t) => t.split(',')).map((t) => t.trim()).filter((t) => t !== '');
+  if (entries.length === 0) throw new ConfigError('no master URL: set AGENT_MASTER_URL or --master-url (e.g. ws://master.example:8080, or several separated by commas)');
+  return [...new Set(entries.map((e) => normalizeMasterUrl(e, from)))];
 }
 
 /** `ws://host:port` gets the protocol's agent path; a URL that names a path keeps it. */

@@ -19,10 +19,13 @@ export function secs(ms: number): string {
 /**
  * The figures the scenarios measured. Each one is printed when it is
  * recorded ("[e2e] 3 SIGKILL: … | bound … | pass"), and the whole table at
- * the end of the file, also written to .cache/e2e/summary.{txt,jsonl}.
+ * the end of the file, also written to .cache/e2e/<name>.{txt,jsonl}.
  */
 export class Summary {
   readonly rows: Row[] = [];
+
+  /** `name`: the files' name, one per test file so that files do not overwrite each other's table. */
+  constructor(readonly name = 'summary') {}
 
   add(row: Row): Row {
     this.rows.push(row);
@@ -44,8 +47,8 @@ export class Summary {
     const dir = join(ROOT, '.cache', 'e2e');
     await mkdir(dir, { recursive: true });
     const table = this.table();
-    await writeFile(join(dir, 'summary.txt'), `${table}\n`);
-    await writeFile(join(dir, 'summary.jsonl'), this.rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    await writeFile(join(dir, `${this.name}.txt`), `${table}\n`);
+    await writeFile(join(dir, `${this.name}.jsonl`), this.rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
     return table;
   }
 }

@@ -6,7 +6,7 @@ import { createLogger } from '../logger.js';
 import type { Probe, ProbeReport } from '../probe/index.js';
 import { createFakeProbe } from '../probe/fake.js';
 import { startFakeMaster, type FakeMaster } from '../test-support/fake-master.js';
-import { captureLogs, type CapturedLogs } from '../test-support/logs.js';
+import { captureLogs, type CapturedLogs, type LogEntry } from '../test-support/logs.js';
 
 const TOKEN = 'tok_SECRET_a1b2c3d4e5f6g7h8';
 const SPECS: Specs = { total_cpu: 64, total_memory: 503.5, total_storage: 7681.5, total_gpu: 8 };
@@ -54,6 +54,15 @@ async function admitted(master: FakeMaster, intervalMs = 1_000, timeoutMs = 3_00
   conn.welcome(intervalMs, timeoutMs);
   await logs.waitFor('admitted', from);
   return { conn, hello };
+}
+
+/** Waits for the retry that ends a round (the first with a delay); `after` indexes past it. */
+async function roundBackoff(from: number): Promise<{ entry: LogEntry; after: number }> {
+  for (let at = from; ; ) {
+    const entry = await logs.waitFor('retry', at);
+    at = logs.entries.indexOf(entry) + 1;
+    if (entry.delay_ms !== 0) return { entry, after: at };
+  }
 }
 
 describe('session with a real WebSocket server', () => {
@@ -117,12 +126,12 @@ describe('session with a real WebSocket server', () => {
     const first = await admitted(master);
     // A connection that drops before it is stable counts as a failure ...
     let from = logs.mark();
-    first.conn.ws.close(CloseCode.shuttingDown, 'restart');
+    first.conn.ws.close(CloseCode.heartbeatTimeout, 'late');
     expect((await logs.waitFor('retry', from)).delay_ms).toBe(999);
     await vi.advanceTimersByTimeAsync(999);
     const second = await admitted(master);
     from = logs.mark();
-    second.conn.ws.close(CloseCode.shuttingDown, 'restart');
+    second.conn.ws.close(CloseCode.heartbeatTimeout, 'late');
     expect((await logs.waitFor('retry', from)).delay_ms).toBe(1_999);
     await vi.advanceTimersByTimeAsync(1_999);
     // ... and one that lived for the stable time resets it.
@@ -132,7 +141,7 @@ describe('session with a real WebSocket server', () => {
       await third.conn.nextMessage();
     }
     from = logs.mark();
-    third.conn.ws.close(CloseCode.shuttingDown, 'restart');
+    third.conn.ws.close(CloseCode.heartbeatTimeout, 'late');
     expect((await logs.waitFor('retry', from)).delay_ms).toBe(999);
   });
 
@@ -171,6 +180,61 @@ describe('session with a real WebSocket server', () => {
     await vi.advanceTimersByTimeAsync(60_000);
     await admitted(master);
     expect(reads).toBe(2);
+  });
+
+  describe('several masters', () => {
+    it('with two of three masters down, is admitted through the third within one round, without waiting', async () => {
+      const down1 = await startFakeMaster();
+      const down2 = await startFakeMaster();
+      await using up = await startFakeMaster();
+      await down1.close();
+      await down2.close();
+      const urls = [down1, down2, up].map((m) => `${m.url}${DEFAULTS.agentPath}`);
+      // random 0: start at the first URL, so both closed ports come before the live one.
+      await using agent = agentFor(up, { masterUrl: urls, random: () => 0 });
+      await agent.start();
+      await admitted(up);
+      expect(logs.events('connect-failed').map((e) => e.url)).toEqual(urls.slice(0, 2));
+      expect(logs.events('retry').map((e) => e.delay_ms)).toEqual([0, 0]);
+    });
+
+    it('on 4503 moves to another master at once, with jitter; on a plain loss to the next after the backoff', async () => {
+      await using a = await startFakeMaster();
+      await using b = await startFakeMaster();
+      const draws = [0, 0.3, 0.6];
+      await using agent = agentFor(a, { masterUrl: [a, b].map((m) => `${m.url}${DEFAULTS.agentPath}`), random: () => draws.shift() ?? 0.5 });
+      await agent.start();
+      const first = await admitted(a);
+      let from = logs.mark();
+      first.conn.ws.close(CloseCode.shuttingDown, 'master stopping');
+      expect(await logs.waitFor('retry', from)).toMatchObject({ delay_ms: 300, url: `${b.url}${DEFAULTS.agentPath}` });
+      await vi.advanceTimersByTimeAsync(300);
+      const second = await admitted(b);
+      from = logs.mark();
+      second.conn.ws.close(CloseCode.heartbeatTimeout, 'late');
+      expect(await logs.waitFor('retry', from)).toMatchObject({ delay_ms: 600, url: `${a.url}${DEFAULTS.agentPath}` });
+      await vi.advanceTimersByTimeAsync(600);
+      await admitted(a);
+      expect(a.upgrades).toHaveLength(2);
+      expect(b.upgrades).toHaveLength(1);
+    });
+
+    it('with every master down, backs off once per round of the list', async () => {
+      const masters = await Promise.all([startFakeMaster(), startFakeMaster(), startFakeMaster()]);
+      await Promise.all(masters.map((m) => m.close()));
+      await using agent = agentFor(masters[0], { masterUrl: masters.map((m) => `${m.url}${DEFAULTS.agentPath}`) });
+      let from = logs.mark();
+      await agent.start();
+      // random 0.5: rounds of three tries at once; between rounds 0.5 × 1, 2, 4 s.
+      for (const delay of [500, 1_000, 2_000]) {
+        const end = await roundBackoff(from);
+        expect(end.entry.delay_ms).toBe(delay);
+        expect(logs.events('connect-failed', from)).toHaveLength(3);
+        expect(logs.events('retry', from).map((e) => e.delay_ms)).toEqual([0, 0, delay]);
+        from = end.after;
+        await vi.advanceTimersByTimeAsync(delay);
+      }
+    });
   });
 
   describe('refusals and closes', () => {

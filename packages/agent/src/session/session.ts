@@ -9,7 +9,6 @@ import {
   parseMasterMessage,
   sameSpecs,
   type AgentMessage,
-  type Reaction,
   type Specs,
   type Welcome,
 } from '@cluster/protocol';
@@ -17,9 +16,10 @@ import type { Logger } from 'pino';
 import WebSocket, { type ClientOptions } from 'ws';
 import { realTimers, type Timers } from '../timers.js';
 import { fixedToken, type TokenSource } from '../token.js';
-import { masterSilenceLimitMs, planRetry, type RetryOptions } from './backoff.js';
+import { masterSilenceLimitMs, type RetryOptions } from './backoff.js';
 import { adviceForToken, type AdviceContext } from './advice.js';
 import { reportEnd } from './end-report.js';
+import { createMasterRounds, type EndForRounds } from './rounds.js';
 import { readRefusalBody, sanitizeReason } from './refusal.js';
 
 /**
@@ -32,8 +32,11 @@ export type SessionState = 'idle' | 'connecting' | 'open' | 'waiting' | 'closing
 export type Connect = (url: string, options: ClientOptions) => WebSocket;
 
 export interface SessionOptions {
-  /** Full `ws://` or `wss://` URL of the master's agent endpoint. */
-  url: string;
+  /**
+   * Full `ws://` or `wss://` URL of the master's agent endpoint, or several
+   * masters' (on one database): see rounds.ts for the order they are tried in.
+   */
+  url: string | readonly string[];
   workerId: string;
   /**
    * The worker's credential, sent in the Authorization header, never logged.
@@ -107,20 +110,19 @@ export function createSession(options: SessionOptions): Session {
   const welcomeTimeoutMs = options.welcomeTimeoutMs ?? DEFAULTS.helloTimeoutMs;
   const closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
   const log = options.logger;
-  const urlForLogs = safeUrl(options.url);
+  const rounds = createMasterRounds(typeof options.url === 'string' ? [options.url] : options.url, retry, random);
   const tokenSource: TokenSource = typeof options.token === 'string' ? fixedToken(options.token, 'the agent configuration') : options.token;
-  const adviceContext = (localAddress: string | undefined): AdviceContext => ({ workerId: options.workerId, token: tokenSource, url: urlForLogs, localAddress });
+  const adviceContext = (localAddress: string | undefined): AdviceContext => ({ workerId: options.workerId, token: tokenSource, url: safeUrl(rounds.url), localAddress });
 
   let state: SessionState = 'idle';
   let current: Connection | undefined;
-  let attempt = 0;
   let retryTimer: unknown;
   let closing: Promise<void> | undefined;
   let onSocketGone: (() => void) | undefined;
 
   function connect(): void {
     state = 'connecting';
-    log.debug({ event: 'connecting', url: urlForLogs, attempt }, 'connecting to the master');
+    log.debug({ event: 'connecting', url: safeUrl(rounds.url) }, 'connecting to the master');
     let token: string | Promise<string>;
     try {
       token = tokenSource.read();
@@ -149,13 +151,13 @@ export function createSession(options: SessionOptions): Session {
       { event: 'token-unreadable', error: errorText(err), advice: adviceForToken(adviceContext(undefined)) },
       `cannot use the token: ${errorText(err)}`,
     );
-    scheduleRetry('retry-slowly', 0);
+    scheduleRetry({ reaction: 'retry-slowly', welcomed: false, connectedMs: 0, shuttingDown: false });
   }
 
   function open(token: string): void {
     let ws: WebSocket;
     try {
-      ws = connectFn(options.url, {
+      ws = connectFn(rounds.url, {
         headers: {
           [HEADERS.workerId]: options.workerId,
           [HEADERS.protocolVersion]: String(PROTOCOL_VERSION),
@@ -168,7 +170,7 @@ export function createSession(options: SessionOptions): Session {
       });
     } catch (err) {
       log.error({ event: 'connect-failed', error: errorText(err) }, 'cannot start a connection to the master');
-      scheduleRetry('retry', 0);
+      scheduleRetry({ reaction: 'retry', welcomed: false, connectedMs: 0, shuttingDown: false });
       return;
     }
     const c: Connection = {
@@ -215,7 +217,7 @@ export function createSession(options: SessionOptions): Session {
   function onOpen(c: Connection): void {
     if (c !== current || state !== 'connecting') return;
     c.opened = true;
-    log.info({ event: 'connected', url: urlForLogs }, 'connected to the master; sending hello');
+    log.info({ event: 'connected', url: safeUrl(rounds.url) }, 'connected to the master; sending hello');
     c.helloSpecs = options.specs();
     send(c, {
       type: 'hello',
@@ -319,17 +321,21 @@ export function createSession(options: SessionOptions): Session {
       { refusal: c.refusal, droppedBecause: c.droppedBecause, opened: c.opened, error: c.error, code, reason, connectedMs },
       adviceContext(c.localAddress),
     );
-    scheduleRetry(reaction, connectedMs);
+    scheduleRetry({ reaction, welcomed: c.welcomedAt !== undefined, connectedMs, shuttingDown: code === CloseCode.shuttingDown });
   }
 
-  function scheduleRetry(reaction: Reaction, connectedMs: number): void {
-    const plan = planRetry({ attempt, reaction, connectedMs }, retry, random);
-    attempt = plan.attempt;
+  function scheduleRetry(end: EndForRounds): void {
+    const plan = rounds.next(end);
     state = 'waiting';
     log.info(
-      { event: 'retry', delay_ms: plan.delayMs, attempt: plan.attempt, slow: plan.slow },
+      { event: 'retry', delay_ms: plan.delayMs, attempt: plan.attempt, slow: plan.slow, url: safeUrl(plan.url) },
       `next retry in ${(plan.delayMs / 1000).toFixed(1)} s`,
     );
+    if (plan.delayMs === 0) {
+      // The next master of a round, at once (at most one round's length in a row: rounds.ts).
+      connect();
+      return;
+    }
     retryTimer = timers.setTimeout(() => {
       retryTimer = undefined;
       if (state === 'waiting') connect();

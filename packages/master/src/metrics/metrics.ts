@@ -29,8 +29,11 @@ export type HttpRefusalReason =
   | 'tls';
 
 export type DbOp = 'heartbeat' | 'specs' | 'inactive' | 'sweep';
-/** clean_close: the agent said goodbye; master_close: the master ended the session (credential changed, protocol violation). */
-export type InactiveCause = 'clean_close' | 'master_close' | 'timeout' | 'sweep';
+/**
+ * clean_close: the agent said goodbye; master_close: the master ended the session (credential changed,
+ * protocol violation); handover: a stopping master's workers that no other master took over.
+ */
+export type InactiveCause = 'clean_close' | 'master_close' | 'timeout' | 'sweep' | 'handover';
 
 export interface MasterMetrics {
   connectedAgents: Gauge;

@@ -116,6 +116,11 @@ test('no sweep while heartbeats cannot be written, and none for one timeout afte
   expect(ops.at(-1)).toBe('sweepStale');
   expect(registry.docs.get('w1')?.is_active).toBe(true);
   ws.close();
+  // close() waits the hand-over grace on the master's clock: move it until close() is done.
+  let closed = false;
+  const closing = master?.close().then(() => (closed = true));
+  while (!closed) await clock.advanceAsync(STEP_MS);
+  await closing;
 });
 
 test('close() is idempotent and resolves when everything is released', async () => {

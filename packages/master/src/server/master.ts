@@ -107,8 +107,10 @@ export function createMaster(deps: CreateMasterOptions): Master {
       view.close();
       monitor.stop();
       const released = stopListening(server);
+      const served = [...host.sessions.values()].map((s) => s.workerId);
       await closeSessions(host.open, CloseCode.shuttingDown, 'shutting down', 'shutdown');
       server.closeAllConnections();
+      await handOver(served);
       await writer.stop();
       await released;
       wss.close();
@@ -118,6 +120,20 @@ export function createMaster(deps: CreateMasterOptions): Master {
       if (wasListening) logger.info('closed');
     })();
     return closing;
+  };
+
+  /**
+   * The agents closed with 4503 move to another master, if there is one. After
+   * the grace the workers this master served are flagged, conditionally as
+   * every flag: one that another master has written a newer heartbeat for
+   * stays active; one that found no other master is not left active forever
+   * (no master would sweep it). The final flush writes the flags.
+   */
+  const handOver = async (workerIds: string[]): Promise<void> => {
+    if (workerIds.length === 0) return;
+    logger.info({ count: workerIds.length, grace_ms: options.handoverGraceMs }, 'handing workers over to other masters');
+    await new Promise<void>((resolve) => clock.setTimeout(resolve, options.handoverGraceMs));
+    host.flagInactive(workerIds, 'handover');
   };
 
   return {

@@ -46,6 +46,15 @@ export interface ServerOptions {
   closeGraceMs: number;
   /** How long close() may spend writing what is pending. */
   finalFlushTimeoutMs: number;
+  /**
+   * How long a stopping master waits, after closing its sessions with 4503,
+   * before it flags the workers it served inactive (each only while no other
+   * master has written a newer heartbeat for it). 0: derived, one heartbeat
+   * interval + two flushes + 2 s: time for an agent to move (its reconnect
+   * jitter, 1 s by default) and for the other master to write a heartbeat in
+   * a later second than this one's last (last_heartbeat is whole seconds).
+   */
+  handoverGraceMs: number;
   /** Most spec changes written per flush (one bulkWrite); the rest wait for the next flush. */
   maxSpecsPerFlush: number;
   /** Largest HTTP request head (bytes). */
@@ -114,6 +123,7 @@ export const SERVER_DEFAULTS: ServerOptions = {
   retryCapMs: 10_000,
   closeGraceMs: 1_000,
   finalFlushTimeoutMs: 2_000,
+  handoverGraceMs: 0,
   maxSpecsPerFlush: 100,
   maxHeaderBytes: 8 * 1024,
   requestTimeoutMs: 10_000,
@@ -142,6 +152,9 @@ export function resolveServerOptions(given: Partial<ServerOptions> = {}): Server
   }
   if (options.sweepIntervalMs <= 0) {
     options.sweepIntervalMs = Math.min(MAX_DERIVED_SWEEP_INTERVAL_MS, Math.max(options.flushIntervalMs, Math.floor(options.heartbeatTimeoutMs / 3)));
+  }
+  if (options.handoverGraceMs <= 0) {
+    options.handoverGraceMs = options.heartbeatIntervalMs + 2 * options.flushIntervalMs + 2_000;
   }
   // Never let the rate limit bite an agent that beats at the cadence we dictate.
   const beatsPerSecond = 1000 / options.heartbeatIntervalMs;

@@ -1,0 +1,74 @@
+import type { Reaction } from '@cluster/protocol';
+import { planRetry, type RetryOptions, type RetryPlan } from './backoff.js';
+
+/** How one connection ended, as far as choosing the next master goes. */
+export interface EndForRounds {
+  reaction: Reaction;
+  /** The master had welcomed this connection: a session was lost. */
+  welcomed: boolean;
+  /** How long the session was welcomed (0 if never). */
+  connectedMs: number;
+  /** The master closed with 4503: it is stopping, another one should take us at once. */
+  shuttingDown: boolean;
+}
+
+export interface NextTry extends RetryPlan {
+  /** The URL to try after the delay. */
+  url: string;
+}
+
+/**
+ * The masters an agent knows, tried in rounds. It starts at a random one (so
+ * that a fleet given the same list spreads over it) and after any end moves
+ * to the next. The backoff applies to a whole round of the list, not to each
+ * URL: a connection that fails before the welcome moves on at once until
+ * every master of the round was tried, then the round's backoff delay
+ * follows. So with every master down the attempts per minute stay within
+ * the single-master bound times the list's length, and with one master
+ * alive the agent is admitted within one round.
+ */
+export interface MasterRounds {
+  readonly url: string;
+  next(end: EndForRounds): NextTry;
+}
+
+export function createMasterRounds(urls: readonly string[], retry: RetryOptions, random: () => number): MasterRounds {
+  if (urls.length === 0) throw new Error('at least one master URL is needed');
+  let index = Math.min(urls.length - 1, Math.floor(random() * urls.length));
+  /** Failed tries in the current round (connections that ended before a welcome). */
+  let tries = 0;
+  /** Rounds that failed in a row: the backoff's exponent. */
+  let attempt = 0;
+
+  function moveOn(): string {
+    index = (index + 1) % urls.length;
+    return urls[index] as string;
+  }
+
+  return {
+    get url() {
+      return urls[index] as string;
+    },
+    next(end) {
+      const url = moveOn();
+      if (end.welcomed) {
+        tries = 0;
+        if (end.shuttingDown && end.reaction === 'retry') {
+          // The master asked us to go: the next one at once, spread over the
+          // base window so that its whole fleet does not arrive together.
+          return { url, delayMs: Math.floor(random() * retry.baseMs), attempt, slow: false };
+        }
+        const plan = planRetry({ attempt, reaction: end.reaction, connectedMs: end.connectedMs }, retry, random);
+        attempt = plan.attempt;
+        return { url, ...plan };
+      }
+      tries += 1;
+      if (end.reaction === 'retry' && tries < urls.length) return { url, delayMs: 0, attempt, slow: false };
+      // The round is over (or only an admin can fix the refusal): back off once for all of it.
+      tries = 0;
+      const plan = planRetry({ attempt, reaction: end.reaction, connectedMs: 0 }, retry, random);
+      attempt = plan.attempt;
+      return { url, ...plan };
+    },
+  };
+}
