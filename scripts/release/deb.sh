@@ -35,6 +35,9 @@ case $package in
     # The executable reads its version from ../package.json beside dist/ (see bundle.mjs --meta-url).
     install -D -m 0755 "$executable" "$stage/usr/lib/cluster-master/cluster-master"
     printf '{"name":"cluster-master","version":"%s"}\n' "$version" >"$stage/usr/lib/cluster-master/package.json"
+    # The fleet page's files, found from the package root as in the workspace (src/package-root.ts).
+    install -d -m 0755 "$stage/usr/lib/cluster-master/web"
+    install -m 0644 "$root"/packages/master/web/* "$stage/usr/lib/cluster-master/web/"
     install -m 0755 "$src/cluster-master.sh" "$stage/usr/bin/cluster-master"
     readme="$root/packages/master/README.md"
     ;;

@@ -134,6 +134,11 @@ describe('the packages under a real systemd', () => {
     await vm().until('/readyz 200', async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200);
     expect(await status('cluster-master')).toMatch(/Active: active \(running\)/);
     expect(await vm().prop('cluster-master', 'DynamicUser')).toBe('yes');
+    // The fleet page's files come with the package (the sign-in form and the script it loads).
+    const page = await fetch(`http://127.0.0.1:${port}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/<form/);
+    expect((await fetch(`http://127.0.0.1:${port}/app.js`)).status).toBe(200);
 
     expect((await vm().ok('command -v cluster-master')).trim()).toBe('/usr/bin/cluster-master');
     expect((await vm().ok('cluster-master --version')).trim()).toBe(version);

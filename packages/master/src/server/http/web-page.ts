@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { PACKAGE_ROOT } from '../../package-root.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { LogBudget } from '../admission/log-budget.js';
@@ -8,8 +9,8 @@ import type { RouteHandler } from './fleet-api.js';
 import { SECURITY_HEADERS, sendText } from './respond.js';
 import { clearedCookie, sessionCookie, type WebSessions } from './web-sessions.js';
 
-/** The page's files, next to src/ and dist/ alike (both sit two levels below the package). */
-const WEB_DIR = new URL('../../../web/', import.meta.url);
+/** The page's files: web/ in the package's root, beside src/ and dist/ (and in the installed package). */
+const WEB_DIR = new URL('web/', PACKAGE_ROOT);
 
 const ASSETS: Readonly<Record<string, { file: string; type: string }>> = {
   '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
