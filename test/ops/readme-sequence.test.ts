@@ -1,10 +1,10 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, cleanEnv } from '../cli/run-cli.js';
 import { runToEnd } from '../e2e/support/processes.js';
+import { freePort } from '../support/free-port.js';
 
 /**
  * The README's "Everyday commands", typed in order: the block is taken from
@@ -15,17 +15,6 @@ import { runToEnd } from '../e2e/support/processes.js';
  */
 
 let dir: string;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** The shell lines of the README's "Everyday commands" block. */
 async function everydayCommands(): Promise<string[]> {

@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +5,7 @@ import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanEnv } from '../cli/run-cli.js';
 import { runToEnd, spawnProc, type Proc } from '../e2e/support/processes.js';
+import { freePort } from '../support/free-port.js';
 
 /**
  * `scripts/run-local.sh` run for real, twice, against a dev database and
@@ -19,18 +19,6 @@ let env: NodeJS.ProcessEnv;
 let port: number;
 let uri: string;
 const started: Proc[] = [];
-
-/** A port nothing listens on (the OS's pick, released again). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 function devdb(...args: string[]) {
   return runToEnd('bash', ['scripts/devdb.sh', ...args], env, 90_000);

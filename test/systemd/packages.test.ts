@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { access, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +8,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { Machine } from './support/machine.js';
+import { freePort } from '../support/free-port.js';
 
 // The .deb packages under a real systemd (PID 1 of a throwaway machine, see
 // container.sh): install, configure, crash, stop, upgrade, remove. The dev
@@ -32,15 +32,6 @@ const started = performance.now();
 function vm(): Machine {
   if (!machine) throw new Error('the machine did not boot');
   return machine;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 async function workerActive(): Promise<boolean | undefined> {

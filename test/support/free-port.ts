@@ -1,0 +1,11 @@
+import { createServer } from 'node:net';
+
+/** A port nothing listens on: the OS's pick on 127.0.0.1, released again before it is returned. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
