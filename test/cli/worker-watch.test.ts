@@ -64,9 +64,13 @@ describe('worker list --watch', () => {
   });
 
   test('in a pseudo-terminal: the table redrawn in place; Ctrl-C exits 0', async () => {
-    const command = `${process.execPath} ${MAIN} worker list --watch --interval-ms 200 --active`;
+    // `exec`: script runs the command through $SHELL, and a shell left waiting in between (dash, the
+    // /bin/sh that script takes when SHELL is unset, as in CI) is killed by the Ctrl-C itself, so script
+    // would report the shell's 130 rather than the master's exit status. SHELL is pinned to dash so the
+    // test runs the same everywhere.
+    const command = `exec ${process.execPath} ${MAIN} worker list --watch --interval-ms 200 --active`;
     // script -e returns the child's exit status; its stdin is forwarded to the terminal, so \x03 is a real Ctrl-C.
-    const p = new Spawned(spawn('script', ['-qefc', command, '/dev/null'], { cwd: ROOT, env }));
+    const p = new Spawned(spawn('script', ['-qefc', command, '/dev/null'], { cwd: ROOT, env: { ...env, SHELL: '/bin/sh' } }));
     await p.waitFor('two redraws', (out) => out.split('\x1b[H\x1b[2J').length >= 3);
     const frame = p.out.split('\x1b[H\x1b[2J').at(-2) ?? '';
     expect(frame).toContain('Every 0.2s: cluster-master worker list');
