@@ -205,3 +205,25 @@ describe('worker update --ip', () => {
     expectOneErrorLine(await runCli(['worker', 'update', 'mover'], env), 2, 'USAGE');
   });
 });
+
+describe('a date beyond what JavaScript can represent (written by another tool)', () => {
+  it('worker list --json and worker show --json print null for it, exit 0; the table prints "-"', async () => {
+    expect((await runCli(['worker', 'register', 'far-date', '10.3.0.1'], env)).code).toBe(0);
+    // A BSON date is 64-bit milliseconds; a JS Date stops at ±8.64e15. getTime() is what the driver serializes.
+    class FarDate extends Date {
+      override getTime(): number {
+        return 9e15;
+      }
+    }
+    await t.db.collection('WORKER_REGISTRY').updateOne({ worker_id: 'far-date' }, { $set: { registered_at: new FarDate() } });
+    const list = await runCli(['worker', 'list', '--json', '--ip', '10.3.0.1'], env);
+    expect(list).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(list.stdout)).toMatchObject([{ worker_id: 'far-date', registered_at: null }]);
+    const show = await runCli(['worker', 'show', 'far-date', '--json'], env);
+    expect(show).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(show.stdout)).toMatchObject({ registered_at: null });
+    const table = await runCli(['worker', 'show', 'far-date'], env);
+    expect(table).toMatchObject({ code: 0, stderr: '' });
+    expect(table.stdout).toMatch(/^registered_at +-$/m);
+  });
+});

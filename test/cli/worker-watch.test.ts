@@ -1,7 +1,9 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createWorkerRegistry, type WorkerRegistry } from '../../packages/master/src/registry/worker-registry.js';
+import { MongoClient } from 'mongodb';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
+import { ownDevDb } from '../integration/helpers/own-devdb.js';
 import { MAIN, ROOT, cleanEnv } from './run-cli.js';
 
 /** `cluster-master worker list --watch` as a spawned process: through a pipe, and in a pseudo-terminal (util-linux script). */
@@ -78,4 +80,39 @@ describe('worker list --watch', () => {
     p.child.stdin.write('\x03');
     expect(await p.exited).toBe(0);
   });
+
+  test('a database that goes away: said once on stderr, the watch goes on, and carries on when it is back', async () => {
+    const dev = await ownDevDb('cli-watch');
+    await dev.start();
+    const admin = new MongoClient(dev.uri, { serverSelectionTimeoutMS: 5_000 });
+    try {
+      const own = createWorkerRegistry(admin.db('cluster_db'));
+      await own.ensureCollections();
+      await own.registerWorker('w-1', '10.0.0.1');
+      const p = new Spawned(spawn(process.execPath, [MAIN, 'worker', 'list', '--watch', '--interval-ms', '200'], { cwd: ROOT, env: cleanEnv({ MONGODB_URI: dev.uri }) }));
+      const events = (): string[] => p.out.split('\n').filter((l) => l.startsWith('{')).map((l) => {
+        const e = JSON.parse(l) as { event: string; worker_id: string };
+        return `${e.event} ${e.worker_id}`;
+      });
+      await p.waitFor('the first read', () => events().length === 1);
+      await dev.crash();
+      await p.waitFor('the outage said', (out) => out.includes('[DATABASE_UNAVAILABLE]'), 20_000);
+      expect(p.child.exitCode).toBeNull();
+      await new Promise((r) => setTimeout(r, 1_000));
+      // Said once, not at every failed read.
+      expect(p.out.split('[DATABASE_UNAVAILABLE]').length - 1).toBe(1);
+      expect(p.out).toMatch(/still watching: retrying every 0\.2s/);
+      await dev.start();
+      await own.registerWorker('w-2', '10.0.0.2');
+      await p.waitFor('w-2 added after the outage', () => events().includes('added w-2'), 30_000);
+      expect(p.out).toContain('the database answers again');
+      // w-1 was known before the outage: it is not announced again.
+      expect(events()).toEqual(['added w-1', 'added w-2']);
+      p.child.kill('SIGINT');
+      expect(await p.exited).toBe(0);
+    } finally {
+      await admin.close();
+      await dev.remove();
+    }
+  }, 90_000);
 });

@@ -71,7 +71,8 @@ function renderRows() {
     // A word and a symbol, so the state does not rest on colour alone.
     cell(tr, w.is_active ? '● active' : '✕ inactive', 'state');
     cell(tr, age(w.last_heartbeat), 'age').dataset.heartbeat = String(w.last_heartbeat);
-    cell(tr, w.registered_at.replace(/\.\d{3}Z$/, 'Z'));
+    // null: a date out of range, which the master cannot write as ISO 8601.
+    cell(tr, w.registered_at === null ? '-' : w.registered_at.replace(/\.\d{3}Z$/, 'Z'));
     return tr;
   });
   body.replaceChildren(...fresh);

@@ -4,6 +4,7 @@ import { scrubSecrets } from '../db/redact.js';
 import { mongoSettingsFromEnv, type Env, type MongoSettings } from '../db/settings.js';
 import { createWorkerRegistry, type WorkerRegistry } from '../registry/worker-registry.js';
 import type { ShutdownSignals } from './serve-command.js';
+import { errorLine } from './exit-codes.js';
 
 export type Write = (text: string) => void;
 export type OpenDatabase = (settings: MongoSettings) => Promise<DatabaseConnection>;
@@ -36,6 +37,9 @@ export interface Services {
 /** What a command handler gets: output, the clock, and the database on demand. */
 export interface CommandContext {
   stdout: Write;
+  stderr: Write;
+  /** The one-line error text the CLI prints (secrets hidden), for commands that report and go on. */
+  errorLine(error: unknown): string;
   stdoutIsTTY: boolean;
   /** Ctrl-C and SIGTERM, for commands that run until stopped. */
   signals?: ShutdownSignals | undefined;
@@ -69,8 +73,11 @@ export function createCommandContext(options: CliOptions): CommandContext & { cl
   const secrets = secretsOf(options.env);
   let opened: Promise<Services> | undefined;
 
+  const hide = (text: string): string => scrubSecrets(text, secrets);
   return {
     stdout: options.stdout,
+    stderr: options.stderr,
+    errorLine: (error) => errorLine(error, hide),
     stdoutIsTTY: options.stdoutIsTTY === true,
     signals: options.signals,
     now,
@@ -93,6 +100,6 @@ export function createCommandContext(options: CliOptions): CommandContext & { cl
       const services = await opened.catch(() => undefined);
       await services?.connection.close();
     },
-    hide: (text) => scrubSecrets(text, secrets),
+    hide,
   };
 }

@@ -53,7 +53,7 @@ export function workerListCommand(ctx: CommandContext): CommandModule<object, Ar
       if (args.watch) {
         const { registry } = await ctx.services();
         const intervalMs = Math.max(100, args['interval-ms']);
-        await watchWorkers({ find: (f) => registry.findWorkers(f), filterAt: (at) => filterOf(args, at), now: ctx.now, stdout: ctx.stdout, tty: ctx.stdoutIsTTY && !args.json, signals: ctx.signals, intervalMs });
+        await watchWorkers({ find: (f) => registry.findWorkers(f), filterAt: (at) => filterOf(args, at), now: ctx.now, stdout: ctx.stdout, stderr: ctx.stderr, errorLine: ctx.errorLine, tty: ctx.stdoutIsTTY && !args.json, signals: ctx.signals, intervalMs });
         return;
       }
       const now = ctx.now();

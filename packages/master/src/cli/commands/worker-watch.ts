@@ -1,4 +1,5 @@
 import type { Worker, WorkerFilter } from '../../registry/worker.js';
+import { DatabaseUnavailableError } from '../../errors.js';
 import type { ShutdownSignals } from '../serve-command.js';
 import { formatDate, formatWorkerTable, workerToJson } from '../format.js';
 
@@ -8,6 +9,9 @@ export interface WatchDeps {
   filterAt(now: Date): WorkerFilter;
   now: () => Date;
   stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** The CLI's one-line error text. */
+  errorLine(error: unknown): string;
   /** Redraw a table in place (a terminal) or print one JSON line per change. */
   tty: boolean;
   /** Ctrl-C (SIGINT) or SIGTERM ends the watch; without them it runs until the process ends. */
@@ -29,6 +33,10 @@ function changeKey(worker: Worker): string {
  * table is redrawn in place (ages tick); otherwise one JSON line per change,
  * `{"event":"added"|"modified"|"deleted", ...worker}`, the first read being
  * all "added" (like `kubectl get -w`). A signal ends it cleanly (exit 0).
+ * A database that goes away does not end it: the error is said once (on
+ * stderr, and in the table's place on a terminal), the reads go on every
+ * interval, and the first one that succeeds says so and carries on from
+ * what was known, so a restart of the database emits no spurious events.
  */
 export async function watchWorkers(deps: WatchDeps): Promise<void> {
   let stop: () => void = () => undefined;
@@ -40,21 +48,40 @@ export async function watchWorkers(deps: WatchDeps): Promise<void> {
     running = false;
     stop();
   });
+  const pause = async (): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([stopped, new Promise<void>((resolve) => (timer = setTimeout(resolve, deps.intervalMs)))]);
+    clearTimeout(timer);
+  };
   const known = new Map<string, string>();
+  /** The error line of the outage under way, if the last read failed. */
+  let outage: string | undefined;
   try {
     while (running) {
       const now = deps.now();
-      const workers = await deps.find(deps.filterAt(now));
+      const header = `Every ${deps.intervalMs / 1000}s: cluster-master worker list   ${formatDate(now)}   (Ctrl-C to stop)\n\n`;
+      let workers: Worker[];
+      try {
+        workers = await deps.find(deps.filterAt(now));
+      } catch (error) {
+        if (!(error instanceof DatabaseUnavailableError)) throw error;
+        if (!running) break;
+        const line = deps.errorLine(error);
+        if (outage === undefined) deps.stderr(`${line} (still watching: retrying every ${deps.intervalMs / 1000}s)\n`);
+        outage = line;
+        if (deps.tty) deps.stdout(`${REDRAW}${header}${line}\n`);
+        await pause();
+        continue;
+      }
       if (!running) break;
+      if (outage !== undefined) deps.stderr('cluster-master: the database answers again; watching\n');
+      outage = undefined;
       if (deps.tty) {
-        const header = `Every ${deps.intervalMs / 1000}s: cluster-master worker list   ${formatDate(now)}   (Ctrl-C to stop)\n\n`;
         deps.stdout(`${REDRAW}${header}${workers.length === 0 ? 'No workers match.' : formatWorkerTable(workers, now)}\n`);
       } else {
         emitChanges(workers, known, deps.stdout);
       }
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([stopped, new Promise<void>((resolve) => (timer = setTimeout(resolve, deps.intervalMs)))]);
-      clearTimeout(timer);
+      await pause();
     }
   } finally {
     unlisten?.();

@@ -92,14 +92,7 @@ export class FleetFeed {
       this.deps.logger.warn({ error: error instanceof Error ? error.message : String(error) }, 'fleet view not refreshed: database unavailable');
       return;
     }
-    let snapshot: FleetSnapshot;
-    try {
-      snapshot = { at: this.deps.clock.now(), workers: this.#overlay(workers).map(workerToJson) };
-    } catch (error) {
-      // A document the page cannot show (a date out of range written by another tool): say so, keep the last view.
-      this.deps.logger.warn({ error: error instanceof Error ? error.message : String(error) }, 'fleet view not refreshed: unreadable worker document');
-      return;
-    }
+    const snapshot: FleetSnapshot = { at: this.deps.clock.now(), workers: this.#overlay(workers).map(workerToJson) };
     const key = JSON.stringify(snapshot.workers);
     if (key === this.#lastKey) return;
     this.#lastKey = key;
