@@ -39,7 +39,7 @@ export interface CommandContext {
   stdout: Write;
   stderr: Write;
   /** The one-line error text the CLI prints (secrets hidden), for commands that report and go on. */
-  errorLine(error: unknown): string;
+  errorLine: (error: unknown) => string;
   stdoutIsTTY: boolean;
   /** Ctrl-C and SIGTERM, for commands that run until stopped. */
   signals?: ShutdownSignals | undefined;

@@ -11,7 +11,7 @@ export interface WatchDeps {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   /** The CLI's one-line error text. */
-  errorLine(error: unknown): string;
+  errorLine: (error: unknown) => string;
   /** Redraw a table in place (a terminal) or print one JSON line per change. */
   tty: boolean;
   /** Ctrl-C (SIGINT) or SIGTERM ends the watch; without them it runs until the process ends. */
