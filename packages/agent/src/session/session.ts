@@ -1,26 +1,13 @@
-import type { IncomingMessage } from 'node:http';
-import {
-  CloseCode,
-  DEFAULTS,
-  HEADERS,
-  PROTOCOL_VERSION,
-  bearer,
-  encode,
-  parseMasterMessage,
-  sameSpecs,
-  type AgentMessage,
-  type Specs,
-  type Welcome,
-} from '@cluster/protocol';
+import { CloseCode, DEFAULTS, HEADERS, PROTOCOL_VERSION, bearer, type Specs } from '@cluster/protocol';
 import type { Logger } from 'pino';
 import WebSocket, { type ClientOptions } from 'ws';
 import { realTimers, type Timers } from '../timers.js';
 import { fixedToken, type TokenSource } from '../token.js';
-import { masterSilenceLimitMs, type RetryOptions } from './backoff.js';
+import type { RetryOptions } from './backoff.js';
 import { adviceForToken, type AdviceContext } from './advice.js';
+import { MasterConnection } from './connection.js';
 import { reportEnd } from './end-report.js';
 import { createMasterRounds, type EndForRounds } from './rounds.js';
-import { readRefusalBody, sanitizeReason } from './refusal.js';
 
 /**
  * idle → connecting → open → waiting → connecting … ; close() from any state
@@ -75,27 +62,6 @@ export interface Session {
 
 export const DEFAULT_CLOSE_TIMEOUT_MS = 1_000;
 
-interface Connection {
-  ws: WebSocket;
-  opened: boolean;
-  welcomedAt: number | undefined;
-  helloSpecs: Specs | undefined;
-  refusal: { status: number; reason: string } | undefined;
-  /** Set when this side ended the connection (bad message, silent master, no welcome). */
-  droppedBecause: string | undefined;
-  error: { code?: string | undefined; message: string } | undefined;
-  /** This machine's address on the connection, for advice. */
-  localAddress: string | undefined;
-  seq: number;
-  intervalMs: number;
-  silenceLimitMs: number;
-  welcomeTimer: unknown;
-  heartbeatTimer: unknown;
-  silenceTimer: unknown;
-  /** Bounds a close handshake this side started; then the socket is dropped. */
-  closeTimer: unknown;
-}
-
 export function createSession(options: SessionOptions): Session {
   const timers = options.timers ?? realTimers;
   const now = options.now ?? (() => performance.now());
@@ -115,10 +81,9 @@ export function createSession(options: SessionOptions): Session {
   const adviceContext = (localAddress: string | undefined): AdviceContext => ({ workerId: options.workerId, token: tokenSource, url: safeUrl(rounds.url), localAddress });
 
   let state: SessionState = 'idle';
-  let current: Connection | undefined;
+  let current: MasterConnection | undefined;
   let retryTimer: unknown;
   let closing: Promise<void> | undefined;
-  let onSocketGone: (() => void) | undefined;
 
   function connect(): void {
     state = 'connecting';
@@ -173,155 +138,19 @@ export function createSession(options: SessionOptions): Session {
       scheduleRetry({ reaction: 'retry', welcomed: false, connectedMs: 0, shuttingDown: false });
       return;
     }
-    const c: Connection = {
-      ws,
-      opened: false,
-      welcomedAt: undefined,
-      helloSpecs: undefined,
-      refusal: undefined,
-      droppedBecause: undefined,
-      error: undefined,
-      localAddress: undefined,
-      seq: 0,
-      intervalMs: DEFAULTS.heartbeatIntervalMs,
-      silenceLimitMs: masterSilenceLimitMs(DEFAULTS.heartbeatIntervalMs, DEFAULTS.heartbeatTimeoutMs),
-      welcomeTimer: undefined,
-      heartbeatTimer: undefined,
-      silenceTimer: undefined,
-      closeTimer: undefined,
-    };
-    current = c;
-    c.welcomeTimer = timers.setTimeout(() => {
-      c.welcomeTimer = undefined;
-      drop(c, `no welcome from the master within ${welcomeTimeoutMs} ms`, 'no-welcome');
-    }, welcomeTimeoutMs);
-
-    ws.on('open', () => onOpen(c));
-    ws.on('message', (data, isBinary) => onMessage(c, data, isBinary));
-    ws.on('ping', () => heard(c));
-    ws.on('pong', () => heard(c));
-    ws.on('unexpected-response', (_req, res) => onRefused(c, res));
-    ws.on('upgrade', (res) => {
-      c.localAddress = res.socket.localAddress;
+    const deps = { workerId: options.workerId, agentVersion: options.agentVersion, specs: options.specs, url: safeUrl(rounds.url), logger: log, timers, now, welcomeTimeoutMs, closeTimeoutMs };
+    const connection: MasterConnection = new MasterConnection(ws, deps, {
+      admitted() {
+        if (connection === current) state = 'open';
+      },
+      ended(end) {
+        if (connection !== current) return;
+        current = undefined;
+        const reaction = reportEnd(log, end, adviceContext(end.localAddress));
+        scheduleRetry({ reaction, welcomed: end.welcomed, connectedMs: end.connectedMs, shuttingDown: end.code === CloseCode.shuttingDown });
+      },
     });
-    ws.on('error', (err: NodeJS.ErrnoException) => {
-      c.error ??= { code: err.code, message: err.message };
-    });
-    ws.on('close', (code, reason) => onClose(c, code, sanitizeReason(reason.toString('utf8'))));
-  }
-
-  function send(c: Connection, message: AgentMessage): void {
-    if (c.ws.readyState === WebSocket.OPEN) c.ws.send(encode(message));
-  }
-
-  function onOpen(c: Connection): void {
-    if (c !== current || state !== 'connecting') return;
-    c.opened = true;
-    log.info({ event: 'connected', url: safeUrl(rounds.url) }, 'connected to the master; sending hello');
-    c.helloSpecs = options.specs();
-    send(c, {
-      type: 'hello',
-      protocol_version: PROTOCOL_VERSION,
-      worker_id: options.workerId,
-      agent_version: options.agentVersion,
-      specs: c.helloSpecs,
-    });
-  }
-
-  function onMessage(c: Connection, data: WebSocket.RawData, isBinary: boolean): void {
-    if (c !== current || state === 'closing') return;
-    const parsed = parseMasterMessage(data, isBinary);
-    if (!parsed.ok) {
-      log.error({ event: 'bad-message', code: parsed.code, reason: parsed.reason }, 'the master sent a message this agent cannot read; reconnecting');
-      c.droppedBecause = `bad message from the master (${parsed.reason})`;
-      clearTimers(c);
-      c.ws.close(parsed.code, parsed.reason);
-      c.closeTimer = timers.setTimeout(() => c.ws.terminate(), closeTimeoutMs);
-      return;
-    }
-    heard(c);
-    const message = parsed.message;
-    switch (message.type) {
-      case 'welcome':
-        onWelcome(c, message);
-        break;
-      case 'ack':
-        // Liveness is all an ack carries; heard() has taken it.
-        break;
-    }
-  }
-
-  function onWelcome(c: Connection, welcome: Welcome): void {
-    timers.clearTimeout(c.welcomeTimer);
-    c.welcomeTimer = undefined;
-    c.intervalMs = welcome.heartbeat_interval_ms;
-    c.silenceLimitMs = masterSilenceLimitMs(welcome.heartbeat_interval_ms, welcome.heartbeat_timeout_ms);
-    const first = c.welcomedAt === undefined;
-    c.welcomedAt ??= now();
-    state = 'open';
-    if (first) {
-      log.info(
-        { event: 'admitted', heartbeat_interval_ms: c.intervalMs, heartbeat_timeout_ms: welcome.heartbeat_timeout_ms },
-        `admitted by the master; heartbeat every ${c.intervalMs} ms`,
-      );
-      const latest = options.specs();
-      if (c.helloSpecs && !sameSpecs(latest, c.helloSpecs)) sendSpecsOn(c, latest);
-    }
-    heard(c);
-    timers.clearTimeout(c.heartbeatTimer);
-    c.heartbeatTimer = timers.setTimeout(() => beat(c), c.intervalMs);
-  }
-
-  function beat(c: Connection): void {
-    if (c !== current || state !== 'open') return;
-    c.seq += 1;
-    send(c, { type: 'heartbeat', seq: c.seq });
-    c.heartbeatTimer = timers.setTimeout(() => beat(c), c.intervalMs);
-  }
-
-  /** Anything from the master after its welcome proves it is alive. */
-  function heard(c: Connection): void {
-    if (c !== current || c.welcomedAt === undefined || state !== 'open') return;
-    timers.clearTimeout(c.silenceTimer);
-    c.silenceTimer = timers.setTimeout(() => {
-      c.silenceTimer = undefined;
-      drop(c, `nothing from the master for ${c.silenceLimitMs} ms (no ack, no pong)`, 'master-silent');
-    }, c.silenceLimitMs);
-  }
-
-  /** Ends a connection this side gave up on, without waiting for TCP to notice. */
-  function drop(c: Connection, why: string, event: string): void {
-    if (c !== current || state === 'closing') return;
-    log.warn({ event }, `${why}; dropping the connection`);
-    c.droppedBecause = why;
-    clearTimers(c);
-    c.ws.terminate();
-  }
-
-  function onRefused(c: Connection, res: IncomingMessage): void {
-    const status = res.statusCode ?? 0;
-    c.localAddress = res.socket.localAddress;
-    void readRefusalBody(res, timers).then((reason) => {
-      c.refusal = { status, reason };
-      c.ws.terminate();
-    });
-  }
-
-  function onClose(c: Connection, code: number, reason: string): void {
-    clearTimers(c);
-    if (c !== current) return;
-    current = undefined;
-    if (state === 'closing') {
-      onSocketGone?.();
-      return;
-    }
-    const connectedMs = c.welcomedAt === undefined ? 0 : Math.round(now() - c.welcomedAt);
-    const reaction = reportEnd(
-      log,
-      { refusal: c.refusal, droppedBecause: c.droppedBecause, opened: c.opened, error: c.error, code, reason, connectedMs },
-      adviceContext(c.localAddress),
-    );
-    scheduleRetry({ reaction, welcomed: c.welcomedAt !== undefined, connectedMs, shuttingDown: code === CloseCode.shuttingDown });
+    current = connection;
   }
 
   function scheduleRetry(end: EndForRounds): void {
@@ -342,37 +171,11 @@ export function createSession(options: SessionOptions): Session {
     }, plan.delayMs);
   }
 
-  function clearTimers(c: Connection): void {
-    for (const t of [c.welcomeTimer, c.heartbeatTimer, c.silenceTimer, c.closeTimer]) if (t !== undefined) timers.clearTimeout(t);
-    c.welcomeTimer = c.heartbeatTimer = c.silenceTimer = c.closeTimer = undefined;
-  }
-
-  function sendSpecsOn(c: Connection, specs: Specs): void {
-    send(c, { type: 'specs', specs });
-    log.info({ event: 'specs-sent', specs }, 'sent changed specs to the master');
-  }
-
   async function shutdown(): Promise<void> {
     state = 'closing';
     if (retryTimer !== undefined) timers.clearTimeout(retryTimer);
     retryTimer = undefined;
-    const c = current;
-    if (c) {
-      clearTimers(c);
-      const gone = new Promise<void>((resolve) => {
-        onSocketGone = resolve;
-      });
-      if (c.ws.readyState === WebSocket.OPEN) {
-        c.ws.close(CloseCode.normal, 'agent shutting down');
-        const force = timers.setTimeout(() => c.ws.terminate(), closeTimeoutMs);
-        await gone;
-        timers.clearTimeout(force);
-      } else {
-        // Not admitted yet (or already closing): there is no session to say goodbye to.
-        c.ws.terminate();
-        await gone;
-      }
-    }
+    await current?.goodbye();
     state = 'closed';
     log.info({ event: 'closed' }, 'session closed');
   }
@@ -385,10 +188,7 @@ export function createSession(options: SessionOptions): Session {
       if (state === 'idle') connect();
     },
     sendSpecs(specs) {
-      const c = current;
-      if (!c || state !== 'open') return false;
-      sendSpecsOn(c, specs);
-      return true;
+      return state === 'open' && current !== undefined && current.sendSpecs(specs);
     },
     close() {
       closing ??= shutdown();

@@ -1,0 +1,254 @@
+import type { IncomingMessage } from 'node:http';
+import {
+  CloseCode,
+  DEFAULTS,
+  PROTOCOL_VERSION,
+  encode,
+  parseMasterMessage,
+  sameSpecs,
+  type AgentMessage,
+  type Specs,
+  type Welcome,
+} from '@cluster/protocol';
+import type { Logger } from 'pino';
+import WebSocket from 'ws';
+import type { Timers } from '../timers.js';
+import { masterSilenceLimitMs } from './backoff.js';
+import type { ConnectionEnd } from './end-report.js';
+import { readRefusalBody, sanitizeReason } from './refusal.js';
+
+/** What one connection needs from its session. */
+export interface ConnectionDeps {
+  workerId: string;
+  agentVersion: string;
+  /** The latest specs, read when the hello is sent and again at the welcome. */
+  specs: () => Specs;
+  url: string;
+  logger: Logger;
+  timers: Timers;
+  now: () => number;
+  welcomeTimeoutMs: number;
+  closeTimeoutMs: number;
+}
+
+/** What a connection tells its session. */
+export interface ConnectionEvents {
+  /** The master's first welcome: the worker is admitted. */
+  admitted(): void;
+  /** The socket is gone, for whatever reason; what happened, for the session's report and retry. */
+  ended(end: ConnectionEnd & { welcomed: boolean; localAddress: string | undefined }): void;
+}
+
+/**
+ * One WebSocket to one master, from the upgrade to the socket's end: the
+ * hello, the welcome, heartbeats at the master's interval, a watch on the
+ * master's silence, and what was learned when it ended (a refusal, a drop by
+ * this side, an error). Retrying is the session's business, not this one's.
+ */
+export class MasterConnection {
+  readonly #ws: WebSocket;
+  readonly #deps: ConnectionDeps;
+  readonly #events: ConnectionEvents;
+  /** Timers and messages stop counting once the session has begun its goodbye. */
+  #closing = false;
+  #opened = false;
+  #welcomedAt: number | undefined;
+  #helloSpecs: Specs | undefined;
+  #refusal: { status: number; reason: string } | undefined;
+  /** Set when this side ended the connection (bad message, silent master, no welcome). */
+  #droppedBecause: string | undefined;
+  #error: { code?: string | undefined; message: string } | undefined;
+  /** This machine's address on the connection, for advice. */
+  #localAddress: string | undefined;
+  #seq = 0;
+  #intervalMs: number = DEFAULTS.heartbeatIntervalMs;
+  #silenceLimitMs = masterSilenceLimitMs(DEFAULTS.heartbeatIntervalMs, DEFAULTS.heartbeatTimeoutMs);
+  #welcomeTimer: unknown;
+  #heartbeatTimer: unknown;
+  #silenceTimer: unknown;
+  /** Bounds a close handshake this side started; then the socket is dropped. */
+  #closeTimer: unknown;
+  #gone: (() => void) | undefined;
+
+  constructor(ws: WebSocket, deps: ConnectionDeps, events: ConnectionEvents) {
+    this.#ws = ws;
+    this.#deps = deps;
+    this.#events = events;
+    this.#welcomeTimer = deps.timers.setTimeout(() => {
+      this.#welcomeTimer = undefined;
+      this.#drop(`no welcome from the master within ${deps.welcomeTimeoutMs} ms`, 'no-welcome');
+    }, deps.welcomeTimeoutMs);
+    ws.on('open', () => this.#onOpen());
+    ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
+    ws.on('ping', () => this.#heard());
+    ws.on('pong', () => this.#heard());
+    ws.on('unexpected-response', (_req, res) => this.#onRefused(res));
+    ws.on('upgrade', (res) => {
+      this.#localAddress = res.socket.localAddress;
+    });
+    ws.on('error', (err: NodeJS.ErrnoException) => {
+      this.#error ??= { code: err.code, message: err.message };
+    });
+    ws.on('close', (code, reason) => this.#onClose(code, sanitizeReason(reason.toString('utf8'))));
+  }
+
+  get admitted(): boolean {
+    return this.#welcomedAt !== undefined && !this.#closing;
+  }
+
+  /** Sends changed specs if admitted; false otherwise (the next hello carries them). */
+  sendSpecs(specs: Specs): boolean {
+    if (!this.admitted) return false;
+    this.#sendSpecs(specs);
+    return true;
+  }
+
+  /**
+   * The session is ending: a clean close (1000) if the socket is open, bounded
+   * by closeTimeoutMs; otherwise (not admitted yet) the socket is just dropped,
+   * as there is no session to say goodbye to. Resolves when the socket is gone.
+   */
+  goodbye(): Promise<void> {
+    this.#closing = true;
+    this.#clearTimers();
+    const gone = new Promise<void>((resolve) => {
+      this.#gone = resolve;
+    });
+    if (this.#ws.readyState === WebSocket.OPEN) {
+      this.#ws.close(CloseCode.normal, 'agent shutting down');
+      const force = this.#deps.timers.setTimeout(() => this.#ws.terminate(), this.#deps.closeTimeoutMs);
+      return gone.then(() => this.#deps.timers.clearTimeout(force));
+    }
+    this.#ws.terminate();
+    return gone;
+  }
+
+  #send(message: AgentMessage): void {
+    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.send(encode(message));
+  }
+
+  #sendSpecs(specs: Specs): void {
+    this.#send({ type: 'specs', specs });
+    this.#deps.logger.info({ event: 'specs-sent', specs }, 'sent changed specs to the master');
+  }
+
+  #onOpen(): void {
+    if (this.#closing) return;
+    this.#opened = true;
+    this.#deps.logger.info({ event: 'connected', url: this.#deps.url }, 'connected to the master; sending hello');
+    this.#helloSpecs = this.#deps.specs();
+    this.#send({
+      type: 'hello',
+      protocol_version: PROTOCOL_VERSION,
+      worker_id: this.#deps.workerId,
+      agent_version: this.#deps.agentVersion,
+      specs: this.#helloSpecs,
+    });
+  }
+
+  #onMessage(data: WebSocket.RawData, isBinary: boolean): void {
+    if (this.#closing) return;
+    const parsed = parseMasterMessage(data, isBinary);
+    if (!parsed.ok) {
+      this.#deps.logger.error({ event: 'bad-message', code: parsed.code, reason: parsed.reason }, 'the master sent a message this agent cannot read; reconnecting');
+      this.#droppedBecause = `bad message from the master (${parsed.reason})`;
+      this.#clearTimers();
+      this.#ws.close(parsed.code, parsed.reason);
+      this.#closeTimer = this.#deps.timers.setTimeout(() => this.#ws.terminate(), this.#deps.closeTimeoutMs);
+      return;
+    }
+    this.#heard();
+    const message = parsed.message;
+    switch (message.type) {
+      case 'welcome':
+        this.#onWelcome(message);
+        break;
+      case 'ack':
+        // Liveness is all an ack carries; #heard() has taken it.
+        break;
+    }
+  }
+
+  #onWelcome(welcome: Welcome): void {
+    const { timers, logger } = this.#deps;
+    timers.clearTimeout(this.#welcomeTimer);
+    this.#welcomeTimer = undefined;
+    this.#intervalMs = welcome.heartbeat_interval_ms;
+    this.#silenceLimitMs = masterSilenceLimitMs(welcome.heartbeat_interval_ms, welcome.heartbeat_timeout_ms);
+    const first = this.#welcomedAt === undefined;
+    this.#welcomedAt ??= this.#deps.now();
+    if (first) {
+      this.#events.admitted();
+      logger.info(
+        { event: 'admitted', heartbeat_interval_ms: this.#intervalMs, heartbeat_timeout_ms: welcome.heartbeat_timeout_ms },
+        `admitted by the master; heartbeat every ${this.#intervalMs} ms`,
+      );
+      const latest = this.#deps.specs();
+      if (this.#helloSpecs && !sameSpecs(latest, this.#helloSpecs)) this.#sendSpecs(latest);
+    }
+    this.#heard();
+    timers.clearTimeout(this.#heartbeatTimer);
+    this.#heartbeatTimer = timers.setTimeout(() => this.#beat(), this.#intervalMs);
+  }
+
+  #beat(): void {
+    if (!this.admitted) return;
+    this.#seq += 1;
+    this.#send({ type: 'heartbeat', seq: this.#seq });
+    this.#heartbeatTimer = this.#deps.timers.setTimeout(() => this.#beat(), this.#intervalMs);
+  }
+
+  /** Anything from the master after its welcome proves it is alive. */
+  #heard(): void {
+    if (!this.admitted) return;
+    const { timers } = this.#deps;
+    timers.clearTimeout(this.#silenceTimer);
+    this.#silenceTimer = timers.setTimeout(() => {
+      this.#silenceTimer = undefined;
+      this.#drop(`nothing from the master for ${this.#silenceLimitMs} ms (no ack, no pong)`, 'master-silent');
+    }, this.#silenceLimitMs);
+  }
+
+  /** Ends a connection this side gave up on, without waiting for TCP to notice. */
+  #drop(why: string, event: string): void {
+    if (this.#closing) return;
+    this.#deps.logger.warn({ event }, `${why}; dropping the connection`);
+    this.#droppedBecause = why;
+    this.#clearTimers();
+    this.#ws.terminate();
+  }
+
+  #onRefused(res: IncomingMessage): void {
+    const status = res.statusCode ?? 0;
+    this.#localAddress = res.socket.localAddress;
+    void readRefusalBody(res, this.#deps.timers).then((reason) => {
+      this.#refusal = { status, reason };
+      this.#ws.terminate();
+    });
+  }
+
+  #onClose(code: number, reason: string): void {
+    this.#clearTimers();
+    if (this.#closing) {
+      this.#gone?.();
+      return;
+    }
+    this.#events.ended({
+      refusal: this.#refusal,
+      droppedBecause: this.#droppedBecause,
+      opened: this.#opened,
+      error: this.#error,
+      code,
+      reason,
+      connectedMs: this.#welcomedAt === undefined ? 0 : Math.round(this.#deps.now() - this.#welcomedAt),
+      welcomed: this.#welcomedAt !== undefined,
+      localAddress: this.#localAddress,
+    });
+  }
+
+  #clearTimers(): void {
+    const { timers } = this.#deps;
+    for (const t of [this.#welcomeTimer, this.#heartbeatTimer, this.#silenceTimer, this.#closeTimer]) if (t !== undefined) timers.clearTimeout(t);
+    this.#welcomeTimer = this.#heartbeatTimer = this.#silenceTimer = this.#closeTimer = undefined;
+  }
+}
