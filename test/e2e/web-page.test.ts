@@ -1,6 +1,8 @@
 /// <reference lib="dom" />
 import { execFileSync } from 'node:child_process';
 import { mkdir, stat } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
@@ -164,6 +166,25 @@ describe.sequential('the fleet page in Chromium', () => {
     expect(cells).toEqual([[id, 0], [ip, 0]]);
     expect(await page.$('#workers img')).toBeNull();
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+  });
+
+  test('a sign-in form on another site, submitted by Chromium with a valid token: 403, no new session', async () => {
+    // Another origin (same host, another port): a page that posts the master's sign-in form by itself.
+    const attacker = createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/html' });
+      res.end(`<form method="post" action="${base}/login"><input name="token" value="${adminToken}"></form><script>document.forms[0].submit()</script>`);
+    });
+    await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve));
+    try {
+      const before = (await browser.cookies()).map((c) => c.value);
+      const posted = page.waitForResponse((r) => r.url() === `${base}/login`);
+      await page.goto(`http://127.0.0.1:${(attacker.address() as AddressInfo).port}/`);
+      expect((await posted).status()).toBe(403);
+      expect((await browser.cookies()).map((c) => c.value)).toEqual(before);
+    } finally {
+      attacker.close();
+      await page.goto(base);
+    }
   });
 
   test('revoking the token ends the session: the next load shows the sign-in form', async () => {

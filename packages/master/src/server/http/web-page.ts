@@ -39,6 +39,28 @@ function send(res: ServerResponse, status: number, body: Buffer | string, type: 
   res.end(body);
 }
 
+/**
+ * A form posted from another site's page: a sign-in there would put the
+ * attacker's session in this admin's browser, a sign-out would end the
+ * admin's. The cookie's SameSite=Strict already keeps the admin's own session
+ * out of such requests; this refuses the request itself. Browsers say where a
+ * request comes from in Sec-Fetch-Site; the Origin is the fallback for those
+ * that do not (our Referrer-Policy: no-referrer makes the page's own forms
+ * send Origin "null", so "null" alone proves nothing). A request with neither
+ * (curl) is not a browser's cross-site form and passes.
+ */
+export function crossSite(req: IncomingMessage): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined) return site !== 'same-origin' && site !== 'none';
+  const origin = req.headers.origin;
+  if (origin === undefined || origin === 'null') return false;
+  try {
+    return new URL(origin).host !== req.headers.host;
+  } catch {
+    return true;
+  }
+}
+
 function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
   return new Promise((resolve) => {
     let body = '';
@@ -94,6 +116,11 @@ export function createWebPage(deps: WebPageDeps): RouteHandler {
     };
     if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
       page(req, res).catch(fail);
+      return true;
+    }
+    if ((path === '/login' || path === '/logout') && req.method === 'POST' && crossSite(req)) {
+      deps.logger.warn({ path, origin: String(req.headers.origin).slice(0, 200), remote: req.socket.remoteAddress }, 'cross-site form refused');
+      sendText(res, 403, 'cross-site form refused\n');
       return true;
     }
     if (path === '/login' && req.method === 'POST') {
