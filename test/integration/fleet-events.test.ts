@@ -20,6 +20,8 @@ interface FleetEvent {
 
 class Stream {
   readonly events: FleetEvent[] = [];
+  /** When each keepalive comment arrived (performance.now()). */
+  readonly keepalives: number[] = [];
   #buffer = '';
   constructor(readonly res: IncomingMessage) {
     res.setEncoding('utf8').on('data', (chunk: string) => {
@@ -28,6 +30,7 @@ class Stream {
       while ((end = this.#buffer.indexOf('\n\n')) !== -1) {
         const block = this.#buffer.slice(0, end);
         this.#buffer = this.#buffer.slice(end + 2);
+        if (block === ': keepalive') this.keepalives.push(performance.now());
         const data = /^event: fleet\ndata: (.*)$/s.exec(block)?.[1];
         if (data !== undefined) this.events.push(JSON.parse(data) as FleetEvent);
       }
@@ -44,9 +47,9 @@ class Stream {
   }
 }
 
-function openStream(bearer: string | undefined): Promise<{ status: number; stream: Stream; type: string | undefined }> {
+function openStream(bearer: string | undefined, on: RunningMaster = m): Promise<{ status: number; stream: Stream; type: string | undefined }> {
   return new Promise((resolve, reject) => {
-    const req = request(`${m.http}/api/events`, { agent: false, headers: bearer === undefined ? {} : { Authorization: `Bearer ${bearer}` } }, (res) =>
+    const req = request(`${on.http}/api/events`, { agent: false, headers: bearer === undefined ? {} : { Authorization: `Bearer ${bearer}` } }, (res) =>
       resolve({ status: res.statusCode ?? 0, stream: new Stream(res), type: res.headers['content-type'] }),
     );
     req.on('error', reject);
@@ -117,6 +120,23 @@ describe('GET /api/events', () => {
     await h.register('w-3.x_y-z', 'fe80::3');
     await waitFor('w-3 appears', () => stream.active('w-3.x_y-z') === false, { timeoutMs: 2_000 });
     stream.close();
+  });
+
+  test('a quiet stream gets a keepalive comment every eventsKeepaliveMs, so a proxy does not close it as idle', async () => {
+    const quiet = await h.startMaster({ eventsKeepaliveMs: 300 });
+    try {
+      const { stream } = await openStream(token, quiet);
+      await waitFor('first event', () => stream.last !== undefined);
+      const events = stream.events.length;
+      await waitFor('three keepalives', () => stream.keepalives.length >= 3, { timeoutMs: 3_000 });
+      // Nothing changed in the fleet meanwhile: only comments came, which EventSource ignores.
+      expect(stream.events.length).toBe(events);
+      const gaps = stream.keepalives.slice(1).map((t, i) => t - (stream.keepalives[i] ?? t));
+      expect(Math.min(...gaps)).toBeGreaterThan(150);
+      stream.close();
+    } finally {
+      await quiet.close();
+    }
   });
 
   test('the master closes promptly with a stream open, ending it', async () => {

@@ -70,6 +70,12 @@ export interface ServerOptions {
   maxMessageBytes: number;
   /** A peer that does not read is dropped above this many unsent bytes. */
   maxBufferedBytes: number;
+  /**
+   * A comment line on every open /api/events stream this often, so that a
+   * proxy or load balancer in between does not close a stream that is quiet
+   * (no worker changed) as idle; most close after 60 s.
+   */
+  eventsKeepaliveMs: number;
 }
 
 /** A number an operator may set: its default, its inclusive bounds, and what it does (the CLI's help says this). */
@@ -132,6 +138,7 @@ export const SERVER_DEFAULTS: ServerOptions = {
   rateLimitPerSecond: 10,
   maxMessageBytes: DEFAULTS.maxMessageBytes,
   maxBufferedBytes: 64 * 1024,
+  eventsKeepaliveMs: 15_000,
 };
 
 /**

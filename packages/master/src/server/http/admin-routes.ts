@@ -45,7 +45,7 @@ export function adminRoutesFor(
   const handlers = [
     createWebPage({ adminTokens, sessions, logger, refusalBudget, secure: parts.options.tls !== undefined }),
     createFleetApi({ adminTokens, workers, clock, logger, credentialOf, refusalBudget }),
-    createEventsStream({ adminTokens, feed, logger, credentialOf, refusalBudget }),
+    createEventsStream({ adminTokens, feed, logger, credentialOf, refusalBudget, clock, keepaliveMs: parts.options.eventsKeepaliveMs }),
   ];
   return { routes: (req, res, path) => handlers.some((handle) => handle(req, res, path)), feed };
 }

@@ -6,6 +6,7 @@ import { UNAUTHORIZED_HEADERS, authenticateAdmin, bearerOf } from './admin-auth.
 import type { RouteHandler } from './fleet-api.js';
 import type { FleetFeed, FleetSnapshot } from './fleet-feed.js';
 import { SECURITY_HEADERS, safeJson, sendText } from './respond.js';
+import { every, type Clock } from '../clock.js';
 
 export const EVENTS_PATH = '/api/events';
 
@@ -17,7 +18,13 @@ export interface EventsStreamDeps {
   refusalBudget?: Pick<LogBudget, 'allow'>;
   /** Credential of a request other than a Bearer header (the page's session cookie); undefined: none. */
   credentialOf?: (req: IncomingMessage) => string | undefined;
+  clock: Clock;
+  /** A comment line this often on each stream (a proxy's idle timeout must not close a quiet one). */
+  keepaliveMs: number;
 }
+
+/** An SSE comment: ignored by EventSource, but bytes on the wire. */
+export const KEEPALIVE = ': keepalive\n\n';
 
 /** One `fleet` event: the whole registry, as `/api/workers` gives it, and the master's time. */
 export function fleetEvent(snapshot: FleetSnapshot): string {
@@ -42,7 +49,11 @@ export function createEventsStream(deps: EventsStreamDeps): RouteHandler {
     // The browser reconnects by itself 2 s after the master restarts or the stream drops.
     res.write('retry: 2000\n\n');
     const unsubscribe = deps.feed.subscribe((snapshot) => res.write(fleetEvent(snapshot)));
-    res.on('close', unsubscribe);
+    const stopKeepalive = every(deps.clock, deps.keepaliveMs, () => res.write(KEEPALIVE));
+    res.on('close', () => {
+      unsubscribe();
+      stopKeepalive();
+    });
   };
   return (req, res, path) => {
     if (path !== EVENTS_PATH) return false;
