@@ -1,6 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { MAIN, ROOT, cleanEnv, runCli } from './run-cli.js';
 
@@ -57,6 +57,10 @@ describe('cluster-master serve', () => {
     // `exec` and SHELL=/bin/sh: see worker-watch.test.ts (a shell waiting in between would take the Ctrl-C's 130).
     const command = `exec ${process.execPath} ${MAIN} serve --host 127.0.0.1 --port 0`;
     const p = new Spawned(spawn('script', ['-qefc', command, '/dev/null'], { cwd: ROOT, env: { ...env, SHELL: '/bin/sh' } }));
+    onTestFinished(() => {
+      // script, killed, hangs up its terminal: the master gets SIGHUP and ends too.
+      if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    });
     await p.waitFor('the listening line and its port', (out) => /listening[\s\S]*port: \d+/.test(plain(out)));
     const text = plain(p.out);
     // pino-pretty's form: time, level, name/pid, message; the fields below it, one per line.
