@@ -143,25 +143,30 @@ export function createMasterHttpServer(options: HttpServerOptions): Server {
     refused(req, 'connect', 405);
     refuseUpgrade(socket, 405, 'method not allowed');
   });
+  answerClientErrors(server, (refusal) => options.onRefused(refusal));
+  return server;
+}
+
+/** Requests Node's parser or TLS refused: answered (when there is something to say), logged, dropped. */
+function answerClientErrors(server: Server, onRefused: (refusal: HttpRefusal) => void): void {
   // Malformed, oversized or too slow requests: answer like Node's default handler, then drop.
   server.on('clientError', (error: Error & { code?: string; rawPacket?: unknown }, socket: Duplex) => {
     const { reason, status } = classifyClientError(error.code);
     const message = isTlsHandshake(error.rawPacket) ? TLS_ON_PLAIN : undefined;
-    options.onRefused({ reason, status, address: (socket as Socket).remoteAddress, code: error.code, message });
+    onRefused({ reason, status, address: (socket as Socket).remoteAddress, code: error.code, message });
     if (status !== undefined && socket.writable) {
       socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n\r\n`);
     }
     socket.destroy();
   });
-  // Handshake timeout, plain HTTP or an unknown CA on the TLS port: Node destroys the socket; we say why.
+  // Handshake timeout, plain HTTP or an unknown CA on the TLS port: we say why; plain HTTP gets a plain answer.
   server.on('tlsClientError', (error: Error & { code?: string }, socket: TLSSocket) => {
     if (isPlainHttpOnTls(error.code)) {
-      options.onRefused({ reason: 'tls', status: 400, address: socket.remoteAddress, code: error.code, message: PLAIN_ON_TLS });
+      onRefused({ reason: 'tls', status: 400, address: socket.remoteAddress, code: error.code, message: PLAIN_ON_TLS });
       answerPlainOnTls(socket);
       return;
     }
-    options.onRefused({ reason: 'tls', status: undefined, address: socket.remoteAddress, code: error.code });
+    onRefused({ reason: 'tls', status: undefined, address: socket.remoteAddress, code: error.code });
     socket.destroy();
   });
-  return server;
 }
