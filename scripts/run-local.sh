@@ -115,13 +115,20 @@ echo "== master on ws://127.0.0.1:$port/agent"
 setsid node packages/master/dist/main.js serve --host 127.0.0.1 --port "$port" &
 master_pid=$!
 
-# The port was free before the master started, so a /healthz answer while the
-# master's process is still alive is this master's (one that lost the port
-# would have exited with EADDRINUSE).
+# A /healthz answer counts only if it names this run's master by its pid: the
+# port was free when checked, but another master (or program) may have taken
+# it since, and then this master dies of the port in use while the other
+# answers. setsid runs the master in place (this shell has no job control, so
+# setsid is not a group leader and does not fork): $master_pid is the master's.
 up=0
 for _ in $(seq 1 100); do
   kill -0 "$master_pid" 2>/dev/null || break
-  if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && kill -0 "$master_pid" 2>/dev/null; then up=1; break; fi
+  if health=$(curl -fsS --max-time 2 "http://127.0.0.1:$port/healthz" 2>/dev/null); then
+    answered=$(sed -n 's/.*"pid":\([0-9][0-9]*\).*/\1/p' <<<"$health")
+    if [ "$answered" = "$master_pid" ]; then up=1; break; fi
+    echo "port $port is answered by another master (pid ${answered:-unknown}), not the one this run started (pid $master_pid): stop that one, or pick another port: MASTER_PORT=$((port + 1)) bash scripts/run-local.sh" >&2
+    exit 1
+  fi
   sleep 0.1
 done
 if [ "$up" != 1 ]; then

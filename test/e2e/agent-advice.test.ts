@@ -130,11 +130,15 @@ describe('cluster-agent against a real cluster-master', () => {
     expect(JSON.stringify(failed)).not.toMatch(/SSL routines|ssl3_|openssl/i);
   });
 
-  it('ws:// against a TLS master suggests wss://', async () => {
+  it('ws:// against a TLS master: the master answers in plain text that it speaks TLS, the agent says use wss://', async () => {
     const m = await startMaster(procs, target, 'tls-master', { extraArgs: ['--tls-cert', `${TLS_DIR}/localhost.crt`, '--tls-key', `${TLS_DIR}/localhost.key`] });
     const a = agent('agent', ['--master-url', `ws://127.0.0.1:${m.port}/agent`, '--worker-id', 'adv-tls2'], 'tok_0123456789abcdefghij');
-    const failed = (await a.waitForRecord('connect-failed', event('connect-failed'), { timeoutMs: 15_000 })).rec;
-    expect(failed.error).toBe(`the master at 127.0.0.1:${m.port} closed the connection without answering the upgrade`);
-    expect(String(failed.advice)).toContain('if the master serves TLS, this ws:// URL speaks plain text to it: use wss://');
+    const refused = (await a.waitForRecord('refused', event('refused'), { timeoutMs: 15_000 })).rec;
+    expect(refused.status).toBe(400);
+    expect(refused.advice).toBe(
+      `the master at 127.0.0.1:${m.port} speaks TLS and this agent spoke plain text (ws://): use wss:// in the master URL (with --ca-file if its certificate is not publicly trusted)`,
+    );
+    // And the master's log says it in words too.
+    await m.proc.waitForRecord('the TLS mismatch line', (r) => String(r.msg).startsWith('plain HTTP arrived on this TLS (wss://) endpoint'), { timeoutMs: 5_000 });
   });
 });

@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
@@ -11,7 +12,8 @@ import { freePort } from '../support/free-port.js';
  * `scripts/run-local.sh` run for real, twice, against a dev database and
  * state dirs of this test's own (nothing of the repository's .cache is
  * used): the second run sees the first and says so in one line, touching
- * nothing; a database the script did not start is left running.
+ * nothing; a database the script did not start is left running; a
+ * /healthz answer that names another master is not taken for its own.
  */
 
 let dir: string;
@@ -99,6 +101,37 @@ describe('scripts/run-local.sh, run twice (real processes)', () => {
     expect(first.lines.map((l) => l.text)).toContain('== stopped');
     expect((await devdb('status')).code).toBe(0);
     await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+  }, 180_000);
+
+  it('another master answering on the port after the check is not taken for its own: one line, exit 1', async () => {
+    const own = { DEVDB_STATE_DIR: join(dir, 'devdb'), MASTER_PORT: String(await freePort()) };
+    const run = runLocal(join(dir, 'run-race'), own);
+    // The port was free when the script checked it; another master takes it before this run's master binds it.
+    // It stands in as an HTTP server answering /healthz the way a master does (its pid: this test's).
+    await run.waitForLine('the database line', (l) => l.text.startsWith('== dev database at'), { timeoutMs: 60_000 });
+    const other = createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(`${JSON.stringify({ status: 'ok', pid: process.pid, instance_id: 'another-master' })}\n`);
+    });
+    await new Promise<void>((resolve) => other.listen(Number(own.MASTER_PORT), '127.0.0.1', resolve));
+    try {
+      // The script either says so, or (before the check by pid) took the other's answer for its master's and went on.
+      await run.waitForLine('its verdict', (l) => l.text.startsWith('port ') || l.text.startsWith('== agent'), { timeoutMs: 60_000 });
+      expect(run.lines.map((l) => l.text).filter((t) => t.startsWith('== agent'))).toEqual([]);
+      const exit = await run.exited;
+      await run.closed;
+      const said = run.lines.filter((l) => l.stream === 'stderr' && l.text.startsWith('port ')).map((l) => l.text);
+      const masterPid = run.lines.find((l) => l.text.startsWith('port '))?.text.match(/started \(pid (\d+)\)/)?.[1];
+      expect(said).toEqual([
+        `port ${own.MASTER_PORT} is answered by another master (pid ${process.pid}), not the one this run started (pid ${masterPid}): stop that one, or pick another port: MASTER_PORT=${Number(own.MASTER_PORT) + 1} bash scripts/run-local.sh`,
+      ]);
+      expect(masterPid).not.toBe(String(process.pid));
+      expect(exit.code).toBe(1);
+      expect(run.lines.map((l) => l.text).filter((t) => t.startsWith('== running'))).toEqual([]);
+      expect(run.lines.map((l) => l.text)).toContain('== stopped');
+    } finally {
+      await new Promise((resolve) => other.close(resolve));
+    }
   }, 180_000);
 
   it('a database it started is what `devdb.sh status` shows while it runs, and is stopped at Ctrl-C', async () => {

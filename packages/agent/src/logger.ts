@@ -1,4 +1,4 @@
-import { baseLoggerOptions, type LogLevel } from '@cluster/logging';
+import { createDaemonLogger, type LogLevel } from '@cluster/logging';
 import { pino, type DestinationStream, type Logger } from 'pino';
 
 export { LOG_LEVELS, type LogLevel } from '@cluster/logging';
@@ -12,22 +12,14 @@ export interface LoggerSettings {
 }
 
 export function createLogger(settings: LoggerSettings): Logger {
-  const options = baseLoggerOptions('cluster-agent', settings.level);
-  const pretty = settings.pretty === true && settings.destination === undefined ? prettyTarget() : undefined;
-  if (pretty !== undefined) {
-    return pino({ ...options, transport: { target: pretty, options: { destination: 1, translateTime: 'SYS:HH:MM:ss.l' } } });
-  }
-  // Synchronous writes: the agent logs a few lines a minute, and a line
-  // written asynchronously just before process.exit() can land out of order
-  // or not at all (the "stopped" line of a shutdown, for one).
-  return pino(options, settings.destination ?? pino.destination({ fd: 1, sync: true }));
-}
-
-/** pino-pretty is a development dependency; without it the output stays JSON. */
-function prettyTarget(): string | undefined {
-  try {
-    return import.meta.resolve('pino-pretty');
-  } catch {
-    return undefined;
-  }
+  return createDaemonLogger({
+    name: 'cluster-agent',
+    level: settings.level,
+    // A destination given (tests) is where the lines must go: JSON there.
+    pretty: settings.pretty === true && settings.destination === undefined,
+    // Synchronous writes: the agent logs a few lines a minute, and a line
+    // written asynchronously just before process.exit() can land out of order
+    // or not at all (the "stopped" line of a shutdown, for one).
+    destination: settings.destination ?? pino.destination({ fd: 1, sync: true }),
+  });
 }

@@ -51,4 +51,32 @@ export function createJsonLogger(settings: JsonLoggerSettings): Logger {
   return settings.destination === undefined ? pino(options) : pino(options, settings.destination);
 }
 
+export interface DaemonLoggerSettings extends JsonLoggerSettings {
+  /**
+   * Readable lines (pino-pretty, to stdout) instead of JSON: pass whether
+   * stdout is a terminal. Ignored when pino-pretty is not installed.
+   */
+  pretty?: boolean | undefined;
+}
+
+/**
+ * Both daemons' logger, the same way: readable in a terminal, JSON lines
+ * everywhere else (journald, a pipe, a file), where a program reads them.
+ */
+export function createDaemonLogger(settings: DaemonLoggerSettings): Logger {
+  const target = settings.pretty === true ? prettyTarget() : undefined;
+  if (target === undefined) return createJsonLogger(settings);
+  const options = baseLoggerOptions(settings.name, settings.level);
+  return pino({ ...options, transport: { target, options: { destination: 1, translateTime: 'SYS:HH:MM:ss.l' } } });
+}
+
+/** pino-pretty is a development dependency (a packaged daemon may lack it): without it the output stays JSON. */
+function prettyTarget(): string | undefined {
+  try {
+    return import.meta.resolve('pino-pretty');
+  } catch {
+    return undefined;
+  }
+}
+
 export type { DestinationStream, Logger } from 'pino';

@@ -20,6 +20,7 @@ export const ErrorCode = {
   databaseUnavailable: 'DATABASE_UNAVAILABLE',
   registrySchema: 'REGISTRY_SCHEMA',
   adminTokenNotFound: 'ADMIN_TOKEN_NOT_FOUND',
+  portInUse: 'PORT_IN_USE',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -122,5 +123,18 @@ export class AdminTokenNotFoundError extends RegistryError {
   override name = 'AdminTokenNotFoundError';
   constructor(readonly tokenId: string) {
     super(`no live admin token with id ${quote(tokenId)}`);
+  }
+}
+
+/** `serve` could not listen: another program (another master?) holds the address. */
+export class PortInUseError extends RegistryError {
+  readonly code = ErrorCode.portInUse;
+  readonly isUsage = false;
+  override name = 'PortInUseError';
+  constructor(
+    readonly host: string,
+    readonly port: number,
+  ) {
+    super(`${host.includes(':') ? `[${host}]` : host}:${port} is in use by another program (another master?)`);
   }
 }

@@ -1,4 +1,4 @@
-import { createJsonLogger, type DestinationStream, type Logger, type LogLevel } from '@cluster/logging';
+import { createDaemonLogger, type DestinationStream, type Logger, type LogLevel } from '@cluster/logging';
 
 export { LOG_LEVELS, type LogLevel } from '@cluster/logging';
 
@@ -6,9 +6,11 @@ export interface MasterLoggerSettings {
   level: LogLevel;
   /** Where JSON lines go (one per event); stdout when absent. */
   destination?: DestinationStream;
+  /** Readable lines on stdout instead (pass whether stdout is a terminal), as the agent's. */
+  pretty?: boolean;
 }
 
-/** The daemon's logger: JSON lines for journald, ISO timestamps, secrets redacted. */
+/** The daemon's logger: JSON lines for journald (readable in a terminal), ISO timestamps, secrets redacted. */
 export function createMasterLogger(settings: MasterLoggerSettings): Logger {
-  return createJsonLogger({ name: 'cluster-master', ...settings });
+  return createDaemonLogger({ name: 'cluster-master', ...settings });
 }

@@ -1,5 +1,6 @@
 import { CloseCode, DEFAULTS } from '@cluster/protocol';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { connectionsCheckingIntervalMs } from '../../../packages/master/src/server/http-server.js';
 import { createCredentialStore } from '../../../packages/master/src/registry/credential-store.js';
 import { SERVER_DEFAULTS } from '../../../packages/master/src/server/options.js';
 import { createWorkerRegistry } from '../../../packages/master/src/registry/worker-registry.js';
@@ -18,7 +19,8 @@ const WANTED = 2_000;
 /** The master's defaults these connections run into: no flag shortens them here. */
 const HELLO_TIMEOUT_MS = DEFAULTS.helloTimeoutMs;
 const REQUEST_TIMEOUT_MS = SERVER_DEFAULTS.requestTimeoutMs;
-const CHECK_MS = Math.max(250, REQUEST_TIMEOUT_MS / 4);
+/** How late Node may drop a request past its timeout: its check interval (http-server.ts). */
+const CHECK_MS = connectionsCheckingIntervalMs(REQUEST_TIMEOUT_MS);
 const SLACK_MS = 3_000;
 const BEAT_MS = 500;
 const PEAK_RSS_LIMIT = 300 * MiB;

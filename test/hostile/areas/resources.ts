@@ -1,5 +1,6 @@
 import { CloseCode } from '@cluster/protocol';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { connectionsCheckingIntervalMs } from '../../../packages/master/src/server/http-server.js';
 import { waitFor } from '../../integration/helpers/harness.js';
 import { RawAgent, SPECS, isRefused } from '../../integration/helpers/raw-agent.js';
 import { collector } from '../support/collector.js';
@@ -13,7 +14,8 @@ const AREA = 'resources';
 /** Connections of each kind held at once against the in-process master (the spawned one takes 2,000). */
 const EACH = 500;
 /** Node checks header/request timeouts every requestTimeout / 4 (at least 250 ms). */
-const CHECK_MS = Math.max(250, REQUEST_TIMEOUT_MS / 4);
+/** How late Node may drop a request past its timeout: its check interval (http-server.ts). */
+const CHECK_MS = connectionsCheckingIntervalMs(REQUEST_TIMEOUT_MS);
 /** Closing hundreds of connections at the same instant takes a moment on 2 busy cores: the upper bound only has to show it was the timeout. */
 const SLACK_MS = 3_000;
 

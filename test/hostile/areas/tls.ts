@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { connectionsCheckingIntervalMs } from '../../../packages/master/src/server/http-server.js';
 import { createCredentialStore } from '../../../packages/master/src/registry/credential-store.js';
 import { createWorkerRegistry } from '../../../packages/master/src/registry/worker-registry.js';
 import { openHarness, waitFor, type Harness, type RunningMaster } from '../../integration/helpers/harness.js';
@@ -14,7 +15,8 @@ import { diffSnapshots, snapshot, type Snapshot } from '../support/snapshot.js';
 
 const AREA = 'tls';
 const REQUEST_TIMEOUT_MS = 2_000;
-const CHECK_MS = Math.max(250, REQUEST_TIMEOUT_MS / 4);
+/** How late Node may drop a request past its timeout: its check interval (http-server.ts). */
+const CHECK_MS = connectionsCheckingIntervalMs(REQUEST_TIMEOUT_MS);
 const CERT_ERROR = /self[- ]signed|unable to (get local issuer|verify)|certificate/i;
 
 /** Case 6: wss:// with a given certificate; the agent trusts it only through its CA file. */

@@ -20,6 +20,7 @@ const HINTS: Partial<Record<ErrorCodeValue, string>> = {
   [ErrorCode.usage]: ' (see --help)',
   [ErrorCode.workerNotFound]: '; see the registered ones with: cluster-master worker list',
   [ErrorCode.databaseUnavailable]: '; check that it is running and that MONGODB_URI or MONGODB_HOST points at it',
+  [ErrorCode.portInUse]: ': stop that program, or choose another port with --port (MASTER_PORT)',
 };
 
 /**

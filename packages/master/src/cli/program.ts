@@ -49,7 +49,7 @@ export async function runCli(options: CliOptions): Promise<ExitCode> {
     .usage(
       "$0 <command>\n\nThe cluster master: runs the agents' endpoint (serve) and administers the workers in cluster_db.WORKER_REGISTRY.",
     )
-    .command(serveCommand({ env: options.env, stdout: options.stdout, signals: options.signals }))
+    .command(serveCommand({ env: options.env, stdout: options.stdout, stdoutIsTTY: options.stdoutIsTTY, signals: options.signals }))
     .command('worker', 'Register, list, show, update and unregister workers; issue tokens', (worker) =>
       worker
         .command(workerRegisterCommand(ctx))

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { CommandModule } from 'yargs';
 import type { Env } from '../db/settings.js';
 import { createMaster, type Master } from '../server/master.js';
-import { InvalidDatabaseSettingsError } from '../errors.js';
+import { InvalidDatabaseSettingsError, PortInUseError } from '../errors.js';
 import { ConfigError, integerHelp, parseServeConfig, type ServeConfig, type ServeFlags } from './serve-config.js';
 import { createMasterLogger } from '../logger.js';
 
@@ -18,6 +18,8 @@ export interface ServeIo {
   env: Env;
   /** Where the JSON log lines go (stdout for journald). */
   stdout: (text: string) => void;
+  /** True when stdout is a terminal: the log is written there readable (pino-pretty) instead of as JSON. */
+  stdoutIsTTY?: boolean | undefined;
   /**
    * The shutdown requests. main.ts should pass them; without them the command
    * listens to the process's SIGTERM and SIGINT itself (the second one exits at once).
@@ -95,7 +97,11 @@ function openClient(config: ServeConfig, serverSelectionTimeoutMS: number): Mong
 export async function runServe(args: ServeFlags, io: ServeIo): Promise<void> {
   const config = parseServeConfig(args, io.env);
   const tls = await readTls(config);
-  const logger: Logger = createMasterLogger({ level: config.logLevel, destination: { write: (line: string) => io.stdout(line) } });
+  const logger: Logger = createMasterLogger({
+    level: config.logLevel,
+    pretty: io.stdoutIsTTY === true,
+    destination: { write: (line: string) => io.stdout(line) },
+  });
   const client = openClient(config, io.serverSelectionTimeoutMS ?? 5_000);
   const master = createMaster({
     db: client.db(config.mongo.database),
@@ -129,7 +135,10 @@ export async function runServe(args: ServeFlags, io: ServeIo): Promise<void> {
     'starting',
   );
   try {
-    const { port } = await master.start();
+    const { port } = await master.start().catch((error: unknown) => {
+      // The one listen failure an operator causes by hand (a second master, another program): say which address, not EADDRINUSE.
+      throw (error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? new PortInUseError(config.host, config.port) : error;
+    });
     io.onListening?.(master, port);
     const signal = await requested;
     logger.info({ signal }, 'shutting down');

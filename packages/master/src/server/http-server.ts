@@ -7,6 +7,14 @@ import type { Registry as MetricsRegistry } from 'prom-client';
 import type { HttpRefusalReason } from '../metrics/metrics.js';
 import type { HttpRefusal } from './admission/refusal-log.js';
 import { refuseUpgrade } from './admission/refusal.js';
+import { PLAIN_ON_TLS, TLS_ON_PLAIN, answerPlainOnTls, isPlainHttpOnTls, isTlsHandshake } from './http/tls-mismatch.js';
+
+/** Which master answered: /healthz says it, so a script that started one can tell it from another on the same port. */
+export interface MasterIdentity {
+  pid: number;
+  /** Random, new for every master created. */
+  instanceId: string;
+}
 
 export interface HttpServerOptions {
   tls?: { cert: string | Buffer; key: string | Buffer } | undefined;
@@ -16,6 +24,7 @@ export interface HttpServerOptions {
   maxHeaderBytes: number;
   /** Time allowed for a request head / a whole request to arrive, and for a TLS handshake. */
   requestTimeoutMs: number;
+  identity: MasterIdentity;
   metricsRegistry: MetricsRegistry;
   /** Null when ready, else why not (the /readyz body). */
   notReadyReason(): string | null;
@@ -57,6 +66,15 @@ function reply(res: ServerResponse, status: number, body: string, contentType = 
 }
 
 /**
+ * How often Node checks the request timeouts of open connections (its
+ * default is 30 s): a head that is too slow is dropped this much after the
+ * timeout at most, so a fortieth of it, 250 ms for the default 10 s.
+ */
+export function connectionsCheckingIntervalMs(requestTimeoutMs: number): number {
+  return Math.max(50, Math.min(250, Math.floor(requestTimeoutMs / 40)));
+}
+
+/**
  * The master's one listening socket: /healthz, /readyz and /metrics for
  * operators, and the agents' WebSocket upgrade. Small header limit and short
  * request timeouts, so a socket that never completes its request (slow loris)
@@ -67,8 +85,7 @@ export function createMasterHttpServer(options: HttpServerOptions): Server {
     maxHeaderSize: options.maxHeaderBytes,
     requestTimeout: options.requestTimeoutMs,
     headersTimeout: options.requestTimeoutMs,
-    // How often Node checks the two timeouts above (default 30 s).
-    connectionsCheckingInterval: Math.max(250, Math.floor(options.requestTimeoutMs / 4)),
+    connectionsCheckingInterval: connectionsCheckingIntervalMs(options.requestTimeoutMs),
     keepAliveTimeout: 5_000,
   };
   const refused = (req: IncomingMessage, reason: HttpRefusalReason, status: number): void => {
@@ -84,7 +101,7 @@ export function createMasterHttpServer(options: HttpServerOptions): Server {
     }
     switch (path) {
       case '/healthz':
-        reply(res, 200, 'ok\n');
+        reply(res, 200, `${JSON.stringify({ status: 'ok', pid: options.identity.pid, instance_id: options.identity.instanceId })}\n`, 'application/json');
         return;
       case '/readyz': {
         const reason = options.notReadyReason();
@@ -104,7 +121,8 @@ export function createMasterHttpServer(options: HttpServerOptions): Server {
           reply(res, 426, 'websocket upgrade required\n');
         } else {
           refused(req, 'not_found', 404);
-          reply(res, 404, 'not found\n');
+          // The same words as a stray upgrade's 404: a wrong path, whatever the client.
+          reply(res, 404, 'unknown path\n');
         }
     }
   };
@@ -125,19 +143,30 @@ export function createMasterHttpServer(options: HttpServerOptions): Server {
     refused(req, 'connect', 405);
     refuseUpgrade(socket, 405, 'method not allowed');
   });
+  answerClientErrors(server, (refusal) => options.onRefused(refusal));
+  return server;
+}
+
+/** Requests Node's parser or TLS refused: answered (when there is something to say), logged, dropped. */
+function answerClientErrors(server: Server, onRefused: (refusal: HttpRefusal) => void): void {
   // Malformed, oversized or too slow requests: answer like Node's default handler, then drop.
-  server.on('clientError', (error: Error & { code?: string }, socket: Duplex) => {
+  server.on('clientError', (error: Error & { code?: string; rawPacket?: unknown }, socket: Duplex) => {
     const { reason, status } = classifyClientError(error.code);
-    options.onRefused({ reason, status, address: (socket as Socket).remoteAddress, code: error.code });
+    const message = isTlsHandshake(error.rawPacket) ? TLS_ON_PLAIN : undefined;
+    onRefused({ reason, status, address: (socket as Socket).remoteAddress, code: error.code, message });
     if (status !== undefined && socket.writable) {
       socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n\r\n`);
     }
     socket.destroy();
   });
-  // Handshake timeout, plain HTTP or an unknown CA on the TLS port: Node destroys the socket; we say why.
+  // Handshake timeout, plain HTTP or an unknown CA on the TLS port: we say why; plain HTTP gets a plain answer.
   server.on('tlsClientError', (error: Error & { code?: string }, socket: TLSSocket) => {
-    options.onRefused({ reason: 'tls', status: undefined, address: socket.remoteAddress, code: error.code });
+    if (isPlainHttpOnTls(error.code)) {
+      onRefused({ reason: 'tls', status: 400, address: socket.remoteAddress, code: error.code, message: PLAIN_ON_TLS });
+      answerPlainOnTls(socket);
+      return;
+    }
+    onRefused({ reason: 'tls', status: undefined, address: socket.remoteAddress, code: error.code });
     socket.destroy();
   });
-  return server;
 }

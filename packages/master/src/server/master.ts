@@ -7,6 +7,7 @@ import type { Registry as MetricsRegistry } from 'prom-client';
 import type { MasterMetrics } from '../metrics/metrics.js';
 import type { LookupAll } from './admission/address.js';
 import { every, type Clock } from './clock.js';
+import type { MasterIdentity } from './http-server.js';
 import type { ServerOptions } from './options.js';
 import type { AdmissionVersionPort, CredentialsPort, RegistryPort, TokenVerifier } from './ports.js';
 import { closeSessions, stopListening } from './session/shutdown.js';
@@ -39,6 +40,8 @@ export interface CreateMasterOptions {
   /** Host name resolution for worker_ip host names. */
   lookup?: LookupAll;
   options?: Partial<ServerOptions>;
+  /** What /healthz names this master by; default this process's pid and a random id. */
+  identity?: MasterIdentity;
 }
 
 export interface Master {
@@ -91,7 +94,10 @@ export function createMaster(deps: CreateMasterOptions): Master {
       void startup.run().then((loaded) => {
         if (loaded) stopViewChecks = every(clock, options.viewRefreshMs, () => void view.check());
       });
-      logger.info({ host: bound.address, port: bound.port, tls: options.tls !== undefined, path: DEFAULTS.agentPath }, 'listening');
+      logger.info(
+        { host: bound.address, port: bound.port, tls: options.tls !== undefined, path: DEFAULTS.agentPath, instance_id: parts.identity.instanceId },
+        'listening',
+      );
       return { port: bound.port };
     })();
     return started;

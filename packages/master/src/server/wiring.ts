@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { CloseCode, DEFAULTS } from '@cluster/protocol';
 import type { Logger } from 'pino';
@@ -14,7 +15,7 @@ import { UpgradeAdmission, addressOf } from './admission/upgrade.js';
 import { AdmissionView } from './admission/view.js';
 import { systemClock, type Clock } from './clock.js';
 import { DbHealth } from './db-health.js';
-import { createMasterHttpServer } from './http-server.js';
+import { createMasterHttpServer, type MasterIdentity } from './http-server.js';
 import { adminRoutesFor } from './http/admin-routes.js';
 import { LivenessMonitor } from './liveness/monitor.js';
 import { LivenessTracker } from './liveness/rules.js';
@@ -45,6 +46,7 @@ export interface MasterParts {
   monitor: LivenessMonitor;
   refusals: RefusalLog;
   startup: Startup;
+  identity: MasterIdentity;
 }
 
 /** The registry side: admission view, heartbeat write loop, sessions, liveness, start-up. */
@@ -57,6 +59,7 @@ export function wireParts(deps: CreateMasterOptions): MasterParts {
     throw new TypeError('createMaster needs `db`, or both `registry` and `credentials`');
   }
   const { logger } = deps;
+  const identity = deps.identity ?? { pid: process.pid, instanceId: randomUUID() };
   const metricsRegistry = deps.metricsRegistry ?? new MetricsRegistry();
   const metrics = createMasterMetrics(metricsRegistry);
   const health = new DbHealth(logger, clock);
@@ -103,7 +106,7 @@ export function wireParts(deps: CreateMasterOptions): MasterParts {
   });
   const refusals = new RefusalLog({ logger, metrics, clock, linesPerSecond: options.refusalLogsPerSecond });
   const startup = newStartup(deps, { options, clock, logger, registry, view, health, sweeper });
-  return { options, clock, logger, registry, credentials, metrics, metricsRegistry, health, view, sweeper, writer, host, monitor, refusals, startup };
+  return { options, clock, logger, registry, credentials, metrics, metricsRegistry, health, view, sweeper, writer, host, monitor, refusals, startup, identity };
 }
 
 function newStartup(
@@ -162,6 +165,7 @@ export function wireEndpoint(
     agentPath: DEFAULTS.agentPath,
     maxHeaderBytes: options.maxHeaderBytes,
     requestTimeoutMs: options.requestTimeoutMs,
+    identity: parts.identity,
     metricsRegistry: parts.metricsRegistry,
     notReadyReason,
     onUpgrade: upgrades.onUpgrade,

@@ -19,6 +19,8 @@ export interface HttpRefusal {
   code?: string | undefined;
   /** The request path; logged escaped and bounded. */
   path?: string | undefined;
+  /** What went wrong in words, where Node's code alone would puzzle an operator (the log line's message). */
+  message?: string | undefined;
 }
 
 export interface RefusalLogOptions {
@@ -83,7 +85,7 @@ export class RefusalLog {
       path: printableForLog(refusal.path),
     };
     if (refusal.reason === 'reset') this.options.logger.debug(fields, 'http request dropped: connection reset by peer');
-    else this.options.logger.warn(fields, 'http request refused');
+    else this.options.logger.warn(fields, refusal.message ?? 'http request refused');
   }
 
   /** Reports what the rate limit left out. */

@@ -1,0 +1,89 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
+import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
+import { openTestDatabase, type TestDatabase } from '../support/database.js';
+import { MAIN, ROOT, cleanEnv, runCli } from './run-cli.js';
+
+/** `cluster-master serve` as a spawned process: a port in use, and its log in a terminal and through a pipe. */
+let t: TestDatabase;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  t = await openTestDatabase('cli_serve');
+  env = cleanEnv({ MONGODB_URI: t.uri, MONGODB_DATABASE: t.name, LOG_LEVEL: 'info' });
+});
+afterAll(async () => {
+  await t.close();
+});
+
+class Spawned {
+  out = '';
+  readonly exited: Promise<number | null>;
+  constructor(readonly child: ChildProcessWithoutNullStreams) {
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (this.out += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (this.out += chunk));
+    this.exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
+  }
+  async waitFor(what: string, test: (out: string) => boolean, timeoutMs = 15_000): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    while (!test(this.out)) {
+      if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}; output so far:\n${this.out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+// eslint-disable-next-line no-control-regex -- the colours pino-pretty writes to a terminal
+const plain = (text: string): string => text.replace(/\x1b\[[0-9;]*m/g, '').replace(/\r/g, '');
+
+describe('cluster-master serve', () => {
+  test('a port in use: one line naming host:port and --port, code PORT_IN_USE, exit 1, no stack trace', async () => {
+    const holder: Server = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as { port: number };
+    try {
+      const run = await runCli(['serve', '--host', '127.0.0.1', '--port', String(port)], { MONGODB_URI: t.uri, MONGODB_DATABASE: t.name, LOG_LEVEL: 'warn' });
+      expect(run.stderr).toBe(
+        `cluster-master: error [PORT_IN_USE]: 127.0.0.1:${port} is in use by another program (another master?): stop that program, or choose another port with --port (MASTER_PORT)\n`,
+      );
+      expect(run.code).toBe(1);
+      expect(run.stdout).not.toMatch(/\n\s+at /);
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  });
+
+  test('in a pseudo-terminal the log is readable lines, not JSON; Ctrl-C exits 0 with its last line shown', async () => {
+    // `exec` and SHELL=/bin/sh: see worker-watch.test.ts (a shell waiting in between would take the Ctrl-C's 130).
+    const command = `exec ${process.execPath} ${MAIN} serve --host 127.0.0.1 --port 0`;
+    const p = new Spawned(spawn('script', ['-qefc', command, '/dev/null'], { cwd: ROOT, env: { ...env, SHELL: '/bin/sh' } }));
+    onTestFinished(() => {
+      // script, killed, hangs up its terminal: the master gets SIGHUP and ends too.
+      if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    });
+    await p.waitFor('the listening line and its port', (out) => /listening[\s\S]*port: \d+/.test(plain(out)));
+    const text = plain(p.out);
+    // pino-pretty's form: time, level, name/pid, message; the fields below it, one per line.
+    const listening = text.match(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO \(cluster-master\/(\d+)\): listening$/m);
+    expect(listening, text).not.toBeNull();
+    const port = Number(text.match(/^ {4}port: (\d+)$/m)?.[1]);
+    // The master that wrote these lines is the one that answers on that port.
+    const health = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { pid: number };
+    expect(String(health.pid)).toBe(listening?.[1]);
+    expect(text.split('\n').filter((line) => line.trimStart().startsWith('{'))).toEqual([]);
+    p.child.stdin.write('\x03');
+    expect(await p.exited).toBe(0);
+    expect(plain(p.out)).toMatch(/INFO \(cluster-master\/\d+\): closed$/m);
+  });
+
+  test('through a pipe the log is JSON lines; SIGTERM exits 0', async () => {
+    const p = new Spawned(spawn(process.execPath, [MAIN, 'serve', '--host', '127.0.0.1', '--port', '0'], { cwd: ROOT, env }));
+    await p.waitFor('the listening line', (out) => out.includes('"msg":"listening"'));
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+    const lines = p.out.split('\n').filter((line) => line !== '');
+    const parsed = lines.map((line) => JSON.parse(line) as { name: string; msg: string });
+    expect(parsed.map((l) => l.name)).toEqual(lines.map(() => 'cluster-master'));
+    expect(parsed.map((l) => l.msg)).toEqual(expect.arrayContaining(['starting', 'listening', 'shutting down', 'closed']));
+  });
+});
