@@ -120,6 +120,7 @@ async function main(args: BenchArgs): Promise<void> {
       workers: db.collection('WORKER_REGISTRY'),
       dbHost: url.hostname,
       dbPort: Number(url.port),
+      devDbPid: devDbPid(dbState),
       database: DATABASE,
       fleetIds,
       tokenOf: new Map(seeded.map((s) => [s.workerId, s.token])),

@@ -12,8 +12,12 @@ export function severalMastersRows(r: SeveralMastersResult, intervalMs: number, 
   const tag = `${r.masters} master${r.masters === 1 ? '' : 's'}`;
   const s = r.steady;
   const rate = (r.agents * 1_000) / intervalMs;
-  row('setup', `ramp to ${fmt(r.agents)} agents over ${tag}`, fmt(r.rampS, 's'));
-  row('steady', 'agents held in total', fmt(s.agentsTotal), `${fmt(r.agents)}`, check(s.agentsTotal >= r.agents));
+  const p = r.ramp;
+  row('setup', `ramp to ${fmt(r.agents)} agents over ${tag}: connected`, `${fmt(p.reached)} after ${fmt(r.rampS, 's')}`, fmt(r.agents), check(p.complete));
+  const shares = Object.entries(p.cpuCoreShare).map(([group, share]) => `${group} ${fmt(share * 100, '%', 0)}`).join(', ');
+  row('setup', 'ramp CPU (share of one core) by process group', shares);
+  row('setup', 'ramp: machine busy (all cores, every user) / load avg at end', `${fmt((p.machineBusyShare ?? Number.NaN) * 100, '%', 0)} / ${fmt(p.loadavg1AtEnd)}`);
+  row('steady', 'agents held in total (min of the window not taken: at its end)', fmt(s.agentsTotal), `${fmt(r.agents)}`, check(s.agentsTotal >= r.agents));
   for (const m of s.perMaster) {
     row('steady', `${m.label}: agents / heartbeats /s / db writes /s`, `${fmt(m.agents)} / ${fmt(m.heartbeatsPerSecond)} / ${fmt(m.dbWritesPerSecond, '', 2)}`);
     row('steady', `${m.label}: CPU (share of one core) / RSS median`, `${fmt(m.cpuCoreShare * 100, '%')} / ${fmt((m.rssMedianBytes ?? Number.NaN) / MB, 'MB')}`);

@@ -2,6 +2,7 @@ import type { BenchContext } from './context.js';
 import { connectedAgents } from './master-rig.js';
 import { cpuBetween, ProcWatcher } from './procfs.js';
 import { delta, metric, scrape, type MetricSnapshot } from './prom.js';
+import type { RampOutcome } from './ramp-watch.js';
 import { connectedTotal, type RigMaster, type SeveralMastersRig } from './several-masters-rig.js';
 import { distribution, median, progress, sleep, type Distribution } from './util.js';
 import { diffProxy, type ProxySnapshot } from './wire-proxy.js';
@@ -37,6 +38,7 @@ export interface SeveralMastersResult {
   masters: number;
   agents: number;
   rampS: number;
+  ramp: RampOutcome;
   steady: {
     windowS: number;
     agentsTotal: number;
@@ -149,9 +151,9 @@ async function killOne(ctx: BenchContext, rig: SeveralMastersRig): Promise<{ res
   const deadline = ctx.heartbeatTimeoutMs + 60_000;
   for (;;) {
     const elapsed = performance.now() - t0;
-    if (allBackMs === undefined && (await connectedTotal(survivors)) >= ctx.args.agents) {
+    if (allBackMs === undefined && (await connectedTotal(survivors)) >= rig.ramp.reached) {
       allBackMs = performance.now() - t0;
-      progress(`failover: the survivors hold all ${ctx.args.agents} agents ${(allBackMs / 1000).toFixed(1)} s after the kill`);
+      progress(`failover: the survivors hold all ${rig.ramp.reached} agents ${(allBackMs / 1000).toFixed(1)} s after the kill`);
     }
     moves = await fleet.moves();
     const pending = [...moves.values()].filter((at) => at === null).length;
@@ -206,6 +208,7 @@ export async function runSeveralMasters(ctx: BenchContext, rig: SeveralMastersRi
     masters: rig.masters.length,
     agents: ctx.args.agents,
     rampS: rig.rampMs / 1_000,
+    ramp: rig.ramp,
     steady,
     failover,
     falseFlags: { total, byMaster },
