@@ -70,8 +70,28 @@ interface Mark {
   proxy: ProxySnapshot;
 }
 
+/**
+ * /metrics of a master, waiting out a busy spell: on a loaded machine a master's event loop can
+ * stall for seconds (the ramp shows it), and a figure missing for that is worse than a late one.
+ */
+async function patientScrape(port: number): Promise<MetricSnapshot> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await scrape(port, 15_000);
+    } catch (error) {
+      if (attempt >= 4) throw error;
+      progress(`/metrics of port ${port} did not answer (${error instanceof Error ? error.message : String(error)}); again`);
+    }
+  }
+}
+
 async function markAll(masters: readonly RigMaster[]): Promise<Mark[]> {
-  return Promise.all(masters.map(async (m) => ({ metrics: await scrape(m.master.port), proxy: m.proxy.snapshot() })));
+  return Promise.all(
+    masters.map(async (m) => {
+      const proxy = m.proxy.snapshot();
+      return { metrics: await patientScrape(m.master.port), proxy };
+    }),
+  );
 }
 
 function flagsBetween(a: MetricSnapshot, b: MetricSnapshot): Record<string, number> {
@@ -138,7 +158,7 @@ async function killOne(ctx: BenchContext, rig: SeveralMastersRig): Promise<{ res
   const placement = await fleet.placement();
   const victim = [...rig.masters].sort((a, b) => (placement[b.url] ?? 0) - (placement[a.url] ?? 0))[0] as RigMaster;
   const survivors = rig.masters.filter((m) => m !== victim);
-  const killedMetrics = await scrape(victim.master.port);
+  const killedMetrics = await patientScrape(victim.master.port);
   const before = await markAll(survivors);
   const agentsOnIt = await fleet.mark(victim.url);
   progress(`failover: SIGKILL ${victim.label} (pid ${victim.master.pid}) holding ${agentsOnIt} agents`);
@@ -199,7 +219,7 @@ export async function runSeveralMasters(ctx: BenchContext, rig: SeveralMastersRi
   }
   const byMaster: Record<string, Record<string, number>> = {};
   for (const [i, m] of rig.masters.entries()) {
-    const end = endMetrics.get(m) ?? (await scrape(m.master.port));
+    const end = endMetrics.get(m) ?? (await patientScrape(m.master.port));
     byMaster[m.label] = flagsBetween((start[i] as Mark).metrics, end);
   }
   const total = Object.values(byMaster).reduce((n, causes) => n + Object.values(causes).reduce((a, b) => a + b, 0), 0);
