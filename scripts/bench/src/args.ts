@@ -21,6 +21,11 @@ export interface BenchArgs {
   profile: boolean;
   /** 'known': documents hold the fleet's specs already (an earlier connection); 'initial': the contract's initial values. */
   seed: 'known' | 'initial';
+  /**
+   * Several masters (--masters N): N master processes on the one database and the fleet given
+   * all their URLs; this run replaces the single-master scenarios. Undefined: those scenarios.
+   */
+  masters: number | undefined;
 }
 
 export const USAGE = `Usage: pnpm bench [-- options]
@@ -35,6 +40,10 @@ export const USAGE = `Usage: pnpm bench [-- options]
   --detection-agents N  agents closed cleanly, and agents silenced, in the detection scenario (default 100)
   --seed known|initial  registry documents as after an earlier connection (default: known), or the
                       contract's initial values, so that the first hello of every agent writes its specs
+  --masters N         N masters on the one dev database, every agent given all their URLs: agents per
+                      master, heartbeats/s, db writes/s, then (N > 1) SIGKILL of the busiest master:
+                      failover time, false inactive flags. Replaces the scenarios above; --masters 1 is
+                      the same run with one master, for comparison
   --profile           CPU-profile the master (steady window and reconnect storm); figures are then not comparable
   -h, --help`;
 
@@ -59,6 +68,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
       'detection-agents': { type: 'string' },
       profile: { type: 'boolean' },
       seed: { type: 'string' },
+      masters: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -70,6 +80,9 @@ export function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
     scenarios.add(s as Scenario);
   }
   const agents = positive('agents', values.agents, 10_000);
+  const masters = values.masters === undefined ? undefined : positive('masters', values.masters, 1);
+  if (masters !== undefined && values.scenarios !== undefined) throw new Error('--masters runs its own scenario: leave out --scenarios');
+  if (masters !== undefined) scenarios.clear();
   const detectionAgents = positive('detection-agents', values['detection-agents'], 100);
   if (scenarios.has('detection') && 2 * detectionAgents > agents) {
     throw new Error(`--detection-agents ${detectionAgents} needs at least ${2 * detectionAgents} agents`);
@@ -87,5 +100,6 @@ export function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
     detectionAgents,
     profile: values.profile === true,
     seed,
+    masters,
   };
 }

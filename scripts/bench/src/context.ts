@@ -13,6 +13,8 @@ export interface BenchContext {
   workers: Collection<Document>;
   dbHost: string;
   dbPort: number;
+  /** The dev database's process, for CPU figures. */
+  devDbPid: number | undefined;
   database: string;
   /** The fleet's worker ids, in order. */
   fleetIds: string[];

@@ -71,7 +71,8 @@ export class Fleet {
   }
 
   static async start(options: {
-    url: string;
+    /** One master's agent endpoint, or several (each agent gets them all). */
+    url: string | string[];
     specs: FleetSpecs;
     credentials: [string, string][];
     sampled: string[];
@@ -90,7 +91,7 @@ export class Fleet {
         const mine = new Set(p.ids);
         return p.request({
           kind: 'init',
-          url: options.url,
+          urls: typeof options.url === 'string' ? [options.url] : options.url,
           specs: options.specs,
           agents: groups[i] ?? [],
           sampled: options.sampled.filter((id) => mine.has(id)),
@@ -157,6 +158,30 @@ export class Fleet {
       connects: all.reduce((n, s) => n + s.connects, 0),
       rssBytes: all.reduce((n, s) => n + s.rssBytes, 0),
     };
+  }
+
+  /** Agents welcomed now, by master URL (all simulators together). */
+  async placement(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const r of await Promise.all(this.processes.map((p) => p.request({ kind: 'placement' })))) {
+      if (r.kind === 'placement') for (const [url, n] of Object.entries(r.byUrl)) out[url] = (out[url] ?? 0) + n;
+    }
+    return out;
+  }
+
+  /** Marks the agents welcomed by `url` now (before its master is killed); returns how many. */
+  async mark(url: string): Promise<number> {
+    const replies = await Promise.all(this.processes.map((p) => p.request({ kind: 'mark', url })));
+    return replies.reduce((n, r) => n + (r.kind === 'marked' ? r.count : 0), 0);
+  }
+
+  /** For each marked agent, when (epoch ms) another master welcomed it, or null. */
+  async moves(): Promise<Map<string, number | null>> {
+    const out = new Map<string, number | null>();
+    for (const r of await Promise.all(this.processes.map((p) => p.request({ kind: 'moves' })))) {
+      if (r.kind === 'moves') for (const [id, at] of r.moves) out.set(id, at);
+    }
+    return out;
   }
 
   async kill(): Promise<void> {

@@ -8,7 +8,8 @@ export type FleetSpecs = Specs;
 export type FleetRequest =
   | {
       kind: 'init';
-      url: string;
+      /** The masters' agent endpoints: each agent gets the whole list (the real agent's rounds). */
+      urls: string[];
       specs: FleetSpecs;
       /** [worker_id, token] of every agent this process simulates. */
       agents: [string, string][];
@@ -23,7 +24,13 @@ export type FleetRequest =
   | { kind: 'silence'; ids: string[] }
   /** Drops the given agents (clean close if still connected) and starts fresh ones with the same ids (and other specs, if given). */
   | { kind: 'replace'; ids: string[]; specs?: FleetSpecs }
-  | { kind: 'stats' };
+  | { kind: 'stats' }
+  /** Agents welcomed now, by the master URL they are on. */
+  | { kind: 'placement' }
+  /** Remembers the agents welcomed now by `url` (its master is about to be killed); replies with how many. */
+  | { kind: 'mark'; url: string }
+  /** For each marked agent: when (epoch ms) another master welcomed it after the mark, or null. */
+  | { kind: 'moves' };
 
 export interface FleetStats {
   agents: number;
@@ -41,6 +48,9 @@ export type FleetReply =
   | { kind: 'silenced'; at: [string, number, number | undefined][] }
   | { kind: 'replaced' }
   | { kind: 'stats'; stats: FleetStats }
+  | { kind: 'placement'; byUrl: Record<string, number> }
+  | { kind: 'marked'; count: number }
+  | { kind: 'moves'; moves: [string, number | null][] }
   | { kind: 'error'; message: string };
 
 /** Unsolicited: send times (epoch ms) of sampled heartbeats, batched. */

@@ -5,12 +5,14 @@
  * silent logger. Driven by the coordinator over IPC (see fleet-protocol.ts).
  *
  * The only thing added is a wrapper around the WebSocket it opens: it counts
- * heartbeats, stamps the send time of sampled ones, and can silence an agent
- * (no heartbeats, no pongs, no reconnect) without closing its socket.
+ * heartbeats, stamps the send time of sampled ones, can silence an agent
+ * (no heartbeats, no pongs, no reconnect) without closing its socket, and
+ * notes which master welcomed it (several masters: placement.ts).
  */
 import WebSocket, { type ClientOptions } from 'ws';
 import { createAgent, createFakeProbe, createLogger, type Agent } from '../../../packages/agent/dist/index.js';
 import type { BeatReport, FleetEnvelope, FleetReply, FleetRequest, FleetSpecs, FleetStats } from './fleet-protocol.js';
+import { Placement } from './placement.js';
 import { sampleProcess } from './procfs.js';
 import { sleep } from './util.js';
 
@@ -27,7 +29,8 @@ interface Holder {
 
 const logger = createLogger({ level: 'silent' });
 const holders = new Map<string, Holder>();
-let url = '';
+let urls: string[] = [];
+const placement = new Placement();
 let specs: FleetSpecs = { total_cpu: 0, total_memory: 0, total_storage: 0, total_gpu: 0 };
 let heartbeatsSent = 0;
 let connects = 0;
@@ -45,6 +48,7 @@ function connectFor(holder: Holder): (target: string, options: ClientOptions) =>
     if (holder.silenced) throw new Error('silenced by the benchmark');
     connects += 1;
     const ws = new WebSocket(target, options);
+    placement.watch(holder.id, target, ws);
     const send = ws.send.bind(ws) as (...args: unknown[]) => void;
     const pong = ws.pong.bind(ws) as (...args: unknown[]) => void;
     // Own properties shadow the prototype's methods for this socket only.
@@ -72,7 +76,7 @@ function startAgent(holder: Holder): void {
   holder.silenced = false;
   holder.lastBeatAt = undefined;
   const agent = createAgent({
-    masterUrl: url,
+    masterUrl: urls,
     workerId: holder.id,
     token: holder.token,
     agentVersion: 'bench',
@@ -152,7 +156,7 @@ function stats(): FleetStats {
 async function handle(request: FleetRequest): Promise<FleetReply> {
   switch (request.kind) {
     case 'init': {
-      url = request.url;
+      urls = request.urls;
       specs = request.specs;
       const sampled = new Set(request.sampled);
       for (const [id, token] of request.agents) {
@@ -171,6 +175,12 @@ async function handle(request: FleetRequest): Promise<FleetReply> {
       return { kind: 'replaced' };
     case 'stats':
       return { kind: 'stats', stats: stats() };
+    case 'placement':
+      return { kind: 'placement', byUrl: placement.byUrl() };
+    case 'mark':
+      return { kind: 'marked', count: placement.mark(request.url) };
+    case 'moves':
+      return { kind: 'moves', moves: placement.moves() };
   }
 }
 

@@ -24,6 +24,9 @@ import { runBare } from './scenario-bare.js';
 import { runDetection } from './scenario-detection.js';
 import { runSpecsChange } from './scenario-specs.js';
 import { runSteady } from './scenario-steady.js';
+import { severalMastersRows } from './rows-several-masters.js';
+import { runSeveralMasters, type SeveralMastersResult } from './scenario-several-masters.js';
+import { setUpSeveralMasters } from './several-masters-rig.js';
 import { runStorm } from './scenario-storm.js';
 import { seedWorkers, workerIds } from './seed.js';
 import { WireProxy, type RecordedCommand } from './wire-proxy.js';
@@ -117,6 +120,7 @@ async function main(args: BenchArgs): Promise<void> {
       workers: db.collection('WORKER_REGISTRY'),
       dbHost: url.hostname,
       dbPort: Number(url.port),
+      devDbPid: devDbPid(dbState),
       database: DATABASE,
       fleetIds,
       tokenOf: new Map(seeded.map((s) => [s.workerId, s.token])),
@@ -134,6 +138,15 @@ async function main(args: BenchArgs): Promise<void> {
     const cleanIds = pick(fleetIds, args.detectionAgents, 1, taken);
     const silentIds = pick(fleetIds, args.detectionAgents, 2, taken);
     const specsIds = pick(fleetIds, Math.min(SPEC_CHANGE_AGENTS, args.agents - taken.size), 3, taken);
+
+    if (args.masters !== undefined) {
+      const rig = await setUpSeveralMasters(ctx, args.masters);
+      results.severalMasters = await runSeveralMasters(ctx, rig);
+      progress('stopping the fleet and the masters');
+      await rig.fleet.kill();
+      await Promise.all(rig.masters.map((m) => m.master.stop()));
+      results.masterLogs = rig.masters.map((m) => m.master.logFile);
+    }
 
     if (args.scenarios.has('baseline')) {
       results.bare = await runBare(ctx);
@@ -174,7 +187,9 @@ async function main(args: BenchArgs): Promise<void> {
     process.off('SIGTERM', interrupt);
   }
 
-  const rows = buildRows(args, results);
+  const several = results.severalMasters as SeveralMastersResult | undefined;
+  const rows =
+    several === undefined ? buildRows(args, results) : severalMastersRows(several, DEFAULTS.heartbeatIntervalMs, DEFAULTS.heartbeatTimeoutMs);
   const load = machineLoad();
   const report = {
     benchmark: 'cluster worker registry: fleet benchmark against the performance limits of docs/DESIGN.md',
