@@ -87,6 +87,46 @@ test('the sweep keeps a second of margin: a heartbeat one whole second past the 
   await waitFor('edge flagged', async () => (await h.worker('edge'))?.is_active === false, { timeoutMs: 2_000 });
 });
 
+test('another master that is behind (alive, its last write older than the timeout) keeps its workers from this master\'s sweep; once it stops publishing they are flagged', async () => {
+  // 'behind-1' is served by a master whose heartbeat writes wait on a slow
+  // database: its last_heartbeat is 3 s old (past the 1 s timeout), and that
+  // master's last write stood for 4 s ago. It publishes that on the write
+  // horizon as a live master does after every write; the test plays it.
+  await seedStale('behind-1', 3);
+  const horizon = h.db.collection<{ _id: string; written_as_of: Date; published_at: Date }>('MASTER_WRITE_HORIZON');
+  const writtenAsOf = new Date(Date.now() - 4_000);
+  const publish = () => horizon.updateOne({ _id: 'behind-master' }, { $set: { written_as_of: writtenAsOf, published_at: new Date() } }, { upsert: true });
+  await publish();
+  const m = await h.startMaster();
+  // A worker this master serves: only a master that serves someone publishes its own entry.
+  const served = realAgent(m.url, 'served-1', await h.register('served-1'));
+  await served.start();
+  await waitFor('served-1 active', async () => (await h.worker('served-1'))?.is_active === true);
+  const sweeps = m.commands.mark();
+  const publishUntil = performance.now() + 3 * TIMEOUT + 500;
+  while (performance.now() < publishUntil) {
+    await publish();
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(m.commands.count(sweeps, 'update', 'sweep')).toBeGreaterThanOrEqual(5);
+  expect((await h.worker('behind-1'))?.is_active).toBe(true);
+  // This master's own entry is there too.
+  const { instance_id: instanceId } = (await (await fetch(`${m.http}/healthz`)).json()) as { instance_id: string };
+  expect(await horizon.countDocuments({ _id: instanceId })).toBe(1);
+
+  // That master dies (publishes no more): one timeout later it holds nobody back.
+  const diedAt = performance.now();
+  await waitFor('behind-1 flagged', async () => (await h.worker('behind-1'))?.is_active === false, { timeoutMs: TIMEOUT + 2_000, intervalMs: 20 });
+  expect(performance.now() - diedAt).toBeGreaterThanOrEqual(TIMEOUT - 200);
+  expect(m.logs.filter((l) => l.msg === 'workers flagged inactive')).toEqual([expect.objectContaining({ cause: 'sweep', count: 1 })]);
+
+  // A clean stop withdraws this master's entry; the dead one's, published within the day, stays.
+  await served.close();
+  await m.close();
+  expect(await horizon.countDocuments({ _id: instanceId })).toBe(0);
+  expect(await horizon.countDocuments({ _id: 'behind-master' })).toBe(1);
+});
+
 test('a replacement master started during the hand-over flags nobody that came back; a worker that did not is flagged after the timeout', async () => {
   const ids = ['a1', 'a2', 'a3', 'a4'];
   const tokens = await Promise.all(ids.map((id) => h.register(id)));

@@ -118,6 +118,7 @@ export function createMaster(deps: CreateMasterOptions): Master {
       server.closeAllConnections();
       await handOver(served);
       await writer.stop();
+      await sweeper.withdraw();
       await released;
       wss.close();
       refusals.close();

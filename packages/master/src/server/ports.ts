@@ -46,3 +46,10 @@ export interface AdmissionVersionPort {
 
 /** Constant-time comparison of a presented token with a stored hash. */
 export type TokenVerifier = (token: string, hashHex: string) => boolean;
+
+/** How far every running master has written heartbeats (../registry/write-horizon.ts). */
+export interface WriteHorizonPort {
+  publish(instanceId: string, writtenAsOfMs: number, nowMs: number): Promise<void>;
+  oldestLive(liveSinceMs: number): Promise<number | undefined>;
+  withdraw(instanceId: string, staleBeforeMs: number): Promise<void>;
+}

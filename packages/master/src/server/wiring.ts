@@ -20,6 +20,7 @@ import { adminRoutesFor } from './http/admin-routes.js';
 import { LivenessMonitor } from './liveness/monitor.js';
 import { LivenessTracker } from './liveness/rules.js';
 import { StaleSweeper } from './liveness/stale-sweep.js';
+import { createWriteHorizon } from '../registry/write-horizon.js';
 import type { CreateMasterOptions } from './master.js';
 import { resolveServerOptions, type ServerOptions } from './options.js';
 import type { CredentialsPort, RegistryPort } from './ports.js';
@@ -75,7 +76,12 @@ export function wireParts(deps: CreateMasterOptions): MasterParts {
   });
   const tracker = new LivenessTracker(clock.monotonic);
   const { heartbeatIntervalMs, heartbeatTimeoutMs } = options;
-  const sweeper = new StaleSweeper({ registry, clock, health, metrics, logger, heartbeatTimeoutMs, intervalMs: options.sweepIntervalMs });
+  // Published at most every 250 ms (each flush at the default 1 s): a sweep's cutoff is then at most that much older than need be.
+  const horizon =
+    deps.db === undefined
+      ? undefined
+      : { port: createWriteHorizon(deps.db), instanceId: identity.instanceId, serving: (): boolean => host.sessions.size > 0, publishEveryMs: Math.max(250, options.flushIntervalMs) };
+  const sweeper = new StaleSweeper({ registry, clock, health, metrics, logger, heartbeatTimeoutMs, intervalMs: options.sweepIntervalMs, horizon });
   const writer = new HeartbeatWriter({
     registry,
     clock,

@@ -113,4 +113,84 @@ describe('StaleSweeper', () => {
     clock.advance(1_000);
     await expect(sweeper.maybeSweep()).rejects.toThrow('unreachable');
   });
+
+  describe('with a write horizon (several masters on one database)', () => {
+    function withHorizon() {
+      const registry = new FakeRegistry();
+      const clock = new ManualClock();
+      const { health } = testHealth(clock);
+      const calls: string[] = [];
+      /** Entries as the database would hold them: written_as_of and published_at, epoch ms. */
+      const entries = new Map<string, { writtenAsOfMs: number; publishedAtMs: number }>();
+      let serving = true;
+      const sweeper = new StaleSweeper({
+        registry,
+        clock,
+        health,
+        metrics: testMetrics(),
+        logger: captureLogger().logger,
+        heartbeatTimeoutMs: 1_000,
+        intervalMs: 500,
+        horizon: {
+          instanceId: 'me',
+          serving: () => serving,
+          publishEveryMs: 250,
+          port: {
+            publish(id, writtenAsOfMs, nowMs) {
+              calls.push(`publish ${id}`);
+              entries.set(id, { writtenAsOfMs, publishedAtMs: nowMs });
+              return Promise.resolve();
+            },
+            oldestLive(liveSinceMs) {
+              const live = [...entries.values()].filter((e) => e.publishedAtMs >= liveSinceMs).map((e) => e.writtenAsOfMs);
+              return Promise.resolve(live.length === 0 ? undefined : Math.min(...live));
+            },
+            withdraw(id) {
+              calls.push(`withdraw ${id}`);
+              entries.delete(id);
+              return Promise.resolve();
+            },
+          },
+        },
+      });
+      sweeper.startNow();
+      return { registry, clock, sweeper, calls, entries, setServing: (value: boolean) => (serving = value) };
+    }
+
+    test('judges by the oldest write of a master heard from within the timeout, if older than its own', async () => {
+      const { registry, clock, sweeper, entries } = withHorizon();
+      clock.advance(5_000);
+      // Another master, alive (published just now), whose last write stood for 3 s ago.
+      entries.set('behind', { writtenAsOfMs: clock.wallMs - 3_000, publishedAtMs: clock.wallMs });
+      await sweeper.maybeSweep(clock.wallMs);
+      expect(registry.calls.at(-1)).toEqual({ op: 'sweepStale', cutoff: sweepCutoffSeconds(clock.wallMs - 3_000, 1_000) });
+      // It stops publishing: one timeout later it holds nobody back.
+      clock.advance(1_001);
+      await sweeper.maybeSweep(clock.wallMs);
+      expect(registry.calls.at(-1)).toEqual({ op: 'sweepStale', cutoff: sweepCutoffSeconds(clock.wallMs, 1_000) });
+    });
+
+    test('publishes after a write at most every publishEveryMs while it serves; withdraws once when it serves nobody', async () => {
+      const { clock, sweeper, calls, setServing } = withHorizon();
+      await sweeper.maybeSweep(clock.wallMs);
+      clock.advance(100);
+      await sweeper.maybeSweep(clock.wallMs);
+      clock.advance(150);
+      await sweeper.maybeSweep(clock.wallMs);
+      expect(calls).toEqual(['publish me', 'publish me']);
+      setServing(false);
+      clock.advance(250);
+      await sweeper.maybeSweep(clock.wallMs);
+      clock.advance(250);
+      await sweeper.maybeSweep(clock.wallMs);
+      expect(calls).toEqual(['publish me', 'publish me', 'withdraw me']);
+    });
+
+    test('the sweep at start spares the workers of a master that is behind', async () => {
+      const { registry, clock, sweeper, entries } = withHorizon();
+      entries.set('behind', { writtenAsOfMs: clock.wallMs - 10_000, publishedAtMs: clock.wallMs });
+      await sweeper.sweepAtStart();
+      expect(registry.calls).toEqual([{ op: 'sweepStale', cutoff: sweepCutoffSeconds(clock.wallMs - 10_000, 1_000) }]);
+    });
+  });
 });

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { MasterMetrics } from '../../metrics/metrics.js';
 import type { Clock } from '../clock.js';
 import type { DbHealth } from '../db-health.js';
-import type { RegistryPort } from '../ports.js';
+import type { RegistryPort, WriteHorizonPort } from '../ports.js';
 
 /**
  * The sweep flags `last_heartbeat < cutoff`. last_heartbeat is whole seconds,
@@ -37,7 +37,18 @@ export interface StaleSweepOptions {
   heartbeatTimeoutMs: number;
   /** Least time between two sweeps (less 10% for timer jitter). */
   intervalMs: number;
+  /**
+   * How far the other masters on this database have written heartbeats, and
+   * this master's name there; `serving`: whether it holds any session (a
+   * master with none has nobody to protect and publishes nothing);
+   * `publishEveryMs`: least time between two publications. Without it (unit tests, a lone master's fakes)
+   * a sweep judges by this master's own write alone.
+   */
+  horizon?: { port: WriteHorizonPort; instanceId: string; serving: () => boolean; publishEveryMs: number } | undefined;
 }
+
+/** Entries of masters not heard from for this long are deleted when a master stops cleanly. */
+const FORGOTTEN_AFTER_MS = 24 * 60 * 60 * 1000;
 
 /**
  * The database-side stale detection: one updateMany over every master's
@@ -47,6 +58,8 @@ export interface StaleSweepOptions {
  */
 export class StaleSweeper {
   #lastRunMs = Number.NEGATIVE_INFINITY;
+  /** Monotonic time of this master's last publication on the write horizon; undefined: it has no entry there. */
+  #publishedAtMs: number | undefined;
   /** When the master started (monotonic, and wall clock): undefined until startNow(), and no sweep until then. */
   #started: { monotonicMs: number; wallMs: number } | undefined;
 
@@ -68,7 +81,7 @@ export class StaleSweeper {
   async sweepAtStart(): Promise<void> {
     const { clock, heartbeatTimeoutMs } = this.options;
     if (this.#started === undefined) return;
-    const cutoff = sweepCutoffSeconds(this.#started.wallMs, heartbeatTimeoutMs);
+    const cutoff = sweepCutoffSeconds(await this.#judgedAsOf(this.#started.wallMs, clock.now()), heartbeatTimeoutMs);
     const flagged = await this.options.registry.sweepStale(cutoff, new Date(clock.now()));
     this.options.health.success('sweep');
     if (flagged > 0) {
@@ -83,10 +96,13 @@ export class StaleSweeper {
    * follows. The cutoff is taken from it, not from now: when a write takes
    * longer than the timeout (a slow database), every live worker's
    * last_heartbeat is older than now - timeout, but not older than that write.
+   * Another master may be behind in the same way: the cutoff is taken from the
+   * oldest write of the masters on the write horizon, if that is older.
    */
   async maybeSweep(writtenAsOfMs?: number): Promise<void> {
-    const { clock, health, heartbeatTimeoutMs } = this.options;
+    const { clock, health, heartbeatTimeoutMs, horizon } = this.options;
     if (this.#started === undefined) return;
+    if (horizon !== undefined && writtenAsOfMs !== undefined) await this.#publish(horizon, writtenAsOfMs);
     const mono = clock.monotonic();
     // 10% slack: cycles end at jittery times, and a sweep every flush at a
     // 1 s flush and 1 s interval must not turn into one every other flush.
@@ -94,10 +110,11 @@ export class StaleSweeper {
     if (!sweepAllowed(mono, this.#started.monotonicMs, health.recoveredAtMs, heartbeatTimeoutMs)) return;
     this.#lastRunMs = mono;
     const nowMs = clock.now();
-    const cutoff = sweepCutoffSeconds(Math.min(writtenAsOfMs ?? nowMs, nowMs), heartbeatTimeoutMs);
     const end = this.options.metrics.sweepDuration.startTimer();
+    let cutoff: number;
     let flagged: number;
     try {
+      cutoff = sweepCutoffSeconds(await this.#judgedAsOf(Math.min(writtenAsOfMs ?? nowMs, nowMs), nowMs), heartbeatTimeoutMs);
       flagged = await this.options.registry.sweepStale(cutoff, new Date(nowMs));
     } catch (error) {
       end();
@@ -109,6 +126,47 @@ export class StaleSweeper {
     if (flagged > 0) {
       this.options.metrics.workersFlaggedInactive.inc({ cause: 'sweep' }, flagged);
       this.options.logger.info({ cause: 'sweep', count: flagged, cutoff }, 'workers flagged inactive');
+    }
+  }
+
+  /**
+   * After a successful write, due sweep or not: the other masters' sweeps
+   * judge by it, and a write that turns out slow cannot announce itself
+   * while it waits. A master that serves nobody withdraws its entry, so that
+   * its last write does not hold the others back for a timeout.
+   */
+  async #publish(horizon: NonNullable<StaleSweepOptions['horizon']>, writtenAsOfMs: number): Promise<void> {
+    const mono = this.options.clock.monotonic();
+    if (!horizon.serving()) {
+      if (this.#publishedAtMs === undefined) return;
+      await horizon.port.withdraw(horizon.instanceId, this.options.clock.now() - FORGOTTEN_AFTER_MS);
+      this.#publishedAtMs = undefined;
+      return;
+    }
+    if (this.#publishedAtMs !== undefined && mono - this.#publishedAtMs < horizon.publishEveryMs) return;
+    await horizon.port.publish(horizon.instanceId, writtenAsOfMs, this.options.clock.now());
+    this.#publishedAtMs = mono;
+  }
+
+  /**
+   * The time a sweep judges last_heartbeat against: this master's own write,
+   * or the oldest write of a master heard from within the timeout, if older.
+   */
+  async #judgedAsOf(ownMs: number, nowMs: number): Promise<number> {
+    const { horizon, heartbeatTimeoutMs } = this.options;
+    if (horizon === undefined) return ownMs;
+    const oldest = await horizon.port.oldestLive(nowMs - heartbeatTimeoutMs);
+    return oldest === undefined ? ownMs : Math.min(ownMs, oldest);
+  }
+
+  /** A clean stop: this master no longer holds the others' sweeps back. Best effort (the entry ages out anyway). */
+  async withdraw(): Promise<void> {
+    const { horizon, clock, logger } = this.options;
+    if (horizon === undefined) return;
+    try {
+      await horizon.port.withdraw(horizon.instanceId, clock.now() - FORGOTTEN_AFTER_MS);
+    } catch (error) {
+      logger.warn({ error: error instanceof Error ? error.message : String(error) }, 'could not withdraw this master from the write horizon; it ages out after one heartbeat timeout');
     }
   }
 }

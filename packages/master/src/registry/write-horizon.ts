@@ -1,0 +1,61 @@
+import type { Collection, Db } from 'mongodb';
+import { describeHosts, guard } from './driver-errors.js';
+
+/**
+ * How far each running master has written its workers' heartbeats, so that
+ * one master's stale sweep never flags the workers of another that is alive
+ * but behind (its heartbeat write waiting on a slow or overloaded database).
+ *
+ * Every master, after each heartbeat write that succeeded, records the time
+ * that write stood for (`written_as_of`) and when it said so
+ * (`published_at`). A sweep judges last_heartbeat against the oldest
+ * `written_as_of` of the masters heard from within the heartbeat timeout
+ * (itself included): a worker of a master that is behind has a last_heartbeat
+ * no older than that master's last write. A master that died stops
+ * publishing; after one timeout it no longer holds the others back, which is
+ * also when its workers' timeout runs out, so they are flagged no later than
+ * before. A master that stops cleanly withdraws its entry.
+ */
+export interface WriteHorizon {
+  /** One upsert by _id. */
+  publish(instanceId: string, writtenAsOfMs: number, nowMs: number): Promise<void>;
+  /** The oldest written_as_of (epoch ms) among entries published at or after `liveSinceMs`; undefined if none. One find. */
+  oldestLive(liveSinceMs: number): Promise<number | undefined>;
+  /** Removes this master's entry (clean stop) and any entry not published since `staleBeforeMs` (masters long gone). */
+  withdraw(instanceId: string, staleBeforeMs: number): Promise<void>;
+}
+
+/** Created by the first publish (an upsert); a handful of documents, found by _id or a scan. */
+export const WRITE_HORIZON_COLLECTION = 'MASTER_WRITE_HORIZON';
+
+interface HorizonDocument {
+  _id: string;
+  written_as_of: Date;
+  published_at: Date;
+}
+
+export function createWriteHorizon(db: Db, options: { describeDatabase?: string } = {}): WriteHorizon {
+  const where = options.describeDatabase ?? describeHosts(db);
+  const entries: Collection<HorizonDocument> = db.collection<HorizonDocument>(WRITE_HORIZON_COLLECTION);
+  return {
+    async publish(instanceId, writtenAsOfMs, nowMs) {
+      await guard(where, () =>
+        entries.updateOne({ _id: instanceId }, { $set: { written_as_of: new Date(writtenAsOfMs), published_at: new Date(nowMs) } }, { upsert: true }),
+      );
+    },
+    async oldestLive(liveSinceMs) {
+      const [oldest] = await guard(where, () =>
+        entries
+          .find({ published_at: { $gte: new Date(liveSinceMs) } }, { projection: { written_as_of: 1 } })
+          .sort({ written_as_of: 1 })
+          .limit(1)
+          .toArray(),
+      );
+      const at = oldest?.written_as_of;
+      return at instanceof Date && !Number.isNaN(at.getTime()) ? at.getTime() : undefined;
+    },
+    async withdraw(instanceId, staleBeforeMs) {
+      await guard(where, () => entries.deleteMany({ $or: [{ _id: instanceId }, { published_at: { $lt: new Date(staleBeforeMs) } }] }));
+    },
+  };
+}
