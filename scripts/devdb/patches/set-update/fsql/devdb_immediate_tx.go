@@ -75,3 +75,33 @@ func (c *DevdbConn) QueryRowContext(ctx context.Context, query string, args ...a
 	c.l.With(slog.Int("args", len(args))).DebugContext(ctx, fmt.Sprintf("devdb >>> %s", query))
 	return c.conn.QueryRowContext(ctx, query, args...)
 }
+
+// LogPlan logs SQLite's EXPLAIN QUERY PLAN of a statement at debug level (and
+// runs it only then), one line: "devdb plan <<< detail | detail ...".
+func (c *DevdbConn) LogPlan(ctx context.Context, query string, args ...any) {
+	if !c.l.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+
+	rows, err := c.conn.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		c.l.DebugContext(ctx, "devdb plan failed", logging.Error(err))
+		return
+	}
+	defer rows.Close() //nolint:errcheck // read-only
+
+	var details []string
+
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+
+		if err = rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			break
+		}
+
+		details = append(details, detail)
+	}
+
+	c.l.DebugContext(ctx, "devdb plan <<< "+strings.Join(details, " | "))
+}

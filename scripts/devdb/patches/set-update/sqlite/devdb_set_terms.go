@@ -70,7 +70,8 @@ func devdbSetFields(update *types.Document) ([]devdbSetField, bool) {
 		case int64:
 			typ = "long"
 		case float64:
-			if math.IsNaN(v) || math.IsInf(v, 0) {
+			// -0: FerretDB's own path stores a $set of -0 as 0 (MongoDB keeps -0); left to it.
+			if math.IsNaN(v) || math.IsInf(v, 0) || (v == 0 && math.Signbit(v)) {
 				return nil, false
 			}
 

@@ -70,6 +70,8 @@ func (c *collection) DevdbUpdateSet(ctx context.Context, filter, update *types.D
 			return nil
 		}
 
+		conn.LogPlan(ctx, s.update, s.updateArgs...)
+
 		res, err := conn.ExecContext(ctx, s.update, s.updateArgs...)
 		if err != nil {
 			return lazyerrors.Error(err)
