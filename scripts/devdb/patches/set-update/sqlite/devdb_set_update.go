@@ -70,6 +70,11 @@ func (c *collection) DevdbUpdateSet(ctx context.Context, filter, update *types.D
 			return nil
 		}
 
+		if n == 0 {
+			matched, modified, done = 0, 0, true // the UPDATE would read the same rows again for nothing
+			return nil
+		}
+
 		conn.LogPlan(ctx, s.update, s.updateArgs...)
 
 		res, err := conn.ExecContext(ctx, s.update, s.updateArgs...)
