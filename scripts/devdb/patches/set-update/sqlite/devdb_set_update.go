@@ -47,7 +47,7 @@ func (c *collection) DevdbUpdateSet(ctx context.Context, filter, update *types.D
 	}
 
 	meta := c.r.CollectionGet(ctx, c.dbName, c.name)
-	if meta == nil || meta.Capped() {
+	if meta == nil || meta.Capped() || devdbSetsUniqueField(meta, set) {
 		return 0, 0, false, nil
 	}
 
@@ -96,6 +96,27 @@ func (c *collection) DevdbUpdateSet(ctx context.Context, filter, update *types.D
 	}
 
 	return matched, modified, done, nil
+}
+
+// devdbSetsUniqueField: whether a set field is in a unique index. A duplicate
+// would fail the UPDATE as a whole, where FerretDB's own path keeps the
+// documents it wrote before the failing one (as MongoDB does): left to it.
+func devdbSetsUniqueField(meta *metadata.Collection, set []devdbSetField) bool {
+	for _, index := range meta.Settings.Indexes {
+		if !index.Unique {
+			continue
+		}
+
+		for _, key := range index.Key {
+			for _, f := range set {
+				if key.Field == f.field {
+					return true
+				}
+			}
+		}
+	}
+
+	return false
 }
 
 type devdbSetSQL struct {
