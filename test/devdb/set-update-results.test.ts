@@ -178,6 +178,9 @@ describe('updateMany $set in SQL and through FerretDB', () => {
     await both({ k: 'd20' }, { $set: { 'v.x': 1 } });
     await both({ k: { $in: ['d1', 'd2'] } }, { $set: { s: 'y' }, $inc: { tail: 1 } });
     await both({ k: { $in: ['d1', 'd2'] } }, { $set: { nested: { a: 1 } } });
+    // A field in a unique index: the second document's duplicate fails the statement.
+    await expect(fast.updateMany({ k: { $in: ['d1', 'd2'] } }, { $set: { k: 'dup' } })).rejects.toThrow();
+    await expect(slow.updateMany({ $and: [{ k: { $in: ['d1', 'd2'] } }] }, { $set: { k: 'dup' } })).rejects.toThrow();
     await expectSameDocuments();
   });
 
