@@ -125,15 +125,15 @@ source_hash() {
 #  6. set-update: an updateMany whose update is a plain $set of top-level scalars (the heartbeats,
 #     the inactive flags, the sweep) still read, decoded, re-encoded and wrote back every matched
 #     document in Go (0.4 ms a document). When the whole filter has an exact SQL form, it is now
-#     one SELECT (do all the rows read have the types on which that form is exact, and how many
-#     match) and one UPDATE ... SET _ferretdb_sjson = json_set(...) of the rows that change, in
-#     one transaction (patches/set-update, called from the update command before FerretDB's own
+#     one SELECT (do all the rows read have the types on which that form is exact, how many
+#     match, which change) and one UPDATE ... SET _ferretdb_sjson = json_set(...) of those by
+#     rowid, in one transaction (patches/set-update, called from the update command before FerretDB's own
 #     path, which runs unchanged whenever it does not apply). Needs patch 5.
 #     DEVDB_SET_PUSHDOWN=0 builds without it (the other five stay).
 # DEVDB_UPSTREAM=1 builds the unmodified module instead.
 PATCH_VERSION="id-index+update-close+in-set+update-batch-v2"
 PUSHDOWN_VERSION="pushdown-v1"
-SET_UPDATE_VERSION="set-update-v1"
+SET_UPDATE_VERSION="set-update-v2"
 
 patch_mode() {
   if [[ "${DEVDB_UPSTREAM:-0}" == 1 ]]; then

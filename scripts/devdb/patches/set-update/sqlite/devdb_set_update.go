@@ -28,8 +28,9 @@ import (
 // same position, same schema) with the text FerretDB would have stored.
 // In one IMMEDIATE transaction: a SELECT counts the rows that do not qualify
 // (any: nothing is written, done is false and FerretDB's path runs) and the
-// rows that match; one UPDATE writes the rows whose value actually changes,
-// as FerretDB's types.Identical decides, which is MongoDB's nModified.
+// rows that match, and lists the rows whose value actually changes, as
+// FerretDB's types.Identical decides (MongoDB's nModified); one UPDATE
+// writes those by rowid.
 func (c *collection) DevdbUpdateSet(ctx context.Context, filter, update *types.Document) (matched, modified int32, done bool, err error) {
 	set, ok := devdbSetFields(update)
 	if !ok {
@@ -51,7 +52,7 @@ func (c *collection) DevdbUpdateSet(ctx context.Context, filter, update *types.D
 		return 0, 0, false, nil
 	}
 
-	where, whereArgs := " WHERE 1", []any(nil)
+	where, whereArgs := "", []any(nil)
 	if filter != nil {
 		if w, a, pushed := devdbPushdown(filter, meta); pushed {
 			where, whereArgs = w, a
@@ -61,8 +62,11 @@ func (c *collection) DevdbUpdateSet(ctx context.Context, filter, update *types.D
 	s := devdbSetStatements(meta.TableName, where, whereArgs, terms, set)
 
 	err = db.DevdbInImmediateTransaction(ctx, func(conn *fsql.DevdbConn) error {
+		conn.LogPlan(ctx, s.count, s.countArgs...)
+
 		var unfit, n int64
-		if err := conn.QueryRowContext(ctx, s.count, s.countArgs...).Scan(&unfit, &n); err != nil {
+		var rowids string
+		if err := conn.QueryRowContext(ctx, s.count, s.countArgs...).Scan(&unfit, &n, &rowids); err != nil {
 			return lazyerrors.Error(err)
 		}
 
@@ -70,14 +74,15 @@ func (c *collection) DevdbUpdateSet(ctx context.Context, filter, update *types.D
 			return nil
 		}
 
-		if n == 0 {
-			matched, modified, done = 0, 0, true // the UPDATE would read the same rows again for nothing
+		matched, done = int32(n), true
+		if rowids == "[]" {
 			return nil
 		}
 
-		conn.LogPlan(ctx, s.update, s.updateArgs...)
+		args := append(append([]any{}, s.updateArgs...), rowids)
+		conn.LogPlan(ctx, s.update, args...)
 
-		res, err := conn.ExecContext(ctx, s.update, s.updateArgs...)
+		res, err := conn.ExecContext(ctx, s.update, args...)
 		if err != nil {
 			return lazyerrors.Error(err)
 		}
@@ -87,7 +92,7 @@ func (c *collection) DevdbUpdateSet(ctx context.Context, filter, update *types.D
 			return lazyerrors.Error(err)
 		}
 
-		matched, modified, done = int32(n), int32(changed), true
+		modified = int32(changed)
 
 		return nil
 	})
@@ -123,16 +128,17 @@ type devdbSetSQL struct {
 	count      string
 	countArgs  []any
 	update     string
-	updateArgs []any
+	updateArgs []any // then the rowids, as a JSON array
 }
 
 // devdbSetStatements builds the SELECT and the UPDATE. where is devdbPushdown's
-// clause: it drives the index lookup; the exact terms and type checks are
-// checked on the rows it finds (their expressions carry a unary + so that
-// SQLite does not choose an index by them).
+// clause: it drives the index lookup. The rows it finds are parsed once into
+// JSONB (a MATERIALIZED CTE, so that SQLite does not parse them again for each
+// term), where the exact terms, the type checks and the change checks read
+// them. The UPDATE writes the rows the SELECT listed, by rowid.
 func devdbSetStatements(table, where string, whereArgs []any, terms []devdbExactTerm, set []devdbSetField) devdbSetSQL {
 	var fit, exact, changed, assign []string
-	var exactArgs, changedArgs, assignArgs []any
+	var exactArgs, changedArgs []any
 
 	for _, t := range terms {
 		fit = append(fit, devdbTypeCheck(t.field, t.types))
@@ -140,12 +146,14 @@ func devdbSetStatements(table, where string, whereArgs []any, terms []devdbExact
 		exactArgs = append(exactArgs, t.args...)
 	}
 
+	var s devdbSetSQL
+
 	for _, f := range set {
 		fit = append(fit, devdbTypeCheck(f.field, []string{f.typ}))
 		assign = append(assign, fmt.Sprintf("'$.%s', json(?)", f.field))
-		assignArgs = append(assignArgs, f.text)
+		s.updateArgs = append(s.updateArgs, f.text)
 
-		expr := fmt.Sprintf("+(%s->'%s')", metadata.DefaultColumn, f.field)
+		expr := fmt.Sprintf("%s->'%s'", devdbRowJSONB, f.field)
 		if len(f.same) == 1 {
 			changed = append(changed, expr+" IS NOT ?")
 			changedArgs = append(changedArgs, f.same[0])
@@ -162,20 +170,19 @@ func devdbSetStatements(table, where string, whereArgs []any, terms []devdbExact
 		exactSQL = strings.Join(exact, " AND ")
 	}
 
-	var s devdbSetSQL
-
 	s.count = fmt.Sprintf(
-		`SELECT count(*) FILTER (WHERE NOT (%s)), count(*) FILTER (WHERE (%s) AND (%s)) FROM %q%s`,
-		fitSQL, fitSQL, exactSQL, table, where,
+		`WITH r AS MATERIALIZED (SELECT rowid AS id, jsonb(%s) AS %s FROM %q%s) `+
+			`SELECT count(*) FILTER (WHERE NOT (%s)), count(*) FILTER (WHERE (%s) AND (%s)), `+
+			`json_group_array(id) FILTER (WHERE (%s) AND (%s) AND (%s)) FROM r`,
+		metadata.DefaultColumn, devdbRowJSONB, table, where,
+		fitSQL, fitSQL, exactSQL, fitSQL, exactSQL, strings.Join(changed, " OR "),
 	)
-	s.countArgs = append(append(s.countArgs, exactArgs...), whereArgs...)
+	s.countArgs = append(append(append(append(s.countArgs, whereArgs...), exactArgs...), exactArgs...), changedArgs...)
 
 	s.update = fmt.Sprintf(
-		`UPDATE %q SET %s = json_set(%s, %s)%s AND (%s) AND (%s) AND (%s)`,
+		`UPDATE %q SET %s = json_set(%s, %s) WHERE rowid IN (SELECT value FROM json_each(?))`,
 		table, metadata.DefaultColumn, metadata.DefaultColumn, strings.Join(assign, ", "),
-		where, fitSQL, exactSQL, strings.Join(changed, " OR "),
 	)
-	s.updateArgs = append(append(append(append(s.updateArgs, assignArgs...), whereArgs...), exactArgs...), changedArgs...)
 
 	return s
 }
