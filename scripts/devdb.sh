@@ -183,10 +183,11 @@ patch_set_update() {
   apply_patch "$dst/internal/handler/msg_update.go" \
     $'\t\tvar qp backends.QueryParams\n\t\tif !h.DisablePushdown {\n\t\t\tqp.Filter = u.Filter\n\t\t}\n' \
     $'\t\tif u.Multi && !u.Upsert && u.HasUpdateOperators && !h.DisablePushdown { // devdb patch: $set in SQL\n\t\t\tm, n, done, setErr := backends.DevdbUpdateSet(ctx, c, u.Filter, u.Update)\n\t\t\tif setErr != nil {\n\t\t\t\treturn 0, 0, nil, lazyerrors.Error(setErr)\n\t\t\t}\n\n\t\t\tif done {\n\t\t\t\tmatched += m\n\t\t\t\tmodified += n\n\n\t\t\t\tcontinue\n\t\t\t}\n\t\t}\n\n\t\tvar qp backends.QueryParams\n\t\tif !h.DisablePushdown {\n\t\t\tqp.Filter = u.Filter\n\t\t}\n'
-  cp "$p"/backends/*.go "$dst/internal/backends/"
-  cp "$p"/sqlite/*.go "$dst/internal/backends/sqlite/"
-  cp "$p"/fsql/*.go "$dst/internal/util/fsql/"
-  cp "$p"/oplog/*.go "$dst/internal/backends/decorators/oplog/"
+  local pkg
+  for pkg in backends:backends sqlite:backends/sqlite fsql:util/fsql oplog:backends/decorators/oplog; do
+    [[ -d "$dst/internal/${pkg#*:}" ]] || die "patch target $dst/internal/${pkg#*:} missing (FerretDB version changed?)"
+    cp "$p/${pkg%%:*}"/*.go "$dst/internal/${pkg#*:}/" || die "cannot copy patches/set-update/${pkg%%:*}"
+  done
 }
 
 # Prepares $CACHE/ferretdb-src (patched module copy) and $CACHE/build.mod/.sum; prints the -modfile path.
