@@ -10,6 +10,14 @@ export function pushdownBuilt(env: NodeJS.ProcessEnv = process.env): boolean {
   return env.DEVDB_UPSTREAM !== '1' && env.DEVDB_PUSHDOWN !== '0';
 }
 
+/**
+ * Whether it was also built with the $set update in SQL (set-update): unless
+ * DEVDB_SET_PUSHDOWN=0, and only on top of the pushdown.
+ */
+export function setUpdateBuilt(env: NodeJS.ProcessEnv = process.env): boolean {
+  return pushdownBuilt(env) && env.DEVDB_SET_PUSHDOWN !== '0';
+}
+
 /** FerretDB answers buildInfo with its own version besides MongoDB's; MongoDB does not. */
 export async function isFerretDb(db: Db): Promise<boolean> {
   const info = await db.admin().command({ buildInfo: 1 });
