@@ -18,14 +18,18 @@ export interface NextTry extends RetryPlan {
 }
 
 /**
- * The masters an agent knows, tried in rounds. It starts at a random one (so
- * that a fleet given the same list spreads over it) and after any end moves
- * to the next. The backoff applies to a whole round of the list, not to each
- * URL: a connection that fails before the welcome moves on at once until
- * every master of the round was tried, then the round's backoff delay
- * follows. So with every master down the attempts per minute stay within
- * the single-master bound times the list's length, and with one master
- * alive the agent is admitted within one round.
+ * The masters an agent knows, tried in rounds, in an order of its own: a
+ * random permutation of the list, drawn once. It starts at the first of its
+ * order (a random one, so that a fleet given the same list spreads over it)
+ * and after any end moves to the next of its order. Each agent's own order
+ * matters when a master dies: its agents move to their own next masters,
+ * spread over the survivors, instead of all onto the one after it in the
+ * list. The backoff applies to a whole round of the list, not to each URL: a
+ * connection that fails before the welcome moves on at once until every
+ * master of the round was tried, then the round's backoff delay follows. So
+ * with every master down the attempts per minute stay within the
+ * single-master bound times the list's length, and with one master alive the
+ * agent is admitted within one round.
  */
 export interface MasterRounds {
   readonly url: string;
@@ -34,20 +38,21 @@ export interface MasterRounds {
 
 export function createMasterRounds(urls: readonly string[], retry: RetryOptions, random: () => number): MasterRounds {
   if (urls.length === 0) throw new Error('at least one master URL is needed');
-  let index = Math.min(urls.length - 1, Math.floor(random() * urls.length));
+  const order = shuffled(urls, random);
+  let index = 0;
   /** Failed tries in the current round (connections that ended before a welcome). */
   let tries = 0;
   /** Rounds that failed in a row: the backoff's exponent. */
   let attempt = 0;
 
   function moveOn(): string {
-    index = (index + 1) % urls.length;
-    return urls[index] as string;
+    index = (index + 1) % order.length;
+    return order[index] as string;
   }
 
   return {
     get url() {
-      return urls[index] as string;
+      return order[index] as string;
     },
     next(end) {
       const url = moveOn();
@@ -71,4 +76,14 @@ export function createMasterRounds(urls: readonly string[], retry: RetryOptions,
       return { url, ...plan };
     },
   };
+}
+
+/** Fisher-Yates: every order equally likely (one draw per position but the first). */
+function shuffled(urls: readonly string[], random: () => number): string[] {
+  const order = [...urls];
+  for (let i = order.length - 1; i > 0; i -= 1) {
+    const j = Math.min(i, Math.floor(random() * (i + 1)));
+    [order[i], order[j]] = [order[j] as string, order[i] as string];
+  }
+  return order;
 }

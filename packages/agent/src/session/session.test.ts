@@ -190,8 +190,8 @@ describe('session with a real WebSocket server', () => {
       await down1.close();
       await down2.close();
       const urls = [down1, down2, up].map((m) => `${m.url}${DEFAULTS.agentPath}`);
-      // random 0: start at the first URL, so both closed ports come before the live one.
-      await using agent = agentFor(up, { masterUrl: urls, random: () => 0 });
+      // random 0.99: the agent's own order is the list's (rounds.ts), so both closed ports come before the live one.
+      await using agent = agentFor(up, { masterUrl: urls, random: () => 0.99 });
       await agent.start();
       await admitted(up);
       expect(logs.events('connect-failed').map((e) => e.url)).toEqual(urls.slice(0, 2));
@@ -201,7 +201,8 @@ describe('session with a real WebSocket server', () => {
     it('on 4503 moves to another master at once, with jitter; on a plain loss to the next after the backoff', async () => {
       await using a = await startFakeMaster();
       await using b = await startFakeMaster();
-      const draws = [0, 0.3, 0.6];
+      // 0.99: the agent's order is the list's (a, b); then the jitter draws.
+      const draws = [0.99, 0.3, 0.6];
       await using agent = agentFor(a, { masterUrl: [a, b].map((m) => `${m.url}${DEFAULTS.agentPath}`), random: () => draws.shift() ?? 0.5 });
       await agent.start();
       const first = await admitted(a);
