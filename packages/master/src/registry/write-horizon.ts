@@ -10,7 +10,7 @@ import { describeHosts, guard } from './driver-errors.js';
  * that write stood for (`written_as_of`) and when it said so
  * (`published_at`). A sweep judges last_heartbeat against the oldest
  * `written_as_of` of the masters heard from within the heartbeat timeout
- * (itself included): a worker of a master that is behind has a last_heartbeat
+ * (its own write aside): a worker of a master that is behind has a last_heartbeat
  * no older than that master's last write. A master that died stops
  * publishing; after one timeout it no longer holds the others back, which is
  * also when its workers' timeout runs out, so they are flagged no later than
@@ -19,14 +19,23 @@ import { describeHosts, guard } from './driver-errors.js';
 export interface WriteHorizon {
   /** One upsert by _id. */
   publish(instanceId: string, writtenAsOfMs: number, nowMs: number): Promise<void>;
-  /** The oldest written_as_of (epoch ms) among entries published at or after `liveSinceMs`; undefined if none. One find. */
-  oldestLive(liveSinceMs: number): Promise<number | undefined>;
+  /**
+   * The other masters' entries published at or after `liveSinceMs`: how many,
+   * and the oldest written_as_of among them (epoch ms; undefined if none).
+   * One find (a handful of small documents).
+   */
+  othersLive(liveSinceMs: number, exceptId: string): Promise<LiveMasters>;
   /** Removes this master's entry (clean stop) and any entry not published since `staleBeforeMs` (masters long gone). */
   withdraw(instanceId: string, staleBeforeMs: number): Promise<void>;
 }
 
 /** Created by the first publish (an upsert); a handful of documents, found by _id or a scan. */
 export const WRITE_HORIZON_COLLECTION = 'MASTER_WRITE_HORIZON';
+
+export interface LiveMasters {
+  count: number;
+  oldestWrittenAsOfMs: number | undefined;
+}
 
 interface HorizonDocument {
   _id: string;
@@ -43,16 +52,12 @@ export function createWriteHorizon(db: Db, options: { describeDatabase?: string 
         entries.updateOne({ _id: instanceId }, { $set: { written_as_of: new Date(writtenAsOfMs), published_at: new Date(nowMs) } }, { upsert: true }),
       );
     },
-    async oldestLive(liveSinceMs) {
-      const [oldest] = await guard(where, () =>
-        entries
-          .find({ published_at: { $gte: new Date(liveSinceMs) } }, { projection: { written_as_of: 1 } })
-          .sort({ written_as_of: 1 })
-          .limit(1)
-          .toArray(),
+    async othersLive(liveSinceMs, exceptId) {
+      const live = await guard(where, () =>
+        entries.find({ published_at: { $gte: new Date(liveSinceMs) }, _id: { $ne: exceptId } }, { projection: { written_as_of: 1 } }).toArray(),
       );
-      const at = oldest?.written_as_of;
-      return at instanceof Date && !Number.isNaN(at.getTime()) ? at.getTime() : undefined;
+      const times = live.map((e) => e.written_as_of).filter((at) => at instanceof Date && !Number.isNaN(at.getTime())).map((at) => at.getTime());
+      return { count: live.length, oldestWrittenAsOfMs: times.length === 0 ? undefined : Math.min(...times) };
     },
     async withdraw(instanceId, staleBeforeMs) {
       await guard(where, () => entries.deleteMany({ $or: [{ _id: instanceId }, { published_at: { $lt: new Date(staleBeforeMs) } }] }));

@@ -50,6 +50,6 @@ export type TokenVerifier = (token: string, hashHex: string) => boolean;
 /** How far every running master has written heartbeats (../registry/write-horizon.ts). */
 export interface WriteHorizonPort {
   publish(instanceId: string, writtenAsOfMs: number, nowMs: number): Promise<void>;
-  oldestLive(liveSinceMs: number): Promise<number | undefined>;
+  othersLive(liveSinceMs: number, exceptId: string): Promise<{ count: number; oldestWrittenAsOfMs: number | undefined }>;
   withdraw(instanceId: string, staleBeforeMs: number): Promise<void>;
 }

@@ -76,11 +76,18 @@ export function wireParts(deps: CreateMasterOptions): MasterParts {
   });
   const tracker = new LivenessTracker(clock.monotonic);
   const { heartbeatIntervalMs, heartbeatTimeoutMs } = options;
-  // Published at most every 250 ms (each flush at the default 1 s): a sweep's cutoff is then at most that much older than need be.
+  // With other masters live, published at most every 250 ms (each flush at the default 1 s): their
+  // sweeps' cutoffs are then at most that much older than need be. Alone, once per sweep interval.
   const horizon =
     deps.db === undefined
       ? undefined
-      : { port: createWriteHorizon(deps.db), instanceId: identity.instanceId, serving: (): boolean => host.sessions.size > 0, publishEveryMs: Math.max(250, options.flushIntervalMs) };
+      : {
+          port: createWriteHorizon(deps.db),
+          instanceId: identity.instanceId,
+          serving: (): boolean => host.sessions.size > 0,
+          publishEveryMs: Math.max(250, options.flushIntervalMs),
+          aloneEveryMs: Math.max(250, options.flushIntervalMs, options.sweepIntervalMs),
+        };
   const sweeper = new StaleSweeper({ registry, clock, health, metrics, logger, heartbeatTimeoutMs, intervalMs: options.sweepIntervalMs, horizon });
   const writer = new HeartbeatWriter({
     registry,

@@ -135,15 +135,16 @@ describe('StaleSweeper', () => {
           instanceId: 'me',
           serving: () => serving,
           publishEveryMs: 250,
+          aloneEveryMs: 1_000,
           port: {
             publish(id, writtenAsOfMs, nowMs) {
               calls.push(`publish ${id}`);
               entries.set(id, { writtenAsOfMs, publishedAtMs: nowMs });
               return Promise.resolve();
             },
-            oldestLive(liveSinceMs) {
-              const live = [...entries.values()].filter((e) => e.publishedAtMs >= liveSinceMs).map((e) => e.writtenAsOfMs);
-              return Promise.resolve(live.length === 0 ? undefined : Math.min(...live));
+            othersLive(liveSinceMs, exceptId) {
+              const live = [...entries].filter(([id, e]) => id !== exceptId && e.publishedAtMs >= liveSinceMs).map(([, e]) => e.writtenAsOfMs);
+              return Promise.resolve({ count: live.length, oldestWrittenAsOfMs: live.length === 0 ? undefined : Math.min(...live) });
             },
             withdraw(id) {
               calls.push(`withdraw ${id}`);
@@ -184,6 +185,27 @@ describe('StaleSweeper', () => {
       clock.advance(250);
       await sweeper.maybeSweep(clock.wallMs);
       expect(calls).toEqual(['publish me', 'publish me', 'withdraw me']);
+    });
+
+    test('alone (no other live master seen by its sweep) it publishes once per aloneEveryMs; with another, every publishEveryMs again', async () => {
+      const { clock, sweeper, calls, entries } = withHorizon();
+      clock.advance(1_000);
+      await sweeper.maybeSweep(clock.wallMs); // sweeps: nobody else on the horizon
+      calls.length = 0;
+      for (let i = 0; i < 8; i += 1) {
+        clock.advance(250);
+        await sweeper.maybeSweep(clock.wallMs);
+      }
+      expect(calls).toEqual(['publish me', 'publish me']);
+      entries.set('other', { writtenAsOfMs: clock.wallMs, publishedAtMs: clock.wallMs });
+      clock.advance(500);
+      await sweeper.maybeSweep(clock.wallMs); // this sweep sees it
+      calls.length = 0;
+      for (let i = 0; i < 4; i += 1) {
+        clock.advance(250);
+        await sweeper.maybeSweep(clock.wallMs);
+      }
+      expect(calls).toEqual(['publish me', 'publish me', 'publish me', 'publish me']);
     });
 
     test('the sweep at start spares the workers of a master that is behind', async () => {

@@ -41,10 +41,14 @@ export interface StaleSweepOptions {
    * How far the other masters on this database have written heartbeats, and
    * this master's name there; `serving`: whether it holds any session (a
    * master with none has nobody to protect and publishes nothing);
-   * `publishEveryMs`: least time between two publications. Without it (unit tests, a lone master's fakes)
+   * `publishEveryMs`: least time between two publications while another
+   * master is live, `aloneEveryMs` while none is (a master that starts reads
+   * an older entry, which only makes its sweeps more careful, and from the
+   * first sweep that sees it the lone one publishes at the faster rate).
+   * Without it (unit tests, a lone master's fakes)
    * a sweep judges by this master's own write alone.
    */
-  horizon?: { port: WriteHorizonPort; instanceId: string; serving: () => boolean; publishEveryMs: number } | undefined;
+  horizon?: { port: WriteHorizonPort; instanceId: string; serving: () => boolean; publishEveryMs: number; aloneEveryMs: number } | undefined;
 }
 
 /** Entries of masters not heard from for this long are deleted when a master stops cleanly. */
@@ -60,6 +64,8 @@ export class StaleSweeper {
   #lastRunMs = Number.NEGATIVE_INFINITY;
   /** Monotonic time of this master's last publication on the write horizon; undefined: it has no entry there. */
   #publishedAtMs: number | undefined;
+  /** Whether the last read of the horizon found another live master (assumed until the first read). */
+  #othersLive = true;
   /** When the master started (monotonic, and wall clock): undefined until startNow(), and no sweep until then. */
   #started: { monotonicMs: number; wallMs: number } | undefined;
 
@@ -143,20 +149,22 @@ export class StaleSweeper {
       this.#publishedAtMs = undefined;
       return;
     }
-    if (this.#publishedAtMs !== undefined && mono - this.#publishedAtMs < horizon.publishEveryMs) return;
+    const every = this.#othersLive ? horizon.publishEveryMs : horizon.aloneEveryMs;
+    if (this.#publishedAtMs !== undefined && mono - this.#publishedAtMs < every) return;
     await horizon.port.publish(horizon.instanceId, writtenAsOfMs, this.options.clock.now());
     this.#publishedAtMs = mono;
   }
 
   /**
    * The time a sweep judges last_heartbeat against: this master's own write,
-   * or the oldest write of a master heard from within the timeout, if older.
+   * or the oldest write of another master heard from within the timeout, if older.
    */
   async #judgedAsOf(ownMs: number, nowMs: number): Promise<number> {
     const { horizon, heartbeatTimeoutMs } = this.options;
     if (horizon === undefined) return ownMs;
-    const oldest = await horizon.port.oldestLive(nowMs - heartbeatTimeoutMs);
-    return oldest === undefined ? ownMs : Math.min(ownMs, oldest);
+    const others = await horizon.port.othersLive(nowMs - heartbeatTimeoutMs, horizon.instanceId);
+    this.#othersLive = others.count > 0;
+    return others.oldestWrittenAsOfMs === undefined ? ownMs : Math.min(ownMs, others.oldestWrittenAsOfMs);
   }
 
   /** A clean stop: this master no longer holds the others' sweeps back. Best effort (the entry ages out anyway). */
