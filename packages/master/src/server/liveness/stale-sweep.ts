@@ -45,8 +45,8 @@ export interface StaleSweepOptions {
    * master is live, `aloneEveryMs` while none is (a master that starts reads
    * an older entry, which only makes its sweeps more careful, and from the
    * first sweep that sees it the lone one publishes at the faster rate).
-   * Without it (unit tests, a lone master's fakes)
-   * a sweep judges by this master's own write alone.
+   * Without it (unit tests with fake ports) a sweep judges by this master's
+   * own write alone.
    */
   horizon?: { port: WriteHorizonPort; instanceId: string; serving: () => boolean; publishEveryMs: number; aloneEveryMs: number } | undefined;
 }
