@@ -55,7 +55,7 @@ export interface ServerOptions {
    * a later second than this one's last (last_heartbeat is whole seconds).
    */
   handoverGraceMs: number;
-  /** Most spec changes written per flush (one bulkWrite); the rest wait for the next flush. */
+  /** Most distinct sets of specs written per flush (one statement each, of one bulkWrite, with every worker that has them); the rest wait for the next flush. */
   maxSpecsPerFlush: number;
   /** Largest HTTP request head (bytes). */
   maxHeaderBytes: number;

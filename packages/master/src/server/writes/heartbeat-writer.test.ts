@@ -39,16 +39,31 @@ describe('HeartbeatWriter', () => {
     expect(registry.count('recordHeartbeats')).toBe(1);
   });
 
-  test('spec changes beyond maxSpecsPerFlush wait for the next cycle', async () => {
+  test('sets of specs beyond maxSpecsPerFlush wait for the next cycle', async () => {
     const { registry, writer } = setup();
-    const specs = { total_cpu: 1, total_memory: 1, total_storage: 1, total_gpu: 0 };
-    for (const id of ['w1', 'w2', 'w3']) writer.queueSpecs(id, specs);
+    for (const [i, id] of ['w1', 'w2', 'w3'].entries()) writer.queueSpecs(id, { total_cpu: i + 1, total_memory: 1, total_storage: 1, total_gpu: 0 });
     await writer.flushNow();
     await writer.flushNow();
     expect(registry.calls.map((c) => (c.op === 'updateSpecs' ? c.entries.map((e) => e.worker_id) : c.op))).toEqual([
       ['w1', 'w2'],
       ['w3'],
     ]);
+  });
+
+  test('workers with the same specs go in one flush, however many (a fleet of like machines connecting)', async () => {
+    const { registry, writer } = setup();
+    const same = { total_cpu: 8, total_memory: 16, total_storage: 100, total_gpu: 0 };
+    const other = { ...same, total_gpu: 1 };
+    for (let i = 0; i < 500; i++) writer.queueSpecs(`a${i}`, same);
+    writer.queueSpecs('b', other);
+    writer.queueSpecs('c', { ...same, total_cpu: 64 });
+    for (let i = 0; i < 500; i++) writer.queueSpecs(`z${i}`, same);
+    await writer.flushNow();
+    const [first] = registry.calls.filter((c) => c.op === 'updateSpecs');
+    // maxSpecsPerFlush 2: the two first sets (1,000 like workers and b) now; c waits.
+    expect(first?.op === 'updateSpecs' ? first.entries.length : 0).toBe(1_001);
+    await writer.flushNow();
+    expect(registry.calls.filter((c) => c.op === 'updateSpecs').map((c) => (c.op === 'updateSpecs' ? c.entries.map((e) => e.worker_id) : []))[1]).toEqual(['c']);
   });
 
   test('a goodbye drops the pending heartbeat and is written first in its cycle, not behind the heartbeats', async () => {

@@ -2,10 +2,23 @@ import type { Specs } from '@cluster/protocol';
 import type { SpecsEntry } from '../ports.js';
 
 /**
+ * Workers written in one flush at most, whatever their specs: one statement's
+ * `$in` of 10,000 ids is about 200 KB, far below a command's 16 MB.
+ */
+export const MAX_SPEC_ENTRIES_PER_FLUSH = 10_000;
+
+/** Workers with equal specs share one statement (updateSpecs groups them the same way). */
+function specsKey(specs: Specs): string {
+  return [specs.total_cpu, specs.total_memory, specs.total_storage, specs.total_gpu].join('|');
+}
+
+/**
  * Spec changes waiting to be written, the latest per worker. A cycle takes at
- * most a bounded number (a fleet's first connection, every worker's specs
- * new, becomes a few bounded writes instead of one huge one) and puts them
- * back if the write failed, unless newer specs came meanwhile.
+ * most a bounded number of distinct sets of specs (each one statement of the
+ * write), with every waiting worker that has one of them: a fleet's first
+ * connection (every hello's specs are written, conditionally) is a statement
+ * per kind of machine in one flush, not a hundred workers a second. A failed
+ * write's entries go back, unless newer specs came meanwhile.
  */
 export class PendingSpecs {
   readonly #specs = new Map<string, Specs>();
@@ -22,11 +35,20 @@ export class PendingSpecs {
     this.#specs.delete(workerId);
   }
 
-  /** Removes and returns up to `max` entries, oldest first. */
-  take(max: number): SpecsEntry[] {
+  /**
+   * Removes and returns the entries of the first `maxSets` distinct sets of
+   * specs (oldest first), MAX_SPEC_ENTRIES_PER_FLUSH entries at most.
+   */
+  take(maxSets: number): SpecsEntry[] {
+    const sets = new Set<string>();
     const entries: SpecsEntry[] = [];
     for (const [worker_id, specs] of this.#specs) {
-      if (entries.length >= max) break;
+      if (entries.length >= MAX_SPEC_ENTRIES_PER_FLUSH) break;
+      const key = specsKey(specs);
+      if (!sets.has(key)) {
+        if (sets.size >= maxSets) continue;
+        sets.add(key);
+      }
       entries.push({ worker_id, ...specs });
     }
     for (const { worker_id } of entries) this.#specs.delete(worker_id);
@@ -40,7 +62,7 @@ export class PendingSpecs {
     }
   }
 
-  /** Writes up to `max` entries with `write`; true when nothing was pending or the write succeeded, else they are put back. */
+  /** Writes the entries of up to `max` sets of specs with `write`; true when nothing was pending or the write succeeded, else they are put back. */
   async writeSome(max: number, write: (entries: SpecsEntry[]) => Promise<unknown>): Promise<boolean> {
     if (this.#specs.size === 0) return true;
     const entries = this.take(max);
