@@ -168,13 +168,14 @@ export async function startMaster(options: {
 }
 
 /**
- * The Node.js flags the installed agent runs with: those between `node` and
- * `dist/main.js` on ExecStart= of systemd/cluster-agent.service.
+ * The V8 flags the installed agent runs with: the release's executable
+ * carries them (`--v8-flags=` in scripts/release/release.sh).
  */
 export function installedAgentNodeFlags(): string[] {
   try {
-    const unit = readFileSync(`${ROOT}systemd/cluster-agent.service`, 'utf8');
-    const match = /^ExecStart=\S*node\s+(.*?)\s*\S*dist\/main\.js/m.exec(unit);
+    // The unit runs /usr/bin/cluster-agent, which takes no node flags: run dist/main.js with the release's.
+    const release = readFileSync(`${ROOT}scripts/release/release.sh`, 'utf8');
+    const match = /'--v8-flags=([^']*)'/.exec(release);
     return match?.[1] === undefined ? [] : match[1].split(/\s+/).filter(Boolean);
   } catch {
     return [];

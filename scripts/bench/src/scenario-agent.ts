@@ -23,7 +23,7 @@ export interface AgentRun {
 }
 
 export interface AgentResult {
-  /** With the Node.js flags of systemd/cluster-agent.service: what a worker runs. */
+  /** With the V8 flags of the released executable (what a worker runs under systemd). */
   installed: AgentRun;
   /** Plain `node dist/main.js run`, for comparison. */
   plain: AgentRun;
@@ -77,7 +77,7 @@ async function measure(ctx: BenchContext, masterPort: number, workerId: string, 
 /**
  * Real `cluster-agent run` processes (real probe, log level info) against
  * the running master for --duration-s, measured from /proc once a second:
- * one as installed (the systemd unit's Node.js flags), one plain.
+ * one as installed (the released executable's V8 flags), one plain.
  */
 export async function runAgentFootprint(ctx: BenchContext, masterPort: number): Promise<AgentResult> {
   const [installed, plain] = await Promise.all([
