@@ -1,8 +1,9 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { MAIN, ROOT, cleanEnv, runCli } from './run-cli.js';
+import { Spawned } from './spawned.js';
 
 /** `cluster-master serve` as a spawned process: a port in use, and its log in a terminal and through a pipe. */
 let t: TestDatabase;
@@ -15,23 +16,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t.close();
 });
-
-class Spawned {
-  out = '';
-  readonly exited: Promise<number | null>;
-  constructor(readonly child: ChildProcessWithoutNullStreams) {
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (this.out += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (this.out += chunk));
-    this.exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
-  }
-  async waitFor(what: string, test: (out: string) => boolean, timeoutMs = 15_000): Promise<void> {
-    const deadline = performance.now() + timeoutMs;
-    while (!test(this.out)) {
-      if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}; output so far:\n${this.out}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
 
 // eslint-disable-next-line no-control-regex -- the colours pino-pretty writes to a terminal
 const plain = (text: string): string => text.replace(/\x1b\[[0-9;]*m/g, '').replace(/\r/g, '');

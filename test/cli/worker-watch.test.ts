@@ -1,10 +1,11 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createWorkerRegistry, type WorkerRegistry } from '../../packages/master/src/registry/worker-registry.js';
 import { MongoClient } from 'mongodb';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { ownDevDb } from '../integration/helpers/own-devdb.js';
 import { MAIN, ROOT, cleanEnv } from './run-cli.js';
+import { Spawned } from './spawned.js';
 
 /** `cluster-master worker list --watch` as a spawned process: through a pipe, and in a pseudo-terminal (util-linux script). */
 let t: TestDatabase;
@@ -21,23 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t.close();
 });
-
-class Spawned {
-  out = '';
-  readonly exited: Promise<number | null>;
-  constructor(readonly child: ChildProcessWithoutNullStreams) {
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (this.out += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (this.out += chunk));
-    this.exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
-  }
-  async waitFor(what: string, test: (out: string) => boolean, timeoutMs = 10_000): Promise<void> {
-    const deadline = performance.now() + timeoutMs;
-    while (!test(this.out)) {
-      if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}; output so far:\n${this.out}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
 
 const lines = (out: string): Record<string, unknown>[] =>
   out.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
