@@ -87,15 +87,27 @@ test('the sweep keeps a second of margin: a heartbeat one whole second past the 
   await waitFor('edge flagged', async () => (await h.worker('edge'))?.is_active === false, { timeoutMs: 2_000 });
 });
 
-test('another master that is behind (alive, its last write older than the timeout) keeps its workers from this master\'s sweep; once it stops publishing they are flagged', async () => {
+test('another master that is behind (alive, its last write older than the timeout) keeps its workers from this master\'s sweep, beside a current one; once it stops publishing they are flagged', async () => {
   // 'behind-1' is served by a master whose heartbeat writes wait on a slow
   // database: its last_heartbeat is 3 s old (past the 1 s timeout), and that
   // master's last write stood for 4 s ago. It publishes that on the write
-  // horizon as a live master does after every write; the test plays it.
+  // horizon as a live master does after every write; the test plays it, and
+  // a third master, current (its writes stand for now), beside it: the sweep
+  // must judge by the one behind.
   await seedStale('behind-1', 3);
   const horizon = h.db.collection<{ _id: string; written_as_of: Date; published_at: Date }>('MASTER_WRITE_HORIZON');
   const writtenAsOf = new Date(Date.now() - 4_000);
-  const publish = () => horizon.updateOne({ _id: 'behind-master' }, { $set: { written_as_of: writtenAsOf, published_at: new Date() } }, { upsert: true });
+  let behindPublishedAt = 0;
+  const publishBehind = () => {
+    behindPublishedAt = performance.now();
+    return horizon.updateOne({ _id: 'behind-master' }, { $set: { written_as_of: writtenAsOf, published_at: new Date() } }, { upsert: true });
+  };
+  const publishCurrent = () =>
+    horizon.updateOne({ _id: 'current-master' }, { $set: { written_as_of: new Date(), published_at: new Date() } }, { upsert: true });
+  const publish = async () => {
+    await publishBehind();
+    await publishCurrent();
+  };
   await publish();
   const m = await h.startMaster();
   // A worker this master serves: only a master that serves someone publishes its own entry.
@@ -114,9 +126,16 @@ test('another master that is behind (alive, its last write older than the timeou
   const { instance_id: instanceId } = (await (await fetch(`${m.http}/healthz`)).json()) as { instance_id: string };
   expect(await horizon.countDocuments({ _id: instanceId })).toBe(1);
 
-  // That master dies (publishes no more): one timeout later it holds nobody back.
-  const diedAt = performance.now();
-  await waitFor('behind-1 flagged', async () => (await h.worker('behind-1'))?.is_active === false, { timeoutMs: TIMEOUT + 2_000, intervalMs: 20 });
+  // That master dies (publishes no more): one timeout later it holds nobody back (the current one goes on).
+  const diedAt = behindPublishedAt;
+  await waitFor(
+    'behind-1 flagged',
+    async () => {
+      await publishCurrent();
+      return (await h.worker('behind-1'))?.is_active === false;
+    },
+    { timeoutMs: TIMEOUT + 2_000, intervalMs: 20 },
+  );
   expect(performance.now() - diedAt).toBeGreaterThanOrEqual(TIMEOUT - 200);
   expect(m.logs.filter((l) => l.msg === 'workers flagged inactive')).toEqual([expect.objectContaining({ cause: 'sweep', count: 1 })]);
 
