@@ -20,6 +20,23 @@ async function isActive(workerId: string): Promise<boolean | undefined> {
   return (await h.worker(workerId))?.is_active;
 }
 
+/**
+ * The agent's close, or a failure naming what was expected, after `ms`: a
+ * session the master fails to close would otherwise hang until the test's
+ * own timeout, which says nothing.
+ */
+async function closedWithin(agent: RawAgent, ms: number, expected: string): Promise<{ code: number }> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the session was not closed within ${ms} ms: expected ${expected}`)), ms);
+  });
+  try {
+    return await Promise.race([agent.closed, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Polls until the worker is inactive; returns when (performance.now()). */
 async function inactiveAt(workerId: string, timeoutMs: number): Promise<number> {
   await waitFor(`${workerId} inactive`, async () => (await isActive(workerId)) === false, { timeoutMs, intervalMs: 10 });
@@ -226,7 +243,8 @@ describe('unregistered or re-keyed while connected', () => {
     const agent = await RawAgent.admitted(m.url, { workerId: 'm1', token });
     agent.startBeating(200);
     await h.registry.updateWorkerIp('m1', '127.0.0.2');
-    expect((await agent.closed).code).toBe(CloseCode.forbidden);
+    // The view is re-read every 300 ms: 3 s is ten refreshes.
+    expect((await closedWithin(agent, 3_000, 'a close 4403 after worker_ip changed to 127.0.0.2')).code).toBe(CloseCode.forbidden);
     expect((await RawAgent.refused(m.url, { workerId: 'm1', token })).status).toBe(403);
     await h.registry.updateWorkerIp('m1', '127.0.0.1');
     const again = await RawAgent.admitted(m.url, { workerId: 'm1', token });
