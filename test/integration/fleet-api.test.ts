@@ -148,3 +148,21 @@ describe('GET /api/workers and /api/sd', () => {
     }
   });
 });
+
+describe('GET /api/sd with an IPv6 worker', () => {
+  test('an active worker registered with an IPv6 address is the target [addr]:port, its label the bare address', async () => {
+    const token = await h.register('gpu-v6', 'fd00::7');
+    const agent = await RawAgent.admitted(m.url, { workerId: 'gpu-v6', token });
+    try {
+      await agent.heartbeat();
+      await waitFor('gpu-v6 active', async () => (await h.worker('gpu-v6'))?.is_active === true);
+      const groups = (await (await get('/api/sd?port=9100', good)).json()) as { targets: string[]; labels: Record<string, string> }[];
+      expect(groups.find((g) => g.labels.worker_id === 'gpu-v6')).toMatchObject({
+        targets: ['[fd00::7]:9100'],
+        labels: { worker_id: 'gpu-v6', worker_ip: 'fd00::7' },
+      });
+    } finally {
+      await agent.close();
+    }
+  });
+});
