@@ -194,14 +194,19 @@ test('a replacement master started during the hand-over flags nobody that came b
   // sweep. Both masters sweep: the first one's writer keeps flushing through its grace (to
   // write that flag), and each flush may end in a sweep of the whole collection. Which sweep
   // wins is a race; a sweep that finds the dead worker already flagged changes nothing and logs
-  // nothing, so at most one sweep line is written in all.
+  // nothing, so at most one sweep line is written in all. The hand-over's line and metric count
+  // what its write changed (the four that moved stayed active), with the five it sent as `queued`.
   const flagLines = (m: typeof first): Record<string, unknown>[] => m.logs.filter((l) => l.msg === 'workers flagged inactive');
   const notSweeps = (m: typeof first): Record<string, unknown>[] => flagLines(m).filter((l) => l.cause !== 'sweep');
-  expect(notSweeps(first)).toEqual([expect.objectContaining({ cause: 'handover', count: 5 })]);
+  expect(notSweeps(first)).toEqual([expect.objectContaining({ cause: 'handover', queued: 5 })]);
+  const handedOver = Number(notSweeps(first)[0]?.count);
   expect([...(notSweeps(first)[0]?.worker_ids as string[])].sort()).toEqual([...ids, 'dead']);
   expect(notSweeps(second)).toEqual([]);
   const sweeps = [...flagLines(first), ...flagLines(second)].filter((l) => l.cause === 'sweep');
   expect(sweeps.length).toBeLessThanOrEqual(1);
   for (const l of sweeps) expect(l).toMatchObject({ count: 1 });
+  expect(handedOver + sweeps.length).toBe(1);
+  const handoverMetric = (await first.master.metrics.workersFlaggedInactive.get()).values.find((v) => v.labels.cause === 'handover');
+  expect(handoverMetric?.value ?? 0).toBe(handedOver);
   await Promise.all(agents.map((a) => a.close()));
 });

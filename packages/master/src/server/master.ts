@@ -134,13 +134,15 @@ export function createMaster(deps: CreateMasterOptions): Master {
    * the grace the workers this master served are flagged, conditionally as
    * every flag: one that another master has written a newer heartbeat for
    * stays active; one that found no other master is not left active forever
-   * (no master would sweep it). The final flush writes the flags.
+   * (no master would sweep it). The flag is written at once, in a statement
+   * of its own, so that its log line and metric count the workers it changed,
+   * not the ones that moved.
    */
   const handOver = async (workerIds: string[]): Promise<void> => {
     if (workerIds.length === 0) return;
     logger.info({ count: workerIds.length, grace_ms: options.handoverGraceMs }, 'handing workers over to other masters');
     await new Promise<void>((resolve) => clock.setTimeout(resolve, options.handoverGraceMs));
-    host.flagInactive(workerIds, 'handover');
+    await host.flagHandedOver(workerIds);
   };
 
   return {

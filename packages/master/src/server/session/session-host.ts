@@ -134,6 +134,24 @@ export class SessionHost implements SessionEvents {
     this.deps.logger.info({ cause, count: workerIds.length, worker_ids: workerIds.slice(0, 100) }, 'workers flagged inactive');
   }
 
+  /**
+   * The hand-over's flag: written at once and counted by what it changed (a
+   * worker another master took over stays active and is not counted); `queued`
+   * is logged too when it differs. If the write fails the flags wait for the
+   * final flush like any other, and are counted as queued.
+   */
+  async flagHandedOver(workerIds: string[]): Promise<void> {
+    if (workerIds.length === 0) return;
+    const changed = await this.deps.writer.flagCounted(workerIds);
+    const count = changed ?? workerIds.length;
+    if (count > 0) this.deps.metrics.workersFlaggedInactive.inc({ cause: 'handover' }, count);
+    const queued = count === workerIds.length ? {} : { queued: workerIds.length };
+    this.deps.logger.info(
+      { cause: 'handover', count, ...queued, ...(changed === undefined ? { written: false } : {}), worker_ids: workerIds.slice(0, 100) },
+      'workers flagged inactive',
+    );
+  }
+
   /** Closes the current sessions of these workers (unregistered, credential changed). */
   closeWorkers(workerIds: Iterable<string>, code: number, reason: string, cause: SessionEndCause): void {
     for (const id of workerIds) this.sessions.get(id)?.close(code, reason, cause);

@@ -120,6 +120,32 @@ export class HeartbeatWriter {
     this.#maybeExpress();
   }
 
+  /**
+   * Flags these workers in a write of their own, serialised with the cycles
+   * (a heartbeat of theirs in flight lands first, as does an express flag),
+   * and resolves how many it changed: the hand-over's flag, where most
+   * workers have moved to another master and are left alone. Resolves
+   * undefined when the write failed; they are then queued as any flag, for
+   * the next cycle or the final flush.
+   */
+  flagCounted(workerIds: readonly string[]): Promise<number | undefined> {
+    const ids = [...workerIds];
+    for (const id of ids) this.#heartbeats.delete(id);
+    const run = this.#chain.then(async () => {
+      if (this.#flags.express !== undefined) await this.#flags.express;
+      try {
+        return await this.#writes.write('inactive', () =>
+          this.options.registry.markInactive(ids, new Date(this.options.clock.now()), this.#flags.lastWritten),
+        );
+      } catch {
+        this.markInactive(ids);
+        return undefined;
+      }
+    });
+    this.#chain = run.catch(() => undefined);
+    return run;
+  }
+
   queueSpecs(workerId: string, specs: Specs): void {
     this.#specs.queue(workerId, specs);
   }

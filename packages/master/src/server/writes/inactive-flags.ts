@@ -72,6 +72,11 @@ export class InactiveFlags {
     this.#lastWritten.delete(workerId);
   }
 
+  /** The newest last_heartbeat this master has tried to write, per worker: what a flag must not overwrite. */
+  get lastWritten(): ReadonlyMap<string, number> {
+    return this.#lastWritten;
+  }
+
   /** A heartbeat write of `second` for these workers is about to be sent. */
   heartbeatsWriting(ids: readonly string[], second: number): void {
     for (const id of ids) this.#lastWritten.set(id, Math.max(second, this.#lastWritten.get(id) ?? second));
