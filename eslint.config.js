@@ -23,6 +23,16 @@ export default tseslint.config(
     },
   },
   {
+    // The web API and the registry never depend on the command line (import-graph.test.ts checks the same, and circles).
+    files: ['packages/master/src/server/**', 'packages/master/src/registry/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/cli/*'], message: 'server/ and registry/ never import cli/: put what both need in registry/ or a module of its own.' }] },
+      ],
+    },
+  },
+  {
     // Scripts and tests may print: that is what they are for.
     files: ['scripts/**', 'test/**', '**/*.test.ts', '**/main.ts', '**/cli/**'],
     rules: { 'no-console': 'off' },

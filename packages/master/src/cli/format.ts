@@ -87,27 +87,5 @@ export function formatWorkerDetails(worker: Worker, now: Date): string {
   return rows.map(([name, value]) => `${name.padEnd(width)}  ${value}`).join('\n');
 }
 
-/**
- * A date as ISO 8601, or null for one JavaScript cannot represent (a BSON date
- * beyond ±8.64e15 ms, which another tool can write): one odd document must not
- * make a whole listing, watch or fleet page fail.
- */
-function isoOrNull(date: Date): string | null {
-  return Number.isNaN(date.getTime()) ? null : date.toISOString();
-}
-
-/** The machine-readable form: the contract's fields, dates as ISO strings (null when out of range). */
-export function workerToJson(worker: Worker): Record<string, string | number | boolean | null> {
-  return {
-    worker_id: worker.worker_id,
-    worker_ip: worker.worker_ip,
-    total_cpu: worker.total_cpu,
-    total_memory: worker.total_memory,
-    total_storage: worker.total_storage,
-    total_gpu: worker.total_gpu,
-    is_active: worker.is_active,
-    last_heartbeat: worker.last_heartbeat,
-    registered_at: isoOrNull(worker.registered_at),
-    updated_at: isoOrNull(worker.updated_at),
-  };
-}
+/** The JSON form is the registry's (the HTTP API uses it too); the CLI's commands take it from here. */
+export { workerToJson } from '../registry/worker-json.js';

@@ -4,7 +4,7 @@ import { ensureCollections } from './collections.js';
 import { newWorkerDocument, specsToBson, toWorker, unixSecondsToBson } from './document.js';
 import { isDuplicateKeyError } from './driver-errors.js';
 import { assertSpecs, assertUnixSeconds, assertWorkerAddress, assertWorkerId } from './validate.js';
-import type { RegistryContext, WorkerRegistry } from './worker-registry.js';
+import type { RegistryContext, WorkerRegistry } from './worker-registry-types.js';
 
 /** The admin paths (the CLI's): registration, updates, lookups of one worker. */
 export type AdminOperations = Pick<

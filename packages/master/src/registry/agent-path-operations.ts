@@ -4,7 +4,7 @@ import { inactiveFilter } from './inactive-filter.js';
 import { filterFor } from './worker-filter.js';
 import { assertSpecs, assertUnixSeconds, assertWorkerId } from './validate.js';
 import type { WorkerSpecsEntry } from './worker.js';
-import type { RegistryContext, WorkerRegistry } from './worker-registry.js';
+import type { RegistryContext, WorkerRegistry } from './worker-registry-types.js';
 
 /** The agents' paths (the master's batched writes and its admission view): never an upsert. */
 export type AgentPathOperations = Pick<

@@ -3,7 +3,7 @@ import { SINGLE_BATCH_SIZE } from './collections.js';
 import { toWorker } from './document.js';
 import type { Worker } from './worker.js';
 import { filterFor } from './worker-filter.js';
-import type { RegistryContext, WorkerRegistry } from './worker-registry.js';
+import type { RegistryContext, WorkerRegistry } from './worker-registry-types.js';
 
 /** The contract's example queries, each one find, sorted by worker_id. */
 export type QueryOperations = Pick<

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { CloseCode, DEFAULTS } from '@cluster/protocol';
-import type { Logger } from 'pino';
 import { Registry as MetricsRegistry } from 'prom-client';
 import { WebSocketServer } from 'ws';
-import { createMasterMetrics, type MasterMetrics } from '../metrics/metrics.js';
+import { createMasterMetrics } from '../metrics/metrics.js';
 import { createAdmissionVersion } from '../registry/admission-version.js';
 import { createCredentialStore } from '../registry/credential-store.js';
 import { tokensMatch } from '../registry/token.js';
@@ -13,42 +12,22 @@ import { AddressMatcher, systemLookupAll } from './admission/address.js';
 import { RefusalLog } from './admission/refusal-log.js';
 import { UpgradeAdmission, addressOf } from './admission/upgrade.js';
 import { AdmissionView } from './admission/view.js';
-import { systemClock, type Clock } from './clock.js';
+import { systemClock } from './clock.js';
 import { DbHealth } from './db-health.js';
-import { createMasterHttpServer, type MasterIdentity } from './http-server.js';
+import { createMasterHttpServer } from './http-server.js';
 import { adminRoutesFor } from './http/admin-routes.js';
 import { LivenessMonitor } from './liveness/monitor.js';
 import { LivenessTracker } from './liveness/rules.js';
 import { StaleSweeper } from './liveness/stale-sweep.js';
 import { createWriteHorizon } from '../registry/write-horizon.js';
-import type { CreateMasterOptions } from './master.js';
-import { resolveServerOptions, type ServerOptions } from './options.js';
-import type { CredentialsPort, RegistryPort } from './ports.js';
+import type { CreateMasterOptions } from './create-master-options.js';
+import type { MasterParts } from './master-parts.js';
+import { resolveServerOptions } from './options.js';
 import { AgentSession } from './session/agent-session.js';
 import { SessionHost } from './session/session-host.js';
 import { sessionsToClose } from './session/sessions-to-close.js';
 import { Startup } from './startup.js';
 import { HeartbeatWriter } from './writes/heartbeat-writer.js';
-
-/** The master's parts, built and connected, none started. */
-export interface MasterParts {
-  options: ServerOptions;
-  clock: Clock;
-  logger: Logger;
-  registry: RegistryPort;
-  credentials: CredentialsPort;
-  metrics: MasterMetrics;
-  metricsRegistry: MetricsRegistry;
-  health: DbHealth;
-  view: AdmissionView;
-  sweeper: StaleSweeper;
-  writer: HeartbeatWriter;
-  host: SessionHost;
-  monitor: LivenessMonitor;
-  refusals: RefusalLog;
-  startup: Startup;
-  identity: MasterIdentity;
-}
 
 /** The registry side: admission view, heartbeat write loop, sessions, liveness, start-up. */
 export function wireParts(deps: CreateMasterOptions): MasterParts {

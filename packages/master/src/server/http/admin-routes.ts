@@ -1,7 +1,7 @@
 import type { Db } from 'mongodb';
 import { createAdminTokenStore } from '../../registry/admin-token-store.js';
 import { createWorkerRegistry } from '../../registry/worker-registry.js';
-import type { MasterParts } from '../wiring.js';
+import type { MasterParts } from '../master-parts.js';
 import { LogBudget } from '../admission/log-budget.js';
 import { createEventsStream } from './events-stream.js';
 import { createFleetApi, type RouteHandler } from './fleet-api.js';

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { LogBudget } from '../admission/log-budget.js';
 import type { AdminTokenStore } from '../../registry/admin-token-store.js';
 import type { Worker, WorkerFilter } from '../../registry/worker.js';
-import { workerToJson } from '../../cli/format.js';
+import { workerToJson } from '../../registry/worker-json.js';
 import type { Clock } from '../clock.js';
 import { UNAUTHORIZED_HEADERS, authenticateAdmin, bearerOf } from './admin-auth.js';
 import { sdPort, targetGroups } from './prometheus-sd.js';

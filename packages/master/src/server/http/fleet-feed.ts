@@ -1,6 +1,6 @@
 import type { Specs } from '@cluster/protocol';
 import type { Logger } from 'pino';
-import { workerToJson } from '../../cli/format.js';
+import { workerToJson } from '../../registry/worker-json.js';
 import type { Worker } from '../../registry/worker.js';
 import { every, unixSeconds, type Clock } from '../clock.js';
 
