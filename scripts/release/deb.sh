@@ -57,6 +57,10 @@ chmod 0644 "$doc/changelog.gz"
 mkdir -p "$stage/usr/share/man/man1"
 bash "$root/scripts/release/manpage.sh" "$package" "$version" "$executable" | gzip -9 -n >"$stage/usr/share/man/man1/$package.1.gz"
 chmod 0644 "$stage/usr/share/man/man1/$package.1.gz"
+# Bash completion, printed by the command itself (yargs); bash-completion loads it on first use.
+install -d -m 0755 "$stage/usr/share/bash-completion/completions"
+"$executable" completion >"$stage/usr/share/bash-completion/completions/$package"
+chmod 0644 "$stage/usr/share/bash-completion/completions/$package"
 
 for script in postinst prerm postrm; do
   sed -e "s|@PACKAGE@|$package|g" -e "s|@ENV_FILE@|$ENV_FILE|g" -e "s|@CONFIG_DIR@|$CONFIG_DIR|g" \

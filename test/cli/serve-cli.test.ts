@@ -37,6 +37,19 @@ describe('cluster-master serve', () => {
     }
   });
 
+  test('an address not on this machine: ADDRESS_NOT_AVAILABLE naming it and --host, and the log says why the master stopped', async () => {
+    // 192.0.2.1 is TEST-NET-1 (RFC 5737): never a machine's own address.
+    const run = await runCli(['serve', '--host', '192.0.2.1', '--port', '40999'], { MONGODB_URI: t.uri, MONGODB_DATABASE: t.name, LOG_LEVEL: 'info' });
+    expect(run.stderr).toBe(
+      'cluster-master: error [ADDRESS_NOT_AVAILABLE]: 192.0.2.1:40999: no network interface of this machine has the address 192.0.2.1: ' +
+        'choose one it has (ip -brief address), or 0.0.0.0 for all of them, with --host (MASTER_HOST)\n',
+    );
+    expect(run.code).toBe(1);
+    const lines = run.stdout.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.map((l) => l.msg)).toEqual(['starting', 'stopped: could not listen', 'closed']);
+    expect(lines[1]).toMatchObject({ level: 50, code: 'ADDRESS_NOT_AVAILABLE' });
+  });
+
   test('in a pseudo-terminal the log is readable lines, not JSON; Ctrl-C exits 0 with its last line shown', async () => {
     // `exec` and SHELL=/bin/sh: see worker-watch.test.ts (a shell waiting in between would take the Ctrl-C's 130).
     const command = `exec ${process.execPath} ${MAIN} serve --host 127.0.0.1 --port 0`;

@@ -88,6 +88,8 @@ describe('GET /api/workers and /api/sd', () => {
     const token = await h.register('gpu-1', '192.168.5.5');
     agent = await RawAgent.admitted(m.url, { workerId: 'gpu-1', token }, { total_cpu: 16, total_memory: 64, total_storage: 500, total_gpu: 2 });
     await agent.heartbeat();
+    // Beating on: with the harness's 1 s timeout, one beat left gpu-1 active only for the first second of the tests.
+    agent.startBeating(200);
     await waitFor('gpu-1 active with its specs', async () => {
       const w = await h.worker('gpu-1');
       return w?.is_active === true && w.total_gpu === 2;
@@ -119,6 +121,15 @@ describe('GET /api/workers and /api/sd', () => {
       expect(res.status, query).toBe(400);
       expect(await res.text()).not.toContain('gpu-1');
     }
+  });
+
+  test('an unknown parameter is named in the 400, with the known ones', async () => {
+    const workers = await get('/api/workers?active&bogus=1', good);
+    expect(workers.status).toBe(400);
+    expect(await workers.text()).toMatch(/^unknown parameter "bogus"; known: active, inactive, [^\n]*\n$/);
+    const sd = await get('/api/sd?port=9100&other=1', good);
+    expect(sd.status).toBe(400);
+    expect(await sd.text()).toBe('unknown parameter "other"; known: port\n');
   });
 
   test('ids and addresses come back as JSON strings, never markup', async () => {

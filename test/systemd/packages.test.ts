@@ -96,6 +96,14 @@ describe('the packages as files', () => {
     expect(out.text).not.toMatch(/^[EW]: /m);
     expect(out.code).toBe(0);
   }, 300_000);
+
+  it('each installs its bash completion where bash-completion loads it', async () => {
+    for (const [name, deb] of [['cluster-agent', debs.agent], ['cluster-master', debs.master]] as const) {
+      const path = `./usr/share/bash-completion/completions/${name}`;
+      const { stdout } = await run('bash', ['-c', `dpkg-deb --fsys-tarfile "$1" | tar -xO "$2"`, 'extract', deb, path]);
+      expect(stdout).toContain(`complete -o bashdefault -o default -F _${name}_yargs_completions ${name}`);
+    }
+  });
 });
 
 describe('the packages under a real systemd', () => {

@@ -141,7 +141,7 @@ describe('bad configuration: one clear line', () => {
   });
 
   it('no command at all', async () => {
-    expect(await parseInvocation([], base, deps)).toEqual({ command: 'invalid', code: 'USAGE', message: 'say which command: run or probe (see --help)' });
+    expect(await parseInvocation([], base, deps)).toEqual({ command: 'invalid', code: 'USAGE', message: 'choose a command: run or probe' });
   });
 });
 

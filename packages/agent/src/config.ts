@@ -56,7 +56,7 @@ const SETTINGS = {
   token: { flag: 'token', env: 'AGENT_TOKEN', describe: 'the worker\'s credential (prefer --token-file: flags show in ps)' },
   tokenFile: { flag: 'token-file', env: 'AGENT_TOKEN_FILE', describe: 'file holding the credential (surrounding whitespace ignored)' },
   caFile: { flag: 'ca-file', env: 'AGENT_CA_FILE', describe: 'PEM file of CA certificates to trust for wss://' },
-  logLevel: { flag: 'log-level', env: 'LOG_LEVEL', describe: `${LOG_LEVELS.join(' | ')} (default info)` },
+  logLevel: { flag: 'log-level', env: 'LOG_LEVEL', describe: `log level: ${LOG_LEVELS.slice(0, -1).join(', ')} or ${LOG_LEVELS.at(-1)} (default info)` },
   reconnectBaseMs: { flag: 'reconnect-base-ms', env: 'AGENT_RECONNECT_BASE_MS', describe: `first reconnect waits up to this, ms (default ${DEFAULTS.reconnectBaseMs})` },
   reconnectCapMs: { flag: 'reconnect-cap-ms', env: 'AGENT_RECONNECT_CAP_MS', describe: `longest normal reconnect wait, ms (default ${DEFAULTS.reconnectCapMs})` },
   refusedRetryMs: { flag: 'refused-retry-ms', env: 'AGENT_REFUSED_RETRY_MS', describe: `retry after a refusal only an admin can fix, ms ±20 % (default ${DEFAULTS.refusedRetryMs})` },
@@ -74,22 +74,35 @@ type SettingName = keyof typeof SETTINGS;
  * connection, so a bad setting is one line on stderr and exit code 2.
  */
 export async function parseInvocation(argv: readonly string[], env: Env, deps: ConfigDeps): Promise<Invocation> {
+  // One voice with cluster-master's help: capitalised descriptions, -h for --help, lines not
+  // wrapped to the terminal (test/cli/cli-voice.test.ts holds both to it).
   const runFlags = Object.fromEntries(
-    Object.values(SETTINGS).map((s) => [s.flag, { type: 'string' as const, describe: `${s.describe} [${s.env}]`, requiresArg: true }]),
+    Object.values(SETTINGS).map((s) => [s.flag, { type: 'string' as const, describe: `${capitalised(s.describe)} [${s.env}]`, requiresArg: true }]),
   );
   const parser = yargs()
     .scriptName('cluster-agent')
-    .usage('$0 <command> [options]')
-    .command('run', 'measure this machine and keep a session with the master', (y) => y.options(runFlags))
-    .command('probe', 'print what this machine has and exit', (y) =>
-      y.option('json', { type: 'boolean', default: false, describe: 'print JSON for scripts' }),
+    .usage('$0 <command> [options]\n\nThe cluster agent: reports this machine to the cluster master and keeps its worker alive in the registry.')
+    .command('run', 'Measure this machine and keep a session with the master', (y) => y.options(runFlags))
+    .command('probe', 'Print what this machine has and exit', (y) =>
+      y.option('json', { type: 'boolean', default: false, describe: 'Print JSON for scripts' }),
     )
-    .demandCommand(1, 'say which command: run or probe (see --help)')
+    .demandCommand(1, 'choose a command: run or probe')
+    // `completion` prints a bash script; the .deb installs it (/usr/share/bash-completion/completions).
+    .completion('completion', 'Print the bash completion script (source it, or put it in bash-completion\'s directory)')
     .epilogue('Options of each command: cluster-agent run --help, cluster-agent probe --help. Units and reactions: /usr/share/doc/cluster-agent/README.md as installed, packages/agent/README.md in the sources.')
     .strict()
     .help()
+    .alias('help', 'h')
     .version(deps.version)
-    .wrap(100);
+    .wrap(null);
+
+  // The completion script's callback for the words at the cursor. yargs answers it asynchronously,
+  // after parse() has called back with no output, so it is asked directly.
+  const completing = argv.indexOf('--get-yargs-completions');
+  if (completing !== -1) {
+    const words = await parser.getCompletion(argv.slice(completing + 1));
+    return { command: 'print', output: words.join('\n') };
+  }
 
   const parsed = await new Promise<{ err?: Error; args: Record<string, unknown>; output: string }>((resolve) => {
     void parser.parse([...argv], {}, (err, args, output) => {
@@ -107,6 +120,10 @@ export async function parseInvocation(argv: readonly string[], env: Env, deps: C
     if (err instanceof ConfigError) return { command: 'invalid', code: err.code, message: err.message };
     throw err;
   }
+}
+
+function capitalised(text: string): string {
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)}`;
 }
 
 async function runConfig(args: Record<string, unknown>, env: Env, deps: ConfigDeps): Promise<RunConfig> {

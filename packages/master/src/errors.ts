@@ -21,6 +21,8 @@ export const ErrorCode = {
   registrySchema: 'REGISTRY_SCHEMA',
   adminTokenNotFound: 'ADMIN_TOKEN_NOT_FOUND',
   portInUse: 'PORT_IN_USE',
+  portNotPermitted: 'PORT_NOT_PERMITTED',
+  addressNotAvailable: 'ADDRESS_NOT_AVAILABLE',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -135,6 +137,48 @@ export class PortInUseError extends RegistryError {
     readonly host: string,
     readonly port: number,
   ) {
-    super(`${host.includes(':') ? `[${host}]` : host}:${port} is in use by another program (another master?)`);
+    super(`${hostPort(host, port)} is in use by another program (another master?)`);
   }
+}
+
+/** `serve` could not listen: a port below 1024 needs a privilege this process lacks (EACCES). */
+export class PortNotPermittedError extends RegistryError {
+  readonly code = ErrorCode.portNotPermitted;
+  readonly isUsage = false;
+  override name = 'PortNotPermittedError';
+  constructor(
+    readonly host: string,
+    readonly port: number,
+  ) {
+    super(`${hostPort(host, port)}: this user may not listen on port ${port} (below 1024 it takes root or CAP_NET_BIND_SERVICE)`);
+  }
+}
+
+/** `serve` could not listen: no interface of this machine has that address (EADDRNOTAVAIL). */
+export class AddressNotAvailableError extends RegistryError {
+  readonly code = ErrorCode.addressNotAvailable;
+  readonly isUsage = false;
+  override name = 'AddressNotAvailableError';
+  constructor(
+    readonly host: string,
+    readonly port: number,
+  ) {
+    super(`${hostPort(host, port)}: no network interface of this machine has the address ${host}`);
+  }
+}
+
+/**
+ * The listen failures an operator causes by hand, as errors that say which
+ * address and what to do; anything else is returned as it was.
+ */
+export function listenError(error: unknown, host: string, port: number): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EADDRINUSE') return new PortInUseError(host, port);
+  if (code === 'EACCES') return new PortNotPermittedError(host, port);
+  if (code === 'EADDRNOTAVAIL') return new AddressNotAvailableError(host, port);
+  return error;
+}
+
+function hostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

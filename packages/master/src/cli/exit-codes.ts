@@ -21,6 +21,8 @@ const HINTS: Partial<Record<ErrorCodeValue, string>> = {
   [ErrorCode.workerNotFound]: '; see the registered ones with: cluster-master worker list',
   [ErrorCode.databaseUnavailable]: '; check that it is running and that MONGODB_URI or MONGODB_HOST points at it',
   [ErrorCode.portInUse]: ': stop that program, or choose another port with --port (MASTER_PORT)',
+  [ErrorCode.portNotPermitted]: ': choose a port of 1024 or more with --port (MASTER_PORT), or give the service CAP_NET_BIND_SERVICE (systemd: AmbientCapabilities=)',
+  [ErrorCode.addressNotAvailable]: ": choose one it has (ip -brief address), or 0.0.0.0 for all of them, with --host (MASTER_HOST)",
 };
 
 /**

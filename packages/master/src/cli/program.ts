@@ -25,6 +25,23 @@ const ENVIRONMENT = [
 ].join('\n');
 
 /**
+ * yargs' count of missing operands ("Not enough non-option arguments: got 0,
+ * need at least 2") names none of them: say which, from the usage line of the
+ * command it was parsing (yargs hands its usage object to the fail handler;
+ * getUsage is not in its types, hence the narrow check).
+ */
+export function usageMessage(message: string, usage: unknown): string {
+  if (!message.startsWith('Not enough non-option arguments')) return message;
+  const lines: unknown = (usage as { getUsage?: () => unknown } | null)?.getUsage?.();
+  const entry: unknown = Array.isArray(lines) ? (lines as unknown[])[0] : undefined;
+  const first: unknown = Array.isArray(entry) ? (entry as unknown[])[0] : undefined;
+  if (typeof first !== 'string') return message;
+  const line = first.replace('$0', 'cluster-master');
+  const operands = line.match(/<[^>]+>/g)?.join(' ');
+  return operands === undefined ? message : `missing arguments: ${line.replace(/ <.*$/, '')} takes ${operands}`;
+}
+
+/**
  * Runs the cluster-master command line once and returns its exit code. It never touches the
  * process: arguments, environment, output and the database come in as options
  * (main.ts passes the real ones), so tests drive it in-process too.
@@ -67,6 +84,8 @@ export async function runCli(options: CliOptions): Promise<ExitCode> {
       admin.command(adminTokenCommand(ctx)).demandCommand(1, 'choose an admin command: token'),
     )
     .demandCommand(1, 'choose a command: serve, worker, db or admin')
+    // `completion` prints a bash script; the .deb installs it (/usr/share/bash-completion/completions).
+    .completion('completion', 'Print the bash completion script (source it, or put it in bash-completion\'s directory)')
     .strict()
     .help()
     .alias('help', 'h')
@@ -74,11 +93,11 @@ export async function runCli(options: CliOptions): Promise<ExitCode> {
     .wrap(null)
     .exitProcess(false)
     .showHelpOnFail(false)
-    .fail((message: string | null | undefined, error: Error | undefined) => {
+    .fail((message: string | null | undefined, error: Error | undefined, usage: unknown) => {
       // yargs reports its own findings (and a coerce function's throw) as a
       // message or as a YError; anything else came from a command handler.
       if (error === undefined || error.name === 'YError') {
-        throw new UsageError(message ?? error?.message ?? 'invalid command line');
+        throw new UsageError(usageMessage(message ?? error?.message ?? 'invalid command line', usage));
       }
       throw error;
     });

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { CommandModule } from 'yargs';
 import type { Env } from '../db/settings.js';
 import { createMaster, type Master } from '../server/master.js';
-import { InvalidDatabaseSettingsError, PortInUseError } from '../errors.js';
+import { InvalidDatabaseSettingsError, listenError } from '../errors.js';
 import { ConfigError, integerHelp, parseServeConfig, type ServeConfig, type ServeFlags } from './serve-config.js';
 import { createMasterLogger } from '../logger.js';
 
@@ -136,8 +136,14 @@ export async function runServe(args: ServeFlags, io: ServeIo): Promise<void> {
   );
   try {
     const { port } = await master.start().catch((error: unknown) => {
-      // The one listen failure an operator causes by hand (a second master, another program): say which address, not EADDRINUSE.
-      throw (error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? new PortInUseError(config.host, config.port) : error;
+      // Listen failures an operator causes by hand (a second master, a low port, an address not here): say which address and what to do.
+      const failure = listenError(error, config.host, config.port);
+      // The log says why the master stopped, not only `starting`: the journal may be all an operator reads.
+      logger.error(
+        { code: (failure as { code?: unknown }).code, error: failure instanceof Error ? failure.message : String(failure) },
+        'stopped: could not listen',
+      );
+      throw failure;
     });
     io.onListening?.(master, port);
     const signal = await requested;
@@ -168,7 +174,7 @@ export function serveCommand(io: ServeIo): CommandModule<object, ServeArgs> {
           type: 'boolean',
           describe: "Refuse agents connecting from an address other than worker_ip (--no-check-source-address to turn off) [MASTER_CHECK_SOURCE_ADDRESS, default true]",
         })
-        .option('log-level', { type: 'string', describe: 'fatal, error, warn, info, debug, trace or silent [LOG_LEVEL, default info]' }),
+        .option('log-level', { type: 'string', describe: 'Log level: fatal, error, warn, info, debug, trace or silent [LOG_LEVEL, default info]' }),
     handler: (args) => runServe(args, io),
   };
 }

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { Worker } from '../../registry/worker.js';
+import { quote } from '../../printable.js';
 import { BadQueryError } from './worker-query.js';
 
 /** One target group of Prometheus's HTTP service discovery (http_sd_configs). */
@@ -11,7 +12,7 @@ export interface TargetGroup {
 /** `port` of /api/sd: the exporter's port on every worker (node_exporter's 9100 when absent). */
 export function sdPort(params: URLSearchParams): number {
   const values = params.getAll('port');
-  for (const name of params.keys()) if (name !== 'port') throw new BadQueryError('unknown parameter; known: port');
+  for (const name of params.keys()) if (name !== 'port') throw new BadQueryError(`unknown parameter ${quote(name, 40)}; known: port`);
   if (values.length > 1) throw new BadQueryError('give port once');
   if (values.length === 0) return 9100;
   const text = values[0] ?? '';

@@ -1,4 +1,5 @@
 import type { WorkerFilter } from '../../registry/worker.js';
+import { quote } from '../../printable.js';
 
 /** A query string /api/workers cannot answer; the message goes back as the 400 body. */
 export class BadQueryError extends Error {
@@ -41,7 +42,7 @@ function nonNegative(params: URLSearchParams, name: string, integer = false): nu
  */
 export function workerFilterFromQuery(params: URLSearchParams, nowUnixSeconds: number): WorkerFilter {
   for (const name of params.keys()) {
-    if (!FLAGS.has(name) && !VALUES.has(name)) throw new BadQueryError('unknown parameter; known: active, inactive, ip, gpu, min-cpu, min-memory, stale');
+    if (!FLAGS.has(name) && !VALUES.has(name)) throw new BadQueryError(`unknown parameter ${quote(name, 40)}; known: active, inactive, ip, gpu, min-cpu, min-memory, stale`);
   }
   const filter: WorkerFilter = {};
   const active = flag(params, 'active');
