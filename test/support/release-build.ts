@@ -38,7 +38,7 @@ export async function sharedRelease(): Promise<ReleaseBuild> {
     cd "$1"
     if [ ! -f "$2/SHA256SUMS" ]; then
       find . -mindepth 1 -maxdepth 1 -type d ! -name "$2" -exec rm -rf {} +
-      nice -n 19 bash "$3/scripts/release/release.sh" --fast --out "$2.partial" >/dev/null
+      nice -n 19 bash "$3/scripts/release/release.sh" --fast --out "$1/$2.partial" >/dev/null
       mv "$2.partial" "$2"
     fi`;
   // flock blocks until the lock is free: no polling, and a build that died releases it.
