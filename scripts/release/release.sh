@@ -12,7 +12,7 @@
 # every step writes the same bytes from the same sources (see deb.sh, bundle.mjs).
 #
 # Options: --out DIR, --version V (default: the packages' version),
-# --agent-executable-only (what install-agent.sh needs), --fast (gzip instead of xz in the
+# --agent-executable-only (what install-agent.sh needs: the x64 one alone), --fast (gzip instead of xz in the
 # .deb packages: ~1 min less on 2 cores, ~15 MB larger; for tests), --x64-only (no arm64
 # artifacts: the emulated steps take about a minute more).
 set -euo pipefail
@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --out) out=$(realpath -m "${2:?--out needs a directory}"); shift 2 ;;
     --version) version=${2:?--version needs a value}; shift 2 ;;
-    --agent-executable-only) agent_only=1; shift ;;
+    --agent-executable-only) agent_only=1 arm64=0; shift ;;
     --fast) export DEB_COMPRESSION=gzip; shift ;;
     --x64-only) arm64=0; shift ;;
     -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
