@@ -28,9 +28,9 @@ let emulator: string;
 let database: TestDatabase;
 const procs = new ProcSet();
 
-/** `qemu-aarch64-static -L <aarch64 libraries> EXECUTABLE ARGS`. */
-function emulated(executable: string, args: readonly string[]): [string, string[]] {
-  return [join(emulator, 'qemu-aarch64-static'), ['-L', join(emulator, 'sysroot'), executable, ...args]];
+/** `qemu-aarch64-static -L <prefix> EXECUTABLE ARGS`: the guest's absolute paths are looked up under the prefix first. */
+function emulated(executable: string, args: readonly string[], prefix = join(emulator, 'sysroot')): [string, string[]] {
+  return [join(emulator, 'qemu-aarch64-static'), ['-L', prefix, executable, ...args]];
 }
 
 async function runEmulated(executable: string, args: readonly string[]): Promise<string> {
@@ -139,23 +139,15 @@ describe('the arm64 executables under qemu-aarch64-static', () => {
   }, 2 * EMULATED_MS);
 
   it('the master from its arm64 .deb answers /readyz; the arm64 agent is admitted by it, beats, and SIGTERM leaves the worker inactive', async () => {
+    // The package's files as the root the emulated master sees (it finds web/ and package.json
+    // at /usr/lib/cluster-master, where the package puts them), with the aarch64 C libraries beside.
     const root = join(work, 'master-arm64');
     await run('dpkg-deb', ['-x', deb('cluster-master', 'arm64'), root]);
+    await run('cp', ['-rs', `${join(emulator, 'sysroot/lib')}/.`, join(root, 'lib')]);
     const target = { uri: database.uri, database: database.name };
     const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', MONGODB_URI: database.uri, MONGODB_DATABASE: database.name };
-    const [masterFile, masterArgs] = emulated(join(root, 'usr/lib/cluster-master/cluster-master'), [
-      'serve',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--heartbeat-interval-ms',
-      '1000',
-      '--heartbeat-timeout-ms',
-      '30000',
-      '--flush-interval-ms',
-      '200',
-    ]);
+    const serve = ['serve', '--host', '127.0.0.1', '--port', '0', '--heartbeat-interval-ms', '1000', '--heartbeat-timeout-ms', '30000', '--flush-interval-ms', '200'];
+    const [masterFile, masterArgs] = emulated(join(root, 'usr/lib/cluster-master/cluster-master'), serve, root);
     const master = procs.add(spawnProc('master-arm64', masterFile, masterArgs, env));
     const listening = await master.waitForRecord('listening', (r) => r.msg === 'listening', { timeoutMs: EMULATED_MS });
     const port = Number(listening.rec.port);
