@@ -19,8 +19,10 @@ usage() {
   cat <<'USAGE'
 Usage: install-agent.sh [options]
 
-  --from FILE          the release artifact: cluster-agent_<version>_amd64.deb or
-                       cluster-agent-<version>-linux-x64 (default: build it from this checkout)
+  --from FILE          the release artifact for this machine's architecture (uname -m):
+                       x86_64: cluster-agent_<version>_amd64.deb or cluster-agent-<version>-linux-x64,
+                       aarch64: cluster-agent_<version>_arm64.deb or cluster-agent-<version>-linux-arm64
+                       (default: build it from this checkout)
   --master-url URL     master's agent endpoint, ws:// or wss:// (required to install)
   --worker-id ID       worker id registered on the master (default: this host name)
   --token TOKEN        the worker's token, as `cluster-master worker register` printed it
@@ -121,14 +123,31 @@ if [ -z "$worker_id" ]; then worker_id=$(hostname -s 2>/dev/null || hostname); f
 [[ "$worker_id" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] || die "invalid worker id '$worker_id' (letters, digits, '.', '_', '-'; at most 64)"
 if [ -n "$ca_file" ]; then [ -r "$ca_file" ] || die "cannot read CA file '$ca_file'"; fi
 
+# The artifact must be built for this machine: an aarch64 executable on x86_64 (or the
+# reverse) would install fine and then fail at every start with "Exec format error".
+# A .deb says its Architecture; an executable's ELF header says its machine (e_machine).
+machine=$(uname -m)
+check_arch() { # ARTIFACT_ARCH (x86_64, aarch64 or what the file said)
+  [ "$1" = "$machine" ] && return 0
+  case $machine in
+    x86_64) want='cluster-agent_<version>_amd64.deb or cluster-agent-<version>-linux-x64' ;;
+    aarch64) want='cluster-agent_<version>_arm64.deb or cluster-agent-<version>-linux-arm64' ;;
+    *) want='nothing: the release has x86_64 (amd64) and aarch64 (arm64) artifacts only' ;;
+  esac
+  die "'$from' is built for $1, but this machine is $machine (uname -m): use $want"
+}
+
 kind=""
 if [ -n "$from" ]; then
   [ -f "$from" ] && [ -r "$from" ] || die "cannot read '$from'"
   if dpkg-deb -f "$from" Package >/dev/null 2>&1; then
     [ "$(dpkg-deb -f "$from" Package)" = cluster-agent ] || die "'$from' is not the cluster-agent package"
     [ "$root" = "" ] || die "--root works with the executable only; a .deb installs under /"
+    case $(dpkg-deb -f "$from" Architecture) in amd64) check_arch x86_64 ;; arm64) check_arch aarch64 ;; *) check_arch "$(dpkg-deb -f "$from" Architecture)" ;; esac
     kind=deb
   elif [ "$(head -c 4 "$from" | od -An -c | tr -d ' ')" = '177ELF' ]; then
+    # e_machine: 2 bytes at offset 18, little-endian on both targets (62 x86-64, 183 AArch64).
+    case $(od -An -tu2 -j18 -N2 "$from" | tr -d ' ') in 62) check_arch x86_64 ;; 183) check_arch aarch64 ;; *) check_arch "an unknown machine (ELF e_machine $(od -An -tu2 -j18 -N2 "$from" | tr -d ' '))" ;; esac
     kind=exe
   else
     die "'$from' is neither a .deb nor the cluster-agent executable"

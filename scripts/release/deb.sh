@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Builds one Debian package from a daemon's single executable and the files
+# Builds a daemon's Debian packages from its single executables and the files
 # under packaging/<package>/ (control, conffiles, environment file, settings
 # for the maintainer scripts) and packaging/common/ (script templates, copyright).
 #
-#   scripts/release/deb.sh cluster-agent|cluster-master VERSION EXECUTABLE OUT_DIR
+#   scripts/release/deb.sh cluster-agent|cluster-master VERSION EXECUTABLE OUT_DIR [ARCH=EXECUTABLE ...]
+#
+# EXECUTABLE runs on this machine and makes the amd64 package (and the manual
+# page, from its --help); each ARCH=EXECUTABLE (arm64=...) makes one more
+# package with the same files around that executable. Prints each package's path.
 #
 # Reproducible: every file's time is SOURCE_DATE_EPOCH, owners are root,
 # dpkg-deb sorts the entries and uses SOURCE_DATE_EPOCH for the archive.
@@ -11,6 +15,15 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 package=$1 version=$2 executable=$(realpath "$3") out_dir=$(realpath -m "$4")
+shift 4
+declare -A executables=([amd64]="$executable")
+arches=(amd64)
+for extra in "$@"; do
+  arch=${extra%%=*}
+  [[ "$extra" == *=* && "$arch" =~ ^[a-z0-9]+$ ]] || { echo "deb.sh: '$extra' is not ARCH=EXECUTABLE" >&2; exit 2; }
+  executables[$arch]=$(realpath "${extra#*=}")
+  arches+=("$arch")
+done
 : "${SOURCE_DATE_EPOCH:?set SOURCE_DATE_EPOCH (scripts/release/release.sh does)}"
 compression=${DEB_COMPRESSION:-xz}
 src="$root/packaging/$package"
@@ -26,14 +39,16 @@ chmod 0755 "$stage"
 doc="$stage/usr/share/doc/$package"
 mkdir -p "$stage/DEBIAN" "$stage/lib/systemd/system" "$stage/$CONFIG_DIR" "$doc" "$stage/usr/share/lintian/overrides" "$stage/usr/bin"
 
+# Where the executable goes in the package; each architecture's is put there in the loop below.
 case $package in
   cluster-agent)
-    install -m 0755 "$executable" "$stage/usr/bin/cluster-agent"
+    bin_path=usr/bin/cluster-agent
     readme="$root/packages/agent/README.md"
     ;;
   cluster-master)
+    bin_path=usr/lib/cluster-master/cluster-master
     # The executable reads its version from ../package.json beside dist/ (see bundle.mjs --meta-url).
-    install -D -m 0755 "$executable" "$stage/usr/lib/cluster-master/cluster-master"
+    install -d -m 0755 "$stage/usr/lib/cluster-master"
     printf '{"name":"cluster-master","version":"%s"}\n' "$version" >"$stage/usr/lib/cluster-master/package.json"
     # The fleet page's files, found from the package root as in the workspace (src/package-root.ts).
     install -d -m 0755 "$stage/usr/lib/cluster-master/web"
@@ -69,13 +84,17 @@ for script in postinst prerm postrm; do
   chmod 0755 "$stage/DEBIAN/$script"
 done
 install -m 0644 "$src/conffiles" "$stage/DEBIAN/conffiles"
-installed_size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
-sed -e "s|@VERSION@|$version|" -e "s|@INSTALLED_SIZE@|$installed_size|" "$src/control" >"$stage/DEBIAN/control"
-(cd "$stage" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 md5sum) >"$stage/DEBIAN/md5sums"
-chmod 0644 "$stage/DEBIAN/control" "$stage/DEBIAN/md5sums"
-
-find "$stage" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 mkdir -p "$out_dir"
-deb="$out_dir/${package}_${version}_amd64.deb"
-dpkg-deb --root-owner-group -Z"$compression" --build "$stage" "$deb" >&2
-echo "$deb"
+
+# One package per architecture: the same tree, that architecture's executable.
+for arch in "${arches[@]}"; do
+  install -m 0755 "${executables[$arch]}" "$stage/$bin_path"
+  installed_size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
+  sed -e "s|@VERSION@|$version|" -e "s|@INSTALLED_SIZE@|$installed_size|" -e "s|@ARCH@|$arch|" "$src/control" >"$stage/DEBIAN/control"
+  (cd "$stage" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 md5sum) >"$stage/DEBIAN/md5sums"
+  chmod 0644 "$stage/DEBIAN/control" "$stage/DEBIAN/md5sums"
+  find "$stage" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+  deb="$out_dir/${package}_${version}_${arch}.deb"
+  dpkg-deb --root-owner-group -Z"$compression" --build "$stage" "$deb" >&2
+  echo "$deb"
+done

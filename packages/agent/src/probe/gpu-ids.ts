@@ -55,6 +55,9 @@ export const KNOWN_MODELS: ReadonlyMap<string, string> = new Map([
   ['10de:2331', 'NVIDIA H100 PCIe'],
   ['10de:2321', 'NVIDIA H100 NVL'],
   ['10de:2335', 'NVIDIA H200 SXM 141GB'],
+  // The Hopper GPU of a GH200 superchip (aarch64 Grace hosts), as pci.ids names its two memory sizes.
+  ['10de:2342', 'NVIDIA GH200 120GB / 480GB'],
+  ['10de:2348', 'NVIDIA GH200 144GB HBM3e'],
   ['10de:20b0', 'NVIDIA A100 SXM4 40GB'],
   ['10de:20b2', 'NVIDIA A100 SXM4 80GB'],
   ['10de:20b5', 'NVIDIA A100 PCIe 80GB'],

@@ -25,6 +25,9 @@ export interface ProbeOptions {
   timers?: Timers;
   now?: () => number;
   cpus?: () => os.CpuInfo[];
+  /** /proc/cpuinfo's text and the sysfs cpu folder (tests give an aarch64 host's). */
+  cpuinfo?: () => Promise<string>;
+  sysfsCpu?: string;
   memoryBytes?: () => Promise<number>;
   readPci?: () => Promise<PciFunction[]>;
   /** How long nvidia-smi, lspci and lsblk may take. */
@@ -51,8 +54,8 @@ export function createProbe(options: ProbeOptions = {}): Probe {
   return async function probe(): Promise<ProbeReport> {
     const started = now();
     const warnings: string[] = [];
-    const cpu = probeCpu(options.cpus);
-    const [memory, storage, gpu] = await Promise.all([
+    const [cpu, memory, storage, gpu] = await Promise.all([
+      probeCpu(options),
       probeMemory(options.memoryBytes).catch((err: Error) => {
         warnings.push(`cannot read the memory size: ${err.message}; kept ${lastMemory.total_memory} GiB`);
         return lastMemory;

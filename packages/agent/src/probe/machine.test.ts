@@ -14,10 +14,14 @@ describe('probe on this machine', () => {
   it('counts the online logical CPUs (getconf), at least what nproc may use', async () => {
     const online = Number((await run('getconf', ['_NPROCESSORS_ONLN'])).stdout.trim());
     const usable = Number((await run('nproc', [], { env: { PATH: process.env.PATH } })).stdout.trim());
-    const cpu = probeCpu();
+    const cpu = await probeCpu();
     expect(cpu.total_cpu).toBe(online);
     expect(cpu.total_cpu).toBeGreaterThanOrEqual(usable);
     expect(cpu.model).not.toBe('');
+    // Sysfs topology: at least one socket, and no more cores than hardware threads.
+    expect(cpu.sockets).toBeGreaterThanOrEqual(1);
+    expect(cpu.cores).toBeGreaterThanOrEqual(cpu.sockets ?? 1);
+    expect(cpu.cores).toBeLessThanOrEqual(online);
   });
 
   it('reports MemTotal of /proc/meminfo in GiB', async () => {
