@@ -19,6 +19,7 @@ export type RefusalReason =
  */
 export type HttpRefusalReason =
   | 'header_too_large'
+  | 'body_too_large'
   | 'bad_request'
   | 'timeout'
   | 'reset'

@@ -59,6 +59,8 @@ export interface ServerOptions {
   maxSpecsPerFlush: number;
   /** Largest HTTP request head (bytes). */
   maxHeaderBytes: number;
+  /** Largest HTTP request body, on every route (bytes): the sign-in form holds one token; a larger body is answered 413 and its connection closed. */
+  maxBodyBytes: number;
   /** Time allowed for a request head (slow-loris guard). */
   requestTimeoutMs: number;
   /** Most refusal log lines per reason per second; the rest are counted and summed up in one line (0: no limit). */
@@ -132,6 +134,7 @@ export const SERVER_DEFAULTS: ServerOptions = {
   handoverGraceMs: 0,
   maxSpecsPerFlush: 100,
   maxHeaderBytes: 8 * 1024,
+  maxBodyBytes: 1_024,
   requestTimeoutMs: 10_000,
   refusalLogsPerSecond: 10,
   rateLimitBurst: 20,

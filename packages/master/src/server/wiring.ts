@@ -177,6 +177,7 @@ export function wireEndpoint(
     tls: options.tls,
     agentPath: DEFAULTS.agentPath,
     maxHeaderBytes: options.maxHeaderBytes,
+    maxBodyBytes: options.maxBodyBytes,
     requestTimeoutMs: options.requestTimeoutMs,
     identity: parts.identity,
     metricsRegistry: parts.metricsRegistry,

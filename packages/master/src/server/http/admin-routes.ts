@@ -43,7 +43,7 @@ export function adminRoutesFor(
   });
   const credentialOf = sessions.tokenOf.bind(sessions);
   const handlers = [
-    createWebPage({ adminTokens, sessions, logger, refusalBudget, secure: parts.options.tls !== undefined }),
+    createWebPage({ adminTokens, sessions, logger, refusalBudget, secure: parts.options.tls !== undefined, maxBodyBytes: parts.options.maxBodyBytes }),
     createFleetApi({ adminTokens, workers, clock, logger, credentialOf, refusalBudget }),
     createEventsStream({ adminTokens, feed, logger, credentialOf, refusalBudget, clock, keepaliveMs: parts.options.eventsKeepaliveMs }),
   ];
