@@ -78,6 +78,9 @@ export interface ServerOptions {
    * (no worker changed) as idle; most close after 60 s.
    */
   eventsKeepaliveMs: number;
+  /** Open /api/events streams at most, all admin tokens together (past it: 503), and per admin token (past it: 429). */
+  maxEventStreams: number;
+  maxEventStreamsPerToken: number;
 }
 
 /** A number an operator may set: its default, its inclusive bounds, and what it does (the CLI's help says this). */
@@ -142,6 +145,8 @@ export const SERVER_DEFAULTS: ServerOptions = {
   maxMessageBytes: DEFAULTS.maxMessageBytes,
   maxBufferedBytes: 64 * 1024,
   eventsKeepaliveMs: 15_000,
+  maxEventStreams: 100,
+  maxEventStreamsPerToken: 10,
 };
 
 /**

@@ -3,8 +3,12 @@ import type { Logger } from 'pino';
 import type { AdminTokenStore } from '../../registry/admin-token-store.js';
 import type { LogBudget } from '../admission/log-budget.js';
 import { addressOf } from '../admission/upgrade.js';
+import type { WebSession } from './web-sessions.js';
 
-export type AdminAuth = { ok: true; tokenId: string } | { ok: false; status: 401 | 503 };
+export type AdminAuth = { ok: true; tokenId: string; /** Set when the credential was a web session. */ sessionId?: string } | { ok: false; status: 401 | 503 };
+
+/** What a request presents: a token (Bearer header, sign-in form) or the page's session. */
+export type AdminCredential = string | WebSession;
 
 /** The one answer to every refused credential: it says nothing of what exists. */
 export const UNAUTHORIZED_HEADERS = { 'WWW-Authenticate': 'Bearer realm="cluster-master"' } as const;
@@ -24,9 +28,9 @@ export function bearerOf(req: IncomingMessage): string | undefined {
  */
 export async function authenticateAdmin(
   req: IncomingMessage,
-  store: Pick<AdminTokenStore, 'verify'>,
+  store: Pick<AdminTokenStore, 'verify' | 'isLive'>,
   logger: Logger,
-  presented: string | undefined = bearerOf(req),
+  presented: AdminCredential | undefined = bearerOf(req),
   /** Bounds the refusal lines, so a flood of guesses cannot flood the log (left-out lines are counted). */
   budget?: Pick<LogBudget, 'allow'>,
 ): Promise<AdminAuth> {
@@ -41,7 +45,8 @@ export async function authenticateAdmin(
   }
   let tokenId: string | null;
   try {
-    tokenId = await store.verify(presented);
+    if (typeof presented === 'string') tokenId = await store.verify(presented);
+    else tokenId = (await store.isLive(presented.tokenId)) ? presented.tokenId : null;
   } catch (error) {
     logger.warn({ ...where, error: error instanceof Error ? error.message : String(error) }, 'admin credential not checked: database unavailable');
     return { ok: false, status: 503 };
@@ -50,5 +55,5 @@ export async function authenticateAdmin(
     refused({ ...where, reason: 'wrong or revoked credential' });
     return { ok: false, status: 401 };
   }
-  return { ok: true, tokenId };
+  return typeof presented === 'string' ? { ok: true, tokenId } : { ok: true, tokenId, sessionId: presented.sessionId };
 }

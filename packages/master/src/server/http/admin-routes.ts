@@ -41,11 +41,22 @@ export function adminRoutesFor(
     clock,
     onSuppressed: (_key, count) => logger.warn({ count }, 'admin requests refused: lines left out'),
   });
-  const credentialOf = sessions.tokenOf.bind(sessions);
+  const sessionOf = sessions.of.bind(sessions);
   const handlers = [
     createWebPage({ adminTokens, sessions, logger, refusalBudget, secure: parts.options.tls !== undefined, maxBodyBytes: parts.options.maxBodyBytes }),
-    createFleetApi({ adminTokens, workers, clock, logger, credentialOf, refusalBudget }),
-    createEventsStream({ adminTokens, feed, logger, credentialOf, refusalBudget, clock, keepaliveMs: parts.options.eventsKeepaliveMs }),
+    createFleetApi({ adminTokens, workers, clock, logger, sessionOf, refusalBudget }),
+    createEventsStream({
+      adminTokens,
+      feed,
+      logger,
+      sessionOf,
+      sessionLasts: (id) => sessions.get(id) !== undefined,
+      refusalBudget,
+      clock,
+      keepaliveMs: parts.options.eventsKeepaliveMs,
+      maxStreams: parts.options.maxEventStreams,
+      maxStreamsPerToken: parts.options.maxEventStreamsPerToken,
+    }),
   ];
   return { routes: (req, res, path) => handlers.some((handle) => handle(req, res, path)), feed };
 }

@@ -21,7 +21,7 @@ const ASSETS: Readonly<Record<string, { file: string; type: string }>> = {
 const LOGIN_FAILED = '<p class="error" role="alert">That token was not accepted.</p>';
 
 export interface WebPageDeps {
-  adminTokens: Pick<AdminTokenStore, 'verify'>;
+  adminTokens: Pick<AdminTokenStore, 'verify' | 'isLive'>;
   sessions: WebSessions;
   logger: Logger;
   /** Bounds the lines of refused credentials. */
@@ -90,13 +90,13 @@ export function createWebPage(deps: WebPageDeps): RouteHandler {
       return;
     }
     deps.logger.info({ token_id: auth.tokenId }, 'admin signed in to the page');
-    res.writeHead(303, { ...SECURITY_HEADERS, Location: '/', 'Set-Cookie': sessionCookie(deps.sessions.create(token), deps.secure) });
+    res.writeHead(303, { ...SECURITY_HEADERS, Location: '/', 'Set-Cookie': sessionCookie(deps.sessions.create(auth.tokenId), deps.secure) });
     res.end();
   };
 
   const page = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const token = deps.sessions.tokenOf(req);
-    const live = token !== undefined && (await deps.adminTokens.verify(token).catch(() => null)) !== null;
+    const session = deps.sessions.of(req);
+    const live = session !== undefined && (await deps.adminTokens.isLive(session.tokenId).catch(() => false));
     send(res, 200, live ? index : login, html);
   };
 
