@@ -9,6 +9,7 @@ export type RefusalReason =
   | 'unauthorized'
   | 'forbidden'
   | 'unavailable'
+  | 'too_many_failures'
   | 'shutting_down';
 
 /**

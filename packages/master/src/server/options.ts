@@ -81,6 +81,16 @@ export interface ServerOptions {
   /** Open /api/events streams at most, all admin tokens together (past it: 503), and per admin token (past it: 429). */
   maxEventStreams: number;
   maxEventStreamsPerToken: number;
+  /**
+   * Failed authentications (upgrades of unknown workers or with wrong tokens;
+   * wrong admin credentials) counted per window: past failedAuthPerAddress an
+   * address is answered 429 before any work; past failedAuthTotal (all
+   * addresses) a failure costs no database read. Upgrades and admin requests
+   * are counted apart.
+   */
+  failedAuthWindowMs: number;
+  failedAuthPerAddress: number;
+  failedAuthTotal: number;
 }
 
 /** A number an operator may set: its default, its inclusive bounds, and what it does (the CLI's help says this). */
@@ -147,6 +157,9 @@ export const SERVER_DEFAULTS: ServerOptions = {
   eventsKeepaliveMs: 15_000,
   maxEventStreams: 100,
   maxEventStreamsPerToken: 10,
+  failedAuthWindowMs: 10_000,
+  failedAuthPerAddress: 30,
+  failedAuthTotal: 100,
 };
 
 /**

@@ -16,6 +16,7 @@ import { AdmissionView } from './admission/view.js';
 import { systemClock, type Clock } from './clock.js';
 import { DbHealth } from './db-health.js';
 import { createMasterHttpServer, type MasterIdentity } from './http-server.js';
+import { failureLimitFor } from './admission/failure-limit.js';
 import { adminRoutesFor } from './http/admin-routes.js';
 import { LivenessMonitor } from './liveness/monitor.js';
 import { LivenessTracker } from './liveness/rules.js';
@@ -158,6 +159,7 @@ export function wireEndpoint(
     view,
     addresses: new AddressMatcher(deps.lookup ?? systemLookupAll, clock, options.dnsCacheTtlMs),
     verifyToken: deps.verifyToken ?? tokensMatch,
+    failures: failureLimitFor(options, clock),
     checkSourceAddress: options.checkSourceAddress,
     refusals,
     logger,

@@ -3,6 +3,8 @@ import { createAdminTokenStore } from '../../registry/admin-token-store.js';
 import { createWorkerRegistry } from '../../registry/worker-registry.js';
 import type { MasterParts } from '../wiring.js';
 import { LogBudget } from '../admission/log-budget.js';
+import { failureLimitFor } from '../admission/failure-limit.js';
+import { AdminAuthLimit } from './admin-auth.js';
 import { createEventsStream } from './events-stream.js';
 import { createFleetApi, type RouteHandler } from './fleet-api.js';
 import { FleetFeed } from './fleet-feed.js';
@@ -42,9 +44,10 @@ export function adminRoutesFor(
     onSuppressed: (_key, count) => logger.warn({ count }, 'admin requests refused: lines left out'),
   });
   const sessionOf = sessions.of.bind(sessions);
+  const authLimit = new AdminAuthLimit(failureLimitFor(parts.options, clock));
   const handlers = [
-    createWebPage({ adminTokens, sessions, logger, refusalBudget, secure: parts.options.tls !== undefined, maxBodyBytes: parts.options.maxBodyBytes }),
-    createFleetApi({ adminTokens, workers, clock, logger, sessionOf, refusalBudget }),
+    createWebPage({ adminTokens, sessions, logger, refusalBudget, authLimit, secure: parts.options.tls !== undefined, maxBodyBytes: parts.options.maxBodyBytes }),
+    createFleetApi({ adminTokens, workers, clock, logger, sessionOf, refusalBudget, authLimit }),
     createEventsStream({
       adminTokens,
       feed,
@@ -52,6 +55,7 @@ export function adminRoutesFor(
       sessionOf,
       sessionLasts: (id) => sessions.get(id) !== undefined,
       refusalBudget,
+      authLimit,
       clock,
       keepaliveMs: parts.options.eventsKeepaliveMs,
       maxStreams: parts.options.maxEventStreams,

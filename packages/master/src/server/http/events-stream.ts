@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { LogBudget } from '../admission/log-budget.js';
 import type { AdminTokenStore } from '../../registry/admin-token-store.js';
-import { UNAUTHORIZED_HEADERS, authenticateAdmin, bearerOf } from './admin-auth.js';
+import { authenticateAdmin, bearerOf, sendAuthRefusal, type AdminAuthLimit } from './admin-auth.js';
 import type { RouteHandler } from './fleet-api.js';
 import type { WebSession } from './web-sessions.js';
 import type { FleetFeed, FleetSnapshot } from './fleet-feed.js';
@@ -17,6 +17,8 @@ export interface EventsStreamDeps {
   logger: Logger;
   /** Bounds the lines of refused credentials. */
   refusalBudget?: Pick<LogBudget, 'allow'>;
+  /** Bounds failed credentials per address and in total, and the database reads they cost. */
+  authLimit?: AdminAuthLimit;
   /** The page's session of a request without a Bearer header (its cookie); undefined: none. */
   sessionOf?: (req: IncomingMessage) => WebSession | undefined;
   /** Whether a session still lasts (not signed out, not expired). */
@@ -123,10 +125,9 @@ export function createEventsStream(deps: EventsStreamDeps): RouteHandler {
   };
 
   const open = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const auth = await authenticateAdmin(req, deps.adminTokens, logger, bearerOf(req) ?? deps.sessionOf?.(req), deps.refusalBudget);
+    const auth = await authenticateAdmin(req, deps.adminTokens, logger, bearerOf(req) ?? deps.sessionOf?.(req), deps.refusalBudget, deps.authLimit);
     if (!auth.ok) {
-      if (auth.status === 401) sendText(res, 401, 'unauthorized\n', UNAUTHORIZED_HEADERS);
-      else sendText(res, 503, 'database unavailable\n');
+      sendAuthRefusal(res, auth.status);
       return;
     }
     if (req.socket.destroyed) return;

@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { LogBudget } from '../admission/log-budget.js';
 import type { AdminTokenStore } from '../../registry/admin-token-store.js';
-import { authenticateAdmin } from './admin-auth.js';
+import { authenticateAdmin, TOO_MANY_FAILURES, type AdminAuthLimit } from './admin-auth.js';
 import type { RouteHandler } from './fleet-api.js';
 import { readBody } from './request-body.js';
 import { SECURITY_HEADERS, sendText } from './respond.js';
@@ -26,6 +26,8 @@ export interface WebPageDeps {
   logger: Logger;
   /** Bounds the lines of refused credentials. */
   refusalBudget?: Pick<LogBudget, 'allow'>;
+  /** Bounds failed credentials per address and in total, and the database reads they cost. */
+  authLimit?: AdminAuthLimit;
   secure: boolean;
   /** Largest form body read (bytes); a larger one is answered 413 (request-body.ts). */
   maxBodyBytes: number;
@@ -84,9 +86,10 @@ export function createWebPage(deps: WebPageDeps): RouteHandler {
     // Refused as too large (answered), or the request failed (nobody to answer).
     if (form === undefined) return;
     const token = form.get('token')?.trim() ?? '';
-    const auth = await authenticateAdmin(req, deps.adminTokens, deps.logger, token, deps.refusalBudget);
+    const auth = await authenticateAdmin(req, deps.adminTokens, deps.logger, token, deps.refusalBudget, deps.authLimit);
     if (!auth.ok) {
-      send(res, auth.status, login.replace('<!--status-->', auth.status === 401 ? LOGIN_FAILED : '<p class="error" role="alert">The database is unavailable; try again.</p>'), html);
+      const words = { 401: LOGIN_FAILED, 429: `<p class="error" role="alert">${TOO_MANY_FAILURES.trim()}.</p>`, 503: '<p class="error" role="alert">The database is unavailable; try again.</p>' }[auth.status];
+      send(res, auth.status, login.replace('<!--status-->', words), html);
       return;
     }
     deps.logger.info({ token_id: auth.tokenId }, 'admin signed in to the page');
