@@ -25,8 +25,9 @@ Usage: install-agent.sh [options]
                        (default: build it from this checkout)
   --master-url URL     master's agent endpoint, ws:// or wss:// (required to install)
   --worker-id ID       worker id registered on the master (default: this host name)
-  --token TOKEN        the worker's token, as `cluster-master worker register` printed it
-  --token-file FILE    read the token from FILE instead (one of --token/--token-file is required)
+  --token-file FILE    the worker's token, as `cluster-master worker register` printed it, read
+                       from FILE, or from standard input with `--token-file -` (required to install;
+                       never on the command line, where every process list and sudo's log show it)
   --ca-file FILE       CA certificate that signed the master's certificate (copied, mode 0644)
   --root DIR           install under DIR instead of / (the executable only; implies --no-start)
   --no-start           lay down files but do not enable or start the service
@@ -53,8 +54,8 @@ while [ $# -gt 0 ]; do
     --from) from=$(value "$@"); shift 2 ;;
     --master-url) master_url=$(value "$@"); shift 2 ;;
     --worker-id) worker_id=$(value "$@"); shift 2 ;;
-    --token) token=$(value "$@"); shift 2 ;;
-    --token-file) token_file=$(value "$@"); shift 2 ;;
+    --token) die "--token would show the token in every process list and in sudo's log: give --token-file FILE, or --token-file - with the token on standard input" ;;
+    --token-file) if [ "${2:-}" = - ]; then token_file=-; shift 2; else token_file=$(value "$@"); shift 2; fi ;;
     --ca-file) ca_file=$(value "$@"); shift 2 ;;
     --root) root=$(value "$@"); shift 2 ;;
     --no-start) start=0; shift ;;
@@ -72,6 +73,8 @@ exe_path="$root/usr/local/bin/cluster-agent"
 unit_path="$root/etc/systemd/system/cluster-agent.service"
 etc_dir="$root/etc/cluster-agent"
 env_path="$etc_dir/agent.env"
+# Root-only (0600); the unit hands it to the agent (LoadCredential=token:…).
+token_path="$etc_dir/token"
 ca_path="$etc_dir/ca.pem"
 legacy_dir="$root/opt/cluster-agent" # where earlier versions of this script put a Node.js bundle
 marker="# Written by scripts/install-agent.sh"
@@ -99,7 +102,7 @@ if [ "$uninstall" = 1 ]; then
     exit 0
   fi
   if have_systemd && [ -f "$unit_path" ]; then run systemctl disable --now cluster-agent.service || true; fi
-  run rm -f "$exe_path" "$env_path" "$env_path.tmp" "$ca_path"
+  run rm -f "$exe_path" "$env_path" "$env_path.tmp" "$ca_path" "$token_path" "$token_path.tmp"
   if [ -f "$unit_path" ] && grep -qF "$marker" "$unit_path"; then run rm -f "$unit_path"; fi
   if [ -f "$legacy_dir/dist/main.js" ]; then run rm -rf "$legacy_dir"; fi
   # The folder goes only when nothing else is left in it (an admin's own token file, say).
@@ -112,12 +115,13 @@ fi
 # Validate everything before touching anything.
 [ -n "$master_url" ] || die "--master-url is required"
 [[ "$master_url" =~ ^wss?://[^[:space:]/]+(/[^[:space:]]*)?$ ]] || die "--master-url must be ws://host[:port]/path or wss://…, got '$master_url'"
-if [ -n "$token_file" ]; then
-  [ -z "$token" ] || die "give --token or --token-file, not both"
+if [ "$token_file" = - ]; then
+  token=$(tr -d '[:space:]')
+elif [ -n "$token_file" ]; then
   [ -r "$token_file" ] || die "cannot read token file '$token_file'"
   token=$(tr -d '[:space:]' <"$token_file")
 fi
-[ -n "$token" ] || die "--token or --token-file is required"
+[ -n "$token" ] || die "--token-file is required (FILE, or - to read the token from standard input)"
 [[ "$token" =~ ^[A-Za-z0-9_-]{16,256}$ ]] || die "the token does not look like one printed by 'cluster-master worker register'"
 if [ -z "$worker_id" ]; then worker_id=$(hostname -s 2>/dev/null || hostname); fi
 [[ "$worker_id" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] || die "invalid worker id '$worker_id' (letters, digits, '.', '_', '-'; at most 64)"
@@ -191,7 +195,7 @@ else
   fi
 fi
 
-# The environment file holds the token: created 0600 from the start, never world-readable.
+# The environment file and the token file: created 0600 from the start, never world-readable.
 run mkdir -p "$etc_dir"
 run chmod 0755 "$etc_dir"
 ca_line="#AGENT_CA_FILE="
@@ -208,12 +212,14 @@ else
 $marker; run it again to change these.
 AGENT_MASTER_URL=$master_url
 AGENT_WORKER_ID=$worker_id
-AGENT_TOKEN=$token
+# The token is in /etc/cluster-agent/token (root, 0600), handed to the agent by the unit (LoadCredential=).
 $ca_line
 LOG_LEVEL=info
 ENV
+    printf '%s\n' "$token" >"$token_path.tmp"
   )
-  chmod 0600 "$env_path.tmp"
+  chmod 0600 "$env_path.tmp" "$token_path.tmp"
+  mv "$token_path.tmp" "$token_path"
   mv "$env_path.tmp" "$env_path"
 fi
 

@@ -99,13 +99,13 @@ describe('cluster-agent against a real cluster-master', () => {
     expect(String(refused.advice)).not.toContain('not registered');
   });
 
-  it('an unregistered worker is told the register command with its own id and address', async () => {
+  it('an unregistered worker is told the register command with its own id and address, and the token command (the master answers both alike)', async () => {
     const m = await master();
     const a = agent('agent', ['--master-url', `ws://127.0.0.1:${m.port}/agent`, '--worker-id', 'adv-nobody'], 'tok_0123456789abcdefghij');
     const refused = (await a.waitForRecord('refused', event('refused'), { timeoutMs: 15_000 })).rec;
-    expect(refused.status).toBe(404);
-    expect(String(refused.advice)).toMatch(/^worker id adv-nobody is not registered on this master: run `cluster-master worker register adv-nobody 127\.0\.0\.1`/);
-    expect(String(refused.msg)).toBe('the master refused this agent (HTTP 404: unknown worker)');
+    expect(refused.status).toBe(401);
+    expect(String(refused.advice)).toMatch(/^the master does not know worker adv-nobody or does not accept this token .*: if adv-nobody is not registered, run `cluster-master worker register adv-nobody 127\.0\.0\.1`.*; if it is, run `cluster-master worker token adv-nobody`/);
+    expect(String(refused.msg)).toBe('the master refused this agent (HTTP 401: unknown worker or invalid token)');
   });
 
   it('in a terminal (pretty logs), the advice is printed once', async () => {
@@ -117,8 +117,8 @@ describe('cluster-agent against a real cluster-master', () => {
     const tty = procs.add(spawnProc('agent-tty', 'script', ['-qfec', `${process.execPath} ${args.join(' ')}`, '/dev/null'], env));
     await tty.waitForLine('the retry after the refusal', (l) => l.text.includes('next retry in'), { timeoutMs: 15_000 });
     const text = tty.lines.map((l) => l.text).join('\n').replace(new RegExp(String.fromCharCode(27) + '\\[[0-9;]*m', 'g'), '');
-    expect(text).toContain('the master refused this agent (HTTP 404: unknown worker)');
-    expect(text.split('is not registered on this master').length - 1).toBe(1);
+    expect(text).toContain('the master refused this agent (HTTP 401: unknown worker or invalid token)');
+    expect(text.split('if adv-tty is not registered').length - 1).toBe(1);
   });
 
   it('wss:// against a plain master says in words that the master does not speak TLS', async () => {

@@ -4,6 +4,7 @@ import { cliArea } from './areas/cli.js';
 import { daemonArea } from './areas/daemon.js';
 import { controlArea, finalArea, watchProcess } from './areas/final.js';
 import { fuzzArea } from './areas/fuzz.js';
+import { httpArea } from './areas/http.js';
 import { resourcesArea } from './areas/resources.js';
 import { sessionArea } from './areas/session.js';
 import { tlsArea } from './areas/tls.js';
@@ -53,6 +54,7 @@ describe('hostile input', () => {
   fuzzArea(getWorld);
   daemonArea();
   tlsArea();
+  httpArea();
   cliArea();
   controlArea(getWorld);
   finalArea();

@@ -64,10 +64,11 @@ describe('refusals', () => {
       ['unsupported_version', { workerId: 'w1', token: tokens.w1, headers: { 'x-protocol-version': undefined } }, 426, 'protocol version'],
       ['bad_worker_id', { workerId: '$bad id', token: tokens.w1 }, 400, 'worker id'],
       ['bad_worker_id', { token: tokens.w1 }, 400, 'worker id'],
-      ['unknown_worker', { workerId: 'nobody', token: tokens.w1 }, 404, 'unknown worker'],
+      // An unknown id and a wrong token read alike on the wire (the metric and the log tell them apart).
+      ['unknown_worker', { workerId: 'nobody', token: tokens.w1 }, 401, 'unknown worker or invalid token'],
       ['unauthorized', { workerId: 'w1' }, 401, 'token'],
-      ['unauthorized', { workerId: 'w1', token: 'x'.repeat(43) }, 401, 'invalid token'],
-      ['unauthorized', { workerId: 'w1', token: tokens.w2 }, 401, 'invalid token'],
+      ['unauthorized', { workerId: 'w1', token: 'x'.repeat(43) }, 401, 'unknown worker or invalid token'],
+      ['unauthorized', { workerId: 'w1', token: tokens.w2 }, 401, 'unknown worker or invalid token'],
       ['unauthorized', { workerId: 'w1', headers: { authorization: 'Basic dXNlcjpwYXNz' } }, 401, 'token'],
       ['forbidden', { workerId: 'far', token: tokens.far }, 403, 'source address'],
       ['bad_path', { workerId: 'w1', token: tokens.w1, path: '/elsewhere' }, 404, 'unknown path'],
@@ -100,7 +101,7 @@ describe('refusals', () => {
     for (const [name, change, status] of cases) {
       const logMark = m.logs.length;
       const before = await refusalMetric('bad_handshake');
-      // An id the view does not hold: admission would answer 404 (after a read); the handshake check comes first.
+      // An id the view does not hold: admission would answer 401 (after a read); the handshake check comes first.
       const answer = await rawUpgrade({ method: 'GET', 'sec-websocket-key': key, 'sec-websocket-version': '13', ...change }, 'unknown-yet');
       expect(answer, name).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
       expect(await refusalMetric('bad_handshake')).toBe(before + 1);
@@ -133,7 +134,7 @@ describe('refusals', () => {
     const ids = Array.from({ length: 200 }, (_, i) => `ghost-${i % 20}`);
     const results = await Promise.all(ids.map((id) => RawAgent.refused(m.url, { workerId: id, token: tokens.w1 })));
     const elapsedMs = performance.now() - from;
-    expect(results.every((r) => r.status === 404)).toBe(true);
+    expect(results.every((r) => r.status === 401)).toBe(true);
     // Bounded by time, not by requests: two finds per miss refresh, at most one
     // refresh per missRefreshMinIntervalMs, plus the periodic version read and
     // a possible full re-read (three finds) per viewRefreshMs. One read per

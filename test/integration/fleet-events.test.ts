@@ -47,9 +47,11 @@ class Stream {
   }
 }
 
-function openStream(bearer: string | undefined, on: RunningMaster = m): Promise<{ status: number; stream: Stream; type: string | undefined }> {
+function openStream(bearer: string | undefined, on: RunningMaster = m, cookie?: string): Promise<{ status: number; stream: Stream; type: string | undefined }> {
   return new Promise((resolve, reject) => {
-    const req = request(`${on.http}/api/events`, { agent: false, headers: bearer === undefined ? {} : { Authorization: `Bearer ${bearer}` } }, (res) =>
+    const headers: Record<string, string> = bearer === undefined ? {} : { Authorization: `Bearer ${bearer}` };
+    if (cookie !== undefined) headers.Cookie = cookie;
+    const req = request(`${on.http}/api/events`, { agent: false, headers }, (res) =>
       resolve({ status: res.statusCode ?? 0, stream: new Stream(res), type: res.headers['content-type'] }),
     );
     req.on('error', reject);
@@ -62,7 +64,8 @@ beforeAll(async () => {
   token = (await createAdminTokenStore(h.db).issue()).token;
   agentToken = await h.register('w-1');
   await h.register('w-2', '10.0.0.2');
-  m = await h.startMaster();
+  // 50 streams of one token below: as many pages as that (the default allows 10 a token).
+  m = await h.startMaster({ maxEventStreamsPerToken: 60 });
   m.client.on('commandStarted', (event: CommandStartedEvent) => {
     const cmd = event.command as { find?: unknown; projection?: unknown };
     if (event.commandName === 'find' && cmd.find === 'WORKER_REGISTRY' && cmd.projection === undefined) feedReads.push(performance.now());
@@ -136,6 +139,38 @@ describe('GET /api/events', () => {
       stream.close();
     } finally {
       await quiet.close();
+    }
+  });
+
+  test('a stream whose token is revoked, and one whose session signs out, end within one keepalive', async () => {
+    const store = createAdminTokenStore(h.db);
+    const quick = await h.startMaster({ eventsKeepaliveMs: 300 });
+    try {
+      const issued = await store.issue();
+      const { stream } = await openStream(issued.token, quick);
+      await waitFor('first event', () => stream.last !== undefined);
+      const ended = new Promise<void>((resolve) => stream.res.on('close', resolve));
+      await store.revoke(issued.token_id);
+      const revokedAt = performance.now();
+      await ended;
+      const revokedMs = performance.now() - revokedAt;
+
+      const signIn = await fetch(`${quick.http}/login`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: `token=${token}`, redirect: 'manual' });
+      const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+      const page = await openStream(undefined, quick, cookie);
+      expect(page.status).toBe(200);
+      await waitFor('first event', () => page.stream.last !== undefined);
+      const pageEnded = new Promise<void>((resolve) => page.stream.res.on('close', resolve));
+      await fetch(`${quick.http}/logout`, { method: 'POST', headers: { Cookie: cookie }, redirect: 'manual' });
+      const signedOutAt = performance.now();
+      await pageEnded;
+      const signedOutMs = performance.now() - signedOutAt;
+      console.log(`event streams: ended ${Math.round(revokedMs)} ms after the revocation, ${Math.round(signedOutMs)} ms after the sign-out (keepalive 300 ms)`);
+      // One keepalive, and the read of the live token ids it makes.
+      expect(revokedMs).toBeLessThan(300 + 500);
+      expect(signedOutMs).toBeLessThan(300 + 500);
+    } finally {
+      await quick.close();
     }
   });
 

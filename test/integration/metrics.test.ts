@@ -124,7 +124,7 @@ describe('agents come, beat and go', () => {
 describe('refusals', () => {
   test('refused upgrades count under their reason and never as admissions', async () => {
     const s0 = await scrape();
-    expect((await RawAgent.refused(m.url, { workerId: 'nobody', token: tokens.m0 })).status).toBe(404);
+    expect((await RawAgent.refused(m.url, { workerId: 'nobody', token: tokens.m0 })).status).toBe(401);
     expect((await RawAgent.refused(m.url, { workerId: 'm0', token: 'x'.repeat(43) })).status).toBe(401);
     expect((await RawAgent.refused(m.url, { workerId: 'm0', token: tokens.m0, path: '/elsewhere' })).status).toBe(404);
     // Valid credentials, but a handshake ws would refuse: refused before admission.

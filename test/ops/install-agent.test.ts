@@ -20,6 +20,14 @@ async function install(root: string, ...args: string[]) {
   });
 }
 
+/** The token in a file of its own (the script takes it from a file or standard input only). */
+let tokenFileCount = 0;
+async function tokenArgs(value: string): Promise<string[]> {
+  const path = join(work, `token-${tokenFileCount++}`);
+  await writeFile(path, `${value}\n`);
+  return ['--token-file', path];
+}
+
 function mode(path: string) {
   return stat(path).then((s) => (s.mode & 0o777).toString(8));
 }
@@ -71,7 +79,10 @@ describe('scripts/install-agent.sh', () => {
     expect(await mode(join(root, 'etc/cluster-agent/agent.env'))).toBe('600');
     expect(env).toContain('AGENT_MASTER_URL=wss://master.test:8443/agent');
     expect(env).toContain('AGENT_WORKER_ID=gpu-07');
-    expect(env).toContain(`AGENT_TOKEN=${token}`);
+    // The token is in its own root-only file, handed to the agent by the unit's LoadCredential=.
+    expect(env).not.toContain(token);
+    expect(await readFile(join(root, 'etc/cluster-agent/token'), 'utf8')).toBe(`${token}\n`);
+    expect(await mode(join(root, 'etc/cluster-agent/token'))).toBe('600');
     expect(env).toContain('AGENT_CA_FILE=/etc/cluster-agent/ca.pem');
     expect(await mode(join(root, 'etc/cluster-agent/ca.pem'))).toBe('644');
 
@@ -80,6 +91,7 @@ describe('scripts/install-agent.sh', () => {
     expect(await mode(unitPath)).toBe('644');
     expect(unit).toMatch(/^ExecStart=\/usr\/local\/bin\/cluster-agent run$/m);
     expect(unit).toContain('EnvironmentFile=/etc/cluster-agent/agent.env');
+    expect(unit).toContain('LoadCredential=token:/etc/cluster-agent/token');
 
     // The installed agent runs with no Node.js anywhere on its PATH.
     const exe = join(root, 'usr/local/bin/cluster-agent');
@@ -94,25 +106,27 @@ describe('scripts/install-agent.sh', () => {
     const root = await bareRoot('root2');
     await mkdir(join(root, 'opt/cluster-agent/dist'), { recursive: true });
     await writeFile(join(root, 'opt/cluster-agent/dist/main.js'), '// the Node.js bundle earlier versions installed');
-    await install(root, '--worker-id', 'w1', '--token', token);
-    const { stdout } = await install(root, '--worker-id', 'w1', '--token', `${token}x2`);
+    await install(root, '--worker-id', 'w1', ...(await tokenArgs(token)));
+    // The new token on standard input: never in a process list.
+    const { stdout } = await run('bash', ['-c', `printf '%s' '${token}x2' | bash "$0" --root "$1" --from "$2" --master-url wss://master.test:8443/agent --worker-id w1 --token-file -`, script, root, executable], { cwd: repo });
     expect(stdout).toContain('cluster-agent upgraded under');
     await expect(lstat(join(root, 'opt/cluster-agent'))).rejects.toThrow();
     await expect(lstat(join(root, 'usr/local/bin/cluster-agent.new'))).rejects.toThrow();
-    expect(await readFile(join(root, 'etc/cluster-agent/agent.env'), 'utf8')).toContain(`AGENT_TOKEN=${token}x2`);
+    expect(await readFile(join(root, 'etc/cluster-agent/token'), 'utf8')).toBe(`${token}x2\n`);
+    expect(await mode(join(root, 'etc/cluster-agent/token'))).toBe('600');
     expect(await mode(join(root, 'etc/cluster-agent/agent.env'))).toBe('600');
   });
 
   it('--dry-run changes nothing, says "would" to the end and never prints the token', async () => {
     const root = await bareRoot('root3');
     const before = await tree(root);
-    const { stdout } = await install(root, '--worker-id', 'w1', '--token', token, '--dry-run');
+    const { stdout } = await install(root, '--worker-id', 'w1', ...(await tokenArgs(token)), '--dry-run');
     expect(stdout).toMatch(/would run: install -m 0755/);
     expect(stdout.trim().split('\n').at(-1)).toBe(`install-agent: cluster-agent would be installed under '${root}' (service not started)`);
     expect(stdout).not.toContain(token);
     expect(await tree(root)).toEqual(before);
 
-    await install(root, '--worker-id', 'w1', '--token', token);
+    await install(root, '--worker-id', 'w1', ...(await tokenArgs(token)));
     const removal = await run('bash', [script, '--root', root, '--uninstall', '--dry-run']);
     expect(removal.stdout.trim().split('\n').at(-1)).toBe(`install-agent: cluster-agent would be removed from '${root}'`);
     expect(await lstat(join(root, 'usr/local/bin/cluster-agent'))).toBeTruthy();
@@ -122,13 +136,13 @@ describe('scripts/install-agent.sh', () => {
     const root = await bareRoot('root4');
     await writeFile(join(root, 'etc/systemd/system/other.service'), '[Service]\n');
     const before = await tree(root);
-    await install(root, '--worker-id', 'w1', '--token', token);
+    await install(root, '--worker-id', 'w1', ...(await tokenArgs(token)));
     const { stdout } = await run('bash', [script, '--root', root, '--uninstall']);
     expect(stdout.trim()).toBe(`install-agent: cluster-agent removed from '${root}'`);
     expect(await tree(root)).toEqual(before);
 
     // A file the admin added to /etc/cluster-agent stays, and so does its folder.
-    await install(root, '--worker-id', 'w1', '--token', token);
+    await install(root, '--worker-id', 'w1', ...(await tokenArgs(token)));
     await writeFile(join(root, 'etc/cluster-agent/notes'), 'mine');
     await run('bash', [script, '--root', root, '--uninstall']);
     expect(await tree(root)).toEqual([...before, 'etc/cluster-agent', 'etc/cluster-agent/notes'].sort());
@@ -167,20 +181,25 @@ describe('scripts/install-agent.sh', () => {
   });
 
   it.each([
-    [['--token', token], /--master-url is required/],
+    [['--token-file', '/etc/hostname'], /--master-url is required/],
     [['--master-url'], /--master-url needs a value/],
-    [['--master-url', '--token', token], /--master-url needs a value/],
-    [['--master-url', 'http://x/agent', '--token', token], /must be ws/],
-    [['--master-url', 'ws://m:1/agent'], /--token or --token-file is required/],
-    [['--master-url', 'ws://m:1/agent', '--token', 'short'], /does not look like/],
-    [['--master-url', 'ws://m:1/agent', '--token', token, '--worker-id', 'a$b'], /invalid worker id/],
+    [['--master-url', '--token-file', '/etc/hostname'], /--master-url needs a value/],
+    [['--master-url', 'http://x/agent', '--token-file', '/etc/hostname'], /must be ws/],
+    [['--master-url', 'ws://m:1/agent'], /--token-file is required/],
+    [['--master-url', 'ws://m:1/agent', '--token', token], /--token would show the token in every process list.*--token-file -/],
+    [['--master-url', 'ws://m:1/agent', '--token-file', 'SHORT'], /does not look like/],
+    [['--master-url', 'ws://m:1/agent', '--token-file', 'TOKEN', '--worker-id', 'a$b'], /invalid worker id/],
     [['--master-url', 'ws://m:1/agent', '--token-file', '/nonexistent'], /cannot read token file/],
-    [['--master-url', 'ws://m:1/agent', '--token', token, '--from', '/nonexistent'], /cannot read '\/nonexistent'/],
-    [['--master-url', 'ws://m:1/agent', '--token', token, '--from', script], /is neither a .deb nor the cluster-agent executable/],
+    [['--master-url', 'ws://m:1/agent', '--token-file', 'TOKEN', '--from', '/nonexistent'], /cannot read '\/nonexistent'/],
+    [['--master-url', 'ws://m:1/agent', '--token-file', 'TOKEN', '--from', script], /is neither a .deb nor the cluster-agent executable/],
     [['--bogus'], /unknown option/],
   ])('refuses bad arguments %j with exit 2 and one line before touching anything', async (args: string[], message: RegExp) => {
     const root = join(work, 'bad');
-    const failure = await run('bash', [script, '--root', root, ...args]).then(
+    // TOKEN and SHORT: files holding a good token and a short one.
+    const good = (await tokenArgs(token))[1] ?? '';
+    const short = (await tokenArgs('short'))[1] ?? '';
+    const resolved = args.map((a) => (a === 'TOKEN' ? good : a === 'SHORT' ? short : a));
+    const failure = await run('bash', [script, '--root', root, ...resolved]).then(
       () => undefined,
       (e: unknown) => e as { code: number; stderr: string },
     );

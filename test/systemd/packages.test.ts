@@ -154,15 +154,18 @@ describe('the packages under a real systemd', () => {
 
   it('cluster-agent: installs unstarted, then runs as a dynamic user and the worker turns active', async () => {
     const install = await vm().ok(`dpkg -i ${vm().inside(debs.agent)}`);
-    expect(install).toContain('cluster-agent: not started: set AGENT_MASTER_URL and AGENT_TOKEN in /etc/cluster-agent/agent.env');
+    expect(install).toContain('cluster-agent: not started: put the token in /etc/cluster-agent/token (mode 0600) and set AGENT_MASTER_URL in /etc/cluster-agent/agent.env');
     expect(await active('cluster-agent')).toBe(false);
     expect((await vm().ok('stat -c %a /etc/cluster-agent/agent.env')).trim()).toBe('600');
 
     const token = (JSON.parse(await readFile(join(vm().dir, 'token.json'), 'utf8')) as { token: string }).token;
     await vm().ok(
-      `sed -i -e 's|^AGENT_MASTER_URL=.*|AGENT_MASTER_URL=ws://127.0.0.1:${port}/agent|' -e 's|^AGENT_TOKEN=.*|AGENT_TOKEN=${token}|' ` +
+      `sed -i -e 's|^AGENT_MASTER_URL=.*|AGENT_MASTER_URL=ws://127.0.0.1:${port}/agent|' ` +
         `-e 's|^#AGENT_WORKER_ID=.*|AGENT_WORKER_ID=${WORKER}|' /etc/cluster-agent/agent.env`,
     );
+    // The token in a root-only 0600 file, which the unit's dynamic user could not open: systemd hands it over (LoadCredential=).
+    await vm().ok(`(umask 077 && printf '%s\\n' '${token}' >/etc/cluster-agent/token)`);
+    expect((await vm().ok('stat -c "%a %U" /etc/cluster-agent/token')).trim()).toBe('600 root');
     await vm().ok('systemctl enable --now cluster-agent');
     await vm().until('the worker active in the registry', async () => (await workerActive()) === true);
     expect(await status('cluster-agent')).toMatch(/Active: active \(running\)/);
@@ -254,7 +257,7 @@ describe('the packages under a real systemd', () => {
   ])('scripts/install-agent.sh --from %s: configured, started, worker active; --uninstall: stopped and gone', async (_, artifact) => {
     const token = (JSON.parse(await readFile(join(vm().dir, 'token.json'), 'utf8')) as { token: string }).token;
     const out = await vm().ok(
-      `bash ${vm().inside(scriptCopy)} --from ${vm().inside(artifact())} --master-url ws://127.0.0.1:${port}/agent --worker-id ${WORKER} --token ${token}`,
+      `printf '%s' '${token}' | bash ${vm().inside(scriptCopy)} --from ${vm().inside(artifact())} --master-url ws://127.0.0.1:${port}/agent --worker-id ${WORKER} --token-file -`,
       120_000,
     );
     expect(out.trim().split('\n').at(-1)).toBe('install-agent: cluster-agent installed and started; follow it with: journalctl -u cluster-agent -f');

@@ -9,6 +9,7 @@ import { formatProbeReport } from './probe/format.js';
 import { createProbe, type Probe } from './probe/index.js';
 import { safeUrl } from './session/session.js';
 import { realTimers, type Timers } from './timers.js';
+import { plainTextTokenUrls } from './plain-text-token.js';
 import { fixedToken, tokenFile } from './token.js';
 
 export type Signal = 'SIGTERM' | 'SIGINT';
@@ -78,6 +79,13 @@ async function run(config: RunConfig, deps: CliDeps): Promise<void> {
     },
     `cluster-agent ${deps.version} starting`,
   );
+  const plain = plainTextTokenUrls(config.masterUrls);
+  if (plain.length > 0) {
+    logger.warn(
+      { event: 'plain-text-token', master_url: plain.map(safeUrl).join(',') },
+      'this agent sends its token over ws:// (plain text) to a host that is not this machine: anyone on the way can read it and connect as this worker; serve the master with TLS (--tls-cert, --tls-key) and use wss://',
+    );
+  }
   const probe = config.fakeSpecs ? createFakeProbe(config.fakeSpecs) : (deps.createProbe ?? (() => createProbe()))();
   const agent = (deps.createAgent ?? createAgent)({
     masterUrl: config.masterUrls,

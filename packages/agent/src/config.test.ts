@@ -9,6 +9,8 @@ const files: Record<string, string> = {
   '/etc/agent/bad-token': 'not a token!\n',
   '/etc/agent/ca.pem': '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
   '/etc/agent/not-pem': 'hello',
+  '/run/credentials/cluster-agent.service/token': `${TOKEN}\n`,
+  '/run/credentials/empty/token': '',
 };
 const deps: ConfigDeps = {
   hostname: () => 'gpu-node-7',
@@ -55,6 +57,17 @@ describe('run configuration', () => {
       welcomeTimeoutMs: DEFAULTS.helloTimeoutMs,
       fakeSpecs: undefined,
     });
+  });
+
+  it("takes the token from the unit's credential (LoadCredential=) when no other setting names one", async () => {
+    const env: Env = { AGENT_MASTER_URL: 'ws://master.example:8080', CREDENTIALS_DIRECTORY: '/run/credentials/cluster-agent.service' };
+    const config = await runConfig([], env);
+    expect(config).toMatchObject({ token: TOKEN, tokenFile: undefined });
+    expect(config.tokenFrom).toContain('LoadCredential=');
+    // AGENT_TOKEN in agent.env (the install before LoadCredential=) still wins, so an upgrade changes nothing.
+    expect(await runConfig([], { ...env, AGENT_TOKEN: 'tok_inline_0123456789abc' })).toMatchObject({ token: 'tok_inline_0123456789abc', tokenFrom: 'AGENT_TOKEN' });
+    // The unit's empty fallback (SetCredential=token:, no /etc/cluster-agent/token): as if there were none.
+    expect(await invalid([], { ...env, CREDENTIALS_DIRECTORY: '/run/credentials/empty' })).toMatch(/^no credential/);
   });
 
   it('lets flags beat the environment', async () => {

@@ -150,7 +150,7 @@ async function runConfig(args: Record<string, unknown>, env: Env, deps: ConfigDe
     );
   }
 
-  const { token, tokenFile, tokenFrom } = await readToken(get('token'), get('tokenFile'), deps);
+  const { token, tokenFile, tokenFrom } = await readToken(get('token'), get('tokenFile'), deps, env.CREDENTIALS_DIRECTORY);
 
   const caSetting = get('caFile');
   let ca: Buffer | undefined;
@@ -232,12 +232,17 @@ async function readToken(
   inline: { value: string; from: string } | undefined,
   file: { value: string; from: string } | undefined,
   deps: ConfigDeps,
+  credentialsDirectory: string | undefined,
 ): Promise<{ token: string; tokenFile: string | undefined; tokenFrom: string }> {
   // A flag beats the environment; two sources at the same level are a mistake.
   const flagLevel = [inline, file].filter((s) => s?.from.startsWith('--'));
   if (flagLevel.length === 2) throw new ConfigError('give either --token or --token-file, not both');
   if (flagLevel.length === 0 && inline && file) throw new ConfigError('set either AGENT_TOKEN or AGENT_TOKEN_FILE, not both');
   const chosen = flagLevel[0] ?? inline ?? file;
+  if (!chosen && credentialsDirectory !== undefined && credentialsDirectory !== '') {
+    const credential = await unitCredential(deps, credentialsDirectory);
+    if (credential !== undefined) return credential;
+  }
   if (!chosen) throw new ConfigError('no credential: set AGENT_TOKEN_FILE (or AGENT_TOKEN, --token-file, --token) to the token issued by `cluster-master worker register`');
   try {
     // Read at start too, so a bad file is one line and exit 2 before any connection.
@@ -248,6 +253,33 @@ async function readToken(
     throw err;
   }
 }
+
+/**
+ * The token systemd hands the unit (`LoadCredential=token:/etc/cluster-agent/token`):
+ * the file stays root-only, the service's dynamic user reads the copy in
+ * $CREDENTIALS_DIRECTORY. Empty or absent (the unit's `SetCredential=token:`
+ * fallback when the file does not exist): undefined, the other settings decide.
+ * Copied once at the service's start, so a new token needs a restart.
+ */
+async function unitCredential(deps: ConfigDeps, directory: string): Promise<{ token: string; tokenFile: undefined; tokenFrom: string } | undefined> {
+  let content: string;
+  try {
+    content = (await deps.readFile(`${directory}/${CREDENTIAL_NAME}`)).toString('utf8');
+  } catch {
+    return undefined;
+  }
+  if (content.trim() === '') return undefined;
+  const tokenFrom = `the unit's credential "${CREDENTIAL_NAME}" (LoadCredential=, from /etc/cluster-agent/token)`;
+  try {
+    return { token: checkToken(content, tokenFrom), tokenFile: undefined, tokenFrom };
+  } catch (err) {
+    if (err instanceof TokenError) throw new ConfigError(err.message);
+    throw err;
+  }
+}
+
+/** The credential's name in the unit (systemd/cluster-agent.service). */
+export const CREDENTIAL_NAME = 'token';
 
 async function readOrFail(deps: ConfigDeps, path: string, what: string): Promise<Buffer> {
   try {

@@ -20,3 +20,10 @@ export function parseBearer(value: string | undefined): string | undefined {
   const match = /^Bearer ([A-Za-z0-9_-]{16,256})$/.exec(value);
   return match?.[1];
 }
+
+/**
+ * The master's one answer (401) to an upgrade whose worker id it does not
+ * know or whose token is wrong: the same words for both, so that nobody can
+ * learn which ids exist by trying them. The master's log says which it was.
+ */
+export const NOT_ADMITTED = 'unknown worker or invalid token';

@@ -1,6 +1,6 @@
 export { PROTOCOL_VERSION } from './version.js';
 export { CADENCE_LIMITS, DEFAULTS, SPEC_LIMITS } from './defaults.js';
-export { HEADERS, bearer, parseBearer } from './headers.js';
+export { HEADERS, NOT_ADMITTED, bearer, parseBearer } from './headers.js';
 export { WORKER_ID_PATTERN, WORKER_ID_MAX_LENGTH, isValidWorkerId } from './worker-id.js';
 export {
   CloseCode,

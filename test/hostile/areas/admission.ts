@@ -67,13 +67,13 @@ export function admissionArea(getWorld: () => World): void {
 
     const token = (id: string): string => t[id] ?? '';
     const identity: Case[] = [
-      { name: 'unknown worker id', request: () => upgradeRequest({ workerId: 'nobody', token: token('w1') }), status: [404], body: /unknown worker/, logged: refusedWith(404) },
+      { name: 'unknown worker id', request: () => upgradeRequest({ workerId: 'nobody', token: token('w1') }), status: [401], body: /^unknown worker or invalid token\n?$/, logged: refusedWith(401) },
       { name: 'registered id, no token', request: () => upgradeRequest({ workerId: 'w1' }), status: [401], body: /token/, logged: refusedWith(401) },
-      { name: 'registered id, wrong token', request: () => upgradeRequest({ workerId: 'w1', token: 'A'.repeat(43) }), status: [401], body: /invalid token/, logged: refusedWith(401) },
-      { name: "registered id, another worker's token", request: () => upgradeRequest({ workerId: 'w1', token: token('w2') }), status: [401], body: /invalid token/, logged: refusedWith(401) },
+      { name: 'registered id, wrong token', request: () => upgradeRequest({ workerId: 'w1', token: 'A'.repeat(43) }), status: [401], body: /^unknown worker or invalid token\n?$/, logged: refusedWith(401) },
+      { name: "registered id, another worker's token", request: () => upgradeRequest({ workerId: 'w1', token: token('w2') }), status: [401], body: /^unknown worker or invalid token\n?$/, logged: refusedWith(401) },
       { name: 'right token from the wrong address (worker_ip 127.0.0.2, from 127.0.0.1)', request: () => upgradeRequest({ workerId: 'far', token: token('far') }), status: [403], body: /source address/, logged: refusedWith(403) },
-      { name: 'token of an unregistered worker (credential without a document)', request: () => upgradeRequest({ workerId: 'ghost', token: token('ghost') }), status: [404], body: /unknown worker/, logged: refusedWith(404) },
-      { name: 'old token of a worker unregistered since', request: () => upgradeRequest({ workerId: 'gone', token: token('gone') }), status: [404], body: /unknown worker/, logged: refusedWith(404) },
+      { name: 'token of an unregistered worker (credential without a document)', request: () => upgradeRequest({ workerId: 'ghost', token: token('ghost') }), status: [401], body: /^unknown worker or invalid token\n?$/, logged: refusedWith(401) },
+      { name: 'old token of a worker unregistered since', request: () => upgradeRequest({ workerId: 'gone', token: token('gone') }), status: [401], body: /^unknown worker or invalid token\n?$/, logged: refusedWith(401) },
       { name: "an unregistered worker's token under a registered id", request: () => upgradeRequest({ workerId: 'w1', token: token('gone') }), status: [401], logged: refusedWith(401) },
       { name: 'bearer token of 300 characters', request: () => upgradeRequest({ workerId: 'w1', extra: [`Authorization: Bearer ${'a'.repeat(300)}`] }), status: [401], logged: refusedWith(401) },
       { name: 'token in the query string instead of the header', request: () => upgradeRequest({ workerId: 'w1', path: `/agent?token=${token('w1')}` }), status: [401], logged: refusedWith(401) },

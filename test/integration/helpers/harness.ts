@@ -23,6 +23,9 @@ export const FAST: Partial<ServerOptions> = {
   retryCapMs: 500,
   closeGraceMs: 500,
   sweepIntervalMs: 100,
+  // Every test client is 127.0.0.1: the limits on failed authentications are tested on their own (auth-limits.test.ts).
+  failedAuthPerAddress: 1_000_000,
+  failedAuthTotal: 1_000_000,
 };
 
 export type WriteKind = 'heartbeat' | 'inactive' | 'sweep' | 'specs' | 'horizon' | 'other';

@@ -1,4 +1,4 @@
-import { CloseCode, DEFAULTS } from '@cluster/protocol';
+import { CloseCode, DEFAULTS, NOT_ADMITTED } from '@cluster/protocol';
 import type { TokenSource } from '../token.js';
 
 /**
@@ -18,9 +18,10 @@ export interface AdviceContext {
 /**
  * Bodies of a 404 that mean "no endpoint at this path". The master answers an
  * upgrade at a path it does not serve with 404 and the body `unknown path`
- * (older masters said `not found`, and so does many a proxy); it answers an
- * unregistered worker with 404 and `unknown worker`. Any other 404 could be
- * either, and the advice names both.
+ * (older masters said `not found`, and so does many a proxy); older masters
+ * answered an unregistered worker with 404 and `unknown worker` (now: 401 and
+ * NOT_ADMITTED, like a wrong token). Any other 404 could be either, and the
+ * advice names both.
  */
 const UNKNOWN_PATH = /^(unknown path|not found)\b/i;
 const UNKNOWN_WORKER = /^unknown worker\b/i;
@@ -72,7 +73,13 @@ const VERSIONS = 'the agent and the master speak different protocol versions: up
 export function adviceForStatus(status: number, body: string, ctx: AdviceContext): string {
   switch (status) {
     case 401:
+      // The master answers an unknown id and a wrong token alike (its log says which): the advice covers both.
+      if (body.startsWith(NOT_ADMITTED)) {
+        return `the master does not know worker ${ctx.workerId} or does not accept this token (its log says which, as "unknown worker" or "invalid token"): if ${ctx.workerId} is not registered, run ${registerCommand(ctx)} on the master; if it is, ${tokenFix(ctx)}`;
+      }
       return `the master does not accept this token for worker ${ctx.workerId}: ${tokenFix(ctx)}`;
+    case 429:
+      return `the master refuses this address for a while after too many refused upgrades from it (a wrong token or id, here or on another agent behind the same address): fix the token or id, and the agent gets in at a later retry`;
     case 403:
       return wrongAddress(ctx);
     case 404:

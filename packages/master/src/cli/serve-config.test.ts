@@ -35,6 +35,14 @@ describe('parseServeConfig', () => {
     });
   });
 
+  test("the TLS key from the unit's credential (LoadCredential=) when only the certificate is named", () => {
+    const env = { MASTER_TLS_CERT: '/ok/cert.pem', CREDENTIALS_DIRECTORY: '/ok/credentials', MONGODB_URI: 'mongodb://db1:27017/' };
+    expect(parse({}, env)).toMatchObject({ tls: { certPath: '/ok/cert.pem', keyPath: '/ok/credentials/tls-key' } });
+    // MASTER_TLS_KEY still wins; without a certificate the credential is not used.
+    expect(parse({}, { ...env, MASTER_TLS_KEY: '/ok/key.pem' })).toMatchObject({ tls: { keyPath: '/ok/key.pem' } });
+    expect(parse({}, { CREDENTIALS_DIRECTORY: '/ok/credentials', MONGODB_URI: 'mongodb://db1:27017/' })).toMatchObject({ tls: undefined });
+  });
+
   test('environment variables, and flags over them', () => {
     const env = {
       MASTER_HOST: '127.0.0.1',

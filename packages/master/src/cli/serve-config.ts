@@ -79,6 +79,22 @@ function given(value: string | number | boolean | undefined): value is string | 
   return value !== undefined && value !== '';
 }
 
+/** The TLS key's credential name in the unit (systemd/cluster-master.service: LoadCredential=tls-key:…). */
+export const TLS_KEY_CREDENTIAL = 'tls-key';
+
+/**
+ * A secret file systemd hands the unit through LoadCredential=: the file
+ * stays root-only, the service's dynamic user reads the copy in
+ * $CREDENTIALS_DIRECTORY. Used only where nothing else names the file and it
+ * is wanted (a key, when a certificate is set).
+ */
+function unitCredential(env: Env, deps: Pick<ServeConfigDeps, 'isReadable'>, name: string, wanted: boolean): { value: string; from: string } | undefined {
+  const directory = env.CREDENTIALS_DIRECTORY;
+  if (!wanted || directory === undefined || directory === '') return undefined;
+  const path = `${directory}/${name}`;
+  return deps.isReadable(path) ? { value: path, from: `the unit's credential ${name} (LoadCredential=)` } : undefined;
+}
+
 function pick(flagValue: string | number | boolean | undefined, env: Env, envName: string): { value: string; from: string } | undefined {
   if (Array.isArray(flagValue)) throw new ConfigError(`give the flag of ${envName} once`);
   if (given(flagValue)) return { value: String(flagValue), from: 'flag' };
@@ -150,7 +166,7 @@ export function parseServeConfig(flags: ServeFlags, env: Env, deps: ServeConfigD
   );
 
   const cert = pick(flags.tlsCert, env, 'MASTER_TLS_CERT');
-  const key = pick(flags.tlsKey, env, 'MASTER_TLS_KEY');
+  const key = pick(flags.tlsKey, env, 'MASTER_TLS_KEY') ?? unitCredential(env, deps, TLS_KEY_CREDENTIAL, cert !== undefined);
   let tls: ServeConfig['tls'];
   if ((cert === undefined) !== (key === undefined)) {
     throw new ConfigError('give both --tls-cert and --tls-key (MASTER_TLS_CERT, MASTER_TLS_KEY), or neither');

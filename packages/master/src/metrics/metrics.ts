@@ -9,6 +9,7 @@ export type RefusalReason =
   | 'unauthorized'
   | 'forbidden'
   | 'unavailable'
+  | 'too_many_failures'
   | 'shutting_down';
 
 /**
@@ -19,6 +20,7 @@ export type RefusalReason =
  */
 export type HttpRefusalReason =
   | 'header_too_large'
+  | 'body_too_large'
   | 'bad_request'
   | 'timeout'
   | 'reset'

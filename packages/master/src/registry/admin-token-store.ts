@@ -32,6 +32,10 @@ export interface AdminTokenStore {
   revoke(tokenId: string): Promise<boolean>;
   /** The id of the live token that hashes like `token`, or null. */
   verify(token: string): Promise<string | null>;
+  /** Whether the token with this id is live (issued, not revoked): what a web session re-checks. */
+  isLive(tokenId: string): Promise<boolean>;
+  /** The ids of every live token, in one read: what the open event streams re-check together. */
+  liveIds(): Promise<Set<string>>;
 }
 
 interface AdminTokenDocument {
@@ -89,6 +93,19 @@ export function createAdminTokenStore(db: Db, options: AdminTokenStoreOptions = 
         tokens.findOne({ token_hash: hashToken(token), revoked_at: { $exists: false } }, { projection: { token_id: 1 } }),
       );
       return doc === null ? null : String(doc.token_id);
+    },
+
+    async isLive(tokenId) {
+      if (!ADMIN_TOKEN_ID_PATTERN.test(tokenId)) return false;
+      const doc = await guard(where, () => tokens.findOne({ token_id: tokenId, revoked_at: { $exists: false } }, { projection: { token_id: 1 } }));
+      return doc !== null;
+    },
+
+    async liveIds() {
+      const docs = await guard(where, () =>
+        tokens.find({ revoked_at: { $exists: false } }, { projection: { _id: 0, token_id: 1 }, batchSize: SINGLE_BATCH_SIZE }).toArray(),
+      );
+      return new Set(docs.map((doc) => String(doc.token_id)));
     },
   };
 }

@@ -7,6 +7,7 @@ import type { Registry as MetricsRegistry } from 'prom-client';
 import type { HttpRefusalReason } from '../metrics/metrics.js';
 import type { HttpRefusal } from './admission/refusal-log.js';
 import { refuseUpgrade } from './admission/refusal.js';
+import { closeAfterUnreadBody, refuseDeclaredBody } from './http/request-body.js';
 import { PLAIN_ON_TLS, TLS_ON_PLAIN, answerPlainOnTls, isPlainHttpOnTls, isTlsHandshake } from './http/tls-mismatch.js';
 
 /** Which master answered: /healthz says it, so a script that started one can tell it from another on the same port. */
@@ -22,6 +23,8 @@ export interface HttpServerOptions {
   agentPath: string;
   /** Largest request head accepted (bytes). */
   maxHeaderBytes: number;
+  /** Largest request body accepted on any route (bytes): a larger one is answered 413 and its connection closed. */
+  maxBodyBytes: number;
   /** Time allowed for a request head / a whole request to arrive, and for a TLS handshake. */
   requestTimeoutMs: number;
   identity: MasterIdentity;
@@ -93,6 +96,11 @@ export function createMasterHttpServer(options: HttpServerOptions): Server {
   };
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const path = pathOf(req);
+    if (refuseDeclaredBody(req, res, options.maxBodyBytes)) {
+      refused(req, 'body_too_large', 413);
+      return;
+    }
+    closeAfterUnreadBody(req, res);
     if (options.adminRoutes?.(req, res, path) === true) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       refused(req, 'method_not_allowed', 405);

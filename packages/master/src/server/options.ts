@@ -59,6 +59,8 @@ export interface ServerOptions {
   maxSpecsPerFlush: number;
   /** Largest HTTP request head (bytes). */
   maxHeaderBytes: number;
+  /** Largest HTTP request body, on every route (bytes): the sign-in form holds one token; a larger body is answered 413 and its connection closed. */
+  maxBodyBytes: number;
   /** Time allowed for a request head (slow-loris guard). */
   requestTimeoutMs: number;
   /** Most refusal log lines per reason per second; the rest are counted and summed up in one line (0: no limit). */
@@ -76,6 +78,19 @@ export interface ServerOptions {
    * (no worker changed) as idle; most close after 60 s.
    */
   eventsKeepaliveMs: number;
+  /** Open /api/events streams at most, all admin tokens together (past it: 503), and per admin token (past it: 429). */
+  maxEventStreams: number;
+  maxEventStreamsPerToken: number;
+  /**
+   * Failed authentications (upgrades of unknown workers or with wrong tokens;
+   * wrong admin credentials) counted per window: past failedAuthPerAddress an
+   * address is answered 429 before any work; past failedAuthTotal (all
+   * addresses) a failure costs no database read. Upgrades and admin requests
+   * are counted apart.
+   */
+  failedAuthWindowMs: number;
+  failedAuthPerAddress: number;
+  failedAuthTotal: number;
 }
 
 /** A number an operator may set: its default, its inclusive bounds, and what it does (the CLI's help says this). */
@@ -132,6 +147,7 @@ export const SERVER_DEFAULTS: ServerOptions = {
   handoverGraceMs: 0,
   maxSpecsPerFlush: 100,
   maxHeaderBytes: 8 * 1024,
+  maxBodyBytes: 1_024,
   requestTimeoutMs: 10_000,
   refusalLogsPerSecond: 10,
   rateLimitBurst: 20,
@@ -139,6 +155,11 @@ export const SERVER_DEFAULTS: ServerOptions = {
   maxMessageBytes: DEFAULTS.maxMessageBytes,
   maxBufferedBytes: 64 * 1024,
   eventsKeepaliveMs: 15_000,
+  maxEventStreams: 100,
+  maxEventStreamsPerToken: 10,
+  failedAuthWindowMs: 10_000,
+  failedAuthPerAddress: 30,
+  failedAuthTotal: 100,
 };
 
 /**

@@ -15,6 +15,7 @@ import { AdmissionView } from './admission/view.js';
 import { systemClock } from './clock.js';
 import { DbHealth } from './db-health.js';
 import { createMasterHttpServer } from './http-server.js';
+import { failureLimitFor } from './admission/failure-limit.js';
 import { adminRoutesFor } from './http/admin-routes.js';
 import { LivenessMonitor } from './liveness/monitor.js';
 import { LivenessTracker } from './liveness/rules.js';
@@ -137,6 +138,7 @@ export function wireEndpoint(
     view,
     addresses: new AddressMatcher(deps.lookup ?? systemLookupAll, clock, options.dnsCacheTtlMs),
     verifyToken: deps.verifyToken ?? tokensMatch,
+    failures: failureLimitFor(options, clock),
     checkSourceAddress: options.checkSourceAddress,
     refusals,
     logger,
@@ -156,6 +158,7 @@ export function wireEndpoint(
     tls: options.tls,
     agentPath: DEFAULTS.agentPath,
     maxHeaderBytes: options.maxHeaderBytes,
+    maxBodyBytes: options.maxBodyBytes,
     requestTimeoutMs: options.requestTimeoutMs,
     identity: parts.identity,
     metricsRegistry: parts.metricsRegistry,

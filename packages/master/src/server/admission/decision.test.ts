@@ -87,7 +87,7 @@ describe('decideAdmission', () => {
   test('an unknown id is read from the database each time, so a registration right after a refusal works', async () => {
     const { deps, registry } = await setup();
     const h = headers({ 'x-worker-id': 'ghost' });
-    expect(await decideAdmission(deps, h, '10.0.0.1')).toMatchObject({ status: 404, workerId: 'ghost' });
+    expect(await decideAdmission(deps, h, '10.0.0.1')).toMatchObject({ status: 401, reason: 'unknown worker', answer: 'unknown worker or invalid token', workerId: 'ghost' });
     expect(registry.count('listAdmissionView')).toBe(1);
     registry.add('ghost', '10.0.0.1', hashToken(TOKEN));
     expect(await decideAdmission(deps, h, '10.0.0.1')).toMatchObject({ ok: true, workerId: 'ghost' });

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { HEADERS, PROTOCOL_VERSION, isValidWorkerId, parseBearer } from '@cluster/protocol';
+import { HEADERS, NOT_ADMITTED, PROTOCOL_VERSION, isValidWorkerId, parseBearer } from '@cluster/protocol';
 import type { RefusalReason } from '../../metrics/metrics.js';
 import type { AddressMatcher } from './address.js';
 import type { AdmissionView, ViewEntry } from './view.js';
@@ -7,9 +7,11 @@ import type { TokenVerifier } from '../ports.js';
 
 export interface Refusal {
   ok: false;
-  status: 400 | 401 | 403 | 404 | 405 | 426 | 503;
-  /** Short text for the HTTP body and the log; never peer-supplied. */
+  status: 400 | 401 | 403 | 404 | 405 | 426 | 429 | 503;
+  /** Short text for the log, and the HTTP body unless `answer` says otherwise; never peer-supplied. */
   reason: string;
+  /** The HTTP body when the peer must not learn the reason (an unknown id and a wrong token read alike). */
+  answer?: string;
   metric: RefusalReason;
   /** Set once the id passed validation. */
   workerId?: string;
@@ -52,6 +54,12 @@ export interface AdmissionDeps {
   addresses: AddressMatcher;
   verifyToken: TokenVerifier;
   checkSourceAddress: boolean;
+  /**
+   * Whether a refusal may wait for a re-read of the view (false while refused
+   * upgrades flood in: FailureLimit.saturated); without one, the refusal
+   * stands on the view in memory. Absent: always.
+   */
+  mayRefresh?: () => boolean;
 }
 
 /**
@@ -69,13 +77,16 @@ export async function decideAdmission(
   const checked = checkHeaders(headers);
   if (!checked.ok) return checked;
   const { workerId, token } = checked;
+  // A missing token stays missing whatever the database says, and is answered alike for every id.
+  if (token === undefined) {
+    return { ok: false, status: 401, reason: 'missing or malformed bearer token', metric: 'unauthorized', workerId };
+  }
   if (!deps.view.loaded) {
     return { ok: false, status: 503, reason: 'registry not loaded yet', metric: 'unavailable', workerId };
   }
   const seq = deps.view.startedSeq;
   const first = await judge(deps, workerId, deps.view.get(workerId), token, remoteAddress, seq);
-  // A missing token stays missing whatever the database says.
-  if (first.ok || (first.status === 401 && token === undefined)) return first;
+  if (first.ok || deps.mayRefresh?.() === false) return first;
   const refreshed = await deps.view.fresh();
   if (!refreshed) {
     return { ok: false, status: 503, reason: 'registry unavailable', metric: 'unavailable', workerId };
@@ -87,23 +98,20 @@ export async function decideAdmission(
 }
 
 function unknown(workerId: string): Refusal {
-  return { ok: false, status: 404, reason: 'unknown worker', metric: 'unknown_worker', workerId };
+  return { ok: false, status: 401, reason: 'unknown worker', answer: NOT_ADMITTED, metric: 'unknown_worker', workerId };
 }
 
 async function judge(
   deps: AdmissionDeps,
   workerId: string,
   entry: ViewEntry | undefined,
-  token: string | undefined,
+  token: string,
   remoteAddress: string | undefined,
   viewSeq: number,
 ): Promise<AdmissionDecision> {
   if (entry === undefined) return unknown(workerId);
-  if (token === undefined) {
-    return { ok: false, status: 401, reason: 'missing or malformed bearer token', metric: 'unauthorized', workerId };
-  }
   if (entry.tokenHash === undefined || !deps.verifyToken(token, entry.tokenHash)) {
-    return { ok: false, status: 401, reason: 'invalid token', metric: 'unauthorized', workerId };
+    return { ok: false, status: 401, reason: 'invalid token', answer: NOT_ADMITTED, metric: 'unauthorized', workerId };
   }
   if (deps.checkSourceAddress) {
     const allowed = remoteAddress !== undefined && (await deps.addresses.matches(entry.workerIp, remoteAddress));

@@ -7,6 +7,7 @@ import { normaliseAddress, type AddressMatcher } from './address.js';
 import { decideAdmission, type Admitted, type Refusal } from './decision.js';
 import { checkHandshake } from './handshake.js';
 import type { RefusalLog } from './refusal-log.js';
+import type { FailureLimit } from './failure-limit.js';
 import { refuseUpgrade } from './refusal.js';
 import type { AdmissionView } from './view.js';
 
@@ -17,12 +18,18 @@ export interface UpgradeAdmissionDeps {
   verifyToken: TokenVerifier;
   checkSourceAddress: boolean;
   refusals: RefusalLog;
+  /** Failed upgrades per address and in total: an address past its share is refused 429 before any work; past the total, refusals wait for no re-read of the view. */
+  failures?: FailureLimit | undefined;
   logger: Logger;
   /** False while the master starts or shuts down: every upgrade is refused 503. */
   accepting(): boolean;
   /** ws completed the handshake of an admitted worker. */
   onAdmitted(ws: WebSocket, admitted: Admitted, address: string | undefined): void;
 }
+
+const TOO_MANY_FAILURES: Refusal = { ok: false, status: 429, reason: 'too many refused upgrades from this address; try again later', metric: 'too_many_failures' };
+/** The refusals that say a credential was wrong: what FailureLimit counts. */
+const FAILED_AUTH = new Set(['unknown_worker', 'unauthorized', 'forbidden']);
 
 const SHUTTING_DOWN: Refusal = { ok: false, status: 503, reason: 'master shutting down', metric: 'shutting_down' };
 
@@ -61,8 +68,13 @@ export class UpgradeAdmission {
       this.#refuse(req, socket, badHandshake, address);
       return;
     }
-    const { view, addresses, verifyToken, checkSourceAddress, logger } = this.deps;
-    decideAdmission({ view, addresses, verifyToken, checkSourceAddress }, req.headers, address)
+    const { view, addresses, verifyToken, checkSourceAddress, logger, failures } = this.deps;
+    if (failures?.blocked(address) === true) {
+      this.#refuse(req, socket, TOO_MANY_FAILURES, address);
+      return;
+    }
+    const mayRefresh = (): boolean => failures?.saturated !== true;
+    decideAdmission({ view, addresses, verifyToken, checkSourceAddress, mayRefresh }, req.headers, address)
       .catch((error: unknown): Refusal => {
         logger.error({ error: error instanceof Error ? error.message : String(error) }, 'admission failed');
         return { ok: false, status: 503, reason: 'admission failed', metric: 'unavailable' };
@@ -74,6 +86,7 @@ export class UpgradeAdmission {
           return;
         }
         if (!decision.ok) {
+          if (FAILED_AUTH.has(decision.metric)) failures?.record(address);
           this.#refuse(req, socket, decision, address);
           return;
         }
@@ -95,6 +108,6 @@ export class UpgradeAdmission {
 
   #refuse(req: IncomingMessage, socket: Duplex, refusal: Refusal, address: string | undefined): void {
     this.deps.refusals.upgrade(refusal, req.headers, address);
-    refuseUpgrade(socket, refusal.status, refusal.reason);
+    refuseUpgrade(socket, refusal.status, refusal.answer ?? refusal.reason);
   }
 }

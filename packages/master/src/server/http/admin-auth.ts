@@ -1,10 +1,46 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { hashToken } from '../../registry/token.js';
+import type { FailureLimit } from '../admission/failure-limit.js';
+import { sendText } from './respond.js';
 import type { Logger } from 'pino';
 import type { AdminTokenStore } from '../../registry/admin-token-store.js';
 import type { LogBudget } from '../admission/log-budget.js';
 import { addressOf } from '../admission/upgrade.js';
+import type { WebSession } from './web-sessions.js';
 
-export type AdminAuth = { ok: true; tokenId: string } | { ok: false; status: 401 | 503 };
+export type AdminAuth = { ok: true; tokenId: string; /** Set when the credential was a web session. */ sessionId?: string } | { ok: false; status: 401 | 429 | 503 };
+
+/**
+ * Failed admin authentications, per address and in total (FailureLimit), and
+ * the tokens that passed lately: while failures flood in from everywhere, only
+ * those are still looked up, so guessed tokens stop costing database reads.
+ */
+export class AdminAuthLimit {
+  readonly #passed = new Set<string>();
+  constructor(readonly failures: FailureLimit, private readonly maxRemembered = 1_000) {}
+
+  passed(token: string): void {
+    if (this.#passed.size >= this.maxRemembered) this.#passed.clear();
+    this.#passed.add(hashToken(token));
+  }
+
+  /** Whether this credential may cost a database read now. */
+  mayVerify(token: string): boolean {
+    return !this.failures.saturated || this.#passed.has(hashToken(token));
+  }
+}
+
+/** The answer to a refused admin credential (the same for every reason it was refused). */
+export function sendAuthRefusal(res: ServerResponse, status: 401 | 429 | 503): void {
+  if (status === 401) sendText(res, 401, 'unauthorized\n', UNAUTHORIZED_HEADERS);
+  else if (status === 429) sendText(res, 429, TOO_MANY_FAILURES, { 'Retry-After': '10' });
+  else sendText(res, 503, 'database unavailable\n');
+}
+
+export const TOO_MANY_FAILURES = 'too many refused credentials; try again later\n';
+
+/** What a request presents: a token (Bearer header, sign-in form) or the page's session. */
+export type AdminCredential = string | WebSession;
 
 /** The one answer to every refused credential: it says nothing of what exists. */
 export const UNAUTHORIZED_HEADERS = { 'WWW-Authenticate': 'Bearer realm="cluster-master"' } as const;
@@ -24,11 +60,13 @@ export function bearerOf(req: IncomingMessage): string | undefined {
  */
 export async function authenticateAdmin(
   req: IncomingMessage,
-  store: Pick<AdminTokenStore, 'verify'>,
+  store: Pick<AdminTokenStore, 'verify' | 'isLive'>,
   logger: Logger,
-  presented: string | undefined = bearerOf(req),
+  presented: AdminCredential | undefined = bearerOf(req),
   /** Bounds the refusal lines, so a flood of guesses cannot flood the log (left-out lines are counted). */
   budget?: Pick<LogBudget, 'allow'>,
+  /** Bounds the failures, and the database reads they cost. */
+  limit?: AdminAuthLimit,
 ): Promise<AdminAuth> {
   const refused = (fields: Record<string, unknown>): void => {
     if (budget === undefined || budget.allow('admin_refused')) logger.warn(fields, 'admin request refused');
@@ -39,16 +77,23 @@ export async function authenticateAdmin(
     refused({ ...where, reason });
     return { ok: false, status: 401 };
   }
+  if (limit !== undefined && (limit.failures.blocked(where.address) || (typeof presented === 'string' && !limit.mayVerify(presented)))) {
+    refused({ ...where, reason: 'too many refused credentials' });
+    return { ok: false, status: 429 };
+  }
   let tokenId: string | null;
   try {
-    tokenId = await store.verify(presented);
+    if (typeof presented === 'string') tokenId = await store.verify(presented);
+    else tokenId = (await store.isLive(presented.tokenId)) ? presented.tokenId : null;
   } catch (error) {
     logger.warn({ ...where, error: error instanceof Error ? error.message : String(error) }, 'admin credential not checked: database unavailable');
     return { ok: false, status: 503 };
   }
   if (tokenId === null) {
+    limit?.failures.record(where.address);
     refused({ ...where, reason: 'wrong or revoked credential' });
     return { ok: false, status: 401 };
   }
-  return { ok: true, tokenId };
+  if (typeof presented === 'string') limit?.passed(presented);
+  return typeof presented === 'string' ? { ok: true, tokenId } : { ok: true, tokenId, sessionId: presented.sessionId };
 }

@@ -3,6 +3,8 @@ import { createAdminTokenStore } from '../../registry/admin-token-store.js';
 import { createWorkerRegistry } from '../../registry/worker-registry.js';
 import type { MasterParts } from '../master-parts.js';
 import { LogBudget } from '../admission/log-budget.js';
+import { failureLimitFor } from '../admission/failure-limit.js';
+import { AdminAuthLimit } from './admin-auth.js';
 import { createEventsStream } from './events-stream.js';
 import { createFleetApi, type RouteHandler } from './fleet-api.js';
 import { FleetFeed } from './fleet-feed.js';
@@ -41,11 +43,24 @@ export function adminRoutesFor(
     clock,
     onSuppressed: (_key, count) => logger.warn({ count }, 'admin requests refused: lines left out'),
   });
-  const credentialOf = sessions.tokenOf.bind(sessions);
+  const sessionOf = sessions.of.bind(sessions);
+  const authLimit = new AdminAuthLimit(failureLimitFor(parts.options, clock));
   const handlers = [
-    createWebPage({ adminTokens, sessions, logger, refusalBudget, secure: parts.options.tls !== undefined }),
-    createFleetApi({ adminTokens, workers, clock, logger, credentialOf, refusalBudget }),
-    createEventsStream({ adminTokens, feed, logger, credentialOf, refusalBudget, clock, keepaliveMs: parts.options.eventsKeepaliveMs }),
+    createWebPage({ adminTokens, sessions, logger, refusalBudget, authLimit, secure: parts.options.tls !== undefined, maxBodyBytes: parts.options.maxBodyBytes }),
+    createFleetApi({ adminTokens, workers, clock, logger, sessionOf, refusalBudget, authLimit }),
+    createEventsStream({
+      adminTokens,
+      feed,
+      logger,
+      sessionOf,
+      sessionLasts: (id) => sessions.get(id) !== undefined,
+      refusalBudget,
+      authLimit,
+      clock,
+      keepaliveMs: parts.options.eventsKeepaliveMs,
+      maxStreams: parts.options.maxEventStreams,
+      maxStreamsPerToken: parts.options.maxEventStreamsPerToken,
+    }),
   ];
   return { routes: (req, res, path) => handlers.some((handle) => handle(req, res, path)), feed };
 }

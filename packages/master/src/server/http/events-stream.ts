@@ -2,8 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { LogBudget } from '../admission/log-budget.js';
 import type { AdminTokenStore } from '../../registry/admin-token-store.js';
-import { UNAUTHORIZED_HEADERS, authenticateAdmin, bearerOf } from './admin-auth.js';
+import { authenticateAdmin, bearerOf, sendAuthRefusal, type AdminAuthLimit } from './admin-auth.js';
 import type { RouteHandler } from './fleet-api.js';
+import type { WebSession } from './web-sessions.js';
 import type { FleetFeed, FleetSnapshot } from './fleet-feed.js';
 import { SECURITY_HEADERS, safeJson, sendText } from './respond.js';
 import { every, type Clock } from '../clock.js';
@@ -11,48 +12,164 @@ import { every, type Clock } from '../clock.js';
 export const EVENTS_PATH = '/api/events';
 
 export interface EventsStreamDeps {
-  adminTokens: Pick<AdminTokenStore, 'verify'>;
-  feed: FleetFeed;
+  adminTokens: Pick<AdminTokenStore, 'verify' | 'isLive' | 'liveIds'>;
+  feed: Pick<FleetFeed, 'subscribe'>;
   logger: Logger;
   /** Bounds the lines of refused credentials. */
   refusalBudget?: Pick<LogBudget, 'allow'>;
-  /** Credential of a request other than a Bearer header (the page's session cookie); undefined: none. */
-  credentialOf?: (req: IncomingMessage) => string | undefined;
+  /** Bounds failed credentials per address and in total, and the database reads they cost. */
+  authLimit?: AdminAuthLimit;
+  /** The page's session of a request without a Bearer header (its cookie); undefined: none. */
+  sessionOf?: (req: IncomingMessage) => WebSession | undefined;
+  /** Whether a session still lasts (not signed out, not expired). */
+  sessionLasts?: (sessionId: string) => boolean;
   clock: Clock;
-  /** A comment line this often on each stream (a proxy's idle timeout must not close a quiet one). */
+  /** A comment line this often on each stream (a proxy's idle timeout must not close a quiet one); the credentials are re-read as often. */
   keepaliveMs: number;
+  /** Open streams at most, all tokens together; past it: 503. */
+  maxStreams: number;
+  /** Open streams at most per admin token (its sessions and Bearer streams together); past it: 429. */
+  maxStreamsPerToken: number;
 }
 
 /** An SSE comment: ignored by EventSource, but bytes on the wire. */
 export const KEEPALIVE = ': keepalive\n\n';
+const KEEPALIVE_BYTES = Buffer.from(KEEPALIVE);
 
 /** One `fleet` event: the whole registry, as `/api/workers` gives it, and the master's time. */
 export function fleetEvent(snapshot: FleetSnapshot): string {
   return `event: fleet\ndata: ${safeJson({ now: snapshot.at, workers: snapshot.workers })}\n\n`;
 }
 
+type EndReason = 'revoked' | 'signed out' | 'client does not read';
+
+/** One open stream: whose it is, and what waits for its client to read. */
+interface Stream {
+  res: ServerResponse;
+  tokenId: string;
+  sessionId: string | undefined;
+  /** The latest event not yet written because the client had not read the one before (only the latest is kept). */
+  pending: Buffer | undefined;
+  /** The client had not read what was written when the previous keepalive came. */
+  stalled: boolean;
+  unsubscribe: () => void;
+}
+
 /**
  * `GET /api/events`: Server-Sent Events of the fleet. Each stream is a
  * listener of the one shared feed, so a hundred open pages cost the database
- * what one does.
+ * what one does; each snapshot is serialised once and the same bytes are
+ * written to every stream. A client that does not read gets no more until it
+ * has (it skips to the latest snapshot: at most one waits per stream), and
+ * one that has read nothing for a whole keepalive is closed. The credential is
+ * checked at every event and keepalive: the live token ids are read once per
+ * keepalive for all streams together, a session is looked up in memory, and a
+ * stream whose token was revoked or whose session signed out is ended.
  */
 export function createEventsStream(deps: EventsStreamDeps): RouteHandler {
+  const { logger } = deps;
+  const streams = new Set<Stream>();
+  const perToken = new Map<string, number>();
+  /** Live admin token ids as last read (undefined: not read yet, or the database failed: no stream is ended for that). */
+  let liveIds: Set<string> | undefined;
+  let stopTicker: (() => void) | undefined;
+  let serialised: { snapshot: FleetSnapshot; bytes: Buffer } | undefined;
+
+  const bytesOf = (snapshot: FleetSnapshot): Buffer => {
+    if (serialised?.snapshot !== snapshot) serialised = { snapshot, bytes: Buffer.from(fleetEvent(snapshot)) };
+    return serialised.bytes;
+  };
+
+  const end = (stream: Stream, reason: EndReason): void => {
+    logger.info({ token_id: stream.tokenId, reason }, 'event stream ended');
+    stream.res.end();
+    // A client that does not read would hold the socket open past end(): it gets no grace.
+    if (reason === 'client does not read') stream.res.destroy();
+  };
+
+  const credentialLasts = (stream: Stream): EndReason | null => {
+    if (stream.sessionId !== undefined && deps.sessionLasts?.(stream.sessionId) === false) return 'signed out';
+    if (liveIds !== undefined && !liveIds.has(stream.tokenId)) return 'revoked';
+    return null;
+  };
+
+  /** Writes unless the client still has not read the last write; then only the latest is kept for when it does. */
+  const send = (stream: Stream, bytes: Buffer, droppable: boolean): void => {
+    if (stream.res.writableNeedDrain) {
+      if (!droppable) stream.pending = bytes;
+      return;
+    }
+    stream.res.write(bytes);
+  };
+
+  const tick = async (): Promise<void> => {
+    try {
+      liveIds = await deps.adminTokens.liveIds();
+    } catch (error) {
+      // The database is down: the streams go on (their tokens were live when last read).
+      logger.debug({ error: error instanceof Error ? error.message : String(error) }, 'event streams: admin tokens not re-read');
+    }
+    for (const stream of streams) {
+      const ended = credentialLasts(stream);
+      if (ended !== null) end(stream, ended);
+      else if (stream.res.writableNeedDrain && stream.stalled) end(stream, 'client does not read');
+      else {
+        stream.stalled = stream.res.writableNeedDrain;
+        send(stream, KEEPALIVE_BYTES, true);
+      }
+    }
+  };
+
+  const refuse = (res: ServerResponse, status: 429 | 503, text: string): void => {
+    sendText(res, status, text, { 'Retry-After': '30' });
+  };
+
   const open = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const auth = await authenticateAdmin(req, deps.adminTokens, deps.logger, bearerOf(req) ?? deps.credentialOf?.(req), deps.refusalBudget);
+    const auth = await authenticateAdmin(req, deps.adminTokens, logger, bearerOf(req) ?? deps.sessionOf?.(req), deps.refusalBudget, deps.authLimit);
     if (!auth.ok) {
-      if (auth.status === 401) sendText(res, 401, 'unauthorized\n', UNAUTHORIZED_HEADERS);
-      else sendText(res, 503, 'database unavailable\n');
+      sendAuthRefusal(res, auth.status);
       return;
     }
     if (req.socket.destroyed) return;
+    if (streams.size >= deps.maxStreams) {
+      logger.warn({ token_id: auth.tokenId, open: streams.size }, 'event stream refused: too many open');
+      refuse(res, 503, `too many event streams open on this master (${deps.maxStreams}); try again later\n`);
+      return;
+    }
+    const mine = perToken.get(auth.tokenId) ?? 0;
+    if (mine >= deps.maxStreamsPerToken) {
+      logger.warn({ token_id: auth.tokenId, open: mine }, 'event stream refused: too many open for this token');
+      refuse(res, 429, `too many event streams open for this admin token (${deps.maxStreamsPerToken}); close a page first\n`);
+      return;
+    }
+    perToken.set(auth.tokenId, mine + 1);
     res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': 'text/event-stream; charset=utf-8', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
     // The browser reconnects by itself 2 s after the master restarts or the stream drops.
     res.write('retry: 2000\n\n');
-    const unsubscribe = deps.feed.subscribe((snapshot) => res.write(fleetEvent(snapshot)));
-    const stopKeepalive = every(deps.clock, deps.keepaliveMs, () => res.write(KEEPALIVE));
+    const stream: Stream = { res, tokenId: auth.tokenId, sessionId: auth.sessionId, pending: undefined, stalled: false, unsubscribe: () => undefined };
+    streams.add(stream);
+    res.on('drain', () => {
+      stream.stalled = false;
+      const pending = stream.pending;
+      stream.pending = undefined;
+      if (pending !== undefined) send(stream, pending, false);
+    });
+    stream.unsubscribe = deps.feed.subscribe((snapshot) => {
+      const ended = credentialLasts(stream);
+      if (ended !== null) end(stream, ended);
+      else send(stream, bytesOf(snapshot), false);
+    });
+    stopTicker ??= every(deps.clock, deps.keepaliveMs, () => void tick());
     res.on('close', () => {
-      unsubscribe();
-      stopKeepalive();
+      stream.unsubscribe();
+      streams.delete(stream);
+      const left = (perToken.get(stream.tokenId) ?? 1) - 1;
+      if (left > 0) perToken.set(stream.tokenId, left);
+      else perToken.delete(stream.tokenId);
+      if (streams.size === 0) {
+        stopTicker?.();
+        stopTicker = undefined;
+      }
     });
   };
   return (req, res, path) => {
@@ -62,7 +179,7 @@ export function createEventsStream(deps: EventsStreamDeps): RouteHandler {
       return true;
     }
     open(req, res).catch((error: unknown) => {
-      deps.logger.error({ error: error instanceof Error ? error.message : String(error) }, 'event stream failed');
+      logger.error({ error: error instanceof Error ? error.message : String(error) }, 'event stream failed');
       res.destroy();
     });
     return true;

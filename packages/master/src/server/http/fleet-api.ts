@@ -5,20 +5,23 @@ import type { AdminTokenStore } from '../../registry/admin-token-store.js';
 import type { Worker, WorkerFilter } from '../../registry/worker.js';
 import { workerToJson } from '../../registry/worker-json.js';
 import type { Clock } from '../clock.js';
-import { UNAUTHORIZED_HEADERS, authenticateAdmin, bearerOf } from './admin-auth.js';
+import { authenticateAdmin, bearerOf, sendAuthRefusal, type AdminAuthLimit } from './admin-auth.js';
 import { sdPort, targetGroups } from './prometheus-sd.js';
 import { sendJson, sendText } from './respond.js';
+import type { WebSession } from './web-sessions.js';
 import { BadQueryError, workerFilterFromQuery } from './worker-query.js';
 
 export interface FleetApiDeps {
-  adminTokens: Pick<AdminTokenStore, 'verify'>;
+  adminTokens: Pick<AdminTokenStore, 'verify' | 'isLive'>;
   workers: { findWorkers(filter: WorkerFilter): Promise<Worker[]> };
   clock: Pick<Clock, 'now'>;
   logger: Logger;
   /** Bounds the lines of refused credentials. */
   refusalBudget?: Pick<LogBudget, 'allow'>;
-  /** Credential of a request without a Bearer header (the page's session cookie); undefined: none. */
-  credentialOf?: (req: IncomingMessage) => string | undefined;
+  /** Bounds failed credentials per address and in total, and the database reads they cost. */
+  authLimit?: AdminAuthLimit;
+  /** The page's session of a request without a Bearer header (its cookie); undefined: none. */
+  sessionOf?: (req: IncomingMessage) => WebSession | undefined;
 }
 
 /** Handles a request if it is one of ours (true), else leaves it to the caller (false). */
@@ -32,10 +35,9 @@ export type RouteHandler = (req: IncomingMessage, res: ServerResponse, path: str
 export function createFleetApi(deps: FleetApiDeps): RouteHandler {
   const { logger } = deps;
   const answer = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
-    const auth = await authenticateAdmin(req, deps.adminTokens, logger, bearerOf(req) ?? deps.credentialOf?.(req), deps.refusalBudget);
+    const auth = await authenticateAdmin(req, deps.adminTokens, logger, bearerOf(req) ?? deps.sessionOf?.(req), deps.refusalBudget, deps.authLimit);
     if (!auth.ok) {
-      if (auth.status === 401) sendText(res, 401, 'unauthorized\n', UNAUTHORIZED_HEADERS);
-      else sendText(res, 503, 'database unavailable\n');
+      sendAuthRefusal(res, auth.status);
       return;
     }
     const params = new URL(req.url ?? '/', 'http://master.invalid').searchParams;

@@ -4,8 +4,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { LogBudget } from '../admission/log-budget.js';
 import type { AdminTokenStore } from '../../registry/admin-token-store.js';
-import { authenticateAdmin } from './admin-auth.js';
+import { authenticateAdmin, TOO_MANY_FAILURES, type AdminAuthLimit } from './admin-auth.js';
 import type { RouteHandler } from './fleet-api.js';
+import { readBody } from './request-body.js';
 import { SECURITY_HEADERS, sendText } from './respond.js';
 import { clearedCookie, sessionCookie, type WebSessions } from './web-sessions.js';
 
@@ -18,16 +19,18 @@ const ASSETS: Readonly<Record<string, { file: string; type: string }>> = {
 };
 
 const LOGIN_FAILED = '<p class="error" role="alert">That token was not accepted.</p>';
-/** A sign-in form body holds one token: anything longer is not one. */
-const MAX_FORM_BYTES = 1_024;
 
 export interface WebPageDeps {
-  adminTokens: Pick<AdminTokenStore, 'verify'>;
+  adminTokens: Pick<AdminTokenStore, 'verify' | 'isLive'>;
   sessions: WebSessions;
   logger: Logger;
   /** Bounds the lines of refused credentials. */
   refusalBudget?: Pick<LogBudget, 'allow'>;
+  /** Bounds failed credentials per address and in total, and the database reads they cost. */
+  authLimit?: AdminAuthLimit;
   secure: boolean;
+  /** Largest form body read (bytes); a larger one is answered 413 (request-body.ts). */
+  maxBodyBytes: number;
 }
 
 function readWeb(file: string): Buffer {
@@ -61,18 +64,10 @@ export function crossSite(req: IncomingMessage): boolean {
   }
 }
 
-function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
-  return new Promise((resolve) => {
-    let body = '';
-    let tooLarge = false;
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => {
-      body += chunk;
-      if (body.length > MAX_FORM_BYTES) tooLarge = true;
-    });
-    req.on('end', () => resolve(tooLarge ? undefined : new URLSearchParams(body)));
-    req.on('error', () => resolve(undefined));
-  });
+/** The form's fields; undefined when the body was refused (413 sent) or the request failed. */
+async function readForm(req: IncomingMessage, res: ServerResponse, limitBytes: number): Promise<URLSearchParams | undefined> {
+  const body = await readBody(req, res, limitBytes);
+  return body === undefined ? undefined : new URLSearchParams(body.toString('utf8'));
 }
 
 /**
@@ -87,20 +82,24 @@ export function createWebPage(deps: WebPageDeps): RouteHandler {
   const html = 'text/html; charset=utf-8';
 
   const signIn = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const token = (await readForm(req))?.get('token')?.trim() ?? '';
-    const auth = await authenticateAdmin(req, deps.adminTokens, deps.logger, token, deps.refusalBudget);
+    const form = await readForm(req, res, deps.maxBodyBytes);
+    // Refused as too large (answered), or the request failed (nobody to answer).
+    if (form === undefined) return;
+    const token = form.get('token')?.trim() ?? '';
+    const auth = await authenticateAdmin(req, deps.adminTokens, deps.logger, token, deps.refusalBudget, deps.authLimit);
     if (!auth.ok) {
-      send(res, auth.status, login.replace('<!--status-->', auth.status === 401 ? LOGIN_FAILED : '<p class="error" role="alert">The database is unavailable; try again.</p>'), html);
+      const words = { 401: LOGIN_FAILED, 429: `<p class="error" role="alert">${TOO_MANY_FAILURES.trim()}.</p>`, 503: '<p class="error" role="alert">The database is unavailable; try again.</p>' }[auth.status];
+      send(res, auth.status, login.replace('<!--status-->', words), html);
       return;
     }
     deps.logger.info({ token_id: auth.tokenId }, 'admin signed in to the page');
-    res.writeHead(303, { ...SECURITY_HEADERS, Location: '/', 'Set-Cookie': sessionCookie(deps.sessions.create(token), deps.secure) });
+    res.writeHead(303, { ...SECURITY_HEADERS, Location: '/', 'Set-Cookie': sessionCookie(deps.sessions.create(auth.tokenId), deps.secure) });
     res.end();
   };
 
   const page = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const token = deps.sessions.tokenOf(req);
-    const live = token !== undefined && (await deps.adminTokens.verify(token).catch(() => null)) !== null;
+    const session = deps.sessions.of(req);
+    const live = session !== undefined && (await deps.adminTokens.isLive(session.tokenId).catch(() => false));
     send(res, 200, live ? index : login, html);
   };
 

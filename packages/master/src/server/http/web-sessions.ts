@@ -5,21 +5,28 @@ export const SESSION_COOKIE = 'cm_session';
 /** A browser session lasts a working day; then the page asks for the token again. */
 export const SESSION_TTL_MS = 12 * 3_600_000;
 
+/** A signed-in browser: its session id (the cookie) and the id of the admin token it signed in with. */
+export interface WebSession {
+  sessionId: string;
+  tokenId: string;
+}
+
 /**
  * The page's sessions, in the master's memory: a random id in an HttpOnly
- * cookie stands for the admin token given at sign-in. Each request still
- * checks that token against the database, so revoking it ends its sessions
- * too. A master restart signs everyone out, which is fine for a status page.
+ * cookie stands for the admin token given at sign-in. The session keeps that
+ * token's id, never the token: a heap dump holds no credential. Each request
+ * still checks that the token is live, so revoking it ends its sessions too.
+ * A master restart signs everyone out, which is fine for a status page.
  */
 export class WebSessions {
-  readonly #sessions = new Map<string, { token: string; expiresAtMs: number }>();
+  readonly #sessions = new Map<string, { tokenId: string; expiresAtMs: number }>();
 
   constructor(private readonly now: () => number) {}
 
-  create(token: string): string {
+  create(tokenId: string): string {
     this.#prune();
     const id = randomBytes(32).toString('base64url');
-    this.#sessions.set(id, { token, expiresAtMs: this.now() + SESSION_TTL_MS });
+    this.#sessions.set(id, { tokenId, expiresAtMs: this.now() + SESSION_TTL_MS });
     return id;
   }
 
@@ -28,16 +35,21 @@ export class WebSessions {
     if (id !== undefined) this.#sessions.delete(id);
   }
 
-  /** The admin token behind the request's session cookie, or undefined. */
-  tokenOf(req: IncomingMessage): string | undefined {
+  /** The live session behind the request's cookie, or undefined. */
+  of(req: IncomingMessage): WebSession | undefined {
     const id = sessionIdOf(req);
-    const session = id === undefined ? undefined : this.#sessions.get(id);
-    if (session === undefined || id === undefined) return undefined;
+    return id === undefined ? undefined : this.get(id);
+  }
+
+  /** The session with this id while it lasts (signed out or expired: undefined). */
+  get(sessionId: string): WebSession | undefined {
+    const session = this.#sessions.get(sessionId);
+    if (session === undefined) return undefined;
     if (session.expiresAtMs <= this.now()) {
-      this.#sessions.delete(id);
+      this.#sessions.delete(sessionId);
       return undefined;
     }
-    return session.token;
+    return { sessionId, tokenId: session.tokenId };
   }
 
   #prune(): void {
