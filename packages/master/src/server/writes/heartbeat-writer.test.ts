@@ -408,3 +408,35 @@ describe('HeartbeatWriter: flags raised while a cycle runs', () => {
     await writer.stop();
   });
 });
+
+describe('HeartbeatWriter.flagCounted (the hand-over flag)', () => {
+  test('one markInactive of its own, after the pending beats are dropped; resolves how many it changed', async () => {
+    const { registry, writer } = setup();
+    const w1 = registry.docs.get('w1');
+    if (w1 !== undefined) w1.is_active = true;
+    writer.heartbeat('w1');
+    writer.heartbeat('w2');
+    expect(await writer.flagCounted(['w1', 'w2'])).toBe(1);
+    expect(registry.calls.filter((c) => c.op === 'markInactive')).toEqual([{ op: 'markInactive', ids: ['w1', 'w2'], lastWritten: {} }]);
+    expect(writer.pending).toEqual({ heartbeats: 0, inactive: 0, specs: 0 });
+  });
+
+  test('a database that does not answer within finalFlushTimeoutMs: undefined, and the flags wait for the final flush', async () => {
+    const { registry, writer, clock } = setup();
+    registry.hold();
+    const counted = writer.flagCounted(['w1', 'w2']);
+    await Promise.resolve();
+    await Promise.resolve();
+    clock.advance(200);
+    expect(await counted).toBeUndefined();
+    expect(writer.pending.inactive).toBe(2);
+    registry.release();
+  });
+
+  test('a failed write: undefined, and the flags wait for the final flush', async () => {
+    const { registry, writer } = setup();
+    registry.failing = true;
+    expect(await writer.flagCounted(['w3'])).toBeUndefined();
+    expect(writer.pending.inactive).toBe(1);
+  });
+});

@@ -125,25 +125,27 @@ export class HeartbeatWriter {
    * (a heartbeat of theirs in flight lands first, as does an express flag),
    * and resolves how many it changed: the hand-over's flag, where most
    * workers have moved to another master and are left alone. Resolves
-   * undefined when the write failed; they are then queued as any flag, for
-   * the next cycle or the final flush.
+   * undefined when the write failed or took longer than finalFlushTimeoutMs
+   * (a stopping master must not wait on a hung database); they are then
+   * queued as any flag, for the final flush, which is bounded too.
    */
-  flagCounted(workerIds: readonly string[]): Promise<number | undefined> {
+  async flagCounted(workerIds: readonly string[]): Promise<number | undefined> {
+    const { clock, finalFlushTimeoutMs, registry } = this.options;
     const ids = [...workerIds];
     for (const id of ids) this.#heartbeats.delete(id);
     const run = this.#chain.then(async () => {
       if (this.#flags.express !== undefined) await this.#flags.express;
-      try {
-        return await this.#writes.write('inactive', () =>
-          this.options.registry.markInactive(ids, new Date(this.options.clock.now()), this.#flags.lastWritten),
-        );
-      } catch {
-        this.markInactive(ids);
-        return undefined;
-      }
+      return this.#writes.write('inactive', () => registry.markInactive(ids, new Date(clock.now()), this.#flags.lastWritten));
     });
     this.#chain = run.catch(() => undefined);
-    return run;
+    let timer: Timer | undefined;
+    const late = new Promise<undefined>((resolve) => {
+      timer = clock.setTimeout(() => resolve(undefined), finalFlushTimeoutMs);
+    });
+    const changed = await Promise.race([run.catch(() => undefined), late]);
+    clock.clearTimeout(timer);
+    if (changed === undefined) this.markInactive(ids);
+    return changed;
   }
 
   queueSpecs(workerId: string, specs: Specs): void {
