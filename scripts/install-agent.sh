@@ -73,8 +73,6 @@ exe_path="$root/usr/local/bin/cluster-agent"
 unit_path="$root/etc/systemd/system/cluster-agent.service"
 etc_dir="$root/etc/cluster-agent"
 env_path="$etc_dir/agent.env"
-# Root-only (0600); the unit hands it to the agent (LoadCredential=token:…).
-token_path="$etc_dir/token"
 ca_path="$etc_dir/ca.pem"
 legacy_dir="$root/opt/cluster-agent" # where earlier versions of this script put a Node.js bundle
 marker="# Written by scripts/install-agent.sh"
@@ -102,7 +100,7 @@ if [ "$uninstall" = 1 ]; then
     exit 0
   fi
   if have_systemd && [ -f "$unit_path" ]; then run systemctl disable --now cluster-agent.service || true; fi
-  run rm -f "$exe_path" "$env_path" "$env_path.tmp" "$ca_path" "$token_path" "$token_path.tmp"
+  run rm -f "$exe_path" "$env_path" "$env_path.tmp" "$ca_path"
   if [ -f "$unit_path" ] && grep -qF "$marker" "$unit_path"; then run rm -f "$unit_path"; fi
   if [ -f "$legacy_dir/dist/main.js" ]; then run rm -rf "$legacy_dir"; fi
   # The folder goes only when nothing else is left in it (an admin's own token file, say).
@@ -195,7 +193,7 @@ else
   fi
 fi
 
-# The environment file and the token file: created 0600 from the start, never world-readable.
+# The environment file holds the token: created 0600 from the start, never world-readable.
 run mkdir -p "$etc_dir"
 run chmod 0755 "$etc_dir"
 ca_line="#AGENT_CA_FILE="
@@ -212,14 +210,12 @@ else
 $marker; run it again to change these.
 AGENT_MASTER_URL=$master_url
 AGENT_WORKER_ID=$worker_id
-# The token is in /etc/cluster-agent/token (root, 0600), handed to the agent by the unit (LoadCredential=).
+AGENT_TOKEN=$token
 $ca_line
 LOG_LEVEL=info
 ENV
-    printf '%s\n' "$token" >"$token_path.tmp"
   )
-  chmod 0600 "$env_path.tmp" "$token_path.tmp"
-  mv "$token_path.tmp" "$token_path"
+  chmod 0600 "$env_path.tmp"
   mv "$env_path.tmp" "$env_path"
 fi
 

@@ -79,10 +79,7 @@ describe('scripts/install-agent.sh', () => {
     expect(await mode(join(root, 'etc/cluster-agent/agent.env'))).toBe('600');
     expect(env).toContain('AGENT_MASTER_URL=wss://master.test:8443/agent');
     expect(env).toContain('AGENT_WORKER_ID=gpu-07');
-    // The token is in its own root-only file, handed to the agent by the unit's LoadCredential=.
-    expect(env).not.toContain(token);
-    expect(await readFile(join(root, 'etc/cluster-agent/token'), 'utf8')).toBe(`${token}\n`);
-    expect(await mode(join(root, 'etc/cluster-agent/token'))).toBe('600');
+    expect(env).toContain(`AGENT_TOKEN=${token}`);
     expect(env).toContain('AGENT_CA_FILE=/etc/cluster-agent/ca.pem');
     expect(await mode(join(root, 'etc/cluster-agent/ca.pem'))).toBe('644');
 
@@ -112,8 +109,7 @@ describe('scripts/install-agent.sh', () => {
     expect(stdout).toContain('cluster-agent upgraded under');
     await expect(lstat(join(root, 'opt/cluster-agent'))).rejects.toThrow();
     await expect(lstat(join(root, 'usr/local/bin/cluster-agent.new'))).rejects.toThrow();
-    expect(await readFile(join(root, 'etc/cluster-agent/token'), 'utf8')).toBe(`${token}x2\n`);
-    expect(await mode(join(root, 'etc/cluster-agent/token'))).toBe('600');
+    expect(await readFile(join(root, 'etc/cluster-agent/agent.env'), 'utf8')).toContain(`AGENT_TOKEN=${token}x2`);
     expect(await mode(join(root, 'etc/cluster-agent/agent.env'))).toBe('600');
   });
 

@@ -154,18 +154,18 @@ describe('the packages under a real systemd', () => {
 
   it('cluster-agent: installs unstarted, then runs as a dynamic user and the worker turns active', async () => {
     const install = await vm().ok(`dpkg -i ${vm().inside(debs.agent)}`);
-    expect(install).toContain('cluster-agent: not started: put the token in /etc/cluster-agent/token (mode 0600) and set AGENT_MASTER_URL in /etc/cluster-agent/agent.env');
+    expect(install).toContain('cluster-agent: not started: set AGENT_MASTER_URL and AGENT_TOKEN (or put the token in /etc/cluster-agent/token, mode 0600) in /etc/cluster-agent/agent.env');
     expect(await active('cluster-agent')).toBe(false);
     expect((await vm().ok('stat -c %a /etc/cluster-agent/agent.env')).trim()).toBe('600');
 
     const token = (JSON.parse(await readFile(join(vm().dir, 'token.json'), 'utf8')) as { token: string }).token;
+    // The token in agent.env (root, 0600, read by systemd as root). The root-only /etc/cluster-agent/token handed
+    // over by LoadCredential= is not tried here: this container gives no DynamicUser service its credentials
+    // directory (Permission denied, with or without PrivateUsers=), see the unit's comment.
     await vm().ok(
-      `sed -i -e 's|^AGENT_MASTER_URL=.*|AGENT_MASTER_URL=ws://127.0.0.1:${port}/agent|' ` +
+      `sed -i -e 's|^AGENT_MASTER_URL=.*|AGENT_MASTER_URL=ws://127.0.0.1:${port}/agent|' -e 's|^AGENT_TOKEN=.*|AGENT_TOKEN=${token}|' ` +
         `-e 's|^#AGENT_WORKER_ID=.*|AGENT_WORKER_ID=${WORKER}|' /etc/cluster-agent/agent.env`,
     );
-    // The token in a root-only 0600 file, which the unit's dynamic user could not open: systemd hands it over (LoadCredential=).
-    await vm().ok(`(umask 077 && printf '%s\\n' '${token}' >/etc/cluster-agent/token)`);
-    expect((await vm().ok('stat -c "%a %U" /etc/cluster-agent/token')).trim()).toBe('600 root');
     await vm().ok('systemctl enable --now cluster-agent');
     await vm().until('the worker active in the registry', async () => (await workerActive()) === true);
     expect(await status('cluster-agent')).toMatch(/Active: active \(running\)/);

@@ -11,6 +11,7 @@ const files: Record<string, string> = {
   '/etc/agent/not-pem': 'hello',
   '/run/credentials/cluster-agent.service/token': `${TOKEN}\n`,
   '/run/credentials/empty/token': '',
+  '/run/credentials/fallback/token': 'none',
 };
 const deps: ConfigDeps = {
   hostname: () => 'gpu-node-7',
@@ -66,8 +67,9 @@ describe('run configuration', () => {
     expect(config.tokenFrom).toContain('LoadCredential=');
     // AGENT_TOKEN in agent.env (the install before LoadCredential=) still wins, so an upgrade changes nothing.
     expect(await runConfig([], { ...env, AGENT_TOKEN: 'tok_inline_0123456789abc' })).toMatchObject({ token: 'tok_inline_0123456789abc', tokenFrom: 'AGENT_TOKEN' });
-    // The unit's empty fallback (SetCredential=token:, no /etc/cluster-agent/token): as if there were none.
+    // The unit's fallback (SetCredential=token:none, no /etc/cluster-agent/token), or an empty file: as if there were none.
     expect(await invalid([], { ...env, CREDENTIALS_DIRECTORY: '/run/credentials/empty' })).toMatch(/^no credential/);
+    expect(await invalid([], { ...env, CREDENTIALS_DIRECTORY: '/run/credentials/fallback' })).toMatch(/^no credential/);
   });
 
   it('lets flags beat the environment', async () => {

@@ -257,8 +257,8 @@ async function readToken(
 /**
  * The token systemd hands the unit (`LoadCredential=token:/etc/cluster-agent/token`):
  * the file stays root-only, the service's dynamic user reads the copy in
- * $CREDENTIALS_DIRECTORY. Empty or absent (the unit's `SetCredential=token:`
- * fallback when the file does not exist): undefined, the other settings decide.
+ * $CREDENTIALS_DIRECTORY. Absent, empty, or the unit's `SetCredential=token:none`
+ * fallback (the file does not exist): undefined, the other settings decide.
  * Copied once at the service's start, so a new token needs a restart.
  */
 async function unitCredential(deps: ConfigDeps, directory: string): Promise<{ token: string; tokenFile: undefined; tokenFrom: string } | undefined> {
@@ -268,7 +268,7 @@ async function unitCredential(deps: ConfigDeps, directory: string): Promise<{ to
   } catch {
     return undefined;
   }
-  if (content.trim() === '') return undefined;
+  if (content.trim() === '' || content.trim() === CREDENTIAL_ABSENT) return undefined;
   const tokenFrom = `the unit's credential "${CREDENTIAL_NAME}" (LoadCredential=, from /etc/cluster-agent/token)`;
   try {
     return { token: checkToken(content, tokenFrom), tokenFile: undefined, tokenFrom };
@@ -280,6 +280,8 @@ async function unitCredential(deps: ConfigDeps, directory: string): Promise<{ to
 
 /** The credential's name in the unit (systemd/cluster-agent.service). */
 export const CREDENTIAL_NAME = 'token';
+/** What the unit's SetCredential= fallback holds while /etc/cluster-agent/token does not exist (systemd 252 refuses an empty one). */
+export const CREDENTIAL_ABSENT = 'none';
 
 async function readOrFail(deps: ConfigDeps, path: string, what: string): Promise<Buffer> {
   try {

@@ -41,6 +41,8 @@ describe('parseServeConfig', () => {
     // MASTER_TLS_KEY still wins; without a certificate the credential is not used.
     expect(parse({}, { ...env, MASTER_TLS_KEY: '/ok/key.pem' })).toMatchObject({ tls: { keyPath: '/ok/key.pem' } });
     expect(parse({}, { CREDENTIALS_DIRECTORY: '/ok/credentials', MONGODB_URI: 'mongodb://db1:27017/' })).toMatchObject({ tls: undefined });
+    // The unit's fallback ("none": no key file): not a key, so the certificate alone is refused.
+    expect(() => parseServeConfig({}, env, { ...readable, holdsCredential: () => false })).toThrow(/give both --tls-cert and --tls-key/);
   });
 
   test('environment variables, and flags over them', () => {

@@ -1,4 +1,4 @@
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { mongoSettingsFromEnv, type Env, type MongoSettings } from '../db/settings.js';
 import { ConfigError } from '../errors.js';
 
@@ -44,13 +44,29 @@ export interface ServeConfig
 export interface ServeConfigDeps {
   /** Whether the file exists and this process may read it. */
   isReadable(path: string): boolean;
+  /** Whether a unit credential holds something other than the unit's placeholder (absent: isReadable decides). */
+  holdsCredential?(path: string): boolean;
 }
+
+/**
+ * What the unit's `SetCredential=` fallback holds when the file of
+ * `LoadCredential=` does not exist (systemd 252 refuses an empty one).
+ */
+export const CREDENTIAL_ABSENT = 'none';
 
 const defaultDeps: ServeConfigDeps = {
   isReadable(path) {
     try {
       accessSync(path, constants.R_OK);
       return true;
+    } catch {
+      return false;
+    }
+  },
+  holdsCredential(path) {
+    try {
+      const text = readFileSync(path, 'utf8').trim();
+      return text !== '' && text !== CREDENTIAL_ABSENT;
     } catch {
       return false;
     }
@@ -88,11 +104,12 @@ export const TLS_KEY_CREDENTIAL = 'tls-key';
  * $CREDENTIALS_DIRECTORY. Used only where nothing else names the file and it
  * is wanted (a key, when a certificate is set).
  */
-function unitCredential(env: Env, deps: Pick<ServeConfigDeps, 'isReadable'>, name: string, wanted: boolean): { value: string; from: string } | undefined {
+function unitCredential(env: Env, deps: Pick<ServeConfigDeps, 'isReadable' | 'holdsCredential'>, name: string, wanted: boolean): { value: string; from: string } | undefined {
   const directory = env.CREDENTIALS_DIRECTORY;
   if (!wanted || directory === undefined || directory === '') return undefined;
   const path = `${directory}/${name}`;
-  return deps.isReadable(path) ? { value: path, from: `the unit's credential ${name} (LoadCredential=)` } : undefined;
+  const holds = deps.holdsCredential?.(path) ?? deps.isReadable(path);
+  return holds ? { value: path, from: `the unit's credential ${name} (LoadCredential=)` } : undefined;
 }
 
 function pick(flagValue: string | number | boolean | undefined, env: Env, envName: string): { value: string; from: string } | undefined {
