@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,4 +71,34 @@ describe('README everyday commands', () => {
     expect(after('pnpm -s cluster-master worker show gpu-01')).toContain('gpu-01');
     expect(after('pnpm -s cluster-agent probe')).toMatch(/^total_cpu /m);
   }, 180_000);
+
+  it('the register line typed again (the dev database kept the worker) leaves the token file as it was', async () => {
+    const lines = await everydayCommands();
+    const pick = (pattern: RegExp): string => {
+      const line = lines.find((l) => pattern.test(l));
+      if (line === undefined) throw new Error(`no line matching ${String(pattern)} in the README`);
+      return line.replaceAll('gpu-01.token', join(dir, 'again.token'));
+    };
+    const script = [
+      'set -uo pipefail',
+      "trap 'bash scripts/devdb.sh stop' EXIT",
+      pick(/devdb\.sh start/),
+      pick(/ db init$/),
+      pick(/ worker register /),
+      `cp ${join(dir, 'again.token')} ${join(dir, 'first.token')}`,
+      'echo "### again"',
+      pick(/ worker register /),
+      'echo "### status $?"',
+    ];
+    const env = cleanEnv({ DEVDB_STATE_DIR: join(dir, 'devdb-again') });
+    const result = await runToEnd('bash', ['-c', script.join('\n')], env, 60_000);
+    const first = await readFile(join(dir, 'first.token'), 'utf8');
+    expect(first.trim(), result.stderr).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(await readFile(join(dir, 'again.token'), 'utf8'), 'the good token is still there').toBe(first);
+    expect((await stat(join(dir, 'again.token'))).mode & 0o777).toBe(0o600);
+    // The second try says it failed, and what to run instead.
+    expect(result.stdout).not.toContain('### status 0');
+    expect(result.stderr).toContain('WORKER_ALREADY_REGISTERED');
+    expect(result.stderr).toContain('cluster-master worker token gpu-01');
+  }, 60_000);
 });

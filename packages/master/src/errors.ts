@@ -21,6 +21,7 @@ export const ErrorCode = {
   registrySchema: 'REGISTRY_SCHEMA',
   adminTokenNotFound: 'ADMIN_TOKEN_NOT_FOUND',
   portInUse: 'PORT_IN_USE',
+  tokenFile: 'TOKEN_FILE',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -80,7 +81,7 @@ export class WorkerAlreadyRegisteredError extends RegistryError {
   readonly isUsage = false;
   override name = 'WorkerAlreadyRegisteredError';
   constructor(readonly workerId: string) {
-    super(`worker ${quote(workerId)} is already registered; unregister it first to register it again`);
+    super(`worker ${quote(workerId)} is already registered`);
   }
 }
 
@@ -136,5 +137,21 @@ export class PortInUseError extends RegistryError {
     readonly port: number,
   ) {
     super(`${host.includes(':') ? `[${host}]` : host}:${port} is in use by another program (another master?)`);
+  }
+}
+
+/**
+ * `--token-file` names a file that cannot be written. Found before the
+ * registry is changed, it is a usage error (exit 2, nothing happened); after
+ * a token was issued (`isUsage: false`), the message says how to get another.
+ */
+export class TokenFileError extends RegistryError {
+  readonly code = ErrorCode.tokenFile;
+  override name = 'TokenFileError';
+  constructor(
+    message: string,
+    readonly isUsage = true,
+  ) {
+    super(message);
   }
 }

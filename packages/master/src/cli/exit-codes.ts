@@ -1,4 +1,4 @@
-import { ErrorCode, RegistryError, type ErrorCodeValue } from '../errors.js';
+import { ErrorCode, RegistryError, type ErrorCodeValue, type WorkerAlreadyRegisteredError } from '../errors.js';
 
 /** What scripts around the CLI can rely on. */
 export const EXIT = {
@@ -16,8 +16,12 @@ export function exitCodeFor(error: unknown): ExitCode {
 }
 
 /** What the command line adds to an error's message: the next step, in its own terms. */
-const HINTS: Partial<Record<ErrorCodeValue, string>> = {
+const HINTS: Partial<Record<ErrorCodeValue, string | ((error: RegistryError) => string)>> = {
   [ErrorCode.usage]: ' (see --help)',
+  [ErrorCode.workerAlreadyRegistered]: (error) => {
+    const id = (error as WorkerAlreadyRegisteredError).workerId;
+    return `; for a new token run: cluster-master worker token ${id} (with --token-file FILE to write it there); to register it anew, run cluster-master worker unregister ${id} first`;
+  },
   [ErrorCode.workerNotFound]: '; see the registered ones with: cluster-master worker list',
   [ErrorCode.databaseUnavailable]: '; check that it is running and that MONGODB_URI or MONGODB_HOST points at it',
   [ErrorCode.portInUse]: ': stop that program, or choose another port with --port (MASTER_PORT)',
@@ -31,6 +35,7 @@ const HINTS: Partial<Record<ErrorCodeValue, string>> = {
 export function errorLine(error: unknown, hide: (text: string) => string): string {
   const code = error instanceof RegistryError ? error.code : 'INTERNAL';
   const message = error instanceof Error ? error.message : String(error);
-  const hint = code === 'INTERNAL' ? '' : (HINTS[code] ?? '');
+  const found = error instanceof RegistryError ? HINTS[error.code] : undefined;
+  const hint = typeof found === 'function' ? found(error as RegistryError) : (found ?? '');
   return `cluster-master: error [${code}]: ${hide(message.replace(/\s+/g, ' ').trim())}${hint}`;
 }
