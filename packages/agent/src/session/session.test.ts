@@ -179,7 +179,8 @@ describe('session with a real WebSocket server', () => {
     expect(await logs.waitFor('retry')).toMatchObject({ delay_ms: 60_000, slow: true });
     await vi.advanceTimersByTimeAsync(5_000);
     expect(master.upgrades).toHaveLength(0);
-    // One error line, not one per read.
+    // Read about once a second meanwhile, with one error line, not one per read.
+    expect(reads).toBeGreaterThanOrEqual(5);
     expect(logs.events('token-unreadable')).toHaveLength(1);
     fixed = true;
     await vi.advanceTimersByTimeAsync(1_000);
