@@ -122,3 +122,20 @@ describe('worker token --token-file', () => {
     expect(await storedHash('gpu-01')).toBe(hash);
   });
 });
+
+describe('admin token --token-file', () => {
+  it('writes a new admin token to the file (0600), not to the terminal; --list and --revoke refuse the option', async () => {
+    const file = join(dir, 'admin.token');
+    const result = await cli('admin', 'token', '--token-file', file);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    const token = (await readFile(file, 'utf8')).trim();
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect(result.stdout).toMatch(/^New admin token [0-9a-f]{16}\.\n/);
+    expect(result.stdout).not.toContain(token);
+    expect(await t.db.collection('ADMIN_TOKENS').countDocuments({ token_hash: sha256(token) })).toBe(1);
+    const list = await cli('admin', 'token', '--list', '--token-file', file);
+    expect(list.code).toBe(2);
+    expect(list.stderr).toMatch(/^cluster-master: error \[USAGE\]/);
+  });
+});

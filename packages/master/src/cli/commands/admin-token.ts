@@ -4,11 +4,13 @@ import { ADMIN_TOKEN_ID_PATTERN, createAdminTokenStore } from '../../registry/ad
 import { singleString } from '../arguments.js';
 import type { CommandContext } from '../context.js';
 import { formatDate, formatTable } from '../format.js';
+import { prepareTokenFile } from '../token-file.js';
 
 interface Args {
   list: boolean | undefined;
   revoke: string | undefined;
   json: boolean;
+  'token-file': string | undefined;
 }
 
 export const ADMIN_ONCE_NOTICE =
@@ -24,7 +26,13 @@ export function adminTokenCommand(ctx: CommandContext): CommandModule<object, Ar
         .option('list', { type: 'boolean', describe: 'List admin tokens (ids and dates, never the tokens)' })
         .option('revoke', { type: 'string', requiresArg: true, coerce: singleString('revoke'), describe: 'Revoke the admin token with this id' })
         .option('json', { type: 'boolean', default: false, describe: 'Print JSON' })
-        .conflicts('list', 'revoke'),
+        .option('token-file', {
+          type: 'string',
+          requiresArg: true,
+          describe: 'Write the new token to this file (created or replaced as a whole, mode 0600) instead of printing it',
+        })
+        .conflicts('list', 'revoke')
+        .conflicts('token-file', ['list', 'revoke']),
     async handler(args) {
       if (args.revoke !== undefined && !ADMIN_TOKEN_ID_PATTERN.test(args.revoke)) {
         throw new UsageError('--revoke needs a token id: 16 hex digits, as `admin token --list` shows them');
@@ -45,12 +53,31 @@ export function adminTokenCommand(ctx: CommandContext): CommandModule<object, Ar
           ctx.stdout(`${formatTable(['TOKEN_ID', 'CREATED_AT', 'REVOKED_AT'], rows)}\n`);
         }
       } else {
-        const { token_id, token } = await store.issue();
-        ctx.stdout(
-          args.json
-            ? `${JSON.stringify({ token_id, token }, null, 2)}\n`
-            : [`New admin token ${token_id}.`, '', `Token: ${token}`, '', ADMIN_ONCE_NOTICE, `Revoke it with: cluster-master admin token --revoke ${token_id}`, ''].join('\n'),
-        );
+        // Opened before the token exists: a file that cannot be written leaves no token behind.
+        const file = args['token-file'] === undefined ? undefined : await prepareTokenFile(args['token-file']);
+        try {
+          const { token_id, token } = await store.issue();
+          if (file !== undefined) {
+            await file.commit(token).catch(async (error: unknown) => {
+              await store.revoke(token_id).catch(() => undefined);
+              throw error;
+            });
+          }
+          const secret = file === undefined ? { token } : { token_file: file.path };
+          ctx.stdout(
+            args.json
+              ? `${JSON.stringify({ token_id, ...secret }, null, 2)}\n`
+              : [
+                  `New admin token ${token_id}.`,
+                  '',
+                  ...(file === undefined ? [`Token: ${token}`, '', ADMIN_ONCE_NOTICE] : [`Token written to ${file.path} (mode 0600); it is not shown.`]),
+                  `Revoke it with: cluster-master admin token --revoke ${token_id}`,
+                  '',
+                ].join('\n'),
+          );
+        } finally {
+          await file?.abandon();
+        }
       }
     },
   };

@@ -8,6 +8,8 @@ export type AdminAuth = { ok: true; tokenId: string } | { ok: false; status: 401
 
 /** The one answer to every refused credential: it says nothing of what exists. */
 export const UNAUTHORIZED_HEADERS = { 'WWW-Authenticate': 'Bearer realm="cluster-master"' } as const;
+/** Its body: how to get a credential (the same words whatever was wrong). */
+export const UNAUTHORIZED_BODY = 'unauthorized: send an admin token as "Authorization: Bearer TOKEN"; `cluster-master admin token` on the master issues one\n';
 
 /** `Authorization: Bearer <token>` → the token; anything else → undefined. */
 export function bearerOf(req: IncomingMessage): string | undefined {

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { LogBudget } from '../admission/log-budget.js';
 import type { AdminTokenStore } from '../../registry/admin-token-store.js';
-import { UNAUTHORIZED_HEADERS, authenticateAdmin, bearerOf } from './admin-auth.js';
+import { UNAUTHORIZED_BODY, UNAUTHORIZED_HEADERS, authenticateAdmin, bearerOf } from './admin-auth.js';
 import type { RouteHandler } from './fleet-api.js';
 import type { FleetFeed, FleetSnapshot } from './fleet-feed.js';
 import { SECURITY_HEADERS, safeJson, sendText } from './respond.js';
@@ -40,7 +40,7 @@ export function createEventsStream(deps: EventsStreamDeps): RouteHandler {
   const open = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const auth = await authenticateAdmin(req, deps.adminTokens, deps.logger, bearerOf(req) ?? deps.credentialOf?.(req), deps.refusalBudget);
     if (!auth.ok) {
-      if (auth.status === 401) sendText(res, 401, 'unauthorized\n', UNAUTHORIZED_HEADERS);
+      if (auth.status === 401) sendText(res, 401, UNAUTHORIZED_BODY, UNAUTHORIZED_HEADERS);
       else sendText(res, 503, 'database unavailable\n');
       return;
     }

@@ -5,7 +5,7 @@ import type { AdminTokenStore } from '../../registry/admin-token-store.js';
 import type { Worker, WorkerFilter } from '../../registry/worker.js';
 import { workerToJson } from '../../cli/format.js';
 import type { Clock } from '../clock.js';
-import { UNAUTHORIZED_HEADERS, authenticateAdmin, bearerOf } from './admin-auth.js';
+import { UNAUTHORIZED_BODY, UNAUTHORIZED_HEADERS, authenticateAdmin, bearerOf } from './admin-auth.js';
 import { sdPort, targetGroups } from './prometheus-sd.js';
 import { sendJson, sendText } from './respond.js';
 import { BadQueryError, workerFilterFromQuery } from './worker-query.js';
@@ -34,7 +34,7 @@ export function createFleetApi(deps: FleetApiDeps): RouteHandler {
   const answer = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
     const auth = await authenticateAdmin(req, deps.adminTokens, logger, bearerOf(req) ?? deps.credentialOf?.(req), deps.refusalBudget);
     if (!auth.ok) {
-      if (auth.status === 401) sendText(res, 401, 'unauthorized\n', UNAUTHORIZED_HEADERS);
+      if (auth.status === 401) sendText(res, 401, UNAUTHORIZED_BODY, UNAUTHORIZED_HEADERS);
       else sendText(res, 503, 'database unavailable\n');
       return;
     }
