@@ -28,14 +28,27 @@ const HINTS: Partial<Record<ErrorCodeValue, string | ((error: RegistryError) => 
 };
 
 /**
+ * When neither MONGODB_URI nor MONGODB_HOST was set, the database tried was
+ * the default one, which is rarely the one meant: say where the setting goes,
+ * on an installed master and in a checkout with the dev database.
+ */
+export const DEFAULTED_DATABASE_HINT =
+  '; MONGODB_URI is not set, so the default localhost:27017 was tried: set MONGODB_URI to the registry\'s database (on an installed master, in /etc/cluster-master/master.env); in a checkout, `bash scripts/devdb.sh status` says whether the dev database runs and `export MONGODB_URI=$(bash scripts/devdb.sh uri)` points at it';
+
+/**
  * The one line printed on stderr for an error: the code for scripts, the
  * message for people. Unknown errors (bugs, driver surprises) get INTERNAL and
  * their message only: never a stack trace on an admin's terminal.
  */
-export function errorLine(error: unknown, hide: (text: string) => string): string {
+export function errorLine(error: unknown, hide: (text: string) => string, options: { databaseDefaulted?: boolean } = {}): string {
   const code = error instanceof RegistryError ? error.code : 'INTERNAL';
   const message = error instanceof Error ? error.message : String(error);
   const found = error instanceof RegistryError ? HINTS[error.code] : undefined;
-  const hint = typeof found === 'function' ? found(error as RegistryError) : (found ?? '');
+  const hint =
+    code === ErrorCode.databaseUnavailable && options.databaseDefaulted === true
+      ? DEFAULTED_DATABASE_HINT
+      : typeof found === 'function'
+        ? found(error as RegistryError)
+        : (found ?? '');
   return `cluster-master: error [${code}]: ${hide(message.replace(/\s+/g, ' ').trim())}${hint}`;
 }
