@@ -73,7 +73,7 @@ describe('cluster-master admin token', () => {
     const { token_id: prometheusId } = JSON.parse(prometheus.stdout) as { token_id: string };
     const table = await runCli(['admin', 'token', '--list'], env);
     expect(table.stdout).toMatch(new RegExp(`^${prometheusId}  prometheus +\\d{4}-`, 'm'));
-    expect(table.stdout).toMatch(/^[0-9a-f]{16}  alice \(on-call\) +\d{4}-/m);
+    expect(table.stdout).toMatch(/^[0-9a-f]{16} {2}alice \(on-call\) +\d{4}-/m);
     const json = JSON.parse((await runCli(['admin', 'token', '--list', '--json'], env)).stdout) as { token_id: string; label: string | null }[];
     expect(json.find((t) => t.token_id === prometheusId)?.label).toBe('prometheus');
   });
