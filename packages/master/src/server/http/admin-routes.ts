@@ -7,6 +7,7 @@ import { createEventsStream } from './events-stream.js';
 import { createFleetApi, type RouteHandler } from './fleet-api.js';
 import { FleetFeed } from './fleet-feed.js';
 import { createWebPage } from './web-page.js';
+import { faviconRoute } from './favicon.js';
 import { WebSessions } from './web-sessions.js';
 
 /** How often the open pages' shared view re-reads the database. */
@@ -43,6 +44,7 @@ export function adminRoutesFor(
   });
   const credentialOf = sessions.tokenOf.bind(sessions);
   const handlers = [
+    faviconRoute,
     createWebPage({ adminTokens, sessions, logger, refusalBudget, secure: parts.options.tls !== undefined }),
     createFleetApi({ adminTokens, workers, clock, logger, credentialOf, refusalBudget }),
     createEventsStream({ adminTokens, feed, logger, credentialOf, refusalBudget, clock, keepaliveMs: parts.options.eventsKeepaliveMs }),
