@@ -292,6 +292,8 @@ describe('session with a real WebSocket server', () => {
       await admitted(up);
       expect(logs.events('connect-failed').map((e) => e.url)).toEqual(urls.slice(0, 2));
       expect(logs.events('retry').map((e) => e.delay_ms)).toEqual([0, 0]);
+      // Moving on to the next master of a round is not news: debug, not a `next retry in 0.0 s` at info.
+      expect(logs.events('retry').map((e) => e.level)).toEqual([20, 20]);
     });
 
     it('on 4503 moves to another master at once, with jitter; on a plain loss to the next after the backoff', async () => {
@@ -328,6 +330,8 @@ describe('session with a real WebSocket server', () => {
         expect(end.entry.delay_ms).toBe(delay);
         expect(logs.events('connect-failed', from)).toHaveLength(3);
         expect(logs.events('retry', from).map((e) => e.delay_ms)).toEqual([0, 0, delay]);
+        // At info, a round says each master's failure once and its wait once.
+        expect(logs.events('retry', from).map((e) => e.level)).toEqual([20, 20, 30]);
         from = end.after;
         await vi.advanceTimersByTimeAsync(delay);
       }

@@ -175,9 +175,11 @@ export function createSession(options: SessionOptions): Session {
   function scheduleRetry(end: EndForRounds, token?: { refused: string | undefined }): void {
     const plan = rounds.next(end);
     state = 'waiting';
-    log.info(
+    // The next master of a round, tried at once, is not news (the failure before it was logged):
+    // at info, a round with every master down says each failure and its one wait.
+    log[plan.delayMs === 0 ? 'debug' : 'info'](
       { event: 'retry', delay_ms: plan.delayMs, attempt: plan.attempt, slow: plan.slow, url: safeUrl(plan.url) },
-      `next retry in ${(plan.delayMs / 1000).toFixed(1)} s`,
+      plan.delayMs === 0 ? `trying the next master now: ${safeUrl(plan.url)}` : `next retry in ${(plan.delayMs / 1000).toFixed(1)} s`,
     );
     if (plan.delayMs === 0) {
       // The next master of a round, at once (at most one round's length in a row: rounds.ts).
