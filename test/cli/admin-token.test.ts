@@ -36,10 +36,10 @@ describe('cluster-master admin token', () => {
   it('--list shows ids and dates, never a token or a hash', async () => {
     const result = await runCli(['admin', 'token', '--list'], env);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(new RegExp(`^TOKEN_ID +CREATED_AT +REVOKED_AT\\n${id}  \\d{4}-\\d\\d-\\d\\dT[\\d:]+Z  -\\n$`));
+    expect(result.stdout).toMatch(new RegExp(`^TOKEN_ID +LABEL +CREATED_AT +REVOKED_AT\\n${id}  -      \\d{4}-\\d\\d-\\d\\dT[\\d:]+Z  -\\n$`));
     const json = await runCli(['admin', 'token', '--list', '--json'], env);
-    const listed = JSON.parse(json.stdout) as { token_id: string; created_at: string; revoked_at: string | null }[];
-    expect(listed.map((t) => [t.token_id, Number.isNaN(Date.parse(t.created_at)), t.revoked_at])).toEqual([[id, false, null]]);
+    const listed = JSON.parse(json.stdout) as { token_id: string; label: string | null; created_at: string; revoked_at: string | null }[];
+    expect(listed.map((t) => [t.token_id, t.label, Number.isNaN(Date.parse(t.created_at)), t.revoked_at])).toEqual([[id, null, false, null]]);
     expect(result.stdout + json.stdout).not.toContain(token);
     expect(result.stdout + json.stdout).not.toMatch(/[0-9a-f]{64}/);
   });
@@ -62,5 +62,29 @@ describe('cluster-master admin token', () => {
       expect(result.code, args.join(' ')).toBe(2);
       expect(result.stderr).toMatch(/^cluster-master: error \[USAGE\]: [^\n]+\n$/);
     }
+  });
+
+  it('--label says what a token is for; --list tells a Prometheus token from a person\'s', async () => {
+    const prometheus = await runCli(['admin', 'token', '--label', 'prometheus', '--json'], env);
+    expect(prometheus).toMatchObject({ code: 0, stderr: '' });
+    const person = await runCli(['admin', 'token', '--label', 'alice (on-call)'], env);
+    expect(person).toMatchObject({ code: 0, stderr: '' });
+    expect(person.stdout).toMatch(/^New admin token [0-9a-f]{16} \(alice \(on-call\)\)\.\n/);
+    const { token_id: prometheusId } = JSON.parse(prometheus.stdout) as { token_id: string };
+    const table = await runCli(['admin', 'token', '--list'], env);
+    expect(table.stdout).toMatch(new RegExp(`^${prometheusId}  prometheus +\\d{4}-`, 'm'));
+    expect(table.stdout).toMatch(/^[0-9a-f]{16} {2}alice \(on-call\) +\d{4}-/m);
+    const json = JSON.parse((await runCli(['admin', 'token', '--list', '--json'], env)).stdout) as { token_id: string; label: string | null }[];
+    expect(json.find((t) => t.token_id === prometheusId)?.label).toBe('prometheus');
+  });
+
+  it('a label that is empty, too long or more than one line, or one given to --list: exit 2, no token issued', async () => {
+    const before = await h.db.collection('ADMIN_TOKENS').countDocuments();
+    for (const args of [['--label', ''], ['--label', 'x'.repeat(65)], ['--label', 'two\nlines'], ['--list', '--label', 'x']]) {
+      const result = await runCli(['admin', 'token', ...args], env);
+      expect(result.code, JSON.stringify(args)).toBe(2);
+      expect(result.stderr).toMatch(/^cluster-master: error \[USAGE\]: [^\n]+\n$/);
+    }
+    expect(await h.db.collection('ADMIN_TOKENS').countDocuments()).toBe(before);
   });
 });

@@ -25,6 +25,17 @@ describe('cluster-master with an unreachable database', () => {
     expect(result.elapsedMs).toBeLessThan(10_000);
   });
 
+  it('without MONGODB_URI or MONGODB_HOST: the line says the default was tried and where the setting goes', async () => {
+    // Nothing listens on MongoDB's default port on a machine that runs these tests (the dev database picks a free port).
+    const result = await runCli(['worker', 'list'], {});
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^cluster-master: error \[DATABASE_UNAVAILABLE\]: MongoDB at localhost:27017 is unavailable [^\n]+\n$/);
+    expect(result.stderr).toContain('MONGODB_URI is not set, so the default localhost:27017 was tried');
+    expect(result.stderr).toContain('/etc/cluster-master/master.env');
+    expect(result.stderr).toContain('`bash scripts/devdb.sh status`');
+    expect(result.stderr).toContain('export MONGODB_URI=$(bash scripts/devdb.sh uri)');
+  });
+
   it('usage errors do not wait for the database: exit 2 at once', async () => {
     const port = await closedPort();
     const result = await runCli(['worker', 'show', 'bad$id'], { MONGODB_HOST: `127.0.0.1:${port}` });

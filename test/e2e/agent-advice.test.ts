@@ -74,7 +74,7 @@ describe('cluster-agent against a real cluster-master', () => {
     const advice = String(closed.rec.advice);
     expect(advice).toContain('`cluster-master worker token adv-tok`');
     expect(advice).toContain(`the token file ${tokenPath}`);
-    expect(advice).toContain('reads that file again before every try');
+    expect(advice).toContain('checks that file every second while refused and tries again as soon as it changes');
     expect(advice).not.toMatch(/<worker_id>|<[a-z_]+>/);
     // Said once: in its field, not in msg as well (a terminal shows both).
     expect(String(closed.rec.msg)).not.toContain(advice.slice(0, 30));

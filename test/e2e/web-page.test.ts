@@ -84,6 +84,17 @@ describe.sequential('the fleet page in Chromium', () => {
     expect(await browser.cookies()).toHaveLength(0);
   });
 
+  test('the icon the browser asks every site for is served, and asking logs no warning', async () => {
+    const from = master.proc.lines.length;
+    const response = await page.goto(`${base}/favicon.ico`);
+    expect(response?.status()).toBe(200);
+    expect(response?.headers()['content-type']).toBe('image/svg+xml');
+    // A refusal is logged before it is answered; one more page load gives its line time to arrive.
+    await page.goto(base);
+    const warned = master.proc.lines.slice(from).filter((l) => l.json?.path === '/favicon.ico' && Number(l.json.level) >= 40);
+    expect(warned.map((l) => l.text)).toEqual([]);
+  });
+
   test('signing in: an HttpOnly, SameSite=Strict cookie; N rows and the right totals; no inline script allowed', async () => {
     await page.goto(base);
     await page.type('#token', adminToken);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createAdminTokenStore, type AdminTokenStore } from '../../packages/master/src/registry/admin-token-store.js';
+import { UNAUTHORIZED_BODY } from '../../packages/master/src/server/http/admin-auth.js';
 import { openHarness, waitFor, type Harness, type RunningMaster } from './helpers/harness.js';
 import { RawAgent } from './helpers/raw-agent.js';
 
@@ -42,7 +43,7 @@ describe('admin credential', () => {
       const res = await get(path, token);
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toBe('Bearer realm="cluster-master"');
-      expect(await res.text()).toBe('unauthorized\n');
+      expect(await res.text()).toBe(UNAUTHORIZED_BODY);
       const line = m.logs.slice(mark).find((l) => l.msg === 'admin request refused');
       expect(line).toMatchObject({ reason, path: path.split('?')[0], address: '127.0.0.1' });
       expect(JSON.stringify(m.logs.slice(mark))).not.toContain('AAAAAAAA');
@@ -55,7 +56,7 @@ describe('admin credential', () => {
     expect(await admin.revoke(issued.token_id)).toBe(true);
     const res = await get('/api/workers', issued.token);
     expect(res.status).toBe(401);
-    expect(await res.text()).toBe('unauthorized\n');
+    expect(await res.text()).toBe(UNAUTHORIZED_BODY);
     expect(await admin.revoke(issued.token_id)).toBe(false);
     expect((await get('/api/workers', good)).status).toBe(200);
   });

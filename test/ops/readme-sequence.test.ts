@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,13 +16,18 @@ import { freePort } from '../support/free-port.js';
 
 let dir: string;
 
-/** The shell lines of the README's "Everyday commands" block. */
-async function everydayCommands(): Promise<string[]> {
+/** The shell lines of the README's first sh block under `heading`. */
+async function readmeBlock(heading: string): Promise<string[]> {
   const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('## Everyday commands'));
+  const section = readme.slice(readme.indexOf(heading));
   const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1];
-  if (block === undefined) throw new Error('no sh block under "Everyday commands"');
+  if (block === undefined) throw new Error(`no sh block under "${heading}"`);
   return block.split('\n').filter((line) => line.trim() !== '' && !line.trim().startsWith('#'));
+}
+
+/** The shell lines of the README's "Everyday commands" block. */
+function everydayCommands(): Promise<string[]> {
+  return readmeBlock('## Everyday commands');
 }
 
 beforeAll(async () => {
@@ -52,8 +57,10 @@ describe('README everyday commands', () => {
       if (/cluster-agent run /.test(line)) script.push(`wait_for '${metrics} | grep -q "^cluster_master_connected_agents 1"'`);
       if (/worker token /.test(line)) script.push(`wait_for '${metrics} | grep -q "^cluster_master_admissions_total 2"'`);
     }
-    const env = cleanEnv({ DEVDB_STATE_DIR: join(dir, 'devdb'), AGENT_REFUSED_RETRY_MS: '300', LOG_LEVEL: 'warn' });
-    for (const name of Object.keys(env)) if ((name.startsWith('AGENT_') && name !== 'AGENT_REFUSED_RETRY_MS') || name.startsWith('MASTER_')) delete env[name];
+    // The agent's slow retry after a refusal keeps its default (about a minute): after `worker token` it must
+    // be back within wait_for's 30 s because it noticed the new token in its file, not because it retried anyway.
+    const env = cleanEnv({ DEVDB_STATE_DIR: join(dir, 'devdb'), LOG_LEVEL: 'warn' });
+    for (const name of Object.keys(env)) if (name.startsWith('AGENT_') || name.startsWith('MASTER_')) delete env[name];
     const result = await runToEnd('bash', ['-c', script.join('\n')], env, 150_000);
 
     const output = result.stdout;
@@ -71,4 +78,81 @@ describe('README everyday commands', () => {
     expect(after('pnpm -s cluster-master worker show gpu-01')).toContain('gpu-01');
     expect(after('pnpm -s cluster-agent probe')).toMatch(/^total_cpu /m);
   }, 180_000);
+
+  it('the register line typed again (the dev database kept the worker) leaves the token file as it was', async () => {
+    const lines = await everydayCommands();
+    const pick = (pattern: RegExp): string => {
+      const line = lines.find((l) => pattern.test(l));
+      if (line === undefined) throw new Error(`no line matching ${String(pattern)} in the README`);
+      return line.replaceAll('gpu-01.token', join(dir, 'again.token'));
+    };
+    const script = [
+      'set -uo pipefail',
+      "trap 'bash scripts/devdb.sh stop' EXIT",
+      pick(/devdb\.sh start/),
+      pick(/ db init$/),
+      pick(/ worker register /),
+      `cp ${join(dir, 'again.token')} ${join(dir, 'first.token')}`,
+      'echo "### again"',
+      pick(/ worker register /),
+      'echo "### status $?"',
+    ];
+    const env = cleanEnv({ DEVDB_STATE_DIR: join(dir, 'devdb-again') });
+    const result = await runToEnd('bash', ['-c', script.join('\n')], env, 60_000);
+    const first = await readFile(join(dir, 'first.token'), 'utf8');
+    expect(first.trim(), result.stderr).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(await readFile(join(dir, 'again.token'), 'utf8'), 'the good token is still there').toBe(first);
+    expect((await stat(join(dir, 'again.token'))).mode & 0o777).toBe(0o600);
+    // The second try says it failed, and what to run instead.
+    expect(result.stdout).not.toContain('### status 0');
+    expect(result.stderr).toContain('WORKER_ALREADY_REGISTERED');
+    expect(result.stderr).toContain('cluster-master worker token gpu-01');
+  }, 60_000);
+
+  it('"Watching the fleet": the admin token captured as written lets curl in; without one, the 401 says how to get one', async () => {
+    const everyday = await everydayCommands();
+    const lines = await readmeBlock('### Watching the fleet');
+    const port = await freePort();
+    const local = (line: string): string => line.replaceAll('8080', String(port)).replaceAll('admin.token', join(dir, 'admin.token'));
+    const script = [
+      'set -euo pipefail -m',
+      'trap \'for p in $(jobs -p); do kill -TERM -- "-$p" 2>/dev/null; done; wait 2>/dev/null; bash scripts/devdb.sh stop\' EXIT',
+      // The everyday commands' first three lines: a database, its collections, a master.
+      ...everyday.filter((l) => /devdb\.sh start| db init$| serve /.test(l)).map(local),
+      `for _ in $(seq 1 300); do curl -fsS http://127.0.0.1:${port}/healthz >/dev/null 2>&1 && break; sleep 0.1; done`,
+    ];
+    for (const line of lines) {
+      script.push(`echo "### ${line.replaceAll('"', '\\"').replaceAll('$', '\\$').replaceAll('`', '\\`')}"`);
+      // --watch runs until Ctrl-C: a person watches a moment, then presses it.
+      // (124: it was still running when the time was up; anything else is its own failure.)
+      script.push(/--watch/.test(line) ? `{ timeout -s INT 3 ${local(line)}\n} || [ $? = 124 ]` : local(line));
+    }
+    script.push('echo "### no token"', `curl -s -w '\\n%{http_code}\\n' http://127.0.0.1:${port}/api/workers`);
+    const env = cleanEnv({ DEVDB_STATE_DIR: join(dir, 'devdb-watch'), LOG_LEVEL: 'warn' });
+    for (const name of Object.keys(env)) if (name.startsWith('AGENT_') || name.startsWith('MASTER_') || name === 'ADMIN_TOKEN') delete env[name];
+    const result = await runToEnd('bash', ['-c', script.join('\n')], env, 90_000);
+    expect(result.code, `${result.stderr}\n${result.stdout}`).toBe(0);
+    const output = result.stdout;
+    const after = (prefix: string): string => {
+      const start = output.indexOf(`### ${prefix}`);
+      const end = output.indexOf('\n###', start + 4);
+      return output.slice(start, end === -1 ? undefined : end);
+    };
+    expect((await stat(join(dir, 'admin.token'))).mode & 0o777).toBe(0o600);
+    // The curl line answered the API's JSON (an empty fleet), not 401.
+    expect(after('curl ')).toMatch(/^\[\]$/m);
+    const refused = after('no token');
+    expect(refused).toMatch(/\n401\n?$/);
+    expect(refused).toContain('Authorization: Bearer');
+    expect(refused).toContain('cluster-master admin token');
+  }, 120_000);
+
+  it('the token files the README writes at the repository root are ignored by git, never one `git add -A` from a commit', async () => {
+    const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+    const written = [...new Set([...readme.matchAll(/--token-file ([\w.-]+\.token)\b/g)].map((m) => m[1] ?? ''))];
+    expect(written).toEqual(expect.arrayContaining(['gpu-01.token', 'admin.token']));
+    const result = await runToEnd('git', ['check-ignore', '--no-index', '-v', ...written], process.env, 10_000);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.trim().split('\n')).toHaveLength(written.length);
+  });
 });

@@ -23,6 +23,7 @@ export const ErrorCode = {
   portInUse: 'PORT_IN_USE',
   portNotPermitted: 'PORT_NOT_PERMITTED',
   addressNotAvailable: 'ADDRESS_NOT_AVAILABLE',
+  tokenFile: 'TOKEN_FILE',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -82,7 +83,7 @@ export class WorkerAlreadyRegisteredError extends RegistryError {
   readonly isUsage = false;
   override name = 'WorkerAlreadyRegisteredError';
   constructor(readonly workerId: string) {
-    super(`worker ${quote(workerId)} is already registered; unregister it first to register it again`);
+    super(`worker ${quote(workerId)} is already registered`);
   }
 }
 
@@ -181,4 +182,20 @@ export function listenError(error: unknown, host: string, port: number): unknown
 
 function hostPort(host: string, port: number): string {
   return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * `--token-file` names a file that cannot be written. Found before the
+ * registry is changed, it is a usage error (exit 2, nothing happened); after
+ * a token was issued (`isUsage: false`), the message says how to get another.
+ */
+export class TokenFileError extends RegistryError {
+  readonly code = ErrorCode.tokenFile;
+  override name = 'TokenFileError';
+  constructor(
+    message: string,
+    readonly isUsage = true,
+  ) {
+    super(message);
+  }
 }

@@ -50,10 +50,16 @@ function plainAddress(address: string | undefined): string | undefined {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice('::ffff:'.length) : address;
 }
 
-/** How a new token reaches this agent. */
+/**
+ * How the worker's current token reaches this agent. The admin has often just
+ * issued it: the advice says where it goes first, and only then how to issue
+ * another when nobody has it.
+ */
 export function tokenFix(ctx: AdviceContext): string {
-  const fetch = `run \`cluster-master worker token ${ctx.workerId}\` on the master and put the new token in ${ctx.token.where}`;
-  return ctx.token.rereads ? `${fetch}; the agent reads that file again before every try, so no restart is needed` : `${fetch}, then restart the agent`;
+  const reissue = `if nobody has it, \`cluster-master worker token ${ctx.workerId}\` on the master issues another`;
+  return ctx.token.rereads
+    ? `put the worker's current token in ${ctx.token.where}: the agent checks that file every second while refused and tries again as soon as it changes, no restart needed (${reissue})`
+    : `put the worker's current token in ${ctx.token.where} and restart the agent (${reissue})`;
 }
 
 function registerCommand(ctx: AdviceContext): string {
@@ -99,7 +105,7 @@ export function adviceForStatus(status: number, body: string, ctx: AdviceContext
 export function adviceForClose(code: number, ctx: AdviceContext): string | undefined {
   switch (code) {
     case CloseCode.unauthorized:
-      return `the master no longer accepts this token (a new one was issued for worker ${ctx.workerId}, or it was removed): ${tokenFix(ctx)}`;
+      return `the master no longer accepts this token (a new one was issued for worker ${ctx.workerId}, or its registration was replaced): ${tokenFix(ctx)}`;
     case CloseCode.forbidden:
       return wrongAddress(ctx);
     case CloseCode.unregistered:
@@ -113,7 +119,7 @@ export function adviceForClose(code: number, ctx: AdviceContext): string | undef
 
 /** The advice for a token file the agent cannot use. */
 export function adviceForToken(ctx: AdviceContext): string {
-  return `put worker ${ctx.workerId}'s token in ${ctx.token.where} (\`cluster-master worker token ${ctx.workerId}\` on the master issues a new one); the agent reads it again before every try`;
+  return `put worker ${ctx.workerId}'s token in ${ctx.token.where} (\`cluster-master worker token ${ctx.workerId}\` on the master issues a new one); the agent checks it every second and tries again as soon as it can use it`;
 }
 
 function plainToTls(ctx: AdviceContext): string {

@@ -159,15 +159,16 @@ describe('session with a real WebSocket server', () => {
     expect(String((await logs.waitFor('connect-failed', from)).error)).toMatch(/self[- ]signed/i);
   });
 
-  it('a token file it cannot use is an error with advice, retried slowly, and read again before the next try', async () => {
+  it('a token file it cannot use is an error with advice, retried slowly, and tried within a second once it holds a token', async () => {
     await using master = await startFakeMaster();
     let reads = 0;
+    let fixed = false;
     const token = {
       where: 'the token file /etc/cluster-agent/token',
       rereads: true,
       read: () => {
         reads += 1;
-        return reads === 1 ? Promise.reject(new Error('token file /etc/cluster-agent/token is empty')) : Promise.resolve(TOKEN);
+        return fixed ? Promise.resolve(TOKEN) : Promise.reject(new Error('token file /etc/cluster-agent/token is empty'));
       },
     };
     await using agent = agentFor(master, { token });
@@ -176,10 +177,105 @@ describe('session with a real WebSocket server', () => {
     expect(unreadable).toMatchObject({ level: ERROR, error: 'token file /etc/cluster-agent/token is empty' });
     expect(String(unreadable.advice)).toContain("put worker gpu-01's token in the token file /etc/cluster-agent/token");
     expect(await logs.waitFor('retry')).toMatchObject({ delay_ms: 60_000, slow: true });
+    await vi.advanceTimersByTimeAsync(5_000);
     expect(master.upgrades).toHaveLength(0);
-    await vi.advanceTimersByTimeAsync(60_000);
+    // Read about once a second meanwhile, with one error line, not one per read.
+    expect(reads).toBeGreaterThanOrEqual(5);
+    expect(logs.events('token-unreadable')).toHaveLength(1);
+    fixed = true;
+    await vi.advanceTimersByTimeAsync(1_000);
     await admitted(master);
-    expect(reads).toBe(2);
+    expect(logs.events('token-changed')).toHaveLength(1);
+  });
+
+  describe('a token refused while the token file changes', () => {
+    /** A token file as the agent sees it: `content` is what a read returns now. */
+    function tokenFileHolding(first: string) {
+      const file = { content: first, reads: 0 };
+      const source = {
+        where: 'the token file /etc/cluster-agent/token',
+        rereads: true,
+        read: () => {
+          file.reads += 1;
+          return Promise.resolve(file.content);
+        },
+      };
+      return { file, source };
+    }
+    const NEW_TOKEN = 'tok_SECRET_rotated_0000000000';
+
+    it('4401 with the new token already in the file: tries it at once, not a minute later', async () => {
+      await using master = await startFakeMaster();
+      const { file, source } = tokenFileHolding(TOKEN);
+      await using agent = agentFor(master, { token: source });
+      await agent.start();
+      const { conn } = await admitted(master);
+      // `worker token gpu-01 --token-file …` wrote the file, then the master closed the old session.
+      file.content = NEW_TOKEN;
+      const from = logs.mark();
+      conn.ws.close(CloseCode.unauthorized, 'credential changed');
+      const disconnected = await logs.waitFor('disconnected', from);
+      expect(String(disconnected.advice)).toContain('checks that file every second while refused and tries again as soon as it changes');
+      expect(String(disconnected.advice)).toMatch(/^the master no longer accepts this token \(a new one was issued for worker gpu-01, or its registration was replaced\): put the worker's current token in the token file/);
+      expect(await logs.waitFor('retry', from)).toMatchObject({ delay_ms: 60_000, slow: true });
+      expect(await logs.waitFor('token-changed', from)).toMatchObject({ msg: 'the token file /etc/cluster-agent/token holds a new token: trying it now' });
+      const second = await admitted(master);
+      expect(second.conn.req.headers.authorization).toBe(`Bearer ${NEW_TOKEN}`);
+    });
+
+    it('401 with the same token in the file: slow; a new token written 10 s later is tried within a second', async () => {
+      await using master = await startFakeMaster();
+      master.refuse = { status: 401, reason: 'invalid token' };
+      const { file, source } = tokenFileHolding(TOKEN);
+      await using agent = agentFor(master, { token: source });
+      await agent.start();
+      await logs.waitFor('refused');
+      expect(await logs.waitFor('retry')).toMatchObject({ delay_ms: 60_000, slow: true });
+      const from = logs.mark();
+      await vi.advanceTimersByTimeAsync(10_000);
+      // Read about once a second, always the refused token: no new attempt.
+      expect(file.reads).toBeGreaterThanOrEqual(10);
+      expect(file.reads).toBeLessThanOrEqual(13);
+      expect(logs.events('connecting', from)).toHaveLength(0);
+      expect(master.upgrades).toHaveLength(1);
+
+      master.refuse = undefined;
+      file.content = NEW_TOKEN;
+      await vi.advanceTimersByTimeAsync(1_000);
+      const again = await admitted(master);
+      expect(again.conn.req.headers.authorization).toBe(`Bearer ${NEW_TOKEN}`);
+      expect(logs.events('token-changed', from)).toHaveLength(1);
+      // Admitted: nothing reads the file on a timer any more (2 s: within the master's silence limit).
+      const reads = file.reads;
+      await vi.advanceTimersByTimeAsync(2_000);
+      expect(file.reads).toBe(reads);
+    });
+
+    it('an inline token (AGENT_TOKEN) cannot change: only the slow retry', async () => {
+      await using master = await startFakeMaster();
+      master.refuse = { status: 401, reason: 'invalid token' };
+      await using agent = agentFor(master);
+      await agent.start();
+      await logs.waitFor('refused');
+      expect(await logs.waitFor('retry')).toMatchObject({ delay_ms: 60_000, slow: true });
+      const from = logs.mark();
+      await vi.advanceTimersByTimeAsync(59_999);
+      expect(logs.events('connecting', from)).toHaveLength(0);
+      expect(logs.events('token-changed')).toHaveLength(0);
+    });
+
+    it('a refusal other than the token (404) does not watch the file', async () => {
+      await using master = await startFakeMaster();
+      master.refuse = { status: 404, reason: 'unknown worker' };
+      const { file, source } = tokenFileHolding(TOKEN);
+      await using agent = agentFor(master, { token: source });
+      await agent.start();
+      await logs.waitFor('retry');
+      file.content = NEW_TOKEN;
+      await vi.advanceTimersByTimeAsync(30_000);
+      expect(file.reads).toBe(1);
+      expect(master.upgrades).toHaveLength(1);
+    });
   });
 
   describe('several masters', () => {
@@ -196,6 +292,8 @@ describe('session with a real WebSocket server', () => {
       await admitted(up);
       expect(logs.events('connect-failed').map((e) => e.url)).toEqual(urls.slice(0, 2));
       expect(logs.events('retry').map((e) => e.delay_ms)).toEqual([0, 0]);
+      // Moving on to the next master of a round is not news: debug, not a `next retry in 0.0 s` at info.
+      expect(logs.events('retry').map((e) => e.level)).toEqual([20, 20]);
     });
 
     it('on 4503 moves to another master at once, with jitter; on a plain loss to the next after the backoff', async () => {
@@ -232,6 +330,8 @@ describe('session with a real WebSocket server', () => {
         expect(end.entry.delay_ms).toBe(delay);
         expect(logs.events('connect-failed', from)).toHaveLength(3);
         expect(logs.events('retry', from).map((e) => e.delay_ms)).toEqual([0, 0, delay]);
+        // At info, a round says each master's failure once and its wait once.
+        expect(logs.events('retry', from).map((e) => e.level)).toEqual([20, 20, 30]);
         from = end.after;
         await vi.advanceTimersByTimeAsync(delay);
       }
@@ -240,7 +340,7 @@ describe('session with a real WebSocket server', () => {
 
   describe('refusals and closes', () => {
     it.each([
-      [401, 'invalid token', /^the master does not accept this token for worker gpu-01: run `cluster-master worker token gpu-01` on the master/],
+      [401, 'invalid token', /^the master does not accept this token for worker gpu-01: put the worker's current token in the agent configuration and restart the agent \(if nobody has it, `cluster-master worker token gpu-01` on the master issues another\)$/],
       [403, 'source address does not match worker_ip', /^worker gpu-01 connects from an address other than its registered worker_ip \(this side of the connection: 127\.0\.0\.1\): run `cluster-master worker update gpu-01 --ip 127\.0\.0\.1` on the master/],
       [404, 'unknown worker', /^worker id gpu-01 is not registered on this master: run `cluster-master worker register gpu-01 127\.0\.0\.1`/],
       [401, 'unknown worker or invalid token', /^the master does not know worker gpu-01 or does not accept this token .*: if gpu-01 is not registered, run `cluster-master worker register gpu-01 127\.0\.0\.1`.*; if it is, run `cluster-master worker token gpu-01` on the master/],

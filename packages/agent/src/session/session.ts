@@ -8,6 +8,7 @@ import { adviceForToken, type AdviceContext } from './advice.js';
 import { MasterConnection } from './connection.js';
 import { reportEnd } from './end-report.js';
 import { createMasterRounds, type EndForRounds } from './rounds.js';
+import { watchForNewToken, type TokenWatch } from './token-watch.js';
 
 /**
  * idle → connecting → open → waiting → connecting … ; close() from any state
@@ -49,6 +50,11 @@ export interface SessionOptions {
   welcomeTimeoutMs?: number;
   /** How long a clean close waits for the master's close frame before dropping the socket. */
   closeTimeoutMs?: number;
+  /**
+   * After the token was refused (401, 4401) or unreadable, how often a token
+   * file is read again during the slow wait: a new token there is tried at once.
+   */
+  tokenRecheckMs?: number;
 }
 
 export interface Session {
@@ -61,6 +67,7 @@ export interface Session {
 }
 
 export const DEFAULT_CLOSE_TIMEOUT_MS = 1_000;
+export const DEFAULT_TOKEN_RECHECK_MS = 1_000;
 
 export function createSession(options: SessionOptions): Session {
   const timers = options.timers ?? realTimers;
@@ -75,6 +82,7 @@ export function createSession(options: SessionOptions): Session {
   };
   const welcomeTimeoutMs = options.welcomeTimeoutMs ?? DEFAULTS.helloTimeoutMs;
   const closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+  const tokenRecheckMs = options.tokenRecheckMs ?? DEFAULT_TOKEN_RECHECK_MS;
   const log = options.logger;
   const rounds = createMasterRounds(typeof options.url === 'string' ? [options.url] : options.url, retry, random);
   const tokenSource: TokenSource = typeof options.token === 'string' ? fixedToken(options.token, 'the agent configuration') : options.token;
@@ -84,8 +92,13 @@ export function createSession(options: SessionOptions): Session {
   let current: MasterConnection | undefined;
   let retryTimer: unknown;
   let closing: Promise<void> | undefined;
+  /** The token sent on the latest connection: after a 401/4401, the one the master refused. */
+  let sentToken: string | undefined;
+  let tokenWatch: TokenWatch | undefined;
 
   function connect(): void {
+    tokenWatch?.stop();
+    tokenWatch = undefined;
     state = 'connecting';
     log.debug({ event: 'connecting', url: safeUrl(rounds.url) }, 'connecting to the master');
     let token: string | Promise<string>;
@@ -116,10 +129,11 @@ export function createSession(options: SessionOptions): Session {
       { event: 'token-unreadable', error: errorText(err), advice: adviceForToken(adviceContext(undefined)) },
       `cannot use the token: ${errorText(err)}`,
     );
-    scheduleRetry({ reaction: 'retry-slowly', welcomed: false, connectedMs: 0, shuttingDown: false });
+    scheduleRetry({ reaction: 'retry-slowly', welcomed: false, connectedMs: 0, shuttingDown: false }, { refused: undefined });
   }
 
   function open(token: string): void {
+    sentToken = token;
     let ws: WebSocket;
     try {
       ws = connectFn(rounds.url, {
@@ -147,18 +161,25 @@ export function createSession(options: SessionOptions): Session {
         if (connection !== current) return;
         current = undefined;
         const reaction = reportEnd(log, end, adviceContext(end.localAddress));
-        scheduleRetry({ reaction, welcomed: end.welcomed, connectedMs: end.connectedMs, shuttingDown: end.code === CloseCode.shuttingDown });
+        const tokenRefused = end.refusal === undefined ? end.opened && end.code === CloseCode.unauthorized : end.refusal.status === 401;
+        scheduleRetry(
+          { reaction, welcomed: end.welcomed, connectedMs: end.connectedMs, shuttingDown: end.code === CloseCode.shuttingDown },
+          tokenRefused ? { refused: sentToken } : undefined,
+        );
       },
     });
     current = connection;
   }
 
-  function scheduleRetry(end: EndForRounds): void {
+  /** `token`: the end was the token's fault; a new token in the file cuts the slow wait short. */
+  function scheduleRetry(end: EndForRounds, token?: { refused: string | undefined }): void {
     const plan = rounds.next(end);
     state = 'waiting';
-    log.info(
+    // The next master of a round, tried at once, is not news (the failure before it was logged):
+    // at info, a round with every master down says each failure and its one wait.
+    log[plan.delayMs === 0 ? 'debug' : 'info'](
       { event: 'retry', delay_ms: plan.delayMs, attempt: plan.attempt, slow: plan.slow, url: safeUrl(plan.url) },
-      `next retry in ${(plan.delayMs / 1000).toFixed(1)} s`,
+      plan.delayMs === 0 ? `trying the next master now: ${safeUrl(plan.url)}` : `next retry in ${(plan.delayMs / 1000).toFixed(1)} s`,
     );
     if (plan.delayMs === 0) {
       // The next master of a round, at once (at most one round's length in a row: rounds.ts).
@@ -169,12 +190,23 @@ export function createSession(options: SessionOptions): Session {
       retryTimer = undefined;
       if (state === 'waiting') connect();
     }, plan.delayMs);
+    if (token !== undefined && plan.slow && tokenSource.rereads) {
+      tokenWatch = watchForNewToken(tokenSource, token.refused, timers, tokenRecheckMs, () => {
+        if (state !== 'waiting') return;
+        if (retryTimer !== undefined) timers.clearTimeout(retryTimer);
+        retryTimer = undefined;
+        log.info({ event: 'token-changed', url: safeUrl(plan.url) }, `${tokenSource.where} holds a new token: trying it now`);
+        connect();
+      });
+    }
   }
 
   async function shutdown(): Promise<void> {
     state = 'closing';
     if (retryTimer !== undefined) timers.clearTimeout(retryTimer);
     retryTimer = undefined;
+    tokenWatch?.stop();
+    tokenWatch = undefined;
     await current?.goodbye();
     state = 'closed';
     log.info({ event: 'closed' }, 'session closed');

@@ -74,10 +74,11 @@ export function createCommandContext(options: CliOptions): CommandContext & { cl
   let opened: Promise<Services> | undefined;
 
   const hide = (text: string): string => scrubSecrets(text, secrets);
+  const databaseDefaulted = [options.env.MONGODB_URI, options.env.MONGODB_HOST].every((value) => value === undefined || value === '');
   return {
     stdout: options.stdout,
     stderr: options.stderr,
-    errorLine: (error) => errorLine(error, hide),
+    errorLine: (error) => errorLine(error, hide, { databaseDefaulted }),
     stdoutIsTTY: options.stdoutIsTTY === true,
     signals: options.signals,
     now,

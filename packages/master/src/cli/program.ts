@@ -114,7 +114,7 @@ export async function runCli(options: CliOptions): Promise<ExitCode> {
     if (help !== '') options.stdout(help.endsWith('\n') ? help : `${help}\n`);
     return EXIT.ok;
   } catch (error) {
-    options.stderr(`${errorLine(error, ctx.hide)}\n`);
+    options.stderr(`${ctx.errorLine(error)}\n`);
     return exitCodeFor(error);
   } finally {
     await ctx.close();

@@ -19,13 +19,21 @@ export const ADMIN_TOKEN_ID_PATTERN = /^[0-9a-f]{16}$/;
 
 export interface AdminTokenInfo {
   token_id: string;
+  /** What the admin said the token is for (`--label`), or null. */
+  label: string | null;
   created_at: Date;
   revoked_at: Date | null;
 }
 
+/** A label: what a token is for ("prometheus", "alice"), shown by `--list`; one line of printable text. */
+export const ADMIN_TOKEN_LABEL_MAX_LENGTH = 64;
+export function isAdminTokenLabel(label: string): boolean {
+  return label.length >= 1 && label.length <= ADMIN_TOKEN_LABEL_MAX_LENGTH && !/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(label) && label.trim() === label;
+}
+
 export interface AdminTokenStore {
-  /** A new token; the token itself is returned here and never again. */
-  issue(): Promise<{ token_id: string; token: string }>;
+  /** A new token, labelled if `label` is given; the token itself is returned here and never again. */
+  issue(options?: { label?: string | undefined }): Promise<{ token_id: string; token: string }>;
   /** Every token issued, oldest first, without hashes. */
   list(): Promise<AdminTokenInfo[]>;
   /** Marks the token revoked; false if no such token or already revoked. */
@@ -41,6 +49,7 @@ export interface AdminTokenStore {
 interface AdminTokenDocument {
   token_id: string;
   token_hash: string;
+  label?: string;
   created_at: Date;
   revoked_at?: Date;
 }
@@ -61,10 +70,11 @@ export function createAdminTokenStore(db: Db, options: AdminTokenStoreOptions = 
   const tokens = db.collection<AdminTokenDocument>(ADMIN_TOKENS_COLLECTION);
 
   return {
-    async issue() {
+    async issue(issueOptions = {}) {
       const token = generateToken(randomBytes);
       const tokenId = randomBytes(8).toString('hex');
-      await guard(where, () => tokens.insertOne({ token_id: tokenId, token_hash: hashToken(token), created_at: now() }));
+      const label = issueOptions.label === undefined ? {} : { label: issueOptions.label };
+      await guard(where, () => tokens.insertOne({ token_id: tokenId, token_hash: hashToken(token), ...label, created_at: now() }));
       return { token_id: tokenId, token };
     },
 
@@ -73,7 +83,12 @@ export function createAdminTokenStore(db: Db, options: AdminTokenStoreOptions = 
         tokens.find({}, { projection: { _id: 0, token_hash: 0 }, batchSize: SINGLE_BATCH_SIZE }).toArray(),
       );
       return docs
-        .map((doc) => ({ token_id: String(doc.token_id), created_at: doc.created_at, revoked_at: doc.revoked_at ?? null }))
+        .map((doc) => ({
+          token_id: String(doc.token_id),
+          label: typeof doc.label === 'string' ? doc.label : null,
+          created_at: doc.created_at,
+          revoked_at: doc.revoked_at ?? null,
+        }))
         .sort((a, b) => a.created_at.getTime() - b.created_at.getTime());
     },
 

@@ -32,7 +32,7 @@ export class AdminAuthLimit {
 
 /** The answer to a refused admin credential (the same for every reason it was refused). */
 export function sendAuthRefusal(res: ServerResponse, status: 401 | 429 | 503): void {
-  if (status === 401) sendText(res, 401, 'unauthorized\n', UNAUTHORIZED_HEADERS);
+  if (status === 401) sendText(res, 401, UNAUTHORIZED_BODY, UNAUTHORIZED_HEADERS);
   else if (status === 429) sendText(res, 429, TOO_MANY_FAILURES, { 'Retry-After': '10' });
   else sendText(res, 503, 'database unavailable\n');
 }
@@ -44,6 +44,8 @@ export type AdminCredential = string | WebSession;
 
 /** The one answer to every refused credential: it says nothing of what exists. */
 export const UNAUTHORIZED_HEADERS = { 'WWW-Authenticate': 'Bearer realm="cluster-master"' } as const;
+/** Its body: how to get a credential (the same words whatever was wrong). */
+export const UNAUTHORIZED_BODY = 'unauthorized: send an admin token as "Authorization: Bearer TOKEN"; `cluster-master admin token` on the master issues one\n';
 
 /** `Authorization: Bearer <token>` → the token; anything else → undefined. */
 export function bearerOf(req: IncomingMessage): string | undefined {

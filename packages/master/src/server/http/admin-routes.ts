@@ -9,6 +9,7 @@ import { createEventsStream } from './events-stream.js';
 import { createFleetApi, type RouteHandler } from './fleet-api.js';
 import { FleetFeed } from './fleet-feed.js';
 import { createWebPage } from './web-page.js';
+import { faviconRoute } from './favicon.js';
 import { WebSessions } from './web-sessions.js';
 
 /** How often the open pages' shared view re-reads the database. */
@@ -46,6 +47,7 @@ export function adminRoutesFor(
   const sessionOf = sessions.of.bind(sessions);
   const authLimit = new AdminAuthLimit(failureLimitFor(parts.options, clock));
   const handlers = [
+    faviconRoute,
     createWebPage({ adminTokens, sessions, logger, refusalBudget, authLimit, secure: parts.options.tls !== undefined, maxBodyBytes: parts.options.maxBodyBytes }),
     createFleetApi({ adminTokens, workers, clock, logger, sessionOf, refusalBudget, authLimit }),
     createEventsStream({
