@@ -1,4 +1,4 @@
-import { CloseCode, PROTOCOL_VERSION } from '@cluster/protocol';
+import { CloseCode, DEFAULTS, PROTOCOL_VERSION } from '@cluster/protocol';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { openHarness, type Harness, type RunningMaster } from './helpers/harness.js';
 import { RawAgent, SPECS } from './helpers/raw-agent.js';
@@ -99,7 +99,7 @@ describe('frames the parser refuses', () => {
   test('a frame over the size limit never reaches the parser: ws closes 1009', async () => {
     const agent = await open();
     await agent.hello('p1');
-    agent.sendRaw('x'.repeat(10_000));
+    agent.sendRaw('x'.repeat(DEFAULTS.maxMessageBytes + 1));
     expect((await agent.closed).code).toBe(1009);
   });
 });

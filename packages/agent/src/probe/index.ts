@@ -3,6 +3,7 @@ import type { Specs } from '@cluster/protocol';
 import { realTimers, type Timers } from '../timers.js';
 import { probeCpu, type CpuReport } from './cpu.js';
 import { createGpuProbe, readPciFunctions, type GpuReport, type PciFunction } from './gpu.js';
+import { probeHost, type HostProbeDeps, type HostReport } from './host.js';
 import { probeMemory, type MemoryReport } from './memory.js';
 import { runCommand, type RunCommand } from './run-command.js';
 import { probeStorage, type StorageReport } from './storage.js';
@@ -13,6 +14,8 @@ export interface ProbeReport {
   memory: MemoryReport;
   storage: StorageReport;
   gpu: GpuReport;
+  /** CPU model, architecture, topology, OS and kernel, for the inventory; absent from a fake probe (no inventory is sent). */
+  host?: HostReport;
   /** Things an admin may want to know (a hung nvidia-smi, lsblk missing …). */
   warnings: string[];
   duration_ms: number;
@@ -27,6 +30,8 @@ export interface ProbeOptions {
   cpus?: () => os.CpuInfo[];
   memoryBytes?: () => Promise<number>;
   readPci?: () => Promise<PciFunction[]>;
+  /** Where the host facts are read (tests: a fixture tree, a fixed arch and kernel). */
+  host?: HostProbeDeps;
   /** How long nvidia-smi, lspci and lsblk may take. */
   commandTimeoutMs?: number;
 }
@@ -52,7 +57,7 @@ export function createProbe(options: ProbeOptions = {}): Probe {
     const started = now();
     const warnings: string[] = [];
     const cpu = probeCpu(options.cpus);
-    const [memory, storage, gpu] = await Promise.all([
+    const [memory, storage, gpu, host] = await Promise.all([
       probeMemory(options.memoryBytes).catch((err: Error) => {
         warnings.push(`cannot read the memory size: ${err.message}; kept ${lastMemory.total_memory} GiB`);
         return lastMemory;
@@ -65,6 +70,7 @@ export function createProbe(options: ProbeOptions = {}): Probe {
         return r;
       }),
       probeGpu(),
+      probeHost({ cpus: options.cpus, ...options.host }),
     ]);
     lastStorage = storage;
     lastMemory = memory;
@@ -80,6 +86,7 @@ export function createProbe(options: ProbeOptions = {}): Probe {
       memory,
       storage,
       gpu,
+      host,
       warnings,
       duration_ms: Math.round(now() - started),
     };
@@ -88,5 +95,7 @@ export function createProbe(options: ProbeOptions = {}): Probe {
 
 export type { CpuReport } from './cpu.js';
 export type { MemoryReport } from './memory.js';
+export type { HostReport } from './host.js';
+export { toHardware } from './inventory.js';
 export type { StorageReport, CountedDisk, SkippedDevice } from './storage.js';
 export type { GpuReport, GpuDevice, GpuMethod, ExcludedAdapter } from './gpu.js';

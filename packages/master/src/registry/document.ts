@@ -108,14 +108,19 @@ export const ADMISSION_PROJECTION = {
   total_memory: 1,
   total_storage: 1,
   total_gpu: 1,
+  // Only the digest of the inventory: the view compares it, and 10,000 inventories would be megabytes.
+  'hardware.digest': 1,
 } as const;
 
 export function toAdmissionEntry(doc: Document): AdmissionEntry {
+  const hardware: unknown = doc.hardware;
+  const digest: unknown = typeof hardware === 'object' && hardware !== null ? (hardware as Document).digest : undefined;
   return {
     worker_id: toStringField(doc.worker_id),
     worker_ip: toStringField(doc.worker_ip),
     registration: registrationKey(doc._id),
     ...toSpecs(doc),
+    ...(typeof digest === 'string' ? { hardwareDigest: digest } : {}),
   };
 }
 

@@ -4,6 +4,7 @@ import { adminOperations } from './admin-operations.js';
 import { agentPathOperations } from './agent-path-operations.js';
 import { queryOperations } from './worker-queries.js';
 import { COLLECTIONS, type EnsureReport } from './collections.js';
+import type { WorkerHardwareEntry } from './hardware-document.js';
 import { describeHosts, guard } from './driver-errors.js';
 import type {
   AdmissionEntry,
@@ -60,6 +61,12 @@ export interface WorkerRegistry {
    * one more per further such chunk.
    */
   updateSpecs(entries: readonly WorkerSpecsEntry[], now: Date): Promise<void>;
+  /**
+   * A bulkWrite (no upsert) of one updateOne per worker, setting `hardware`
+   * (and updated_at) only where `hardware.digest` differs. One command for up
+   * to `maxUpdatesPerCommand` workers, one more per further such chunk.
+   */
+  updateHardware(entries: readonly WorkerHardwareEntry[], now: Date): Promise<void>;
   /** Which of these ids are registered: one find with a projection. */
   existingWorkerIds(workerIds: readonly string[]): Promise<Set<string>>;
   /** Every worker's id, address and specs: one find with a projection. */

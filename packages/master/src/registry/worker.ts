@@ -34,7 +34,8 @@ export type WorkerSpecsEntry = { worker_id: string } & WorkerSpecs;
 
 /** The part of a worker the master keeps in memory to admit connections. */
 /** `registration`: the document's `_id` as a key (see registrationKey); a credential is valid only for it. */
-export type AdmissionEntry = { worker_id: string; worker_ip: string; registration: string } & WorkerSpecs;
+/** `hardwareDigest`: the digest of the document's inventory (absent: none), so an unchanged one is not written again. */
+export type AdmissionEntry = { worker_id: string; worker_ip: string; registration: string; hardwareDigest?: string } & WorkerSpecs;
 
 /**
  * Filters of the contract's example queries; all given ones must hold.
