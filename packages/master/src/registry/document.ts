@@ -1,4 +1,5 @@
 import { BSON, Double, Long, type Document } from 'mongodb';
+import { toWorkerHardware } from './hardware-document.js';
 import type { AdmissionEntry, Worker, WorkerSpecs } from './worker.js';
 
 /**
@@ -89,6 +90,7 @@ function toSpecs(doc: Document): WorkerSpecs {
 }
 
 export function toWorker(doc: Document): Worker {
+  const hardware = toWorkerHardware(doc.hardware);
   return {
     worker_id: toStringField(doc.worker_id),
     worker_ip: toStringField(doc.worker_ip),
@@ -97,6 +99,7 @@ export function toWorker(doc: Document): Worker {
     last_heartbeat: toNumber(doc.last_heartbeat),
     registered_at: toDate(doc.registered_at),
     updated_at: toDate(doc.updated_at),
+    ...(hardware === null ? {} : { hardware }),
   };
 }
 
