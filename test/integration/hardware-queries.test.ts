@@ -86,12 +86,12 @@ describe('/api/workers', () => {
 
 test('/api/sd labels: gpu_model and arch (absent without an inventory)', async () => {
   const { body } = await api('/api/sd');
-  const labels: Record<string, Record<string, string>> = Object.fromEntries((body as { labels: Record<string, string> }[]).map((g) => [g.labels.worker_id, g.labels]));
-  expect(labels['h100-01']).toMatchObject({ gpu_model: 'NVIDIA H100 80GB HBM3', arch: 'x86_64' });
-  expect(labels['gh200-01']).toMatchObject({ gpu_model: 'NVIDIA GH200 480GB', arch: 'aarch64' });
-  expect(labels['old-01']).toBeDefined();
-  expect(labels['old-01']).not.toHaveProperty('gpu_model');
-  expect(labels['old-01']).not.toHaveProperty('arch');
+  const labels = new Map((body as { labels: Record<string, string> }[]).map((g) => [g.labels.worker_id ?? '', g.labels]));
+  expect(labels.get('h100-01')).toMatchObject({ gpu_model: 'NVIDIA H100 80GB HBM3', arch: 'x86_64' });
+  expect(labels.get('gh200-01')).toMatchObject({ gpu_model: 'NVIDIA GH200 480GB', arch: 'aarch64' });
+  expect(labels.get('old-01')).toBeDefined();
+  expect(labels.get('old-01')).not.toHaveProperty('gpu_model');
+  expect(labels.get('old-01')).not.toHaveProperty('arch');
 });
 
 describe('the CLI', () => {
