@@ -1,4 +1,4 @@
-import { CloseCode, PROTOCOL_VERSION } from '@cluster/protocol';
+import { CloseCode, DEFAULTS, PROTOCOL_VERSION } from '@cluster/protocol';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { openHarness, type Harness, type RunningMaster } from './helpers/harness.js';
 import { RawAgent, SPECS } from './helpers/raw-agent.js';
@@ -70,6 +70,33 @@ describe('hello', () => {
     }
   });
 
+  test('an agent of the previous protocol version (1) is admitted: welcome in version 1, heartbeats acked', async () => {
+    const agent = await RawAgent.open(m.url, { workerId: 'p1', token, headers: { 'x-protocol-version': '1' } });
+    const welcome = agent.next('welcome');
+    agent.send({ type: 'hello', protocol_version: 1, worker_id: 'p1', agent_version: '0.1.0', specs: SPECS });
+    expect(await welcome).toMatchObject({ type: 'welcome', protocol_version: 1 });
+    expect(await agent.heartbeat()).toBe(1);
+    agent.send({ type: 'specs', specs: SPECS });
+    expect(await agent.heartbeat()).toBe(2);
+    await agent.close();
+  });
+
+  test('a version 1 session is held to version 1: a version 2 hello is 4426, an inventory in its messages 4400', async () => {
+    const v1 = await RawAgent.open(m.url, { workerId: 'p1', token, headers: { 'x-protocol-version': '1' } });
+    v1.sendRaw(JSON.stringify({ type: 'hello', protocol_version: 2, worker_id: 'p1', agent_version: 'x', specs: SPECS }));
+    expect(await v1.closed).toEqual({ code: CloseCode.unsupportedVersion, reason: 'protocol version 1 required' });
+
+    const hardware = { gpus: [], host: { cpu_model: null, arch: null, sockets: null, physical_cores: null, threads: null, os_name: null, os_version: null, kernel: null, agent_version: null } };
+    const withInventory = await RawAgent.open(m.url, { workerId: 'p1', token, headers: { 'x-protocol-version': '1' } });
+    withInventory.sendRaw(JSON.stringify({ type: 'hello', protocol_version: 1, worker_id: 'p1', agent_version: 'x', specs: SPECS, hardware }));
+    expect(await withInventory.closed).toMatchObject({ code: CloseCode.badMessage });
+  });
+
+  test('an upgrade naming a version this master does not speak: 426 naming the versions it does', async () => {
+    const refused = await RawAgent.refused(m.url, { workerId: 'p1', token, headers: { 'x-protocol-version': '3' } });
+    expect(refused).toEqual({ status: 426, body: 'protocol version 1 or 2 required' });
+  });
+
   test('heartbeat or specs before hello: 4400', async () => {
     const a = await open();
     a.send({ type: 'heartbeat', seq: 1 });
@@ -99,7 +126,7 @@ describe('frames the parser refuses', () => {
   test('a frame over the size limit never reaches the parser: ws closes 1009', async () => {
     const agent = await open();
     await agent.hello('p1');
-    agent.sendRaw('x'.repeat(10_000));
+    agent.sendRaw('x'.repeat(DEFAULTS.maxMessageBytes + 1));
     expect((await agent.closed).code).toBe(1009);
   });
 });

@@ -1,10 +1,10 @@
-import { DEFAULTS, sameSpecs, type Specs } from '@cluster/protocol';
+import { DEFAULTS, sameSpecs, type Hardware, type Specs } from '@cluster/protocol';
 import type { Logger } from 'pino';
-import type { Probe, ProbeReport } from './probe/index.js';
+import { toHardware, type Probe, type ProbeReport } from './probe/index.js';
 import { createSession, type Session, type SessionOptions, type SessionState } from './session/session.js';
 import { realTimers } from './timers.js';
 
-export interface AgentOptions extends Omit<SessionOptions, 'url' | 'specs' | 'logger'> {
+export interface AgentOptions extends Omit<SessionOptions, 'url' | 'specs' | 'hardware' | 'logger'> {
   /** `ws://` or `wss://` URL of the master's agent endpoint (path included), or several masters' URLs. */
   masterUrl: string | readonly string[];
   probe: Probe;
@@ -29,6 +29,8 @@ export function createAgent(options: AgentOptions): Agent {
   const reprobeIntervalMs = options.reprobeIntervalMs ?? DEFAULTS.reprobeIntervalMs;
   const log = options.logger.child({ worker_id: options.workerId });
   let specs: Specs | undefined;
+  /** The inventory last measured; undefined when the probe gives none (a fake probe). */
+  let hardware: Hardware | undefined;
   let reprobeTimer: unknown;
   let starting: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
@@ -41,7 +43,13 @@ export function createAgent(options: AgentOptions): Agent {
       if (specs === undefined) throw new Error('the session started before the first probe');
       return specs;
     },
+    hardware: () => hardware,
   });
+
+  const inventoryOf = (report: ProbeReport): Hardware | undefined =>
+    report.host === undefined ? undefined : toHardware(report.gpu.devices, report.host, options.agentVersion);
+  /** toHardware builds every inventory with the same key order, so equal ones serialise alike. */
+  const sameHardware = (a: Hardware | undefined, b: Hardware | undefined) => JSON.stringify(a) === JSON.stringify(b);
 
   function logReport(report: ProbeReport, level: 'info' | 'debug'): void {
     log[level](
@@ -79,10 +87,15 @@ export function createAgent(options: AgentOptions): Agent {
     }
     if (closing) return;
     logReport(report, 'debug');
-    if (specs !== undefined && !sameSpecs(specs, report.specs)) {
-      log.info({ event: 'specs-changed', from: specs, to: report.specs }, 'specs changed');
+    const measured = inventoryOf(report);
+    const specsChanged = specs !== undefined && !sameSpecs(specs, report.specs);
+    const hardwareChanged = !sameHardware(hardware, measured);
+    if (specsChanged) log.info({ event: 'specs-changed', from: specs, to: report.specs }, 'specs changed');
+    if (hardwareChanged) log.info({ event: 'hardware-changed' }, 'hardware inventory changed');
+    if (specs !== undefined && (specsChanged || hardwareChanged)) {
       specs = report.specs;
-      if (!session.sendSpecs(specs)) log.info({ event: 'specs-pending' }, 'not connected; the next hello carries the new specs');
+      hardware = measured;
+      if (!session.sendSpecs(specs, hardware)) log.info({ event: 'specs-pending' }, 'not connected; the next hello carries the new specs');
     }
     scheduleReprobe();
   }
@@ -91,6 +104,7 @@ export function createAgent(options: AgentOptions): Agent {
     const report = await options.probe();
     if (closing) return;
     specs = report.specs;
+    hardware = inventoryOf(report);
     logReport(report, 'info');
     session.start();
     scheduleReprobe();

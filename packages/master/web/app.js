@@ -29,19 +29,35 @@ function renderTotals() {
   put('total-registered', sum(state.workers));
 }
 
+/** `8× H100 80GB HBM3` from the worker's inventory (agents 0.2+); '-' without one. */
+function gpuSummary(w) {
+  const gpus = w.hardware ? w.hardware.gpus : [];
+  if (gpus.length === 0) return '-';
+  const counts = new Map();
+  for (const g of gpus) {
+    const model = (g.model || 'unknown').replace(/^(NVIDIA|AMD)\s+/i, '');
+    counts.set(model, (counts.get(model) || 0) + 1);
+  }
+  return [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([m, n]) => `${n}× ${m}`).join(', ');
+}
+
 function visible() {
   const text = $('filter-text').value.trim().toLowerCase();
+  const model = $('filter-gpu-model').value.trim().toLowerCase();
   const want = $('filter-state').value;
   const gpu = $('filter-gpu').checked;
   return state.workers.filter((w) =>
     (text === '' || w.worker_id.toLowerCase().includes(text) || w.worker_ip.toLowerCase().includes(text)) &&
     (want === '' || (want === 'active') === w.is_active) &&
-    (!gpu || w.total_gpu > 0));
+    (!gpu || w.total_gpu > 0) &&
+    (model === '' || (w.hardware !== undefined && w.hardware.gpus.some((g) => (g.model || '').toLowerCase().includes(model)))));
 }
 
+const sortValue = (w, key) => (key === 'gpu_model' ? gpuSummary(w) : w[key]);
+
 function compare(a, b) {
-  const x = a[state.sortKey];
-  const y = b[state.sortKey];
+  const x = sortValue(a, state.sortKey);
+  const y = sortValue(b, state.sortKey);
   const c = x < y ? -1 : x > y ? 1 : 0;
   return c !== 0 ? c * state.sortDir : a.worker_id < b.worker_id ? -1 : 1;
 }
@@ -68,6 +84,8 @@ function renderRows() {
     cell(tr, amount(w.total_memory));
     cell(tr, amount(w.total_storage));
     cell(tr, amount(w.total_gpu));
+    // The machine's own strings: text, never markup.
+    cell(tr, gpuSummary(w), 'gpu-model');
     // A word and a symbol, so the state does not rest on colour alone.
     cell(tr, w.is_active ? '● active' : '✕ inactive', 'state');
     cell(tr, age(w.last_heartbeat), 'age').dataset.heartbeat = String(w.last_heartbeat);
@@ -116,7 +134,7 @@ document.addEventListener('DOMContentLoaded', () => {
       renderRows();
     });
   });
-  for (const id of ['filter-text', 'filter-state', 'filter-gpu']) $(id).addEventListener('input', renderRows);
+  for (const id of ['filter-text', 'filter-state', 'filter-gpu', 'filter-gpu-model']) $(id).addEventListener('input', renderRows);
   window.setInterval(tickAges, 1000);
   connect();
 });

@@ -10,10 +10,12 @@ export const DEFAULTS = {
   /** A worker whose last heartbeat is older than this is flagged inactive (3 beats). */
   heartbeatTimeoutMs: 15_000,
   /**
-   * Largest message either side accepts. The biggest legitimate message (hello)
-   * is a few hundred bytes; anything larger is hostile or broken.
+   * Largest message either side accepts. The biggest legitimate message is a
+   * hello with the inventory (HARDWARE_LIMITS.maxBytes, 12 KiB, at most) and a
+   * few hundred bytes more; anything larger is hostile or broken. (Version 1
+   * masters take 4,096 bytes; an agent speaking version 1 sends no inventory.)
    */
-  maxMessageBytes: 4_096,
+  maxMessageBytes: 16_384,
   /** A connection that has not sent its hello by then is closed. */
   helloTimeoutMs: 10_000,
   /** Reconnect backoff: full jitter between 0 and min(cap, base * 2^attempt). */

@@ -1,4 +1,22 @@
-export { PROTOCOL_VERSION } from './version.js';
+export {
+  PROTOCOL_VERSION,
+  ACCEPTED_PROTOCOL_VERSIONS,
+  isAcceptedProtocolVersion,
+  previousProtocolVersion,
+  protocolVersionFromHeader,
+  type ProtocolVersion,
+} from './version.js';
+export {
+  HARDWARE_LIMITS,
+  HardwareSchema,
+  GpuInventorySchema,
+  HostInventorySchema,
+  MigDeviceSchema,
+  type Hardware,
+  type GpuInventory,
+  type HostInventory,
+  type MigDevice,
+} from './hardware.js';
 export { CADENCE_LIMITS, DEFAULTS, SPEC_LIMITS } from './defaults.js';
 export { HEADERS, NOT_ADMITTED, bearer, parseBearer } from './headers.js';
 export { WORKER_ID_PATTERN, WORKER_ID_MAX_LENGTH, isValidWorkerId } from './worker-id.js';
@@ -14,8 +32,13 @@ export {
 export {
   SpecsSchema,
   HelloSchema,
+  HelloV1Schema,
+  HelloV2Schema,
   HeartbeatSchema,
   SpecsUpdateSchema,
+  SpecsUpdateV1Schema,
+  SpecsUpdateV2Schema,
+  AGENT_MESSAGE_SCHEMAS,
   AgentMessageSchema,
   WelcomeSchema,
   AckSchema,

@@ -1,12 +1,18 @@
 import { z } from 'zod';
 import { CADENCE_LIMITS, SPEC_LIMITS } from './defaults.js';
-import { PROTOCOL_VERSION } from './version.js';
+import { HardwareSchema } from './hardware.js';
+import { ACCEPTED_PROTOCOL_VERSIONS, type ProtocolVersion } from './version.js';
 import { WORKER_ID_PATTERN } from './worker-id.js';
 
 /**
  * Every message is defined once here and parsed once at each edge (see
  * parse.ts). Objects are strict: an unknown field is a bad message, because a
  * peer that sends one speaks a protocol version we do not.
+ *
+ * What an agent may send depends on the protocol version admitted at the
+ * upgrade: AGENT_MESSAGE_SCHEMAS holds one schema per accepted version, so a
+ * master admits agents of the previous version with the messages of that
+ * version, unchanged. A new version adds its schema here and to version.ts.
  */
 
 /** What the agent measured, in the units of WORKER_REGISTRY. */
@@ -32,35 +38,59 @@ const workerId = z.string().regex(WORKER_ID_PATTERN);
  */
 const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
-export const HelloSchema = z.strictObject({
+const helloFields = {
   type: z.literal('hello'),
-  protocol_version: z.literal(PROTOCOL_VERSION),
   worker_id: workerId,
   agent_version: z.string().min(1).max(64),
   specs: SpecsSchema,
-});
+};
+
+/** Protocol version 1's hello: the four totals. */
+export const HelloV1Schema = z.strictObject({ ...helloFields, protocol_version: z.literal(1) });
+/** Protocol version 2's hello: the totals and, when the agent could measure it, the inventory. */
+export const HelloV2Schema = z.strictObject({ ...helloFields, protocol_version: z.literal(2), hardware: HardwareSchema.optional() });
 
 export const HeartbeatSchema = z.strictObject({
   type: z.literal('heartbeat'),
   seq,
 });
 
-/** Sent when a re-probe finds specs other than the ones last sent. */
-export const SpecsUpdateSchema = z.strictObject({
+/** Sent when a re-probe finds specs (or, from version 2, an inventory) other than the ones last sent. */
+export const SpecsUpdateV1Schema = z.strictObject({
   type: z.literal('specs'),
   specs: SpecsSchema,
 });
+export const SpecsUpdateV2Schema = z.strictObject({
+  type: z.literal('specs'),
+  specs: SpecsSchema,
+  hardware: HardwareSchema.optional(),
+});
 
-export const AgentMessageSchema = z.discriminatedUnion('type', [HelloSchema, HeartbeatSchema, SpecsUpdateSchema]);
-export type AgentMessage = z.infer<typeof AgentMessageSchema>;
-export type Hello = z.infer<typeof HelloSchema>;
+const AgentMessageV1Schema = z.discriminatedUnion('type', [HelloV1Schema, HeartbeatSchema, SpecsUpdateV1Schema]);
+const AgentMessageV2Schema = z.discriminatedUnion('type', [HelloV2Schema, HeartbeatSchema, SpecsUpdateV2Schema]);
+
+/** What an agent may send, by the protocol version admitted at the upgrade. */
+export const AGENT_MESSAGE_SCHEMAS = {
+  1: AgentMessageV1Schema,
+  2: AgentMessageV2Schema,
+} as const satisfies Record<ProtocolVersion, z.ZodType>;
+
+/** The newest version's messages. */
+export const AgentMessageSchema = AgentMessageV2Schema;
+export const HelloSchema = HelloV2Schema;
+export const SpecsUpdateSchema = SpecsUpdateV2Schema;
+
+/** A message of any accepted version; narrow on `protocol_version` (hello) or `'hardware' in` (specs). */
+export type AgentMessage = z.infer<typeof AgentMessageV1Schema> | z.infer<typeof AgentMessageV2Schema>;
+export type Hello = Extract<AgentMessage, { type: 'hello' }>;
 export type Heartbeat = z.infer<typeof HeartbeatSchema>;
-export type SpecsUpdate = z.infer<typeof SpecsUpdateSchema>;
+export type SpecsUpdate = Extract<AgentMessage, { type: 'specs' }>;
 
 /** The master's answer to a hello: the cadence it wants. */
 export const WelcomeSchema = z.strictObject({
   type: z.literal('welcome'),
-  protocol_version: z.literal(PROTOCOL_VERSION),
+  /** The version of the agent's hello (the one admitted at the upgrade). */
+  protocol_version: z.union(ACCEPTED_PROTOCOL_VERSIONS.map((v) => z.literal(v))),
   heartbeat_interval_ms: z.number().int().min(CADENCE_LIMITS.heartbeatIntervalMs.min).max(CADENCE_LIMITS.heartbeatIntervalMs.max),
   heartbeat_timeout_ms: z.number().int().min(CADENCE_LIMITS.heartbeatTimeoutMs.min).max(CADENCE_LIMITS.heartbeatTimeoutMs.max),
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CloseCode } from './close-codes.js';
+import { DEFAULTS } from './defaults.js';
 import { encode, parseAgentMessage, parseMasterMessage } from './parse.js';
 import { PROTOCOL_VERSION } from './version.js';
 
@@ -39,7 +40,7 @@ describe('parseAgentMessage', () => {
 
   it('refuses binary frames and oversized messages before parsing them', () => {
     expect(parseAgentMessage(Buffer.from('{}'), true)).toMatchObject({ ok: false, code: CloseCode.badMessage });
-    const big = JSON.stringify({ type: 'heartbeat', seq: 1, pad: 'x'.repeat(5000) });
+    const big = JSON.stringify({ type: 'heartbeat', seq: 1, pad: 'x'.repeat(DEFAULTS.maxMessageBytes) });
     expect(parseAgentMessage(big)).toMatchObject({ ok: false, code: CloseCode.messageTooBig });
     expect(parseAgentMessage([Buffer.from('{"type":"heartbeat",'), Buffer.from('"seq":1}')])).toMatchObject({ ok: true });
   });

@@ -1,7 +1,8 @@
 import type { z } from 'zod';
 import { CloseCode, type CloseCodeValue } from './close-codes.js';
 import { DEFAULTS } from './defaults.js';
-import { AgentMessageSchema, MasterMessageSchema, type AgentMessage, type MasterMessage } from './messages.js';
+import { AGENT_MESSAGE_SCHEMAS, MasterMessageSchema, type AgentMessage, type MasterMessage } from './messages.js';
+import { PROTOCOL_VERSION, type ProtocolVersion } from './version.js';
 
 export type ParseResult<T> =
   | { ok: true; message: T }
@@ -44,13 +45,14 @@ function parseWith<T>(schema: z.ZodType<T>, data: RawFrame, isBinary: boolean, m
   return { ok: true, message: result.data };
 }
 
-/** The master's one parser for what an agent sends. */
+/** The master's one parser for what an agent sends, by the protocol version admitted at the upgrade. */
 export function parseAgentMessage(
   data: RawFrame,
   isBinary = false,
   maxBytes: number = DEFAULTS.maxMessageBytes,
+  version: ProtocolVersion = PROTOCOL_VERSION,
 ): ParseResult<AgentMessage> {
-  return parseWith(AgentMessageSchema, data, isBinary, maxBytes);
+  return parseWith<AgentMessage>(AGENT_MESSAGE_SCHEMAS[version], data, isBinary, maxBytes);
 }
 
 /** The agent's one parser for what the master sends. */

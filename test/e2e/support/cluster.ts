@@ -78,6 +78,8 @@ export interface MasterOptions {
   port?: number;
   logLevel?: string;
   extraArgs?: readonly string[];
+  /** Another build's checkout (an earlier release, scripts/old-release.sh): its master runs instead. */
+  root?: string;
 }
 
 export interface MasterProc {
@@ -97,7 +99,7 @@ export interface MasterProc {
 export async function startMaster(procs: ProcSet, target: DbTarget, name: string, options: MasterOptions = {}): Promise<MasterProc> {
   const host = options.host ?? '127.0.0.1';
   const args = [
-    MASTER_MAIN,
+    options.root === undefined ? MASTER_MAIN : `${options.root}/${MASTER_MAIN}`,
     'serve',
     '--host',
     host,
@@ -133,6 +135,8 @@ export interface AgentOptions {
   logLevel?: string;
   /** Run inside this network namespace (`ip netns exec`). */
   netns?: string;
+  /** Another build's checkout (an earlier release, scripts/old-release.sh): its agent runs instead. */
+  root?: string;
 }
 
 /**
@@ -141,7 +145,7 @@ export interface AgentOptions {
  */
 export function startAgent(procs: ProcSet, name: string, options: AgentOptions): Proc {
   const args = [
-    AGENT_MAIN,
+    options.root === undefined ? AGENT_MAIN : `${options.root}/${AGENT_MAIN}`,
     'run',
     '--master-url',
     options.masterUrl,

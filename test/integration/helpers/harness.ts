@@ -28,7 +28,7 @@ export const FAST: Partial<ServerOptions> = {
   failedAuthTotal: 1_000_000,
 };
 
-export type WriteKind = 'heartbeat' | 'inactive' | 'sweep' | 'specs' | 'horizon' | 'other';
+export type WriteKind = 'heartbeat' | 'inactive' | 'sweep' | 'specs' | 'hardware' | 'horizon' | 'other';
 
 export interface CommandRecord {
   name: string;
@@ -44,6 +44,7 @@ function classify(command: Document): WriteKind {
   const set = (first?.u?.$set ?? {}) as Document;
   const query = first?.q ?? {};
   if ('total_cpu' in set) return 'specs';
+  if ('hardware' in set) return 'hardware';
   if ('written_as_of' in set) return 'horizon';
   if ('last_heartbeat' in set) return 'heartbeat';
   // Flags name their workers (one $in, or one $or branch per last written second); the sweep names none.

@@ -121,7 +121,8 @@ describe('GPU probe on recorded hosts', () => {
       excluded: [],
       warnings: [],
     });
-    expect(run.calls).toEqual([`nvidia-smi ${NVIDIA_SMI_ARGS.join(' ')}`]);
+    // The inventory's query, then the driver's CUDA version (no MIG: no `nvidia-smi -L`).
+    expect(run.calls).toEqual([`nvidia-smi ${NVIDIA_SMI_ARGS.join(' ')}`, 'nvidia-smi --version']);
   });
 
   it('H200 VM without nvidia-smi or lspci: the PCI bus counts 1, named from the built-in table', async () => {

@@ -20,6 +20,14 @@ export interface GpuDevice {
   /** PCI address, `dddd:bb:dd.f`. */
   bus_id: string;
   uuid?: string;
+  /** From nvidia-smi (absent from the PCI bus and from drivers too old for these query fields). */
+  driver_version?: string;
+  /** The newest CUDA version the driver supports (`nvidia-smi --version`). */
+  cuda_driver_version?: string;
+  compute_capability?: string;
+  mig_mode?: 'enabled' | 'disabled';
+  /** When MIG is enabled: its devices, from `nvidia-smi -L`. */
+  mig_devices?: { profile: string; uuid: string }[];
 }
 
 export interface ExcludedAdapter {
@@ -38,17 +46,46 @@ export interface GpuReport {
 
 // ---------------------------------------------------------------- nvidia-smi
 
+/** The inventory's query; compute_cap needs driver 510 or later, so an older one is asked NVIDIA_SMI_BASE_ARGS. */
 export const NVIDIA_SMI_ARGS = [
+  '--query-gpu=index,name,pci.bus_id,memory.total,uuid,driver_version,compute_cap,mig.mode.current',
+  '--format=csv,noheader,nounits',
+] as const;
+
+export const NVIDIA_SMI_BASE_ARGS = [
   '--query-gpu=index,name,pci.bus_id,memory.total,uuid',
   '--format=csv,noheader,nounits',
 ] as const;
 
-/** Parses `nvidia-smi --query-gpu=index,name,pci.bus_id,memory.total,uuid --format=csv,noheader,nounits`. */
+const NOT_AVAILABLE = /^\[?(N\/A|Not Supported|Unknown Error)\]?$/i;
+
+/** The three inventory fields at the end of a line of NVIDIA_SMI_ARGS' answer, when they are there. */
+function inventoryTail(fields: string[]): Pick<GpuDevice, 'driver_version' | 'compute_capability' | 'mig_mode'> | undefined {
+  if (fields.length < 8) return undefined;
+  const [driver = '', cc = '', mig = ''] = fields.slice(-3);
+  const driverOk = /^\d+\.\d+(\.\d+)*$/.test(driver) || NOT_AVAILABLE.test(driver);
+  const ccOk = /^\d+\.\d+$/.test(cc) || NOT_AVAILABLE.test(cc);
+  const migOk = /^(Enabled|Disabled)$/i.test(mig) || NOT_AVAILABLE.test(mig);
+  if (!driverOk || !ccOk || !migOk) return undefined;
+  fields.splice(-3);
+  return {
+    ...(NOT_AVAILABLE.test(driver) ? {} : { driver_version: driver }),
+    ...(NOT_AVAILABLE.test(cc) ? {} : { compute_capability: cc }),
+    ...(NOT_AVAILABLE.test(mig) ? {} : { mig_mode: mig.toLowerCase() as 'enabled' | 'disabled' }),
+  };
+}
+
+/**
+ * Parses the answer to NVIDIA_SMI_ARGS, or to NVIDIA_SMI_BASE_ARGS (a line
+ * whose last three fields are not a driver version, a compute capability and
+ * a MIG mode is read as the base query's). Names may hold commas.
+ */
 export function parseNvidiaSmiCsv(text: string): GpuDevice[] {
   const devices: GpuDevice[] = [];
   for (const line of text.split('\n')) {
     const fields = line.split(',').map((f) => f.trim());
     if (fields.length < 5 || !/^\d+$/.test(fields[0] ?? '')) continue;
+    const tail = inventoryTail(fields);
     const [uuid, memory, bus] = [fields.pop() ?? '', fields.pop() ?? '', fields.pop() ?? ''];
     const name = fields.slice(1).join(', ');
     const mib = Number(memory);
@@ -58,9 +95,36 @@ export function parseNvidiaSmiCsv(text: string): GpuDevice[] {
       memory_mib: memory !== '' && Number.isFinite(mib) ? mib : null,
       bus_id: normalizeBusId(bus),
       uuid,
+      ...tail,
     });
   }
   return devices;
+}
+
+/** The CUDA version of `nvidia-smi --version` (drivers 525 and later print `CUDA Version : 12.8`). */
+export function parseCudaVersion(text: string): string | undefined {
+  return /^CUDA Version\s*:\s*(\d+\.\d+)\s*$/m.exec(text)?.[1];
+}
+
+/**
+ * MIG devices by their GPU's UUID, from `nvidia-smi -L`:
+ * `GPU 0: NVIDIA A100-SXM4-40GB (UUID: GPU-…)` then
+ * `  MIG 3g.20gb     Device  0: (UUID: MIG-…)` lines under it.
+ */
+export function parseMigDevices(text: string): Map<string, { profile: string; uuid: string }[]> {
+  const byGpu = new Map<string, { profile: string; uuid: string }[]>();
+  let current: { profile: string; uuid: string }[] | undefined;
+  for (const line of text.split('\n')) {
+    const gpu = /^GPU \d+: .*\(UUID: (GPU-[0-9a-f-]+)\)\s*$/i.exec(line);
+    if (gpu?.[1]) {
+      current = [];
+      byGpu.set(gpu[1], current);
+      continue;
+    }
+    const mig = /^\s+MIG (\S+)\s+Device\s+\d+: \(UUID: (MIG-[0-9a-zA-Z/-]+)\)\s*$/.exec(line);
+    if (mig?.[1] && mig[2] && current) current.push({ profile: mig[1], uuid: mig[2] });
+  }
+  return byGpu;
 }
 
 /** nvidia-smi prints an 8-digit PCI domain (`00000000:18:00.0`); sysfs and lspci print 4. */
@@ -161,11 +225,11 @@ export interface GpuProbeDeps {
 export function createGpuProbe(deps: GpuProbeDeps): () => Promise<GpuReport> {
   let hungNvidiaSmi = false;
 
-  async function nvidiaSmi(): Promise<CommandResult> {
+  async function nvidiaSmi(args: readonly string[] = NVIDIA_SMI_ARGS): Promise<CommandResult> {
     if (hungNvidiaSmi) {
       return { ok: false, reason: 'timeout', message: 'nvidia-smi from an earlier probe is still hung; not starting another' };
     }
-    const { result, settled } = runWithDeadline(deps.run, 'nvidia-smi', NVIDIA_SMI_ARGS, deps.timeoutMs, deps.timers);
+    const { result, settled } = runWithDeadline(deps.run, 'nvidia-smi', args, deps.timeoutMs, deps.timers);
     const r = await result;
     if (!r.ok && r.reason === 'timeout') {
       hungNvidiaSmi = true;
@@ -182,10 +246,24 @@ export function createGpuProbe(deps: GpuProbeDeps): () => Promise<GpuReport> {
     return r.ok ? parseLspciNames(r.stdout) : new Map();
   }
 
+  /** The CUDA version, and the MIG devices of GPUs in MIG mode: two more nvidia-smi runs, each under the deadline. */
+  async function addDriverDetails(devices: GpuDevice[]): Promise<void> {
+    const version = await nvidiaSmi(['--version']);
+    const cuda = version.ok ? parseCudaVersion(version.stdout) : undefined;
+    if (cuda !== undefined) for (const d of devices) d.cuda_driver_version = cuda;
+    if (!devices.some((d) => d.mig_mode === 'enabled')) return;
+    const list = await nvidiaSmi(['-L']);
+    const migs = list.ok ? parseMigDevices(list.stdout) : new Map<string, { profile: string; uuid: string }[]>();
+    for (const d of devices) {
+      if (d.mig_mode === 'enabled' && d.uuid !== undefined) d.mig_devices = migs.get(d.uuid) ?? [];
+    }
+  }
+
   return async function probeGpu(): Promise<GpuReport> {
     const warnings: string[] = [];
     const [smi, pci] = await Promise.all([
-      nvidiaSmi(),
+      // A driver too old for the inventory's fields refuses the query: it is asked the counting fields alone.
+      nvidiaSmi().then((r) => (!r.ok && r.reason === 'failed' ? nvidiaSmi(NVIDIA_SMI_BASE_ARGS) : r)),
       deps.readPci().catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT') warnings.push(`cannot read the PCI bus from sysfs: ${err.message}`);
         return [] as PciFunction[];
@@ -202,6 +280,7 @@ export function createGpuProbe(deps: GpuProbeDeps): () => Promise<GpuReport> {
 
     const smiDevices = smi.ok ? parseNvidiaSmiCsv(smi.stdout) : [];
     const useSmi = smiDevices.length > 0;
+    if (useSmi) await addDriverDetails(smiDevices);
     if (!smi.ok && smi.reason !== 'not-found') {
       warnings.push(`${smi.message}; GPUs counted from the PCI bus instead`);
     } else if (smi.ok && !useSmi) {

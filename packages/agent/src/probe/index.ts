@@ -3,6 +3,7 @@ import type { Specs } from '@cluster/protocol';
 import { realTimers, type Timers } from '../timers.js';
 import { probeCpu, type CpuReport } from './cpu.js';
 import { createGpuProbe, readPciFunctions, type GpuReport, type PciFunction } from './gpu.js';
+import { probeHost, type HostProbeDeps, type HostReport } from './host.js';
 import { probeMemory, type MemoryReport } from './memory.js';
 import { runCommand, type RunCommand } from './run-command.js';
 import { probeStorage, type StorageReport } from './storage.js';
@@ -13,6 +14,8 @@ export interface ProbeReport {
   memory: MemoryReport;
   storage: StorageReport;
   gpu: GpuReport;
+  /** CPU model, architecture, topology, OS and kernel, for the inventory; absent from a fake probe (no inventory is sent). */
+  host?: HostReport;
   /** Things an admin may want to know (a hung nvidia-smi, lsblk missing …). */
   warnings: string[];
   duration_ms: number;
@@ -30,6 +33,8 @@ export interface ProbeOptions {
   sysfsCpu?: string;
   memoryBytes?: () => Promise<number>;
   readPci?: () => Promise<PciFunction[]>;
+  /** Where the host facts are read (tests: a fixture tree, a fixed arch and kernel). */
+  host?: HostProbeDeps;
   /** How long nvidia-smi, lspci and lsblk may take. */
   commandTimeoutMs?: number;
 }
@@ -54,7 +59,7 @@ export function createProbe(options: ProbeOptions = {}): Probe {
   return async function probe(): Promise<ProbeReport> {
     const started = now();
     const warnings: string[] = [];
-    const [cpu, memory, storage, gpu] = await Promise.all([
+    const [cpu, memory, storage, gpu, host] = await Promise.all([
       probeCpu(options),
       probeMemory(options.memoryBytes).catch((err: Error) => {
         warnings.push(`cannot read the memory size: ${err.message}; kept ${lastMemory.total_memory} GiB`);
@@ -68,6 +73,7 @@ export function createProbe(options: ProbeOptions = {}): Probe {
         return r;
       }),
       probeGpu(),
+      probeHost({ cpus: options.cpus, ...options.host }),
     ]);
     lastStorage = storage;
     lastMemory = memory;
@@ -83,6 +89,7 @@ export function createProbe(options: ProbeOptions = {}): Probe {
       memory,
       storage,
       gpu,
+      host,
       warnings,
       duration_ms: Math.round(now() - started),
     };
@@ -91,5 +98,7 @@ export function createProbe(options: ProbeOptions = {}): Probe {
 
 export type { CpuReport } from './cpu.js';
 export type { MemoryReport } from './memory.js';
+export type { HostReport } from './host.js';
+export { toHardware } from './inventory.js';
 export type { StorageReport, CountedDisk, SkippedDevice } from './storage.js';
 export type { GpuReport, GpuDevice, GpuMethod, ExcludedAdapter } from './gpu.js';

@@ -2,11 +2,12 @@ import type { IncomingMessage } from 'node:http';
 import {
   CloseCode,
   DEFAULTS,
-  PROTOCOL_VERSION,
   encode,
   parseMasterMessage,
   sameSpecs,
   type AgentMessage,
+  type Hardware,
+  type ProtocolVersion,
   type Specs,
   type Welcome,
 } from '@cluster/protocol';
@@ -21,8 +22,12 @@ import { readRefusalBody, sanitizeReason } from './refusal.js';
 export interface ConnectionDeps {
   workerId: string;
   agentVersion: string;
+  /** The version asked for at the upgrade: the hello's, and the one the welcome must name. */
+  protocolVersion: ProtocolVersion;
   /** The latest specs, read when the hello is sent and again at the welcome. */
   specs: () => Specs;
+  /** The latest inventory (sent from protocol version 2 on), read like the specs. */
+  hardware: () => Hardware | undefined;
   url: string;
   logger: Logger;
   timers: Timers;
@@ -54,6 +59,7 @@ export class MasterConnection {
   #opened = false;
   #welcomedAt: number | undefined;
   #helloSpecs: Specs | undefined;
+  #helloHardware: Hardware | undefined;
   #refusal: { status: number; reason: string } | undefined;
   /** Set when this side ended the connection (bad message, silent master, no welcome). */
   #droppedBecause: string | undefined;
@@ -96,10 +102,10 @@ export class MasterConnection {
     return this.#welcomedAt !== undefined && !this.#closing;
   }
 
-  /** Sends changed specs if admitted; false otherwise (the next hello carries them). */
-  sendSpecs(specs: Specs): boolean {
+  /** Sends changed specs (and inventory) if admitted; false otherwise (the next hello carries them). */
+  sendSpecs(specs: Specs, hardware?: Hardware): boolean {
     if (!this.admitted) return false;
-    this.#sendSpecs(specs);
+    this.#sendSpecs(specs, hardware);
     return true;
   }
 
@@ -127,8 +133,9 @@ export class MasterConnection {
     if (this.#ws.readyState === WebSocket.OPEN) this.#ws.send(encode(message));
   }
 
-  #sendSpecs(specs: Specs): void {
-    this.#send({ type: 'specs', specs });
+  #sendSpecs(specs: Specs, hardware: Hardware | undefined): void {
+    // Version 1 has no inventory: a master of that version would refuse the field.
+    this.#send(this.#deps.protocolVersion >= 2 && hardware !== undefined ? { type: 'specs', specs, hardware } : { type: 'specs', specs });
     this.#deps.logger.info({ event: 'specs-sent', specs }, 'sent changed specs to the master');
   }
 
@@ -137,13 +144,13 @@ export class MasterConnection {
     this.#opened = true;
     this.#deps.logger.info({ event: 'connected', url: this.#deps.url }, 'connected to the master; sending hello');
     this.#helloSpecs = this.#deps.specs();
-    this.#send({
-      type: 'hello',
-      protocol_version: PROTOCOL_VERSION,
-      worker_id: this.#deps.workerId,
-      agent_version: this.#deps.agentVersion,
-      specs: this.#helloSpecs,
-    });
+    this.#helloHardware = this.#deps.hardware();
+    const hello = { type: 'hello', worker_id: this.#deps.workerId, agent_version: this.#deps.agentVersion, specs: this.#helloSpecs } as const;
+    this.#send(
+      this.#deps.protocolVersion === 1
+        ? { ...hello, protocol_version: 1 }
+        : { ...hello, protocol_version: 2, ...(this.#helloHardware === undefined ? {} : { hardware: this.#helloHardware }) },
+    );
   }
 
   #onMessage(data: WebSocket.RawData, isBinary: boolean): void {
@@ -171,6 +178,14 @@ export class MasterConnection {
 
   #onWelcome(welcome: Welcome): void {
     const { timers, logger } = this.#deps;
+    if (welcome.protocol_version !== this.#deps.protocolVersion) {
+      this.#deps.logger.error({ event: 'bad-message', reason: 'welcome of another protocol version' }, 'the master answered in another protocol version; reconnecting');
+      this.#droppedBecause = `the master answered protocol version ${welcome.protocol_version} to a hello of version ${this.#deps.protocolVersion}`;
+      this.#clearTimers();
+      this.#ws.close(CloseCode.badMessage, 'welcome of another protocol version');
+      this.#closeTimer = this.#deps.timers.setTimeout(() => this.#ws.terminate(), this.#deps.closeTimeoutMs);
+      return;
+    }
     timers.clearTimeout(this.#welcomeTimer);
     this.#welcomeTimer = undefined;
     this.#intervalMs = welcome.heartbeat_interval_ms;
@@ -184,7 +199,9 @@ export class MasterConnection {
         `admitted by the master; heartbeat every ${this.#intervalMs} ms`,
       );
       const latest = this.#deps.specs();
-      if (this.#helloSpecs && !sameSpecs(latest, this.#helloSpecs)) this.#sendSpecs(latest);
+      const latestHardware = this.#deps.hardware();
+      const hardwareChanged = JSON.stringify(latestHardware) !== JSON.stringify(this.#helloHardware);
+      if (this.#helloSpecs && (!sameSpecs(latest, this.#helloSpecs) || hardwareChanged)) this.#sendSpecs(latest, latestHardware);
     }
     this.#heard();
     timers.clearTimeout(this.#heartbeatTimer);

@@ -1,4 +1,4 @@
-import { CloseCode, DEFAULTS, HEADERS, PROTOCOL_VERSION, bearer, type Specs } from '@cluster/protocol';
+import { CloseCode, DEFAULTS, HEADERS, bearer, type Hardware, type Specs } from '@cluster/protocol';
 import type { Logger } from 'pino';
 import WebSocket, { type ClientOptions } from 'ws';
 import { realTimers, type Timers } from '../timers.js';
@@ -6,6 +6,7 @@ import { fixedToken, type TokenSource } from '../token.js';
 import type { RetryOptions } from './backoff.js';
 import { adviceForToken, type AdviceContext } from './advice.js';
 import { MasterConnection } from './connection.js';
+import { ProtocolVersions } from './protocol-fallback.js';
 import { reportEnd } from './end-report.js';
 import { createMasterRounds, type EndForRounds } from './rounds.js';
 import { watchForNewToken, type TokenWatch } from './token-watch.js';
@@ -37,6 +38,8 @@ export interface SessionOptions {
   agentVersion: string;
   /** The latest specs, read when a hello is sent. */
   specs: () => Specs;
+  /** The latest inventory, read when a hello is sent (protocol version 2); none when absent or undefined. */
+  hardware?: () => Hardware | undefined;
   logger: Logger;
   connect?: Connect;
   timers?: Timers;
@@ -60,8 +63,8 @@ export interface SessionOptions {
 export interface Session {
   readonly state: SessionState;
   start(): void;
-  /** Sends changed specs if the session is open; otherwise the next hello carries them. */
-  sendSpecs(specs: Specs): boolean;
+  /** Sends changed specs (and inventory) if the session is open; otherwise the next hello carries them. */
+  sendSpecs(specs: Specs, hardware?: Hardware): boolean;
   /** Sends a clean close (1000) and stops reconnecting. Idempotent: returns the same promise. */
   close(): Promise<void>;
 }
@@ -88,6 +91,7 @@ export function createSession(options: SessionOptions): Session {
   const tokenSource: TokenSource = typeof options.token === 'string' ? fixedToken(options.token, 'the agent configuration') : options.token;
   const adviceContext = (localAddress: string | undefined): AdviceContext => ({ workerId: options.workerId, token: tokenSource, url: safeUrl(rounds.url), localAddress });
 
+  const versions = new ProtocolVersions();
   let state: SessionState = 'idle';
   let current: MasterConnection | undefined;
   let retryTimer: unknown;
@@ -135,11 +139,13 @@ export function createSession(options: SessionOptions): Session {
   function open(token: string): void {
     sentToken = token;
     let ws: WebSocket;
+    const url = rounds.url;
+    const protocolVersion = versions.versionFor(url);
     try {
-      ws = connectFn(rounds.url, {
+      ws = connectFn(url, {
         headers: {
           [HEADERS.workerId]: options.workerId,
-          [HEADERS.protocolVersion]: String(PROTOCOL_VERSION),
+          [HEADERS.protocolVersion]: String(protocolVersion),
           [HEADERS.authorization]: bearer(token),
         },
         perMessageDeflate: false,
@@ -152,7 +158,19 @@ export function createSession(options: SessionOptions): Session {
       scheduleRetry({ reaction: 'retry', welcomed: false, connectedMs: 0, shuttingDown: false });
       return;
     }
-    const deps = { workerId: options.workerId, agentVersion: options.agentVersion, specs: options.specs, url: safeUrl(rounds.url), logger: log, timers, now, welcomeTimeoutMs, closeTimeoutMs };
+    const deps = {
+      workerId: options.workerId,
+      agentVersion: options.agentVersion,
+      protocolVersion,
+      specs: options.specs,
+      hardware: options.hardware ?? (() => undefined),
+      url: safeUrl(url),
+      logger: log,
+      timers,
+      now,
+      welcomeTimeoutMs,
+      closeTimeoutMs,
+    };
     const connection: MasterConnection = new MasterConnection(ws, deps, {
       admitted() {
         if (connection === current) state = 'open';
@@ -160,6 +178,18 @@ export function createSession(options: SessionOptions): Session {
       ended(end) {
         if (connection !== current) return;
         current = undefined;
+        // A master of an older release refuses our version: speak its version, at once (see protocol-fallback.ts).
+        const versionRefused = !end.welcomed && (end.refusal?.status === 426 || (end.refusal === undefined && end.code === CloseCode.unsupportedVersion));
+        const fallback = versionRefused ? versions.refused(url, protocolVersion) : undefined;
+        if (fallback !== undefined) {
+          log.info(
+            { event: 'protocol-fallback', url: safeUrl(url), from: protocolVersion, to: fallback },
+            `the master does not speak protocol version ${protocolVersion}; speaking version ${fallback} to it (no hardware inventory before version 2)`,
+          );
+          connect();
+          return;
+        }
+        if (end.welcomed) versions.sessionEnded(url);
         const reaction = reportEnd(log, end, adviceContext(end.localAddress));
         const tokenRefused = end.refusal === undefined ? end.opened && end.code === CloseCode.unauthorized : end.refusal.status === 401;
         scheduleRetry(
@@ -219,8 +249,8 @@ export function createSession(options: SessionOptions): Session {
     start() {
       if (state === 'idle') connect();
     },
-    sendSpecs(specs) {
-      return state === 'open' && current !== undefined && current.sendSpecs(specs);
+    sendSpecs(specs, hardware) {
+      return state === 'open' && current !== undefined && current.sendSpecs(specs, hardware);
     },
     close() {
       closing ??= shutdown();

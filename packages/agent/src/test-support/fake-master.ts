@@ -56,6 +56,8 @@ export interface FakeMaster extends AsyncDisposable {
   refuse: Refusal | undefined;
   /** Answer each heartbeat with an ack. */
   autoAck: boolean;
+  /** The protocol versions it admits (x-protocol-version); others are refused 426 like a master of that release. Default: any. */
+  protocolVersions: number[] | undefined;
   nextConnection(): Promise<MasterConnection>;
   /** Stops listening and drops every connection (the master process died). */
   stop(): Promise<void>;
@@ -91,6 +93,7 @@ export async function startFakeMaster(options: { autoPong?: boolean; path?: stri
     upgrades,
     refuse: undefined,
     autoAck: false,
+    protocolVersions: undefined,
     nextConnection: () => connections.next(),
     async stop() {
       const closed = once(server, 'close');
@@ -112,7 +115,13 @@ export async function startFakeMaster(options: { autoPong?: boolean; path?: stri
 
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     upgrades.push(req);
-    const refusal = master.refuse ?? (new URL(req.url ?? '/', 'http://x').pathname === path ? undefined : { status: 404, reason: 'no such endpoint' });
+    const asked = Number(req.headers['x-protocol-version']);
+    const versionRefusal =
+      master.protocolVersions === undefined || master.protocolVersions.includes(asked)
+        ? undefined
+        : { status: 426, reason: `protocol version ${master.protocolVersions.join(' or ')} required` };
+    const refusal =
+      master.refuse ?? versionRefusal ?? (new URL(req.url ?? '/', 'http://x').pathname === path ? undefined : { status: 404, reason: 'no such endpoint' });
     if (refusal) {
       const body = refusal.reason;
       socket.end(
@@ -141,7 +150,8 @@ export async function startFakeMaster(options: { autoPong?: boolean; path?: stri
           ws.send(
             JSON.stringify({
               type: 'welcome',
-              protocol_version: PROTOCOL_VERSION,
+              // A master answers in the version the agent asked for.
+              protocol_version: Number.isSafeInteger(asked) && asked > 0 ? asked : PROTOCOL_VERSION,
               heartbeat_interval_ms: intervalMs,
               heartbeat_timeout_ms: timeoutMs,
             }),

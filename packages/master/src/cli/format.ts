@@ -1,4 +1,5 @@
 import type { Worker } from '../registry/worker.js';
+import { gpuSummary, hardwareDetails, hardwareToJson } from './hardware-format.js';
 
 /** "4s ago", "3m ago", "2h ago", "5d ago"; "never" for 0 (the contract's "not yet seen"). */
 export function relativeTime(unixSeconds: number, nowUnixSeconds: number): string {
@@ -48,8 +49,10 @@ const NUMERIC_COLUMNS = new Set([3, 4, 5, 6]);
 
 export function formatWorkerTable(workers: readonly Worker[], now: Date): string {
   const nowSeconds = unixSeconds(now);
+  // The GPU models only when some worker reported an inventory: a fleet of version 1 agents reads as before.
+  const models = workers.some((worker) => worker.hardware !== undefined);
   return formatTable(
-    HEADERS,
+    models ? [...HEADERS, 'GPU_MODEL'] : HEADERS,
     workers.map((worker) => [
       worker.worker_id,
       worker.worker_ip,
@@ -60,6 +63,7 @@ export function formatWorkerTable(workers: readonly Worker[], now: Date): string
       formatAmount(worker.total_gpu),
       relativeTime(worker.last_heartbeat, nowSeconds),
       formatDate(worker.registered_at),
+      ...(models ? [gpuSummary(worker.hardware)] : []),
     ]),
     NUMERIC_COLUMNS,
   );
@@ -82,6 +86,7 @@ export function formatWorkerDetails(worker: Worker, now: Date): string {
     ['last_heartbeat', heartbeat],
     ['registered_at', formatDate(worker.registered_at)],
     ['updated_at', formatDate(worker.updated_at)],
+    ...(worker.hardware === undefined ? [] : hardwareDetails(worker.hardware)),
   ];
   const width = Math.max(...rows.map(([name]) => name.length));
   return rows.map(([name, value]) => `${name.padEnd(width)}  ${value}`).join('\n');

@@ -30,7 +30,7 @@ export type HttpRefusalReason =
   | 'not_found'
   | 'tls';
 
-export type DbOp = 'heartbeat' | 'specs' | 'inactive' | 'sweep';
+export type DbOp = 'heartbeat' | 'specs' | 'hardware' | 'inactive' | 'sweep';
 /**
  * clean_close: the agent said goodbye; master_close: the master ended the session (credential changed,
  * protocol violation); handover: a stopping master's workers that no other master took over.

@@ -1,5 +1,6 @@
 import { SINGLE_BATCH_SIZE } from './collections.js';
 import { ADMISSION_PROJECTION, specsToBson, toAdmissionEntry, unixSecondsToBson } from './document.js';
+import { hardwareToBson } from './hardware-document.js';
 import { inactiveFilter } from './inactive-filter.js';
 import { filterFor } from './worker-filter.js';
 import { assertSpecs, assertUnixSeconds, assertWorkerId } from './validate.js';
@@ -9,7 +10,7 @@ import type { RegistryContext, WorkerRegistry } from './worker-registry-types.js
 /** The agents' paths (the master's batched writes and its admission view): never an upsert. */
 export type AgentPathOperations = Pick<
   WorkerRegistry,
-  'recordHeartbeats' | 'markInactive' | 'sweepStale' | 'updateSpecs' | 'existingWorkerIds' | 'listAdmissionView'
+  'recordHeartbeats' | 'markInactive' | 'sweepStale' | 'updateSpecs' | 'updateHardware' | 'existingWorkerIds' | 'listAdmissionView'
 >;
 
 /**
@@ -33,6 +34,10 @@ function groupBySpecs(entries: readonly WorkerSpecsEntry[]): { specs: WorkerSpec
     else group.workerIds.push(entry.worker_id);
   }
   return [...groups.values()];
+}
+
+function assertDigest(digest: string): void {
+  if (!/^[0-9a-f]{64}$/.test(digest)) throw new TypeError('hardware digest must be 64 hex digits');
 }
 
 function assertWorkerIds(workerIds: readonly string[]): void {
@@ -103,6 +108,27 @@ export function agentPathOperations(context: RegistryContext): AgentPathOperatio
         const chunk = statements.slice(start, start + maxUpdatesPerCommand);
         // Independent updates: one failing must not stop the others
         // (FerretDB ignores this and applies them in order anyway).
+        await run(() => workers.bulkWrite(chunk, { ordered: false }));
+      }
+    },
+
+    async updateHardware(entries, now) {
+      const last = new Map<string, (typeof entries)[number]>();
+      for (const entry of entries) {
+        assertWorkerId(entry.worker_id);
+        assertDigest(entry.digest);
+        last.set(entry.worker_id, entry);
+      }
+      // One statement per worker (inventories differ by their UUIDs), and only where the digest
+      // differs: an inventory already in the document keeps it and its updated_at untouched.
+      const statements = [...last.values()].map(({ worker_id, hardware, digest }) => ({
+        updateOne: {
+          filter: { worker_id, 'hardware.digest': { $ne: digest } },
+          update: { $set: { hardware: hardwareToBson(hardware, digest, now), updated_at: now } },
+        },
+      }));
+      for (let start = 0; start < statements.length; start += maxUpdatesPerCommand) {
+        const chunk = statements.slice(start, start + maxUpdatesPerCommand);
         await run(() => workers.bulkWrite(chunk, { ordered: false }));
       }
     },

@@ -1,4 +1,5 @@
 import { BSON, Double, Long, type Document } from 'mongodb';
+import { toWorkerHardware } from './hardware-document.js';
 import type { AdmissionEntry, Worker, WorkerSpecs } from './worker.js';
 
 /**
@@ -89,6 +90,7 @@ function toSpecs(doc: Document): WorkerSpecs {
 }
 
 export function toWorker(doc: Document): Worker {
+  const hardware = toWorkerHardware(doc.hardware);
   return {
     worker_id: toStringField(doc.worker_id),
     worker_ip: toStringField(doc.worker_ip),
@@ -97,6 +99,7 @@ export function toWorker(doc: Document): Worker {
     last_heartbeat: toNumber(doc.last_heartbeat),
     registered_at: toDate(doc.registered_at),
     updated_at: toDate(doc.updated_at),
+    ...(hardware === null ? {} : { hardware }),
   };
 }
 
@@ -108,14 +111,19 @@ export const ADMISSION_PROJECTION = {
   total_memory: 1,
   total_storage: 1,
   total_gpu: 1,
+  // Only the digest of the inventory: the view compares it, and 10,000 inventories would be megabytes.
+  'hardware.digest': 1,
 } as const;
 
 export function toAdmissionEntry(doc: Document): AdmissionEntry {
+  const hardware: unknown = doc.hardware;
+  const digest: unknown = typeof hardware === 'object' && hardware !== null ? (hardware as Document).digest : undefined;
   return {
     worker_id: toStringField(doc.worker_id),
     worker_ip: toStringField(doc.worker_ip),
     registration: registrationKey(doc._id),
     ...toSpecs(doc),
+    ...(typeof digest === 'string' ? { hardwareDigest: digest } : {}),
   };
 }
 

@@ -1,3 +1,4 @@
+import type { WorkerHardware } from './hardware-document.js';
 import type { Worker } from './worker.js';
 
 /**
@@ -15,7 +16,7 @@ function isoOrNull(date: Date): string | null {
  * HTTP API and the fleet feed, so it lives beside the registry that both the
  * command line and the server import, never in either of them.
  */
-export function workerToJson(worker: Worker): Record<string, string | number | boolean | null> {
+export function workerToJson(worker: Worker): Record<string, string | number | boolean | null | ReturnType<typeof hardwareToJson>> {
   return {
     worker_id: worker.worker_id,
     worker_ip: worker.worker_ip,
@@ -27,5 +28,11 @@ export function workerToJson(worker: Worker): Record<string, string | number | b
     last_heartbeat: worker.last_heartbeat,
     registered_at: isoOrNull(worker.registered_at),
     updated_at: isoOrNull(worker.updated_at),
+    ...(worker.hardware === undefined ? {} : { hardware: hardwareToJson(worker.hardware) }),
   };
+}
+
+/** The inventory in JSON (`reported_at` as ISO 8601; the digest left out: it is the master's bookkeeping). */
+export function hardwareToJson(hardware: WorkerHardware): { gpus: WorkerHardware['gpus']; host: WorkerHardware['host']; reported_at: string } {
+  return { gpus: hardware.gpus, host: hardware.host, reported_at: hardware.reported_at.toISOString() };
 }

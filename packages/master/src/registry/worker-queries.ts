@@ -3,6 +3,7 @@ import { SINGLE_BATCH_SIZE } from './collections.js';
 import { toWorker } from './document.js';
 import type { Worker } from './worker.js';
 import { filterFor } from './worker-filter.js';
+import { matchesHardwareFilter } from './hardware-filter.js';
 import type { RegistryContext, WorkerRegistry } from './worker-registry-types.js';
 
 /** The contract's example queries, each one find, sorted by worker_id. */
@@ -44,6 +45,6 @@ export function queryOperations(context: RegistryContext): QueryOperations {
         ...(memory !== undefined ? { total_memory: { $gt: Number(memory) } } : {}),
       }),
     findGpuWorkers: () => find(filterFor({ gpu: true })),
-    findWorkers: (filter) => find(filterFor(filter)),
+    findWorkers: async (filter) => (await find(filterFor(filter))).filter((worker) => matchesHardwareFilter(worker, filter)),
   };
 }

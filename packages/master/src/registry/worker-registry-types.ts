@@ -62,6 +62,12 @@ export interface WorkerRegistry {
    * one more per further such chunk.
    */
   updateSpecs(entries: readonly WorkerSpecsEntry[], now: Date): Promise<void>;
+  /**
+   * A bulkWrite (no upsert) of one updateOne per worker, setting `hardware`
+   * (and updated_at) only where `hardware.digest` differs. One command for up
+   * to `maxUpdatesPerCommand` workers, one more per further such chunk.
+   */
+  updateHardware(entries: readonly WorkerHardwareEntry[], now: Date): Promise<void>;
   /** Which of these ids are registered: one find with a projection. */
   existingWorkerIds(workerIds: readonly string[]): Promise<Set<string>>;
   /** Every worker's id, address and specs: one find with a projection. */

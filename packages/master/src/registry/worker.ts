@@ -1,4 +1,5 @@
 import type { Specs } from '@cluster/protocol';
+import type { WorkerHardware } from './hardware-document.js';
 
 /**
  * A worker as code sees it: plain JS numbers and Dates, whatever BSON numeric
@@ -22,6 +23,8 @@ export interface Worker extends WorkerSpecs {
   last_heartbeat: number;
   registered_at: Date;
   updated_at: Date;
+  /** The `hardware` extension (docs/WORKER_REGISTRY.md); absent when the document has none this build can read. */
+  hardware?: WorkerHardware;
 }
 
 /** What a connect writes (the contract's "Update (Worker Info)"). */
@@ -34,7 +37,8 @@ export type WorkerSpecsEntry = { worker_id: string } & WorkerSpecs;
 
 /** The part of a worker the master keeps in memory to admit connections. */
 /** `registration`: the document's `_id` as a key (see registrationKey); a credential is valid only for it. */
-export type AdmissionEntry = { worker_id: string; worker_ip: string; registration: string } & WorkerSpecs;
+/** `hardwareDigest`: the digest of the document's inventory (absent: none), so an unchanged one is not written again. */
+export type AdmissionEntry = { worker_id: string; worker_ip: string; registration: string; hardwareDigest?: string } & WorkerSpecs;
 
 /**
  * Filters of the contract's example queries; all given ones must hold.
@@ -50,4 +54,10 @@ export interface WorkerFilter {
   /** At least this many GiB ($gte). */
   minMemory?: number;
   staleBefore?: number;
+  /** Inventory filters (a worker without an inventory matches none): a GPU whose model contains this, case-insensitive. */
+  gpuModel?: string;
+  /** A GPU with at least this many GiB of memory. */
+  minGpuMemoryGib?: number;
+  /** The host's architecture, exactly (`x86_64`, `aarch64`). */
+  arch?: string;
 }

@@ -1,3 +1,4 @@
+import type { WorkerHardwareEntry } from '../registry/hardware-document.js';
 import type { AdmissionEntry, WorkerSpecsEntry } from '../registry/worker.js';
 
 /**
@@ -27,6 +28,8 @@ export interface RegistryPort {
   sweepStale(cutoffUnixSeconds: number, now: Date): Promise<number>;
   /** One bulkWrite, one statement per distinct set of specs; never upserts. */
   updateSpecs(entries: SpecsEntry[], now: Date): Promise<unknown>;
+  /** One bulkWrite, one updateOne per worker where `hardware.digest` differs; never upserts. */
+  updateHardware(entries: WorkerHardwareEntry[], now: Date): Promise<unknown>;
   /** Which of these ids are registered, in one query. */
   existingWorkerIds(ids: string[]): Promise<Set<string>>;
 }

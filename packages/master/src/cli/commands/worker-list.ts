@@ -13,6 +13,9 @@ interface Args {
   'min-cpu': number | undefined;
   'min-memory': number | undefined;
   stale: number | undefined;
+  'gpu-model': string | undefined;
+  'min-gpu-memory': number | undefined;
+  arch: string | undefined;
   json: boolean;
   watch: boolean;
   'interval-ms': number;
@@ -44,6 +47,13 @@ export function workerListCommand(ctx: CommandContext): CommandModule<object, Ar
           coerce: nonNegativeNumber('stale', { integer: true }),
           describe: 'Only active workers whose last heartbeat is older than this many seconds',
         })
+        .option('gpu-model', { type: 'string', requiresArg: true, coerce: singleString('gpu-model'), describe: 'Only workers with a GPU whose model contains this text (case-insensitive; needs an inventory, agents 0.2+)' })
+        .option('min-gpu-memory', {
+          type: 'string', requiresArg: true,
+          coerce: nonNegativeNumber('min-gpu-memory'),
+          describe: 'Only workers with a GPU of at least this many GiB of memory (per device; 7% below is allowed, as GPUs report a little under their size: an L4 24GB reports 22.5 GiB)',
+        })
+        .option('arch', { type: 'string', requiresArg: true, coerce: singleString('arch'), describe: 'Only workers of this architecture (x86_64, aarch64)' })
         .option('json', { type: 'boolean', default: false, describe: 'Print a JSON array (dates in ISO 8601)' })
         .option('watch', { type: 'boolean', default: false, describe: 'Keep watching: the table redrawn in place on a terminal, else (or with --json) one JSON line per change; Ctrl-C stops' })
         .option('interval-ms', { type: 'string', default: '1000', hidden: true, coerce: nonNegativeNumber('interval-ms', { integer: true }) })
@@ -80,5 +90,8 @@ function filterOf(args: Args, now: Date): WorkerFilter {
   if (args['min-cpu'] !== undefined) filter.minCpu = args['min-cpu'];
   if (args['min-memory'] !== undefined) filter.minMemory = args['min-memory'];
   if (args.stale !== undefined) filter.staleBefore = unixSeconds(now) - args.stale;
+  if (args['gpu-model'] !== undefined) filter.gpuModel = args['gpu-model'];
+  if (args['min-gpu-memory'] !== undefined) filter.minGpuMemoryGib = args['min-gpu-memory'];
+  if (args.arch !== undefined) filter.arch = args.arch;
   return filter;
 }

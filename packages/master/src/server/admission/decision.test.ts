@@ -48,11 +48,17 @@ async function setup(options: { checkSourceAddress?: boolean; lookup?: (host: st
 
 describe('checkHeaders', () => {
   test('version first (426), then the worker id (400)', () => {
-    expect(checkHeaders(headers({ 'x-protocol-version': '2' }))).toMatchObject({ status: 426 });
+    expect(checkHeaders(headers({ 'x-protocol-version': '3' }))).toMatchObject({ status: 426, reason: 'protocol version 1 or 2 required' });
+    expect(checkHeaders(headers({ 'x-protocol-version': '0' }))).toMatchObject({ status: 426 });
+    expect(checkHeaders(headers({ 'x-protocol-version': '02' }))).toMatchObject({ status: 426 });
     expect(checkHeaders(headers({ 'x-protocol-version': undefined }))).toMatchObject({ status: 426 });
     expect(checkHeaders(headers({ 'x-worker-id': '$where' }))).toMatchObject({ status: 400 });
     expect(checkHeaders(headers({ 'x-worker-id': undefined }))).toMatchObject({ status: 400 });
-    expect(checkHeaders(headers())).toEqual({ ok: true, workerId: 'w1', token: TOKEN });
+    expect(checkHeaders(headers())).toEqual({ ok: true, workerId: 'w1', token: TOKEN, protocolVersion: 2 });
+  });
+
+  test('the previous protocol version is admitted too, and named in the decision', () => {
+    expect(checkHeaders(headers({ 'x-protocol-version': '1' }))).toEqual({ ok: true, workerId: 'w1', token: TOKEN, protocolVersion: 1 });
   });
 });
 

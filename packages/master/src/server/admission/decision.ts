@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { HEADERS, NOT_ADMITTED, PROTOCOL_VERSION, isValidWorkerId, parseBearer } from '@cluster/protocol';
+import { ACCEPTED_PROTOCOL_VERSIONS, HEADERS, NOT_ADMITTED, isValidWorkerId, parseBearer, protocolVersionFromHeader, type ProtocolVersion } from '@cluster/protocol';
 import type { RefusalReason } from '../../metrics/metrics.js';
 import type { AddressMatcher } from './address.js';
 import type { AdmissionView, ViewEntry } from './view.js';
@@ -26,6 +26,8 @@ export interface Admitted {
   workerIp: string;
   /** View refresh sequence at admission: only a later refresh may close the session (session/sessions-to-close.ts). */
   viewSeq: number;
+  /** The protocol version the agent asked for (x-protocol-version): its messages are parsed with that version's schemas. */
+  protocolVersion: ProtocolVersion;
 }
 
 export type AdmissionDecision = Admitted | Refusal;
@@ -34,19 +36,23 @@ function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? undefined : value;
 }
 
-export type HeaderCheck = { ok: true; workerId: string; token: string | undefined } | Refusal;
+export type HeaderCheck = { ok: true; workerId: string; token: string | undefined; protocolVersion: ProtocolVersion } | Refusal;
+
+/** The 426's text: names every version this master accepts (an agent steps down to an older one it speaks). */
+export const UNSUPPORTED_VERSION_REASON = `protocol version ${ACCEPTED_PROTOCOL_VERSIONS.join(' or ')} required`;
 
 /** The checks that need nothing but the request: version and id syntax. */
 export function checkHeaders(headers: IncomingHttpHeaders): HeaderCheck {
-  const version = single(headers[HEADERS.protocolVersion]);
-  if (version !== String(PROTOCOL_VERSION)) {
-    return { ok: false, status: 426, reason: `protocol version ${PROTOCOL_VERSION} required`, metric: 'unsupported_version' };
+  // Any accepted version, not only the newest: agents of the previous release keep working while the fleet is upgraded.
+  const protocolVersion = protocolVersionFromHeader(single(headers[HEADERS.protocolVersion]));
+  if (protocolVersion === undefined) {
+    return { ok: false, status: 426, reason: UNSUPPORTED_VERSION_REASON, metric: 'unsupported_version' };
   }
   const workerId = single(headers[HEADERS.workerId]);
   if (!isValidWorkerId(workerId)) {
     return { ok: false, status: 400, reason: 'missing or invalid worker id', metric: 'bad_worker_id' };
   }
-  return { ok: true, workerId, token: parseBearer(single(headers[HEADERS.authorization])) };
+  return { ok: true, workerId, token: parseBearer(single(headers[HEADERS.authorization])), protocolVersion };
 }
 
 export interface AdmissionDeps {
@@ -76,7 +82,7 @@ export async function decideAdmission(
 ): Promise<AdmissionDecision> {
   const checked = checkHeaders(headers);
   if (!checked.ok) return checked;
-  const { workerId, token } = checked;
+  const { workerId, token, protocolVersion } = checked;
   // A missing token stays missing whatever the database says, and is answered alike for every id.
   if (token === undefined) {
     return { ok: false, status: 401, reason: 'missing or malformed bearer token', metric: 'unauthorized', workerId };
@@ -85,7 +91,7 @@ export async function decideAdmission(
     return { ok: false, status: 503, reason: 'registry not loaded yet', metric: 'unavailable', workerId };
   }
   const seq = deps.view.startedSeq;
-  const first = await judge(deps, workerId, deps.view.get(workerId), token, remoteAddress, seq);
+  const first = await judge(deps, workerId, deps.view.get(workerId), token, remoteAddress, seq, protocolVersion);
   if (first.ok || deps.mayRefresh?.() === false) return first;
   const refreshed = await deps.view.fresh();
   if (!refreshed) {
@@ -94,7 +100,7 @@ export async function decideAdmission(
   // No negative cache: an id refused a moment ago may have been registered
   // since, and must work at once; fresh() is shared and rate-limited, which is
   // what bounds the reads of an unknown-id flood.
-  return judge(deps, workerId, deps.view.get(workerId), token, remoteAddress, deps.view.startedSeq);
+  return judge(deps, workerId, deps.view.get(workerId), token, remoteAddress, deps.view.startedSeq, protocolVersion);
 }
 
 function unknown(workerId: string): Refusal {
@@ -108,6 +114,7 @@ async function judge(
   token: string,
   remoteAddress: string | undefined,
   viewSeq: number,
+  protocolVersion: ProtocolVersion,
 ): Promise<AdmissionDecision> {
   if (entry === undefined) return unknown(workerId);
   if (entry.tokenHash === undefined || !deps.verifyToken(token, entry.tokenHash)) {
@@ -119,5 +126,5 @@ async function judge(
       return { ok: false, status: 403, reason: 'source address does not match worker_ip', metric: 'forbidden', workerId };
     }
   }
-  return { ok: true, workerId, tokenHash: entry.tokenHash, workerIp: entry.workerIp, viewSeq };
+  return { ok: true, workerId, tokenHash: entry.tokenHash, workerIp: entry.workerIp, viewSeq, protocolVersion };
 }

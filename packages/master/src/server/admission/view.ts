@@ -10,6 +10,8 @@ export interface ViewEntry {
   /** sha256 hex of the worker's token; undefined when no credential was issued. */
   tokenHash: string | undefined;
   specs: Specs;
+  /** Digest of the document's inventory (`hardware.digest`); undefined: none. */
+  hardwareDigest?: string | undefined;
 }
 
 export interface AdmissionViewOptions {
@@ -63,6 +65,8 @@ export class AdmissionView {
   #closed = false;
   /** Specs queued for writing, kept over refreshes that read the database before the write landed. */
   readonly #specsOverlay = new Map<string, { specs: Specs; atMs: number }>();
+  /** Inventory digests queued for writing, kept over refreshes the same way. */
+  readonly #hardwareOverlay = new Map<string, { digest: string; atMs: number }>();
   readonly #listeners: ((result: RefreshResult) => void)[] = [];
 
   constructor(private readonly options: AdmissionViewOptions) {}
@@ -93,6 +97,13 @@ export class AdmissionView {
     const entry = this.#entries.get(workerId);
     if (entry !== undefined) entry.specs = specs;
     this.#specsOverlay.set(workerId, { specs, atMs: this.options.clock.monotonic() });
+  }
+
+  /** Records an inventory just queued for writing: the next hello with the same one writes nothing. */
+  setHardwareDigest(workerId: string, digest: string): void {
+    const entry = this.#entries.get(workerId);
+    if (entry !== undefined) entry.hardwareDigest = digest;
+    this.#hardwareOverlay.set(workerId, { digest, atMs: this.options.clock.monotonic() });
   }
 
   /**
@@ -215,6 +226,14 @@ export class AdmissionView {
         entry.specs = specs;
       }
     }
+    for (const [id, { digest, atMs }] of this.#hardwareOverlay) {
+      const entry = entries.get(id);
+      if (entry === undefined || entry.hardwareDigest === digest || now - atMs > OVERLAY_TTL_MS) {
+        this.#hardwareOverlay.delete(id);
+      } else {
+        entry.hardwareDigest = digest;
+      }
+    }
   }
 
   async #load(): Promise<boolean> {
@@ -238,6 +257,7 @@ export class AdmissionView {
           workerIp: r.worker_ip,
           tokenHash: bound ? credential.tokenHash : undefined,
           specs: pickSpecs(r),
+          hardwareDigest: r.hardwareDigest,
         });
       }
       this.#applyOverlay(entries);

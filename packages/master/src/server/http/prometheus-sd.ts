@@ -43,6 +43,19 @@ export function targetGroups(workers: readonly Worker[], port: number): TargetGr
         memory_gib: String(worker.total_memory),
         storage_gb: String(worker.total_storage),
         gpus: String(worker.total_gpu),
+        // From the inventory (agents 0.2+): the most numerous GPU model, and the architecture; absent when unknown.
+        ...inventoryLabels(worker),
       },
     }));
+}
+
+/** `gpu_model` (the model most of the worker's GPUs have) and `arch`, each only when the inventory says. */
+function inventoryLabels(worker: Worker): { gpu_model?: string; arch?: string } {
+  const counts = new Map<string, number>();
+  for (const gpu of worker.hardware?.gpus ?? []) if (gpu.model !== null) counts.set(gpu.model, (counts.get(gpu.model) ?? 0) + 1);
+  let best: string | undefined;
+  let most = 0;
+  for (const [model, n] of counts) if (n > most) [best, most] = [model, n];
+  const arch = worker.hardware?.host.arch ?? null;
+  return { ...(best === undefined ? {} : { gpu_model: best }), ...(arch === null ? {} : { arch }) };
 }

@@ -7,7 +7,7 @@ export class BadQueryError extends Error {
 }
 
 const FLAGS = new Set(['active', 'inactive', 'gpu']);
-const VALUES = new Set(['ip', 'min-cpu', 'min-memory', 'stale']);
+const VALUES = new Set(['ip', 'min-cpu', 'min-memory', 'stale', 'gpu-model', 'min-gpu-memory', 'arch']);
 
 function flag(params: URLSearchParams, name: string): boolean {
   const values = params.getAll(name);
@@ -42,7 +42,7 @@ function nonNegative(params: URLSearchParams, name: string, integer = false): nu
  */
 export function workerFilterFromQuery(params: URLSearchParams, nowUnixSeconds: number): WorkerFilter {
   for (const name of params.keys()) {
-    if (!FLAGS.has(name) && !VALUES.has(name)) throw new BadQueryError(`unknown parameter ${quote(name, 40)}; known: active, inactive, ip, gpu, min-cpu, min-memory, stale`);
+    if (!FLAGS.has(name) && !VALUES.has(name)) throw new BadQueryError(`unknown parameter ${quote(name, 40)}; known: active, inactive, ip, gpu, min-cpu, min-memory, stale, gpu-model, min-gpu-memory, arch`);
   }
   const filter: WorkerFilter = {};
   const active = flag(params, 'active');
@@ -57,6 +57,12 @@ export function workerFilterFromQuery(params: URLSearchParams, nowUnixSeconds: n
   if (minCpu !== undefined) filter.minCpu = minCpu;
   const minMemory = nonNegative(params, 'min-memory');
   if (minMemory !== undefined) filter.minMemory = minMemory;
+  const gpuModel = single(params, 'gpu-model');
+  if (gpuModel !== undefined) filter.gpuModel = gpuModel;
+  const minGpuMemory = nonNegative(params, 'min-gpu-memory');
+  if (minGpuMemory !== undefined) filter.minGpuMemoryGib = minGpuMemory;
+  const arch = single(params, 'arch');
+  if (arch !== undefined) filter.arch = arch;
   const stale = nonNegative(params, 'stale', true);
   if (stale !== undefined) {
     if (inactive) throw new BadQueryError('stale and inactive exclude each other');

@@ -2,6 +2,8 @@ import {
   CloseCode,
   PROTOCOL_VERSION,
   closeCodeName,
+  type Hardware,
+  type ProtocolVersion,
   encode,
   parseAgentMessage,
   type Heartbeat,
@@ -40,7 +42,8 @@ export interface SessionClosed {
 export interface SessionEvents {
   onHello(session: AgentSession, hello: Hello): void;
   onHeartbeat(session: AgentSession, heartbeat: Heartbeat): void;
-  onSpecs(session: AgentSession, specs: Specs): void;
+  /** `hardware` is undefined for agents of protocol version 1 and when the agent could not measure it. */
+  onSpecs(session: AgentSession, specs: Specs, hardware: Hardware | undefined): void;
   onClosed(session: AgentSession, closed: SessionClosed): void;
 }
 
@@ -64,6 +67,8 @@ export interface AdmittedPeer {
   /** The registered worker_ip at admission (absent in tests that do not care). */
   workerIp?: string;
   viewSeq: number;
+  /** The version admitted at the upgrade (default: the newest); decides the schemas of every message. */
+  protocolVersion?: ProtocolVersion;
 }
 
 export type SessionState = 'awaiting-hello' | 'active' | 'closing' | 'closed';
@@ -79,6 +84,7 @@ export class AgentSession {
   readonly tokenHash: string;
   readonly workerIp: string | undefined;
   readonly viewSeq: number;
+  readonly protocolVersion: ProtocolVersion;
   #state: SessionState = 'awaiting-hello';
   #cause: SessionEndCause | undefined;
   #lastActivityMs: number;
@@ -101,6 +107,7 @@ export class AgentSession {
     this.tokenHash = peer.tokenHash;
     this.workerIp = peer.workerIp;
     this.viewSeq = peer.viewSeq;
+    this.protocolVersion = peer.protocolVersion ?? PROTOCOL_VERSION;
     this.#log = deps.logger.child({ worker_id: peer.workerId, address: peer.address });
     this.#lastActivityMs = deps.clock.monotonic();
     this.#bucket = new TokenBucket(options.rateLimitBurst, options.rateLimitPerSecond, deps.clock.monotonic);
@@ -181,12 +188,15 @@ export class AgentSession {
 
   #onMessage(data: RawData, isBinary: boolean): void {
     if (!this.#takeToken('too many messages')) return;
-    const parsed = parseAgentMessage(data, isBinary, this.options.maxMessageBytes);
+    const parsed = parseAgentMessage(data, isBinary, this.options.maxMessageBytes, this.protocolVersion);
     if (!parsed.ok) {
       const otherVersion =
-        this.#state === 'awaiting-hello' && parsed.code === CloseCode.badMessage && otherHelloVersion(data, isBinary) !== undefined;
+        this.#state === 'awaiting-hello' &&
+        parsed.code === CloseCode.badMessage &&
+        otherHelloVersion(data, isBinary, this.protocolVersion) !== undefined;
       if (otherVersion) {
-        this.#protocolError(CloseCode.unsupportedVersion, `protocol version ${PROTOCOL_VERSION} required`, 'protocol');
+        // The hello must speak the version its upgrade asked for.
+        this.#protocolError(CloseCode.unsupportedVersion, `protocol version ${this.protocolVersion} required`, 'protocol');
         return;
       }
       this.#protocolError(parsed.code, parsed.reason, 'protocol');
@@ -213,7 +223,7 @@ export class AgentSession {
           this.#protocolError(CloseCode.badMessage, 'specs before hello', 'protocol');
           return;
         }
-        this.events.onSpecs(this, message.specs);
+        this.events.onSpecs(this, message.specs, 'hardware' in message ? message.hardware : undefined);
         return;
     }
   }
@@ -231,7 +241,7 @@ export class AgentSession {
     this.#state = 'active';
     this.#send({
       type: 'welcome',
-      protocol_version: PROTOCOL_VERSION,
+      protocol_version: this.protocolVersion,
       heartbeat_interval_ms: this.options.heartbeatIntervalMs,
       heartbeat_timeout_ms: this.options.heartbeatTimeoutMs,
     });

@@ -1,6 +1,7 @@
-import { CloseCode, closeCodeName, sameSpecs, type Heartbeat, type Hello, type Specs } from '@cluster/protocol';
+import { CloseCode, closeCodeName, sameSpecs, type Hardware, type Heartbeat, type Hello, type Specs } from '@cluster/protocol';
 import type { Logger } from 'pino';
 import type { InactiveCause, MasterMetrics } from '../../metrics/metrics.js';
+import { hardwareDigest } from '../../registry/hardware-document.js';
 import { printableForLog } from '../../printable.js';
 import type { AgentSession, SessionClosed, SessionEndCause, SessionEvents } from './agent-session.js';
 import type { AdmissionView } from '../admission/view.js';
@@ -66,6 +67,9 @@ export class SessionHost implements SessionEvents {
     // Queued whatever the view says: a hand edit of the document since the view's last read is
     // corrected now (the write changes only a document that differs, see updateSpecs).
     const specsChanged = this.#applySpecs(session.workerId, hello.specs, true);
+    // Unlike the specs, an inventory is written only when its digest differs from the view's: each
+    // worker's is its own statement (UUIDs differ), so a reconnect storm must not queue 10,000 of them.
+    const hardwareChanged = this.#applyHardware(session.workerId, 'hardware' in hello ? hello.hardware : undefined);
     metrics.connectedAgents.set(this.sessions.size);
     logger.info(
       {
@@ -73,6 +77,8 @@ export class SessionHost implements SessionEvents {
         address: session.address,
         agent_version: printableForLog(hello.agent_version),
         specs_changed: specsChanged,
+        protocol_version: hello.protocol_version,
+        hardware_changed: hardwareChanged,
         replaced: previous !== undefined,
       },
       'admitted',
@@ -86,11 +92,14 @@ export class SessionHost implements SessionEvents {
     this.deps.liveness.seen(session.workerId);
   }
 
-  onSpecs(session: AgentSession, specs: Specs): void {
+  onSpecs(session: AgentSession, specs: Specs, hardware: Hardware | undefined): void {
     if (!this.sessions.isCurrent(session)) return;
     this.deps.liveness.seen(session.workerId);
     if (this.#applySpecs(session.workerId, specs)) {
       this.deps.logger.info({ worker_id: session.workerId, specs }, 'specs changed');
+    }
+    if (this.#applyHardware(session.workerId, hardware)) {
+      this.deps.logger.info({ worker_id: session.workerId, gpus: hardware?.gpus.length }, 'hardware inventory changed');
     }
   }
 
@@ -155,6 +164,16 @@ export class SessionHost implements SessionEvents {
   /** Closes the current sessions of these workers (unregistered, credential changed). */
   closeWorkers(workerIds: Iterable<string>, code: number, reason: string, cause: SessionEndCause): void {
     for (const id of workerIds) this.sessions.get(id)?.close(code, reason, cause);
+  }
+
+  /** True when the inventory's digest differs from the view's; then it is queued for writing and the view updated. */
+  #applyHardware(workerId: string, hardware: Hardware | undefined): boolean {
+    if (hardware === undefined) return false;
+    const digest = hardwareDigest(hardware);
+    if (this.deps.view.get(workerId)?.hardwareDigest === digest) return false;
+    this.deps.writer.queueHardware({ worker_id: workerId, hardware, digest });
+    this.deps.view.setHardwareDigest(workerId, digest);
+    return true;
   }
 
   /** True when the specs differ from the view's; then (or always, with `evenIfSame`) they are queued for writing and the view updated. */

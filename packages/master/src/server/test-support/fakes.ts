@@ -1,3 +1,4 @@
+import type { WorkerHardwareEntry } from '../../registry/hardware-document.js';
 import type { Specs } from '@cluster/protocol';
 import { Registry as MetricsRegistry } from 'prom-client';
 import { createMasterMetrics, type MasterMetrics } from '../../metrics/metrics.js';
@@ -108,6 +109,7 @@ interface Doc extends Specs {
   worker_ip: string;
   is_active: boolean;
   last_heartbeat: number;
+  hardwareDigest?: string;
 }
 
 export type Call =
@@ -115,6 +117,7 @@ export type Call =
   | { op: 'markInactive'; ids: string[]; lastWritten: Record<string, number> }
   | { op: 'sweepStale'; cutoff: number }
   | { op: 'updateSpecs'; entries: SpecsEntry[] }
+  | { op: 'updateHardware'; entries: WorkerHardwareEntry[] }
   | { op: 'existingWorkerIds'; ids: string[] }
   | { op: 'listAdmissionView' }
   | { op: 'loadAll' }
@@ -249,6 +252,14 @@ export class FakeRegistry implements RegistryPort, CredentialsPort {
     for (const e of entries) {
       const doc = this.docs.get(e.worker_id);
       if (doc !== undefined) Object.assign(doc, e);
+    }
+  }
+
+  async updateHardware(entries: WorkerHardwareEntry[]): Promise<void> {
+    await this.#gate({ op: 'updateHardware', entries: entries.map((e) => ({ ...e })) });
+    for (const e of entries) {
+      const doc = this.docs.get(e.worker_id);
+      if (doc !== undefined) doc.hardwareDigest = e.digest;
     }
   }
 

@@ -5,7 +5,9 @@ import { retryDelayMs } from '../backoff.js';
 import { unixSeconds, type Clock, type Timer } from '../clock.js';
 import { describeError, type DbHealth } from '../db-health.js';
 import type { RegistryPort } from '../ports.js';
+import type { WorkerHardwareEntry } from '../../registry/hardware-document.js';
 import { InactiveFlags } from './inactive-flags.js';
+import { MAX_HARDWARE_ENTRIES_PER_FLUSH, PendingHardware } from './pending-hardware.js';
 import { PendingSpecs } from './pending-specs.js';
 import { WriteOutcomes } from './write-outcomes.js';
 
@@ -16,7 +18,7 @@ import { WriteOutcomes } from './write-outcomes.js';
 export const INACTIVE_PROMPT_MS = 250;
 
 export interface HeartbeatWriterOptions {
-  registry: Pick<RegistryPort, 'recordHeartbeats' | 'markInactive' | 'updateSpecs' | 'existingWorkerIds'>;
+  registry: Pick<RegistryPort, 'recordHeartbeats' | 'markInactive' | 'updateSpecs' | 'updateHardware' | 'existingWorkerIds'>;
   clock: Clock;
   health: DbHealth;
   metrics: MasterMetrics;
@@ -47,7 +49,7 @@ export interface HeartbeatWriterOptions {
  * set of worker ids written with one updateMany ($in); inactive flags
  * (InactiveFlags) one markInactive, written first in a cycle so that a goodbye
  * never waits behind a big heartbeat write; spec changes (PendingSpecs) one
- * bulkWrite.
+ * bulkWrite; changed inventories (PendingHardware) one bulkWrite, after the specs.
  *
  * Cycles are serialised, so a heartbeat in flight when its agent said goodbye
  * is overwritten by the next cycle's flag, never the other way round; a
@@ -65,6 +67,7 @@ export class HeartbeatWriter {
   #writingHeartbeats: ReadonlySet<string> = new Set();
   readonly #flags: InactiveFlags;
   readonly #specs = new PendingSpecs();
+  readonly #hardware = new PendingHardware();
   readonly #writes: WriteOutcomes;
   /**
    * Whether a flag may be written express now: from the moment the running
@@ -95,8 +98,8 @@ export class HeartbeatWriter {
   }
 
   /** Counts of what waits for the next flush (for the log at stop()). */
-  get pending(): { heartbeats: number; inactive: number; specs: number } {
-    return { heartbeats: this.#heartbeats.size, inactive: this.#flags.size, specs: this.#specs.size };
+  get pending(): { heartbeats: number; inactive: number; specs: number; hardware: number } {
+    return { heartbeats: this.#heartbeats.size, inactive: this.#flags.size, specs: this.#specs.size, hardware: this.#hardware.size };
   }
 
   /** A hello: the worker is active again; it cancels a pending inactive flag. */
@@ -152,10 +155,16 @@ export class HeartbeatWriter {
     this.#specs.queue(workerId, specs);
   }
 
+  /** A changed inventory (the caller compared digests): written at the next flush, only where the document's differs. */
+  queueHardware(entry: WorkerHardwareEntry): void {
+    this.#hardware.queue(entry);
+  }
+
   /** The worker was unregistered: nothing more to write for it. */
   forget(workerId: string): void {
     this.#heartbeats.delete(workerId);
     this.#specs.forget(workerId);
+    this.#hardware.forget(workerId);
     this.#flags.forget(workerId);
   }
 
@@ -269,6 +278,10 @@ export class HeartbeatWriter {
       this.#writes.write('specs', () => this.options.registry.updateSpecs(entries, now)),
     );
     if (!specsWritten) return false;
+    const hardwareWritten = await this.#hardware.writeSome(MAX_HARDWARE_ENTRIES_PER_FLUSH, (entries) =>
+      this.#writes.write('hardware', () => this.options.registry.updateHardware(entries, now)),
+    );
+    if (!hardwareWritten) return false;
     if (this.options.afterFlush !== undefined) {
       try {
         await this.options.afterFlush(beatsAtMs);
