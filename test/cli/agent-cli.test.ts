@@ -73,7 +73,7 @@ describe('cluster-agent probe --json (spawned)', () => {
     const result = await agent(['probe', '--json']);
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout) as Record<string, unknown>;
-    expect(Object.keys(report)).toEqual(['specs', 'cpu', 'memory', 'storage', 'gpu', 'warnings', 'duration_ms']);
+    expect(Object.keys(report)).toEqual(['specs', 'cpu', 'memory', 'storage', 'gpu', 'host', 'warnings', 'duration_ms']);
     const keys: string[] = [];
     const walk = (value: unknown): void => {
       if (Array.isArray(value)) value.forEach(walk);
