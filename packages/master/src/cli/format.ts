@@ -1,5 +1,5 @@
 import type { Worker } from '../registry/worker.js';
-import { gpuSummary, hardwareDetails, hardwareToJson } from './hardware-format.js';
+import { gpuSummary, hardwareDetails } from './hardware-format.js';
 
 /** "4s ago", "3m ago", "2h ago", "5d ago"; "never" for 0 (the contract's "not yet seen"). */
 export function relativeTime(unixSeconds: number, nowUnixSeconds: number): string {

@@ -1,6 +1,7 @@
 import type { Collection, Db, Document } from 'mongodb';
 import type { AdmissionVersion } from './admission-version.js';
 import type { EnsureReport } from './collections.js';
+import type { WorkerHardwareEntry } from './hardware-document.js';
 import type {
   AdmissionEntry,
   Worker,

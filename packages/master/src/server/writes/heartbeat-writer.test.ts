@@ -418,7 +418,7 @@ describe('HeartbeatWriter.flagCounted (the hand-over flag)', () => {
     writer.heartbeat('w2');
     expect(await writer.flagCounted(['w1', 'w2'])).toBe(1);
     expect(registry.calls.filter((c) => c.op === 'markInactive')).toEqual([{ op: 'markInactive', ids: ['w1', 'w2'], lastWritten: {} }]);
-    expect(writer.pending).toEqual({ heartbeats: 0, inactive: 0, specs: 0 });
+    expect(writer.pending).toEqual({ heartbeats: 0, inactive: 0, specs: 0, hardware: 0 });
   });
 
   test('a database that does not answer within finalFlushTimeoutMs: undefined, and the flags wait for the final flush', async () => {
