@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import { CloseCode, DEFAULTS } from '@cluster/protocol';
 import { Registry as MetricsRegistry } from 'prom-client';
 import { WebSocketServer } from 'ws';
+import { registerFleetGauges } from '../metrics/fleet-gauges.js';
 import { createMasterMetrics } from '../metrics/metrics.js';
 import { createAdmissionVersion } from '../registry/admission-version.js';
 import { createCredentialStore } from '../registry/credential-store.js';
@@ -154,6 +155,8 @@ export function wireEndpoint(
     },
   });
   const admin = adminRoutesFor(deps.db, parts);
+  // The registry-wide gauges read the page's feed at scrape time (a master without a database has neither).
+  if (admin !== undefined) registerFleetGauges(parts.metricsRegistry, admin.feed);
   const server = createMasterHttpServer({
     tls: options.tls,
     agentPath: DEFAULTS.agentPath,
