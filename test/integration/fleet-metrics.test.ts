@@ -50,6 +50,11 @@ describe('the registry on /metrics', () => {
     expect(s.value(READ_AGE)).toBeLessThan(2);
   });
 
+  test('cluster_master_ready is 1 while /readyz answers 200', async () => {
+    expect((await fetch(`${m.http}/readyz`)).status).toBe(200);
+    expect((await Scrape.of(m.http)).value('cluster_master_ready')).toBe(1);
+  });
+
   test('a worker admitted here is counted active on a later scrape (reads reused for 5 s, then refreshed)', async () => {
     const before = await Scrape.of(m.http);
     const agent = await RawAgent.admitted(m.url, { workerId: 'comes', token: tokens.comes ?? '' });

@@ -5,6 +5,7 @@ import { Registry as MetricsRegistry } from 'prom-client';
 import { WebSocketServer } from 'ws';
 import { registerFleetGauges } from '../metrics/fleet-gauges.js';
 import { createMasterMetrics } from '../metrics/metrics.js';
+import { registerReadyGauge } from '../metrics/ready-gauge.js';
 import { createAdmissionVersion } from '../registry/admission-version.js';
 import { createCredentialStore } from '../registry/credential-store.js';
 import { tokensMatch } from '../registry/token.js';
@@ -157,6 +158,7 @@ export function wireEndpoint(
   const admin = adminRoutesFor(deps.db, parts);
   // The registry-wide gauges read the page's feed at scrape time (a master without a database has neither).
   if (admin !== undefined) registerFleetGauges(parts.metricsRegistry, admin.feed);
+  registerReadyGauge(parts.metricsRegistry, notReadyReason);
   const server = createMasterHttpServer({
     tls: options.tls,
     agentPath: DEFAULTS.agentPath,
