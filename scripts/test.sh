@@ -14,6 +14,8 @@ bash scripts/release/ensure-packaging-tools.sh
 bash scripts/devdb.sh build
 # The web page's tests drive Debian's headless chromium (installed here when missing).
 bash scripts/ensure-chromium.sh >/dev/null
+# promtool for the checks of monitoring/ (taken out of Debian's prometheus package into .cache when missing).
+bash scripts/ensure-promtool.sh >/dev/null
 
 echo "== lint"
 pnpm lint

@@ -99,6 +99,7 @@ test('no sweep while heartbeats cannot be written, and none for one timeout afte
 
   registry.failing = true;
   await until('outage seen', clock, () => master?.notReadyReason() === 'database unreachable', beat);
+  expect(await master?.metricsRegistry.getSingleMetricAsString('cluster_master_ready')).toMatch(/^cluster_master_ready 0$/m);
   const sweepsAtFailure = registry.count('sweepStale');
   const heartbeatAttempts = registry.count('recordHeartbeats');
   await run(clock, 1_000, beat); // 2.5 timeouts of outage
@@ -108,6 +109,7 @@ test('no sweep while heartbeats cannot be written, and none for one timeout afte
   registry.failing = false;
   const recoveredAt = clock.monoMs;
   await until('ready', clock, () => master?.notReadyReason() === null, beat);
+  expect(await master?.metricsRegistry.getSingleMetricAsString('cluster_master_ready')).toMatch(/^cluster_master_ready 1$/m);
   const sweepsAtRecovery = registry.count('sweepStale');
   await until('sweeping again', clock, () => registry.count('sweepStale') > sweepsAtRecovery, beat);
   expect(clock.monoMs - recoveredAt).toBeGreaterThanOrEqual(400);

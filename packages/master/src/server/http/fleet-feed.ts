@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { workerToJson } from '../../registry/worker-json.js';
 import type { Worker } from '../../registry/worker.js';
 import { every, unixSeconds, type Clock } from '../clock.js';
+import { fleetState, type FleetState } from './fleet-state.js';
 
 /** What this master knows without asking the database: the workers connected to it now. */
 export interface LocalFleet {
@@ -44,6 +45,8 @@ export class FleetFeed {
   #inFlight: Promise<void> | undefined;
   #last: FleetSnapshot | undefined;
   #lastKey = '';
+  /** The counts of the last successful read, and when (monotonic ms) it was: what /metrics reports. */
+  #state: { state: FleetState; readAtMonotonic: number } | undefined;
   #held = new Set<string>();
   readonly #dropped = new Map<string, number>();
   /** Database reads so far (what the cost test counts). */
@@ -83,6 +86,29 @@ export class FleetFeed {
     return this.#inFlight;
   }
 
+  /**
+   * The registry's counts for a scrape: those of the last read when it is no
+   * older than `maxAgeMs` (a page open, or another scrape just now), else a
+   * fresh read, waited for at most `waitMs` (a slow or absent database must not
+   * make /metrics time out; the last counts are reported then, with their age).
+   * Undefined until a read succeeded.
+   */
+  async stateForScrape(maxAgeMs: number, waitMs: number): Promise<{ state: FleetState; ageMs: number } | undefined> {
+    const { clock } = this.deps;
+    const fresh = (): boolean => this.#state !== undefined && clock.monotonic() - this.#state.readAtMonotonic <= maxAgeMs;
+    if (!fresh()) {
+      let timer: ReturnType<Clock['setTimeout']> | undefined;
+      const waited = new Promise<void>((resolve) => {
+        timer = clock.setTimeout(resolve, waitMs);
+        timer.unref();
+      });
+      await Promise.race([this.refresh(), waited]);
+      clock.clearTimeout(timer);
+    }
+    if (this.#state === undefined) return undefined;
+    return { state: this.#state.state, ageMs: clock.monotonic() - this.#state.readAtMonotonic };
+  }
+
   async #read(): Promise<void> {
     this.reads += 1;
     let workers: Worker[];
@@ -92,7 +118,9 @@ export class FleetFeed {
       this.deps.logger.warn({ error: error instanceof Error ? error.message : String(error) }, 'fleet view not refreshed: database unavailable');
       return;
     }
-    const snapshot: FleetSnapshot = { at: this.deps.clock.now(), workers: this.#overlay(workers).map(workerToJson) };
+    const overlaid = this.#overlay(workers);
+    this.#state = { state: fleetState(overlaid, this.deps.clock.now()), readAtMonotonic: this.deps.clock.monotonic() };
+    const snapshot: FleetSnapshot = { at: this.deps.clock.now(), workers: overlaid.map(workerToJson) };
     const key = JSON.stringify(snapshot.workers);
     if (key === this.#lastKey) return;
     this.#lastKey = key;
