@@ -343,7 +343,7 @@ describe('session with a real WebSocket server', () => {
       [401, 'invalid token', /^the master does not accept this token for worker gpu-01: put the worker's current token in the agent configuration and restart the agent \(if nobody has it, `cluster-master worker token gpu-01` on the master issues another\)$/],
       [403, 'source address does not match worker_ip', /^worker gpu-01 connects from an address other than its registered worker_ip \(this side of the connection: 127\.0\.0\.1\): run `cluster-master worker update gpu-01 --ip 127\.0\.0\.1` on the master/],
       [404, 'unknown worker', /^worker id gpu-01 is not registered on this master: run `cluster-master worker register gpu-01 127\.0\.0\.1`/],
-      [401, 'unknown worker or invalid token', /^the master does not know worker gpu-01 or does not accept this token .*: if gpu-01 is not registered, run `cluster-master worker register gpu-01 127\.0\.0\.1`.*; if it is, run `cluster-master worker token gpu-01` on the master/],
+      [401, 'unknown worker or invalid token', /^the master does not know worker gpu-01 or does not accept this token .*: if gpu-01 is not registered, run `cluster-master worker register gpu-01 127\.0\.0\.1`.*; if it is, put the worker's current token in .*`cluster-master worker token gpu-01` on the master issues another/],
     ] as const)('a %i refusal is an error that says what to do, retried about once a minute', async (status, body, advice) => {
       await using master = await startFakeMaster();
       master.refuse = { status, reason: body };
