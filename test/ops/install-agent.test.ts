@@ -163,7 +163,7 @@ describe('scripts/install-agent.sh', () => {
       ...(machine === 'aarch64' ? [] : [[otherNode, ['--root', root]] as [string, string[]]]),
     ];
     for (const [artifact, extra] of cases) {
-      const failure = await run('bash', [script, '--from', artifact, '--master-url', 'ws://m:1/agent', '--token', token, ...extra]).then(
+      const failure = await run('bash', [script, '--from', artifact, '--master-url', 'ws://m:1/agent', ...(await tokenArgs(token)), ...extra]).then(
         () => undefined,
         (e: unknown) => e as { code: number; stderr: string },
       );
@@ -172,7 +172,7 @@ describe('scripts/install-agent.sh', () => {
     }
     await expect(lstat(root)).rejects.toThrow();
     // The artifact of this machine's architecture passes the same check.
-    const { stdout } = await install(await bareRoot('same-arch'), '--worker-id', 'w1', '--token', token, '--dry-run');
+    const { stdout } = await install(await bareRoot('same-arch'), '--worker-id', 'w1', ...(await tokenArgs(token)), '--dry-run');
     expect(stdout.trim().split('\n').at(-1)).toMatch(/would be installed/);
   });
 
