@@ -104,7 +104,7 @@ describe('cluster-agent against a real cluster-master', () => {
     const a = agent('agent', ['--master-url', `ws://127.0.0.1:${m.port}/agent`, '--worker-id', 'adv-nobody'], 'tok_0123456789abcdefghij');
     const refused = (await a.waitForRecord('refused', event('refused'), { timeoutMs: 15_000 })).rec;
     expect(refused.status).toBe(401);
-    expect(String(refused.advice)).toMatch(/^the master does not know worker adv-nobody or does not accept this token .*: if adv-nobody is not registered, run `cluster-master worker register adv-nobody 127\.0\.0\.1`.*; if it is, run `cluster-master worker token adv-nobody`/);
+    expect(String(refused.advice)).toMatch(/^the master does not know worker adv-nobody or does not accept this token .*: if adv-nobody is not registered, run `cluster-master worker register adv-nobody 127\.0\.0\.1`.*; if it is, put the worker's current token in .*`cluster-master worker token adv-nobody` on the master issues another/);
     expect(String(refused.msg)).toBe('the master refused this agent (HTTP 401: unknown worker or invalid token)');
   });
 
