@@ -70,7 +70,7 @@ test('the real agent reconnects to a master started on the port during the hand-
   }
   expect(seen.length).toBeGreaterThan(10);
   expect(seen.filter((a) => a !== true)).toEqual([]);
-  // The line and the metric count what the flag changed: nothing, the worker moved (issue 26, item 9).
+  // The line and the metric count what the flag changed: nothing, the worker moved.
   expect(first.logs.filter((l) => l.msg === 'workers flagged inactive')).toMatchObject([{ cause: 'handover', count: 0, queued: 1 }]);
   expect((await first.master.metrics.workersFlaggedInactive.get()).values.filter((v) => v.labels.cause === 'handover' && v.value > 0)).toEqual([]);
   // A clean stop of the agent: inactive within a second.

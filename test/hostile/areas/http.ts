@@ -18,7 +18,7 @@ const RSS_GROWTH_BOUND = 96 * MiB;
 const ROUTES = ['/login', '/logout', '/api/workers', '/api/events', '/api/sd', '/', '/healthz', '/metrics', '/agent', '/nope'];
 
 /**
- * The master's HTTP side under attack (issue 25): bodies of every size and
+ * The master's HTTP side under attack: bodies of every size and
  * pace on every route, event streams that never read, outlive their token or
  * their session, or come past the cap, and floods of refused upgrades and
  * guessed admin tokens with the database commands they cost counted. Its own

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { CloseCode, PROTOCOL_VERSION } from '@cluster/protocol';
+import { CloseCode, DEFAULTS, PROTOCOL_VERSION } from '@cluster/protocol';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { waitFor, type LogLine } from '../../integration/helpers/harness.js';
 import { RawAgent, SPECS } from '../../integration/helpers/raw-agent.js';
@@ -59,7 +59,9 @@ export function sessionArea(getWorld: () => World): void {
       { name: 'hello for another worker than the upgrade named', afterHello: false, frames: () => [{ data: hello('w1') }], codes: [CloseCode.badMessage] },
       { name: 'hello with total_cpu "8"', afterHello: false, frames: () => [{ data: hello(atk, { specs: { ...SPECS, total_cpu: '8' } }) }], codes: [CloseCode.badMessage] },
       { name: 'hello without specs', afterHello: false, frames: () => [{ data: JSON.stringify({ type: 'hello', protocol_version: PROTOCOL_VERSION, worker_id: atk, agent_version: 'x' }) }], codes: [CloseCode.badMessage] },
-      { name: 'hello with protocol_version 2', afterHello: false, frames: () => [{ data: hello(atk, { protocol_version: 2 }) }], codes: [CloseCode.badMessage, CloseCode.unsupportedVersion] },
+      { name: `hello with protocol_version ${PROTOCOL_VERSION + 1}`, afterHello: false, frames: () => [{ data: hello(atk, { protocol_version: PROTOCOL_VERSION + 1 }) }], codes: [CloseCode.badMessage, CloseCode.unsupportedVersion] },
+      // Admitted at the upgrade as the newest version; a hello naming an older one is not that session's.
+      { name: `hello with protocol_version ${PROTOCOL_VERSION - 1} in a version-${PROTOCOL_VERSION} session`, afterHello: false, frames: () => [{ data: hello(atk, { protocol_version: PROTOCOL_VERSION - 1 }) }], codes: [CloseCode.badMessage, CloseCode.unsupportedVersion] },
       { name: 'hello with a 1 KB agent_version', afterHello: false, frames: () => [{ data: hello(atk, { agent_version: 'v'.repeat(1024) }) }], codes: [CloseCode.badMessage] },
       { name: 'invalid JSON', afterHello: true, frames: () => [{ data: 'nope' }], codes: [CloseCode.badMessage] },
       { name: 'empty text frame', afterHello: true, frames: () => [{ data: '' }], codes: [CloseCode.badMessage] },
@@ -83,7 +85,7 @@ export function sessionArea(getWorld: () => World): void {
       { name: 'specs missing total_storage', afterHello: true, frames: () => [{ data: JSON.stringify({ type: 'specs', specs: { total_cpu: 1, total_memory: 1, total_gpu: 0 } }) }], codes: [CloseCode.badMessage] },
       { name: 'a second hello, same specs', afterHello: true, frames: () => [{ data: hello(atk) }], codes: [CloseCode.badMessage], reason: /second hello/ },
       { name: 'a second hello with other specs', afterHello: true, frames: () => [{ data: hello(atk, { specs: { ...SPECS, total_cpu: 4096 } }) }], codes: [CloseCode.badMessage], reason: /second hello/ },
-      { name: 'a frame of 5 KB (limit 4 KiB)', afterHello: true, frames: () => [{ data: `{"type":"heartbeat","seq":1,"p":"${'x'.repeat(5_000)}"}` }], codes: [1009, CloseCode.messageTooBig] },
+      { name: `a frame over the ${DEFAULTS.maxMessageBytes / 1024} KiB limit`, afterHello: true, frames: () => [{ data: `{"type":"heartbeat","seq":1,"p":"${'x'.repeat(DEFAULTS.maxMessageBytes + 1_000)}"}` }], codes: [1009, CloseCode.messageTooBig] },
       { name: 'a frame of 1 MiB', afterHello: true, frames: () => [{ data: Buffer.alloc(1 << 20, 0x20) }], codes: [1009, CloseCode.messageTooBig] },
       { name: 'a binary frame of 64 KiB', afterHello: true, frames: () => [{ data: Buffer.alloc(1 << 16), binary: true }], codes: [1009, CloseCode.messageTooBig] },
     ];
