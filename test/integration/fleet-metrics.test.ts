@@ -30,7 +30,7 @@ beforeAll(async () => {
   await h.registry.updateHeartbeat('gone', now - 3_600);
   await h.registry.markInactive(['gone'], new Date());
   await h.db.collection(COLLECTIONS.workers).updateOne({ worker_id: 'gone' }, { $set: { registered_at: new Date(Date.now() - 86_400_000) } });
-  m = await h.startMaster({ heartbeatTimeoutMs: 600_000, heartbeatIntervalMs: 200 });
+  m = await h.startMaster({ heartbeatTimeoutMs: 600_000, heartbeatIntervalMs: 200, fleetGaugeMaxAgeMs: 5_000 });
 });
 afterAll(async () => {
   await h.close();

@@ -13,7 +13,7 @@ export interface FleetGaugeOptions {
   waitMs: number;
 }
 
-export const FLEET_GAUGE_DEFAULTS: FleetGaugeOptions = { maxAgeMs: 5_000, waitMs: 2_000 };
+export const FLEET_GAUGE_DEFAULTS: FleetGaugeOptions = { maxAgeMs: 60_000, waitMs: 2_000 };
 
 /**
  * The registry's own state, the same from every master (they read one

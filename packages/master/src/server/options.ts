@@ -78,6 +78,14 @@ export interface ServerOptions {
    * (no worker changed) as idle; most close after 60 s.
    */
   eventsKeepaliveMs: number;
+  /**
+   * The registry-wide gauges on /metrics reuse a read of the registry this
+   * recent (a page's, or an earlier scrape's) instead of reading it again. A
+   * read is the whole collection: at 10,000 workers one every 5 s slowed the
+   * benchmark's heartbeat writes and its restart storm (it scrapes every
+   * 500 ms), so at most one a minute; alerts on these gauges wait minutes anyway.
+   */
+  fleetGaugeMaxAgeMs: number;
   /** Open /api/events streams at most, all admin tokens together (past it: 503), and per admin token (past it: 429). */
   maxEventStreams: number;
   maxEventStreamsPerToken: number;
@@ -155,6 +163,7 @@ export const SERVER_DEFAULTS: ServerOptions = {
   maxMessageBytes: DEFAULTS.maxMessageBytes,
   maxBufferedBytes: 64 * 1024,
   eventsKeepaliveMs: 15_000,
+  fleetGaugeMaxAgeMs: 60_000,
   maxEventStreams: 100,
   maxEventStreamsPerToken: 10,
   failedAuthWindowMs: 10_000,

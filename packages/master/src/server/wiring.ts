@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { CloseCode, DEFAULTS } from '@cluster/protocol';
 import { Registry as MetricsRegistry } from 'prom-client';
 import { WebSocketServer } from 'ws';
-import { registerFleetGauges } from '../metrics/fleet-gauges.js';
+import { FLEET_GAUGE_DEFAULTS, registerFleetGauges } from '../metrics/fleet-gauges.js';
 import { createMasterMetrics } from '../metrics/metrics.js';
 import { registerReadyGauge } from '../metrics/ready-gauge.js';
 import { createAdmissionVersion } from '../registry/admission-version.js';
@@ -157,7 +157,7 @@ export function wireEndpoint(
   });
   const admin = adminRoutesFor(deps.db, parts);
   // The registry-wide gauges read the page's feed at scrape time (a master without a database has neither).
-  if (admin !== undefined) registerFleetGauges(parts.metricsRegistry, admin.feed);
+  if (admin !== undefined) registerFleetGauges(parts.metricsRegistry, admin.feed, { ...FLEET_GAUGE_DEFAULTS, maxAgeMs: options.fleetGaugeMaxAgeMs });
   registerReadyGauge(parts.metricsRegistry, notReadyReason);
   const server = createMasterHttpServer({
     tls: options.tls,
