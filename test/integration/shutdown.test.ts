@@ -79,3 +79,57 @@ test('the real agent reconnects to a master started on the port during the hand-
   await waitFor('inactive', async () => (await h.worker('ra'))?.is_active === false, { timeoutMs: 1_000, intervalMs: 10 });
   expect(performance.now() - stoppedAt).toBeLessThan(1_000);
 });
+
+test('close({ plannedRestart }): agents closed 4503 "restarting", no hand-over grace, nobody flagged', async () => {
+  const tokens = await Promise.all(['p1', 'p2'].map((id) => h.register(id)));
+  const graceMs = 3_000;
+  const m = await h.startMaster({ handoverGraceMs: graceMs });
+  const agents = await Promise.all(['p1', 'p2'].map((id, i) => RawAgent.admitted(m.url, { workerId: id, token: tokens[i] ?? '' })));
+  for (const a of agents) await a.heartbeat();
+  await waitFor('both active', async () => (await Promise.all(['p1', 'p2'].map((id) => h.worker(id)))).every((w) => w?.is_active === true));
+
+  const started = performance.now();
+  const closing = m.master.close({ plannedRestart: true });
+  // The first call decides: a second close() (the harness's) is the same shutdown.
+  expect(m.master.close()).toBe(closing);
+  for (const a of agents) expect(await a.closed).toEqual({ code: CloseCode.shuttingDown, reason: 'restarting' });
+  await closing;
+  expect(performance.now() - started).toBeLessThan(graceMs);
+  for (const id of ['p1', 'p2']) expect((await h.worker(id))?.is_active, id).toBe(true);
+  expect(m.logs.filter((l) => l.msg === 'workers flagged inactive')).toEqual([]);
+  expect(m.logs.filter((l) => l.msg === 'planned restart: workers left active for the next master')).toMatchObject([{ count: 2 }]);
+  expect(m.logs.at(-1)?.msg).toBe('closed');
+});
+
+test('a planned restart: the real agent is never inactive across it; a worker whose agent does not come back is flagged by the next master\'s sweep', async () => {
+  const [tokenRa, tokenGone] = await Promise.all([h.register('ra'), h.register('gone')]);
+  const first = await h.startMaster({ handoverGraceMs: 60_000 });
+  const agent = realAgent(first.url, 'ra', tokenRa);
+  await agent.start();
+  // 'gone' is an agent that will not come back after the restart (its machine went down meanwhile).
+  const gone = await RawAgent.admitted(first.url, { workerId: 'gone', token: tokenGone });
+  await gone.heartbeat();
+  await waitFor('both active', async () => (await h.worker('ra'))?.is_active === true && (await h.worker('gone'))?.is_active === true);
+
+  const seen: (boolean | undefined)[] = [];
+  let polling = true;
+  const poll = (async () => {
+    while (polling) {
+      seen.push((await h.worker('ra'))?.is_active);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  await first.master.close({ plannedRestart: true });
+  await gone.closed;
+  const second = await h.startMaster({}, { port: first.port });
+  await waitFor('admitted by the next master', () => second.logs.some((l) => l.msg === 'admitted' && l.worker_id === 'ra'), { timeoutMs: 5_000 });
+  // The next master's sweep takes over: 'gone' is flagged once its heartbeat is older than the timeout (1 s here).
+  await waitFor('the silent worker flagged by the sweep', async () => (await h.worker('gone'))?.is_active === false, { timeoutMs: 5_000 });
+  polling = false;
+  await poll;
+  expect(seen.length).toBeGreaterThan(20);
+  expect(seen.filter((a) => a !== true)).toEqual([]);
+  expect(second.logs.filter((l) => l.msg === 'workers flagged inactive')).toMatchObject([{ cause: 'sweep', count: 1 }]);
+  expect((await h.worker('ra'))?.is_active).toBe(true);
+  await agent.close();
+});

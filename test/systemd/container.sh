@@ -76,6 +76,12 @@ UNIT
     pivot_root . run/old-root
     umount -l /run/old-root
     rmdir /run/old-root
+    # Shared propagation inside, as systemd makes it on a host (in a container it leaves that to
+    # the container manager): each unit gets its credentials mounted in a mount namespace of its
+    # own, then moved to /run/credentials/UNIT; with private mounts that move never reaches the
+    # namespace of PID 1, and a DynamicUser= service finds the bare root-only directory instead.
+    # The peer groups are new ones, of this namespace alone: nothing propagates to the machine.
+    mount --make-rshared /
     exec env -i container=cluster-test PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot . /lib/systemd/systemd --system --unit=cluster-test.target --log-target=kmsg --log-level=warning
   ' </dev/null >"$dir/boot.log" 2>&1 &
   local unshare_pid=$!

@@ -24,7 +24,7 @@ let machine: Machine | undefined;
 let database: TestDatabase;
 let version: string;
 let port: number;
-const debs = { agent: '', agentNext: '', master: '', executable: '' };
+const debs = { agent: '', agentNext: '', master: '', masterNext: '', executable: '' };
 /** install-agent.sh and the unit it installs, copied where the machine sees them. */
 let scriptCopy: string;
 const sentinel = { path: '', text: randomBytes(8).toString('hex') };
@@ -74,12 +74,19 @@ beforeAll(async () => {
   scriptCopy = join(work, 'checkout/scripts/install-agent.sh');
   await copyFile(join(repo, 'scripts/install-agent.sh'), scriptCopy);
   await copyFile(join(repo, 'systemd/cluster-agent.service'), join(work, 'checkout/systemd/cluster-agent.service'));
-  // A newer version of the same executable, for the upgrade.
-  const { stdout } = await run('nice', ['-n', '19', 'bash', join(repo, 'scripts/release/deb.sh'), 'cluster-agent', `${version}+next1`, join(out, `cluster-agent-${version}-linux-x64`), join(work, 'next')], {
-    cwd: repo,
-    env: { ...process.env, DEB_COMPRESSION: 'none', SOURCE_DATE_EPOCH: '0' },
-  });
-  debs.agentNext = stdout.trim();
+  // A newer version of the same executables, for the upgrades (the master's taken from its package).
+  const masterTree = join(work, 'master-tree');
+  await run('dpkg-deb', ['-x', debs.master, masterTree]);
+  const next = (name: string, executable: string) =>
+    run('nice', ['-n', '19', 'bash', join(repo, 'scripts/release/deb.sh'), name, `${version}+next1`, executable, join(work, 'next')], {
+      cwd: repo,
+      env: { ...process.env, DEB_COMPRESSION: 'none', SOURCE_DATE_EPOCH: '0' },
+    }).then((r) => r.stdout.trim());
+  [debs.agentNext, debs.masterNext] = await Promise.all([
+    next('cluster-agent', join(out, `cluster-agent-${version}-linux-x64`)),
+    next('cluster-master', join(masterTree, 'usr/lib/cluster-master/cluster-master')),
+  ]);
+  await rm(masterTree, { recursive: true, force: true });
   port = await freePort();
   machine = await Machine.boot(work);
 }, 900_000);
@@ -159,13 +166,14 @@ describe('the packages under a real systemd', () => {
     expect((await vm().ok('stat -c %a /etc/cluster-agent/agent.env')).trim()).toBe('600');
 
     const token = (JSON.parse(await readFile(join(vm().dir, 'token.json'), 'utf8')) as { token: string }).token;
-    // The token in agent.env (root, 0600, read by systemd as root). The root-only /etc/cluster-agent/token handed
-    // over by LoadCredential= is not tried here: this container gives no DynamicUser service its credentials
-    // directory (Permission denied, with or without PrivateUsers=), see the unit's comment.
+    // The token in /etc/cluster-agent/token, root-only (0600), AGENT_TOKEN left empty: the unit hands it to its
+    // dynamic user through LoadCredential= ($CREDENTIALS_DIRECTORY/token).
+    await vm().ok(`(umask 077 && printf '%s\\n' '${token}' >/etc/cluster-agent/token)`);
+    expect((await vm().ok('stat -c "%a %U:%G" /etc/cluster-agent/token')).trim()).toBe('600 root:root');
     await vm().ok(
-      `sed -i -e 's|^AGENT_MASTER_URL=.*|AGENT_MASTER_URL=ws://127.0.0.1:${port}/agent|' -e 's|^AGENT_TOKEN=.*|AGENT_TOKEN=${token}|' ` +
-        `-e 's|^#AGENT_WORKER_ID=.*|AGENT_WORKER_ID=${WORKER}|' /etc/cluster-agent/agent.env`,
+      `sed -i -e 's|^AGENT_MASTER_URL=.*|AGENT_MASTER_URL=ws://127.0.0.1:${port}/agent|' -e 's|^#AGENT_WORKER_ID=.*|AGENT_WORKER_ID=${WORKER}|' /etc/cluster-agent/agent.env`,
     );
+    expect(await vm().ok('grep "^AGENT_TOKEN" /etc/cluster-agent/agent.env')).toBe('AGENT_TOKEN=\n');
     await vm().ok('systemctl enable --now cluster-agent');
     await vm().until('the worker active in the registry', async () => (await workerActive()) === true);
     expect(await status('cluster-agent')).toMatch(/Active: active \(running\)/);
@@ -177,6 +185,22 @@ describe('the packages under a real systemd', () => {
     expect(uid).toBeLessThanOrEqual(65519);
     expect(await vm().prop('cluster-agent', 'DynamicUser')).toBe('yes');
     expect((await vm().ok(`ps -o user= -p ${pid}`)).trim()).toBe('cluster-agent');
+
+    // The agent's own user, in the agent's own mount namespace, cannot read the token file; the credential it
+    // can, and nobody else (mode 0400, owned by that user, on a ramfs of the unit's own).
+    const credentials = '/run/credentials/cluster-agent.service';
+    const asAgent = (command: string) => vm().sh(`nsenter -t ${pid} -m setpriv --reuid=${uid} --regid=${uid} --clear-groups ${command}`);
+    const direct = await asAgent('cat /etc/cluster-agent/token');
+    expect(direct.code).not.toBe(0);
+    expect(direct.stderr).toContain('Permission denied');
+    expect((await asAgent(`cat ${credentials}/token`)).stdout.trim()).toBe(token);
+    expect((await vm().ok(`nsenter -t ${pid} -m stat -c "%a %u" ${credentials}/token`)).trim()).toBe(`400 ${uid}`);
+    expect((await vm().ok(`nsenter -t ${pid} -m findmnt -n -o FSTYPE ${credentials}`)).trim()).toBe('ramfs');
+    expect(await vm().ok(`tr '\\0' '\\n' </proc/${pid}/environ | grep -E '^(CREDENTIALS_DIRECTORY|AGENT_TOKEN)=' | sort`)).toBe(
+      `AGENT_TOKEN=\nCREDENTIALS_DIRECTORY=${credentials}\n`,
+    );
+    // The credentials' mounts stay in the machine: the host's mount table has none of them.
+    expect(await readFile('/proc/self/mountinfo', 'utf8')).not.toContain('/run/credentials/');
   });
 
   it('journalctl -u cluster-agent -o cat: the agent JSON lines', async () => {
@@ -215,6 +239,113 @@ describe('the packages under a real systemd', () => {
     await vm().until('the worker active again', async () => (await workerActive()) === true);
     expect(await active('cluster-agent')).toBe(true);
   });
+
+  /** The worker's is_active every 100 ms while `during` runs; how many readings, and those that were not true (with when). */
+  async function pollActive(during: () => Promise<void>): Promise<{ readings: number; notActive: { atMs: number; value: boolean | undefined }[] }> {
+    const startedAt = performance.now();
+    const notActive: { atMs: number; value: boolean | undefined }[] = [];
+    let readings = 0;
+    let polling = true;
+    const poll = (async () => {
+      for (let next = startedAt; polling; next += 100) {
+        const value = await workerActive();
+        readings += 1;
+        if (value !== true) notActive.push({ atMs: performance.now() - startedAt, value });
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, next + 100 - performance.now())));
+      }
+    })();
+    try {
+      await during();
+    } finally {
+      polling = false;
+      await poll;
+    }
+    return { readings, notActive };
+  }
+
+  const masterLog = async (): Promise<{ msg?: string; worker_id?: string; cause?: string; planned_restart?: boolean; count?: number }[]> =>
+    (await vm().ok('journalctl -u cluster-master -o cat --no-pager _TRANSPORT=stdout'))
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { msg?: string });
+
+  /** Restarts the master with `restart` and waits until the new one has admitted the agent and written a heartbeat for it. */
+  async function masterRestartedAndWorkerBack(restart: () => Promise<void>): Promise<void> {
+    const before = await vm().prop('cluster-master', 'MainPID');
+    const admitted = (await masterLog()).filter((l) => l.msg === 'admitted').length;
+    const restartedAt = new Date();
+    await restart();
+    expect(await vm().prop('cluster-master', 'MainPID')).not.toBe(before);
+    await vm().until('the agent admitted by the new master', async () => (await masterLog()).filter((l) => l.msg === 'admitted').length > admitted);
+    await vm().until('a heartbeat written by the new master', async () => {
+      const doc = await database.db.collection('WORKER_REGISTRY').findOne({ worker_id: WORKER });
+      return doc?.last_heartbeat instanceof Date && doc.last_heartbeat.getTime() >= restartedAt.getTime() + 1_000;
+    });
+  }
+
+  it('a package upgrade of the master and `cluster-master restart` are planned restarts: the worker is never seen inactive', async () => {
+    expect(await workerActive()).toBe(true);
+    const from = (await masterLog()).length;
+    const { readings, notActive } = await pollActive(async () => {
+      await masterRestartedAndWorkerBack(async () => {
+        await vm().ok(`dpkg -i ${vm().inside(debs.masterNext)}`);
+        expect((await vm().ok("dpkg-query -W -f '${Version}' cluster-master")).trim()).toBe(`${version}+next1`);
+        expect((await vm().ok('cluster-master --version')).trim()).toBe(`${version}+next1`);
+      });
+      await masterRestartedAndWorkerBack(async () => {
+        expect(await vm().ok('cluster-master restart')).toBe('cluster-master.service restarted (planned: the workers it served were left active for the new master)\n');
+      });
+    });
+    console.log(`planned restarts of the master (upgrade, cluster-master restart): ${readings} readings of is_active, ${notActive.length} not true`);
+    expect(notActive).toEqual([]);
+    expect(readings).toBeGreaterThan(20);
+    const log = (await masterLog()).slice(from);
+    expect(log.filter((l) => l.msg === 'shutting down').map((l) => l.planned_restart)).toEqual([true, true]);
+    expect(log.filter((l) => l.msg === 'planned restart: workers left active for the next master')).toMatchObject([{ count: 1 }, { count: 1 }]);
+    expect(log.filter((l) => l.msg === 'workers flagged inactive')).toEqual([]);
+    // The marker went with the restart: a later stop is a stop.
+    expect((await vm().sh('test -e /run/cluster-master/planned-restart')).code).not.toBe(0);
+  });
+
+  it('systemctl stop cluster-master: the worker is flagged after the hand-over grace, as a stop; started with TLS, its key by LoadCredential=', async () => {
+    let stopMs = 0;
+    const from = (await masterLog()).length;
+    const { notActive } = await pollActive(async () => {
+      const stopAt = performance.now();
+      await vm().ok('systemctl stop cluster-master', 30_000);
+      stopMs = performance.now() - stopAt;
+      await vm().until('the worker inactive', async () => (await workerActive()) === false, 5_000);
+    });
+    const firstInactiveMs = notActive[0]?.atMs ?? Number.NaN;
+    console.log(`systemctl stop cluster-master: took ${stopMs.toFixed(0)} ms; is_active false first seen after ${firstInactiveMs.toFixed(0)} ms`);
+    // The grace is heartbeat interval + 2 flushes + 2 s (9 s at the defaults): the agent's chance to move first.
+    expect(firstInactiveMs).toBeGreaterThanOrEqual(8_000);
+    expect(firstInactiveMs).toBeLessThan(stopMs + 1_000);
+    const log = (await masterLog()).slice(from);
+    expect(log.filter((l) => l.msg === 'shutting down').map((l) => l.planned_restart)).toEqual([false]);
+    expect(log.filter((l) => l.msg === 'workers flagged inactive')).toMatchObject([{ cause: 'handover', count: 1 }]);
+
+    // While it is stopped: TLS, with the key root-only (0600) in /etc/cluster-master/tls/key.pem, which the unit
+    // hands to the master's dynamic user through LoadCredential= (master.env names the certificate only).
+    const tls = '/etc/cluster-master/tls';
+    await vm().ok(
+      `mkdir -p ${tls} && (umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=127.0.0.1 ` +
+        `-addext subjectAltName=IP:127.0.0.1 -keyout ${tls}/key.pem -out ${tls}/cert.pem 2>/dev/null) && chmod 0644 ${tls}/cert.pem && ` +
+        `echo MASTER_TLS_CERT=${tls}/cert.pem >>/etc/cluster-master/master.env`,
+    );
+    expect((await vm().ok(`stat -c "%a %U" ${tls}/key.pem`)).trim()).toBe('600 root');
+    await vm().ok('systemctl start cluster-master');
+    const https = `curl -s -o /dev/null -w '%{http_code}' --cacert ${tls}/cert.pem https://127.0.0.1:${port}/readyz`;
+    await vm().until('https /readyz 200', async () => (await vm().sh(https)).stdout === '200');
+    const masterPid = await vm().prop('cluster-master', 'MainPID');
+    const masterUid = (await vm().ok(`stat -c %u /proc/${masterPid}`)).trim();
+    const keyAsMaster = await vm().sh(`nsenter -t ${masterPid} -m setpriv --reuid=${masterUid} --regid=${masterUid} --clear-groups cat ${tls}/key.pem`);
+    expect(keyAsMaster.stderr).toContain('Permission denied');
+
+    // Back to plain ws:// for the steps below; the agent comes back at its own pace (the next step restarts it and waits for it).
+    await vm().ok(`sed -i '/^MASTER_TLS_CERT=/d' /etc/cluster-master/master.env && systemctl restart cluster-master`);
+    await vm().until('/readyz 200', async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200);
+  }, 90_000);
 
   it('systemd-analyze security rates the installed units at most 1.4 (agent) and 1.1 (master)', async () => {
     // Without unit names it prints one summary line per loaded unit.

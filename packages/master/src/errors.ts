@@ -24,6 +24,7 @@ export const ErrorCode = {
   portNotPermitted: 'PORT_NOT_PERMITTED',
   addressNotAvailable: 'ADDRESS_NOT_AVAILABLE',
   tokenFile: 'TOKEN_FILE',
+  restartFailed: 'RESTART_FAILED',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -198,4 +199,11 @@ export class TokenFileError extends RegistryError {
   ) {
     super(message);
   }
+}
+
+/** `cluster-master restart` could not mark the restart as planned, or systemctl failed. */
+export class RestartFailedError extends RegistryError {
+  readonly code = ErrorCode.restartFailed;
+  readonly isUsage = false;
+  override name = 'RestartFailedError';
 }

@@ -9,6 +9,7 @@ import { workerTokenCommand } from './commands/worker-token.js';
 import { workerUnregisterCommand } from './commands/worker-unregister.js';
 import { workerUpdateCommand } from './commands/worker-update.js';
 import { serveCommand } from './serve-command.js';
+import { restartCommand } from './commands/restart.js';
 import { checkArgv } from './argv-check.js';
 import { createCommandContext, type CliOptions } from './context.js';
 import { EXIT, errorLine, exitCodeFor, type ExitCode } from './exit-codes.js';
@@ -67,6 +68,7 @@ export async function runCli(options: CliOptions): Promise<ExitCode> {
       "$0 <command>\n\nThe cluster master: runs the agents' endpoint (serve) and administers the workers in cluster_db.WORKER_REGISTRY.",
     )
     .command(serveCommand({ env: options.env, stdout: options.stdout, stdoutIsTTY: options.stdoutIsTTY, signals: options.signals }))
+    .command(restartCommand({ env: options.env, stdout: options.stdout, now: ctx.now }))
     .command('worker', 'Register, list, show, update and unregister workers; issue tokens', (worker) =>
       worker
         .command(workerRegisterCommand(ctx))
@@ -83,7 +85,7 @@ export async function runCli(options: CliOptions): Promise<ExitCode> {
     .command('admin', "Admin credentials for the master's web page and HTTP API", (admin) =>
       admin.command(adminTokenCommand(ctx)).demandCommand(1, 'choose an admin command: token'),
     )
-    .demandCommand(1, 'choose a command: serve, worker, db or admin')
+    .demandCommand(1, 'choose a command: serve, restart, worker, db or admin')
     // `completion` prints a bash script; the .deb installs it (/usr/share/bash-completion/completions).
     .completion('completion', 'Print the bash completion script (source it, or put it in bash-completion\'s directory)')
     .strict()

@@ -7,6 +7,7 @@ import { createMaster, type Master } from '../server/master.js';
 import { InvalidDatabaseSettingsError, listenError } from '../errors.js';
 import { ConfigError, integerHelp, parseServeConfig, type ServeConfig, type ServeFlags } from './serve-config.js';
 import { createMasterLogger } from '../logger.js';
+import { plannedRestartRequested, RESTART_MARKER_ENV, RESTART_MARKER_PATH } from './planned-restart.js';
 
 /** Delivers the first shutdown request (SIGTERM, SIGINT) once. */
 export interface ShutdownSignals {
@@ -29,6 +30,8 @@ export interface ServeIo {
   onListening?: (master: Master, port: number) => void;
   /** Database server selection timeout per operation; default 5 s. */
   serverSelectionTimeoutMS?: number;
+  /** Wall clock, for the planned-restart marker's deadline; default Date.now. */
+  now?: () => number;
 }
 
 interface ServeArgs extends ServeFlags {
@@ -122,6 +125,7 @@ export async function runServe(args: ServeFlags, io: ServeIo): Promise<void> {
   });
   const signals = io.signals ?? processShutdownSignals();
   let stopListening: (() => void) | undefined;
+  let plannedRestart = false;
   const requested = new Promise<string>((resolve) => {
     stopListening = signals.onShutdown(resolve);
   });
@@ -147,9 +151,11 @@ export async function runServe(args: ServeFlags, io: ServeIo): Promise<void> {
     });
     io.onListening?.(master, port);
     const signal = await requested;
-    logger.info({ signal }, 'shutting down');
+    // A stop or a planned restart (package upgrade, `cluster-master restart`): the marker says which.
+    plannedRestart = await plannedRestartRequested(io.env[RESTART_MARKER_ENV] || RESTART_MARKER_PATH, (io.now ?? Date.now)());
+    logger.info({ signal, planned_restart: plannedRestart }, 'shutting down');
   } finally {
-    await master.close();
+    await master.close({ plannedRestart });
     // A second signal during close() must still exit at once; stop listening only after.
     stopListening?.();
   }

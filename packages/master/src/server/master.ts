@@ -13,8 +13,14 @@ import { wireEndpoint, wireParts } from './wiring.js';
 export interface Master {
   /** Listens, then loads the registry in the background (retrying); resolves with the bound port. */
   start(): Promise<{ port: number }>;
-  /** Graceful shutdown; idempotent (every call returns the same promise). */
-  close(): Promise<void>;
+  /**
+   * Graceful shutdown; idempotent (every call returns the same promise, the
+   * first call's options decide). `plannedRestart`: this master comes back
+   * at once (a package upgrade, `cluster-master restart`), so the workers it
+   * served are left active for the next one instead of flagged after the
+   * hand-over grace; see docs/DESIGN.md, "Planned restarts".
+   */
+  close(options?: CloseOptions): Promise<void>;
   /** The bound address, once listening. */
   address(): AddressInfo | undefined;
   readonly metrics: MasterMetrics;
@@ -22,6 +28,10 @@ export interface Master {
   /** Why /readyz says 503, or null when it says 200. */
   notReadyReason(): string | null;
   [Symbol.asyncDispose](): Promise<void>;
+}
+
+export interface CloseOptions {
+  plannedRestart?: boolean;
 }
 
 type State = 'new' | 'starting' | 'running' | 'closing' | 'closed';
@@ -69,8 +79,9 @@ export function createMaster(deps: CreateMasterOptions): Master {
     return started;
   };
 
-  const close = (): Promise<void> => {
+  const close = (closeOptions: CloseOptions = {}): Promise<void> => {
     closing ??= (async () => {
+      const restarting = closeOptions.plannedRestart === true;
       const wasListening = state === 'running' || state === 'starting';
       state = 'closing';
       startup.stop();
@@ -80,9 +91,10 @@ export function createMaster(deps: CreateMasterOptions): Master {
       monitor.stop();
       const released = stopListening(server);
       const served = [...host.sessions.values()].map((s) => s.workerId);
-      await closeSessions(host.open, CloseCode.shuttingDown, 'shutting down', 'shutdown');
+      await closeSessions(host.open, CloseCode.shuttingDown, restarting ? 'restarting' : 'shutting down', 'shutdown');
       server.closeAllConnections();
-      await handOver(served);
+      if (restarting) leaveForNextMaster(served);
+      else await handOver(served);
       await writer.stop();
       await sweeper.withdraw();
       await released;
@@ -111,6 +123,21 @@ export function createMaster(deps: CreateMasterOptions): Master {
     await host.flagHandedOver(workerIds);
   };
 
+  /**
+   * A planned restart: no grace, no flag. The agents reconnect to the next
+   * master (or another one); whichever master sweeps next flags a worker
+   * whose agent does not come back within the heartbeat timeout, as after a
+   * crash. Its last heartbeats are still flushed (writer.stop()), so that
+   * timeout counts from now.
+   */
+  const leaveForNextMaster = (workerIds: string[]): void => {
+    if (workerIds.length === 0) return;
+    logger.info(
+      { count: workerIds.length, heartbeat_timeout_ms: options.heartbeatTimeoutMs, worker_ids: workerIds.slice(0, 100) },
+      'planned restart: workers left active for the next master',
+    );
+  };
+
   return {
     start,
     close,
@@ -121,7 +148,7 @@ export function createMaster(deps: CreateMasterOptions): Master {
     metrics: parts.metrics,
     metricsRegistry: parts.metricsRegistry,
     notReadyReason,
-    [Symbol.asyncDispose]: close,
+    [Symbol.asyncDispose]: () => close(),
   };
 }
 
