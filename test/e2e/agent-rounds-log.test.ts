@@ -7,7 +7,7 @@ import { ProcSet, spawnProc } from './support/processes.js';
 /**
  * What the real cluster-agent's log says while every master it knows is
  * down, at its default level: one line per round of the list, naming what it
- * tried and when it tries again (issue 26, item 8). No database and no master:
+ * tried and when it tries again. No database and no master:
  * the URLs are ports nothing listens on.
  */
 

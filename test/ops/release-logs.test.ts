@@ -43,7 +43,7 @@ function agentArgs(port: number): string[] {
   return ['run', '--master-url', `ws://127.0.0.1:${port}/agent`, '--worker-id', 'tty-01', '--token', 'tok_0123456789abcdefghij', '--reconnect-base-ms', '200'];
 }
 
-describe('the released executables’ logs', () => {
+describe("the released executables: their logs and their packages' documentation", () => {
   it('in a terminal the agent prints readable lines, coloured, not JSON', async () => {
     const command = `exec ${agent} ${agentArgs(await freePort()).join(' ')}`;
     const tty = new Spawned(spawn('script', ['-qfec', command, '/dev/null'], { env: ENV }));
@@ -88,5 +88,17 @@ describe('the released executables’ logs', () => {
     );
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/^cluster-master: error \[USAGE\]: cannot read .*nothing\.log \(ENOENT\): name a file of JSON log lines, or pipe them in/);
+  });
+
+  it("both packages carry the operators' guide and a manual page with every command", async () => {
+    const { dir, version } = await sharedRelease();
+    for (const name of ['cluster-agent', 'cluster-master']) {
+      const deb = join(dir, `${name}_${version}_amd64.deb`);
+      const { stdout: files } = await run('dpkg-deb', ['-c', deb]);
+      expect(files).toContain(`./usr/share/doc/${name}/operators-guide.md`);
+      const { stdout: page } = await run('sh', ['-c', `dpkg-deb --fsys-tarfile ${deb} | tar -xOf - ./usr/share/man/man1/${name}.1.gz | gzip -dc`]);
+      const sections = page.split('\n').filter((line) => line.startsWith('.SS '));
+      expect(sections).toEqual(expect.arrayContaining(name === 'cluster-agent' ? ['.SS "cluster-agent run"', '.SS "cluster-agent pretty"'] : ['.SS "cluster-master admin token"', '.SS "cluster-master worker list"', '.SS "cluster-master pretty"']));
+    }
   });
 });
