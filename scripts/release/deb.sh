@@ -63,6 +63,9 @@ install -m 0644 "$root/systemd/$package.service" "$stage/lib/systemd/system/$pac
 install -m 0600 "$src/$(basename "$ENV_FILE")" "$stage/$ENV_FILE"
 install -m 0644 "$readme" "$doc/README.md"
 install -m 0644 "$root/packaging/common/copyright" "$doc/copyright"
+# The operator's guide: the README's Operations part (scripts/release/operators-guide.sh).
+bash "$root/scripts/release/operators-guide.sh" "$version" >"$doc/operators-guide.md"
+chmod 0644 "$doc/operators-guide.md"
 install -m 0644 "$src/lintian-overrides" "$stage/usr/share/lintian/overrides/$package"
 date=$(date -u -R -d "@$SOURCE_DATE_EPOCH")
 printf '%s (%s) unstable; urgency=medium\n\n  * Release %s.\n\n -- %s  %s\n' \

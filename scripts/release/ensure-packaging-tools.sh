@@ -14,6 +14,7 @@ declare -A needs=(
   [aarch64-linux-gnu-strip]=binutils-aarch64-linux-gnu
   [xz]=xz-utils
   [lintian]=lintian
+  [man]=man-db
   [unshare]=util-linux
   [nsenter]=util-linux
   [pgrep]=procps

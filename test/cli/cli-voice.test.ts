@@ -56,18 +56,18 @@ describe('help (spawned)', () => {
     for (const [name, cli] of [['cluster-agent', agent], ['cluster-master', master]] as const) {
       const commands = section((await cli(['--help'])).stdout, 'Commands:');
       expect(commands.length).toBeGreaterThan(1);
-      for (const line of commands) expect(line, line).toMatch(new RegExp(`^ {2}${name} \\w+ +[A-Z]`));
+      for (const line of commands) expect(line, line).toMatch(new RegExp(`^ {2}${name} \\w+( \\[\\S+\\])? +[A-Z]`));
     }
   });
 });
 
 describe('errors (spawned)', () => {
   it('no command: one line saying which to choose, in the same words', async () => {
-    expect(await agent([])).toMatchObject({ code: 2, stdout: '', stderr: 'cluster-agent: error [USAGE]: choose a command: run or probe (see --help)\n' });
+    expect(await agent([])).toMatchObject({ code: 2, stdout: '', stderr: 'cluster-agent: error [USAGE]: choose a command: run, probe or pretty (see --help)\n' });
     expect(await master([])).toMatchObject({
       code: 2,
       stdout: '',
-      stderr: 'cluster-master: error [USAGE]: choose a command: serve, restart, worker, db or admin (see --help)\n',
+      stderr: 'cluster-master: error [USAGE]: choose a command: serve, restart, worker, db, admin or pretty (see --help)\n',
     });
   });
 

@@ -11,6 +11,7 @@ import { COLLECTIONS } from '../../packages/master/src/registry/collections.js';
 import { toWorker } from '../../packages/master/src/registry/document.js';
 import { openHarness, waitFor, type Harness, type RunningMaster } from './helpers/harness.js';
 import { RawAgent } from './helpers/raw-agent.js';
+import { H100_GPU } from '../../packages/protocol/src/test-support/h100-sample.js';
 
 /**
  * The inventory path end to end: a real agent (its probe behind recorded
@@ -80,18 +81,7 @@ describe('the hardware inventory in WORKER_REGISTRY', () => {
     });
     const hardware = doc.hardware as { gpus: Document[]; host: Document; digest: string; reported_at: unknown };
     expect(hardware.gpus).toHaveLength(8);
-    expect(hardware.gpus[0]).toMatchObject({
-      vendor: 'NVIDIA',
-      model: 'NVIDIA H100 80GB HBM3',
-      memory_mib: 81559,
-      uuid: 'GPU-3f1c7a9e-5b0d-4c11-9a8e-0a1b2c3d4e01',
-      pci_bus_id: '0000:18:00.0',
-      driver_version: '570.124.06',
-      cuda_driver_version: '12.8',
-      compute_capability: '9.0',
-      mig_mode: 'disabled',
-      mig_devices: null,
-    });
+    expect(hardware.gpus[0]).toMatchObject(H100_GPU);
     expect(hardware.host).toMatchObject({ arch: 'x86_64', kernel: '5.15.0-119-generic', agent_version: '0.2.0-test', sockets: null });
     expect(hardware.digest).toMatch(/^[0-9a-f]{64}$/);
     expect(hardware.reported_at).toBeInstanceOf(Date);

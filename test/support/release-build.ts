@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 /** What the release is made of: a change under any of these makes a new build. */
-const SOURCES = ['packages', 'scripts/release', 'packaging', 'systemd', 'package.json', 'pnpm-lock.yaml'];
+const SOURCES = ['packages', 'scripts/release', 'packaging', 'systemd', 'package.json', 'pnpm-lock.yaml', 'README.md'];
 
 export interface ReleaseBuild {
   /** The folder with every artifact of `release.sh --fast` and SHA256SUMS. */

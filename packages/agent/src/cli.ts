@@ -1,3 +1,5 @@
+import { createReadStream } from 'node:fs';
+import { prettyPrint } from '@cluster/logging';
 import { PROTOCOL_VERSION } from '@cluster/protocol';
 import type { DestinationStream, Logger } from 'pino';
 import { createAgent, type Agent, type AgentOptions } from './agent.js';
@@ -26,6 +28,8 @@ export interface CliDeps {
   env: Env;
   stdout: { write(text: string): unknown; isTTY?: boolean };
   stderr: { write(text: string): unknown };
+  /** Standard input, for `pretty`. */
+  stdin?: AsyncIterable<string | Buffer>;
   hostname: () => string;
   readFile: (path: string) => Promise<Buffer>;
   onSignal: (signal: Signal, handler: () => void) => void;
@@ -57,15 +61,35 @@ export async function runCli(deps: CliDeps): Promise<void> {
       deps.exit(EXIT.ok);
       return;
     }
+    case 'pretty':
+      deps.exit(await printPretty(invocation.files, deps));
+      return;
     case 'run':
       await run(invocation.config, deps);
       return;
   }
 }
 
+/** `cluster-agent pretty`: a JSON log (the journal, a saved file) readable, with the executable itself. */
+async function printPretty(files: readonly string[], deps: CliDeps): Promise<number> {
+  const options = { colors: deps.stdout.isTTY === true && deps.env.NO_COLOR === undefined, dates: true };
+  for (const file of files.length === 0 ? ['-'] : files) {
+    const input = file === '-' ? deps.stdin : createReadStream(file);
+    if (input === undefined) continue;
+    try {
+      await prettyPrint(input, deps.stdout, options);
+    } catch (err) {
+      const why = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
+      deps.stderr.write(`${errorLine('USAGE', `cannot read ${file} (${why}): name a file of JSON log lines, or pipe them in`)}\n`);
+      return EXIT.badConfig;
+    }
+  }
+  return EXIT.ok;
+}
+
 async function run(config: RunConfig, deps: CliDeps): Promise<void> {
   const timers = deps.timers ?? realTimers;
-  const settings: LoggerSettings = { level: config.logLevel, pretty: deps.stdout.isTTY === true };
+  const settings: LoggerSettings = { level: config.logLevel, pretty: deps.stdout.isTTY === true, colors: deps.env.NO_COLOR === undefined };
   if (deps.logDestination) settings.destination = deps.logDestination;
   const logger: Logger = createLogger(settings);
   logger.info(

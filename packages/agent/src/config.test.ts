@@ -156,7 +156,7 @@ describe('bad configuration: one clear line', () => {
   });
 
   it('no command at all', async () => {
-    expect(await parseInvocation([], base, deps)).toEqual({ command: 'invalid', code: 'USAGE', message: 'choose a command: run or probe' });
+    expect(await parseInvocation([], base, deps)).toEqual({ command: 'invalid', code: 'USAGE', message: 'choose a command: run, probe or pretty' });
   });
 });
 

@@ -30,6 +30,8 @@ export interface RunConfig {
 export type Invocation =
   | { command: 'run'; config: RunConfig }
   | { command: 'probe'; json: boolean }
+  /** Print JSON log lines (these files, or stdin) readable. */
+  | { command: 'pretty'; files: string[] }
   /** --help or --version: print `output`, exit 0. */
   | { command: 'print'; output: string }
   /** Bad configuration: print `message` (one line) with its `code`, exit 2. */
@@ -86,7 +88,10 @@ export async function parseInvocation(argv: readonly string[], env: Env, deps: C
     .command('probe', 'Print what this machine has and exit', (y) =>
       y.option('json', { type: 'boolean', default: false, describe: 'Print JSON for scripts' }),
     )
-    .demandCommand(1, 'choose a command: run or probe')
+    .command('pretty [file..]', 'Print JSON log lines readable (from the files, or stdin: journalctl -u cluster-agent -o cat | cluster-agent pretty)', (y) =>
+      y.positional('file', { type: 'string', array: true, describe: 'Log files of JSON lines (- or none: stdin)' }),
+    )
+    .demandCommand(1, 'choose a command: run, probe or pretty')
     // `completion` prints a bash script; the .deb installs it (/usr/share/bash-completion/completions).
     .completion('completion', 'Print the bash completion script (source it, or put it in bash-completion\'s directory)')
     .epilogue('Options of each command: cluster-agent run --help, cluster-agent probe --help. Units and reactions: /usr/share/doc/cluster-agent/README.md as installed, packages/agent/README.md in the sources.')
@@ -113,6 +118,7 @@ export async function parseInvocation(argv: readonly string[], env: Env, deps: C
   if (parsed.output !== '') return { command: 'print', output: parsed.output };
   const command = String((parsed.args._ as unknown[])[0]);
   if (command === 'probe') return { command: 'probe', json: parsed.args.json === true };
+  if (command === 'pretty') return { command: 'pretty', files: ((parsed.args.file as unknown[] | undefined) ?? []).map(String) };
 
   try {
     return { command: 'run', config: await runConfig(parsed.args, env, deps) };

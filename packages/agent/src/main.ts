@@ -36,6 +36,7 @@ runCli({
   env: process.env,
   stdout: process.stdout,
   stderr: process.stderr,
+  stdin: process.stdin,
   hostname: () => os.hostname(),
   readFile: (path) => readFile(path),
   onSignal: (signal, handler) => process.on(signal, handler),

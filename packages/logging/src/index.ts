@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { prettyDestination } from './pretty.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -53,30 +54,26 @@ export function createJsonLogger(settings: JsonLoggerSettings): Logger {
 
 export interface DaemonLoggerSettings extends JsonLoggerSettings {
   /**
-   * Readable lines (pino-pretty, to stdout) instead of JSON: pass whether
-   * stdout is a terminal. Ignored when pino-pretty is not installed.
+   * Readable lines (pretty.ts) instead of JSON: pass whether stdout is a
+   * terminal. Written to `destination` when given, else to stdout.
    */
   pretty?: boolean | undefined;
+  /** Colours in the readable lines (default: when `pretty`, unless NO_COLOR is set: the caller passes it). */
+  colors?: boolean | undefined;
 }
 
 /**
  * Both daemons' logger, the same way: readable in a terminal, JSON lines
  * everywhere else (journald, a pipe, a file), where a program reads them.
+ * The readable form is formatted in this process, synchronously (no worker
+ * thread, no module loaded from disk), so the released single executables
+ * print it too.
  */
 export function createDaemonLogger(settings: DaemonLoggerSettings): Logger {
-  const target = settings.pretty === true ? prettyTarget() : undefined;
-  if (target === undefined) return createJsonLogger(settings);
-  const options = baseLoggerOptions(settings.name, settings.level);
-  return pino({ ...options, transport: { target, options: { destination: 1, translateTime: 'SYS:HH:MM:ss.l' } } });
+  if (settings.pretty !== true) return createJsonLogger(settings);
+  const target = settings.destination ?? pino.destination({ fd: 1, sync: true });
+  return createJsonLogger({ ...settings, destination: prettyDestination(target, { colors: settings.colors ?? true }) });
 }
 
-/** pino-pretty is a development dependency (a packaged daemon may lack it): without it the output stays JSON. */
-function prettyTarget(): string | undefined {
-  try {
-    return import.meta.resolve('pino-pretty');
-  } catch {
-    return undefined;
-  }
-}
-
+export { formatLogLine, prettyDestination, prettyPrint, type PrettyOptions } from './pretty.js';
 export type { DestinationStream, Logger } from 'pino';

@@ -8,6 +8,8 @@ export interface MasterLoggerSettings {
   destination?: DestinationStream;
   /** Readable lines on stdout instead (pass whether stdout is a terminal), as the agent's. */
   pretty?: boolean;
+  /** Colours in those lines (not when NO_COLOR is set). */
+  colors?: boolean;
 }
 
 /** The daemon's logger: JSON lines for journald (readable in a terminal), ISO timestamps, secrets redacted. */

@@ -29,6 +29,7 @@ process.exitCode = await runCli({
   env: process.env,
   stdout: (text) => process.stdout.write(text),
   stdoutIsTTY: process.stdout.isTTY === true,
+  stdin: process.stdin,
   stderr: (text) => process.stderr.write(text),
   version: packageVersion(),
   signals: processShutdownSignals(),

@@ -2,20 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { CloseCode } from './close-codes.js';
 import { HARDWARE_LIMITS, type GpuInventory, type Hardware } from './hardware.js';
 import { parseAgentMessage } from './parse.js';
+import { H100_GPU } from './test-support/h100-sample.js';
 
 const specs = { total_cpu: 224, total_memory: 2015.5, total_storage: 30720, total_gpu: 8 };
-const gpu: GpuInventory = {
-  vendor: 'NVIDIA',
-  model: 'NVIDIA H100 80GB HBM3',
-  memory_mib: 81559,
-  uuid: 'GPU-3f1c7a9e-5b0d-4c11-9a8e-0a1b2c3d4e01',
-  pci_bus_id: '0000:18:00.0',
-  driver_version: '570.124.06',
-  cuda_driver_version: '12.8',
-  compute_capability: '9.0',
-  mig_mode: 'disabled',
-  mig_devices: null,
-};
+const gpu: GpuInventory = H100_GPU;
 const hardware: Hardware = {
   gpus: Array.from({ length: 8 }, () => gpu),
   host: { cpu_model: 'Intel(R) Xeon(R) Platinum 8480+', arch: 'x86_64', sockets: 2, physical_cores: 112, threads: 224, os_name: 'Ubuntu', os_version: '22.04', kernel: '5.15.0-119-generic', agent_version: '0.2.0' },

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
-import { CloseCode, DEFAULTS, PROTOCOL_VERSION } from '@cluster/protocol';
+import { CloseCode, DEFAULTS, HARDWARE_LIMITS, PROTOCOL_VERSION } from '@cluster/protocol';
+import { H100_GPU } from '../../../packages/protocol/src/test-support/h100-sample.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { waitFor, type LogLine } from '../../integration/helpers/harness.js';
 import { RawAgent, SPECS } from '../../integration/helpers/raw-agent.js';
@@ -11,6 +12,22 @@ const AREA = 'after admission';
 
 const hello = (workerId: string, extra: Record<string, unknown> = {}): string =>
   JSON.stringify({ type: 'hello', protocol_version: PROTOCOL_VERSION, worker_id: workerId, agent_version: 'hostile', specs: SPECS, ...extra });
+/** An inventory the protocol accepts, and ways to break it: over its bounds, malformed, hostile text. */
+const HOST = { cpu_model: 'Intel(R) Xeon(R) Platinum 8480+', arch: 'x86_64', sockets: 2, physical_cores: 112, threads: 224, os_name: 'Ubuntu', os_version: '22.04', kernel: '5.15.0-119-generic', agent_version: 'hostile' };
+const gpus = (n: number, gpu: Record<string, unknown> = H100_GPU) => Array.from({ length: n }, (_, i) => ({ ...gpu, uuid: `GPU-${i}` }));
+/** Under the frame limit, over the inventory's own byte bound: long (allowed) models on many GPUs. */
+const BULKY = { gpus: gpus(40, { ...H100_GPU, model: 'M'.repeat(HARDWARE_LIMITS.maxTextLength) }), host: HOST };
+export const HOSTILE_HARDWARE: readonly (readonly [string, unknown])[] = [
+  [`${HARDWARE_LIMITS.maxGpus + 1} GPUs in its hardware`, { gpus: gpus(HARDWARE_LIMITS.maxGpus + 1).map((g) => ({ ...g, model: 'x', uuid: null, pci_bus_id: null, driver_version: null, cuda_driver_version: null, compute_capability: null })), host: HOST }],
+  [`an inventory over ${HARDWARE_LIMITS.maxBytes} bytes (the frame under ${DEFAULTS.maxMessageBytes})`, BULKY],
+  [`a GPU model of ${HARDWARE_LIMITS.maxTextLength + 1} characters`, { gpus: gpus(1, { ...H100_GPU, model: 'M'.repeat(HARDWARE_LIMITS.maxTextLength + 1) }), host: HOST }],
+  ['an escape sequence in the GPU model', { gpus: gpus(1, { ...H100_GPU, model: '\u001b[2Jowned' }), host: HOST }],
+  ['hardware as a string', 'H100 x8'],
+  ['gpus as an object', { gpus: { 0: H100_GPU }, host: HOST }],
+  ['memory_mib "81559"', { gpus: gpus(1, { ...H100_GPU, memory_mib: '81559' }), host: HOST }],
+  ['an operator key in hardware.host', { gpus: [], host: { ...HOST, $set: { is_active: false } } }],
+  ['no host', { gpus: gpus(1) }],
+];
 const specsMsg = (specs: Record<string, unknown>): string => JSON.stringify({ type: 'specs', specs: { ...SPECS, ...specs } });
 
 interface Case {
@@ -63,6 +80,8 @@ export function sessionArea(getWorld: () => World): void {
       // Admitted at the upgrade as the newest version; a hello naming an older one is not that session's.
       { name: `hello with protocol_version ${PROTOCOL_VERSION - 1} in a version-${PROTOCOL_VERSION} session`, afterHello: false, frames: () => [{ data: hello(atk, { protocol_version: PROTOCOL_VERSION - 1 }) }], codes: [CloseCode.badMessage, CloseCode.unsupportedVersion] },
       { name: 'hello with a 1 KB agent_version', afterHello: false, frames: () => [{ data: hello(atk, { agent_version: 'v'.repeat(1024) }) }], codes: [CloseCode.badMessage] },
+      // The hardware inventory (protocol 2): bounded and typed like the rest; refused whole, nothing of it written.
+      ...HOSTILE_HARDWARE.map(([name, hardware]) => ({ name: `hello with ${name}`, afterHello: false, frames: () => [{ data: hello(atk, { hardware }) }], codes: [CloseCode.badMessage] })),
       { name: 'invalid JSON', afterHello: true, frames: () => [{ data: 'nope' }], codes: [CloseCode.badMessage] },
       { name: 'empty text frame', afterHello: true, frames: () => [{ data: '' }], codes: [CloseCode.badMessage] },
       { name: 'binary frame', afterHello: true, frames: () => [{ data: Buffer.from('{"type":"heartbeat","seq":1}'), binary: true }], codes: [CloseCode.badMessage] },

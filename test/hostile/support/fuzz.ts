@@ -1,4 +1,5 @@
-import { CloseCode, DEFAULTS, PROTOCOL_VERSION, SPEC_LIMITS, parseAgentMessage, type Specs } from '@cluster/protocol';
+import { CloseCode, DEFAULTS, HARDWARE_LIMITS, PROTOCOL_VERSION, SPEC_LIMITS, parseAgentMessage, type Specs } from '@cluster/protocol';
+import { H100_GPU } from '../../../packages/protocol/src/test-support/h100-sample.js';
 
 /** mulberry32: a tiny seeded PRNG, so a failing run can be replayed from its seed. */
 export function mulberry32(seed: number): () => number {
@@ -68,6 +69,19 @@ function isUtf8(data: Buffer): boolean {
   }
 }
 
+/** A text frame that is a JSON hello whose protocol_version is not this version's. */
+function otherVersionHello(frame: Frame): boolean {
+  if (frame.binary) return false;
+  try {
+    const value: unknown = JSON.parse(frame.data.toString('utf8'));
+    if (value === null || typeof value !== 'object') return false;
+    const { type, protocol_version: version } = value as { type?: unknown; protocol_version?: unknown };
+    return type === 'hello' && version !== PROTOCOL_VERSION;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * What the master must do with this frame in this state: the protocol's own
  * parser is the oracle for validity, the session rules (one hello first, then
@@ -80,7 +94,11 @@ export function expectationFor(frame: Frame, state: SessionState, workerId: stri
   }
   if (!frame.binary && !isUtf8(frame.data)) return { kind: 'close', codes: [1007], why: 'text frame is not UTF-8' };
   const parsed = parseAgentMessage(frame.data, frame.binary);
-  if (!parsed.ok) return { kind: 'close', codes: [parsed.code], why: parsed.reason };
+  if (!parsed.ok) {
+    // A hello naming another protocol version may be answered with the version it needs (4426), as the session area allows.
+    const codes = otherVersionHello(frame) ? [parsed.code, CloseCode.unsupportedVersion] : [parsed.code];
+    return { kind: 'close', codes, why: parsed.reason };
+  }
   const m = parsed.message;
   switch (m.type) {
     case 'hello':
@@ -315,6 +333,56 @@ function randomJson(r: Rng, depth = 0): unknown {
   }
 }
 
+/** A valid inventory (protocol 2's hello): 1 to 8 GPUs of the recorded H100 host. */
+function validHardware(r: Rng): Record<string, unknown> {
+  return {
+    gpus: Array.from({ length: 1 + r.int(8) }, (_, i) => ({ ...H100_GPU, uuid: `GPU-fuzz-${i}` })),
+    host: { cpu_model: 'Intel(R) Xeon(R) Platinum 8480+', arch: r.pick(['x86_64', 'aarch64']), sockets: 2, physical_cores: 112, threads: 224, os_name: 'Ubuntu', os_version: '22.04', kernel: '5.15.0-119-generic', agent_version: 'fuzz' },
+  };
+}
+
+/**
+ * A hello whose inventory is mutated until the protocol refuses it (a valid
+ * one would be written, and the registry check expects only specs to move):
+ * hostile values, dropped or added keys, a device list over its bound.
+ */
+function hostileHardwareHello(r: Rng, workerId: string): { text: string; label: string } {
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const hardware = validHardware(r);
+    const labels: string[] = [];
+    for (let i = 1 + r.int(2); i > 0; i--) {
+      const all = paths(hardware);
+      const path = r.pick(all);
+      const parent = parentOf(hardware, path);
+      const key = path[path.length - 1];
+      if (parent === undefined || key === undefined) continue;
+      switch (r.int(4)) {
+        case 0:
+          delete parent[key];
+          labels.push(`drop hardware.${path.join('.')}`);
+          break;
+        case 1:
+          parent[r.pick(HOSTILE_KEYS)] = hostileValue(r);
+          labels.push(`add to hardware.${path.slice(0, -1).join('.') || '(top)'}`);
+          break;
+        case 2:
+          parent[key] = r.pick(HOSTILE_NUMBERS);
+          labels.push(`number hardware.${path.join('.')}`);
+          break;
+        default:
+          parent[key] = r.chance(0.5) ? r.pick(HOSTILE_STRINGS) : hostileValue(r);
+          labels.push(`swap hardware.${path.join('.')}`);
+      }
+    }
+    const text = toText({ type: 'hello', protocol_version: PROTOCOL_VERSION, worker_id: workerId, agent_version: 'fuzz', specs: SPEC_SAMPLE, hardware });
+    if (!parseAgentMessage(Buffer.from(text, 'utf8')).ok) return { text, label: `hello with a mutated inventory (${labels.join(', ')})` };
+  }
+  const gpus = Array.from({ length: HARDWARE_LIMITS.maxGpus + 1 }, () => ({ ...H100_GPU, model: 'x', uuid: null, pci_bus_id: null }));
+  return { text: toText({ type: 'hello', protocol_version: PROTOCOL_VERSION, worker_id: workerId, agent_version: 'fuzz', specs: SPEC_SAMPLE, hardware: { ...validHardware(r), gpus } }), label: 'hello with too many GPUs' };
+}
+
+const SPEC_SAMPLE: Specs = { total_cpu: 224, total_memory: 2015.5, total_storage: 30720, total_gpu: 8 };
+
 /** One fuzz frame for a connection in `state`. */
 export function generateFrame(r: Rng, state: SessionState, workerId: string): Frame {
   const roll = r.int(100);
@@ -330,6 +398,10 @@ export function generateFrame(r: Rng, state: SessionState, workerId: string): Fr
   if (roll < 68) {
     const m = byteMutated(r, state, workerId);
     return { data: m.data, binary: false, label: m.label };
+  }
+  if (roll < 74) {
+    const m = hostileHardwareHello(r, workerId);
+    return text(m.text, m.label);
   }
   if (roll < 82) return text(toText(randomJson(r)), 'random JSON');
   if (roll < 87) {

@@ -7,6 +7,7 @@ import { realTimers } from '../timers.js';
 import { NVIDIA_SMI_ARGS, NVIDIA_SMI_BASE_ARGS, createGpuProbe, parseCudaVersion, parseMigDevices, parseNvidiaSmiCsv, readPciFunctions, type GpuDevice } from './gpu.js';
 import type { HostReport } from './host.js';
 import { toHardware } from './inventory.js';
+import { H100_GPU } from '../../../protocol/src/test-support/h100-sample.js';
 
 const fixture = (name: string) => readFile(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
 const QUERY = `nvidia-smi ${NVIDIA_SMI_ARGS.join(' ')}`;
@@ -65,18 +66,7 @@ describe('the GPU part of the inventory', () => {
   it('8 × H100: every field, the CUDA version on each GPU, no MIG', async () => {
     const { hardware } = await inventoryOf({ [QUERY]: stdout(await fixture('h100-sxm-x8.inventory.csv')), 'nvidia-smi --version': stdout(await fixture('nvidia-smi-version.txt')) }, 'hgx-h100.sysfs.txt');
     expect(hardware.gpus).toHaveLength(8);
-    expect(hardware.gpus[0]).toEqual({
-      vendor: 'NVIDIA',
-      model: 'NVIDIA H100 80GB HBM3',
-      memory_mib: 81559,
-      uuid: 'GPU-3f1c7a9e-5b0d-4c11-9a8e-0a1b2c3d4e01',
-      pci_bus_id: '0000:18:00.0',
-      driver_version: '570.124.06',
-      cuda_driver_version: '12.8',
-      compute_capability: '9.0',
-      mig_mode: 'disabled',
-      mig_devices: null,
-    });
+    expect(hardware.gpus[0]).toEqual(H100_GPU);
   });
 
   it('A100 with MIG enabled: its MIG devices from nvidia-smi -L, the other GPU none', async () => {

@@ -147,5 +147,17 @@ export function explainConnectError(error: { code?: string | undefined; message:
       advice: `if the master serves TLS, this ws:// URL speaks plain text to it: use wss:// in the master URL; otherwise see the master's log`,
     };
   }
-  return { words: error.message };
+  const plain = SOCKET_ERRORS[code];
+  return { words: plain ?? error.message };
 }
+
+/** Socket errors in words (the round's line names several masters: `connect ECONNREFUSED 10.0.0.1:8080` each is noise). */
+const SOCKET_ERRORS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ENOTFOUND: 'host name not found',
+  EAI_AGAIN: 'host name lookup failed (DNS unavailable)',
+};

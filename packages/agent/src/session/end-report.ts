@@ -1,6 +1,7 @@
 import { CloseCode, closeCodeName, reactionToClose, reactionToHttpStatus, type Reaction } from '@cluster/protocol';
 import type { Logger } from 'pino';
 import { adviceForClose, adviceForStatus, explainConnectError, type AdviceContext } from './advice.js';
+import type { Unreached } from './round-report.js';
 
 /** How one connection ended, as the session saw it. */
 export interface ConnectionEnd {
@@ -37,13 +38,10 @@ export function reportEnd(log: Logger, end: ConnectionEnd, ctx: AdviceContext): 
     log.warn({ event: 'disconnected', code, reason: end.droppedBecause, connected_ms: connectedMs }, `disconnected from the master: ${end.droppedBecause}`);
     return 'retry';
   }
-  if (!end.opened) {
-    const error = end.error ?? { message: `closed with code ${code}` };
-    const { words, advice } = explainConnectError(error, ctx);
-    log.warn(
-      { event: 'connect-failed', url: ctx.url, error: words, ...(error.code === undefined ? {} : { error_code: error.code }), ...(advice === undefined ? {} : { advice }) },
-      `cannot connect to the master: ${words}`,
-    );
+  const unreached = unreachedBy(end, ctx);
+  if (unreached !== undefined) {
+    // Not news on its own: the round's line (round-report.ts) says every master it could not reach.
+    log.debug({ event: 'connect-failed', ...unreached }, `cannot connect to the master: ${unreached.error}`);
     return 'retry';
   }
   const fields = { event: 'disconnected', code, code_name: closeCodeName(code), reason, connected_ms: connectedMs };
@@ -58,4 +56,12 @@ export function reportEnd(log: Logger, end: ConnectionEnd, ctx: AdviceContext): 
     log.warn(fields, `disconnected from the master (${code} ${closeCodeName(code)}${reason ? `: ${reason}` : ''})`);
   }
   return reactionToClose(code);
+}
+
+/** The connection never opened and nobody answered (refused, no route, DNS, TLS): what the round's line says of it. */
+export function unreachedBy(end: ConnectionEnd, ctx: AdviceContext): Unreached | undefined {
+  if (end.opened || end.refusal !== undefined || end.droppedBecause !== undefined) return undefined;
+  const error = end.error ?? { message: `closed with code ${end.code}` };
+  const { words, advice } = explainConnectError(error, ctx);
+  return { url: ctx.url, error: words, ...(error.code === undefined ? {} : { error_code: error.code }), ...(advice === undefined ? {} : { advice }) };
 }

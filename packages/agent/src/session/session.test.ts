@@ -290,7 +290,10 @@ describe('session with a real WebSocket server', () => {
       await using agent = agentFor(up, { masterUrl: urls, random: () => 0.99 });
       await agent.start();
       await admitted(up);
-      expect(logs.events('connect-failed').map((e) => e.url)).toEqual(urls.slice(0, 2));
+      // Each failed try is a debug line; after the admission one warning names the masters that could not be reached.
+      const failed = logs.events('connect-failed');
+      expect(failed.map((e) => [e.url, e.level])).toEqual([[urls[0], 20], [urls[1], 20], [urls[2], 40]]);
+      expect(failed[2]?.msg).toBe(`admitted by ${urls[2]} after ${urls[0]} (connection refused), ${urls[1]} (connection refused) could not be reached`);
       expect(logs.events('retry').map((e) => e.delay_ms)).toEqual([0, 0]);
       // Moving on to the next master of a round is not news: debug, not a `next retry in 0.0 s` at info.
       expect(logs.events('retry').map((e) => e.level)).toEqual([20, 20]);
@@ -328,10 +331,17 @@ describe('session with a real WebSocket server', () => {
       for (const delay of [500, 1_000, 2_000]) {
         const end = await roundBackoff(from);
         expect(end.entry.delay_ms).toBe(delay);
-        expect(logs.events('connect-failed', from)).toHaveLength(3);
+        expect(logs.events('connect-failed', from).map((e) => e.level)).toEqual([20, 20, 20]);
         expect(logs.events('retry', from).map((e) => e.delay_ms)).toEqual([0, 0, delay]);
-        // At info, a round says each master's failure once and its wait once.
-        expect(logs.events('retry', from).map((e) => e.level)).toEqual([20, 20, 30]);
+        // At info and above, a round is one line: the masters it tried, why each failed, and its wait.
+        // (The first round also has the start's lines: `probed`, `probe-warning`.)
+        const said = logs.entries.slice(from, end.after).filter((e) => e.level >= 30 && !String(e.event).startsWith('probe'));
+        expect(said).toEqual([end.entry]);
+        expect(end.entry.level).toBe(40);
+        const tried = end.entry.tried as { url: string; error: string }[];
+        expect(tried.map((t) => t.url).sort()).toEqual(masters.map((m) => `${m.url}${DEFAULTS.agentPath}`).sort());
+        expect(tried.every((t) => t.error === 'connection refused')).toBe(true);
+        expect(end.entry.msg).toMatch(/^cannot connect to any of 3 masters \(ws:\/\/127\.0\.0\.1:\d+\/agent: connection refused; .*\); next round in \d\.\d s$/);
         from = end.after;
         await vi.advanceTimersByTimeAsync(delay);
       }

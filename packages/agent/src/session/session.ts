@@ -7,7 +7,8 @@ import type { RetryOptions } from './backoff.js';
 import { adviceForToken, type AdviceContext } from './advice.js';
 import { MasterConnection } from './connection.js';
 import { ProtocolVersions } from './protocol-fallback.js';
-import { reportEnd } from './end-report.js';
+import { reportEnd, unreachedBy } from './end-report.js';
+import { logRoundEnd, logUnreachedBeforeAdmission, type Unreached } from './round-report.js';
 import { createMasterRounds, type EndForRounds } from './rounds.js';
 import { watchForNewToken, type TokenWatch } from './token-watch.js';
 
@@ -99,6 +100,8 @@ export function createSession(options: SessionOptions): Session {
   /** The token sent on the latest connection: after a 401/4401, the one the master refused. */
   let sentToken: string | undefined;
   let tokenWatch: TokenWatch | undefined;
+  /** The masters of the current round that could not be reached: said in the round's one line. */
+  let unreached: Unreached[] = [];
 
   function connect(): void {
     tokenWatch?.stop();
@@ -173,7 +176,10 @@ export function createSession(options: SessionOptions): Session {
     };
     const connection: MasterConnection = new MasterConnection(ws, deps, {
       admitted() {
-        if (connection === current) state = 'open';
+        if (connection !== current) return;
+        state = 'open';
+        logUnreachedBeforeAdmission(log, safeUrl(url), unreached);
+        unreached = [];
       },
       ended(end) {
         if (connection !== current) return;
@@ -191,6 +197,8 @@ export function createSession(options: SessionOptions): Session {
         }
         if (end.welcomed) versions.sessionEnded(url);
         const reaction = reportEnd(log, end, adviceContext(end.localAddress));
+        const lost = unreachedBy(end, adviceContext(end.localAddress));
+        if (lost !== undefined) unreached.push(lost);
         const tokenRefused = end.refusal === undefined ? end.opened && end.code === CloseCode.unauthorized : end.refusal.status === 401;
         scheduleRetry(
           { reaction, welcomed: end.welcomed, connectedMs: end.connectedMs, shuttingDown: end.code === CloseCode.shuttingDown },
@@ -205,12 +213,13 @@ export function createSession(options: SessionOptions): Session {
   function scheduleRetry(end: EndForRounds, token?: { refused: string | undefined }): void {
     const plan = rounds.next(end);
     state = 'waiting';
-    // The next master of a round, tried at once, is not news (the failure before it was logged):
-    // at info, a round with every master down says each failure and its one wait.
-    log[plan.delayMs === 0 ? 'debug' : 'info'](
-      { event: 'retry', delay_ms: plan.delayMs, attempt: plan.attempt, slow: plan.slow, url: safeUrl(plan.url) },
-      plan.delayMs === 0 ? `trying the next master now: ${safeUrl(plan.url)}` : `next retry in ${(plan.delayMs / 1000).toFixed(1)} s`,
-    );
+    if (plan.delayMs === 0) {
+      // The next master of a round, tried at once, is not news: the round's line says what it tried.
+      log.debug({ event: 'retry', delay_ms: 0, attempt: plan.attempt, slow: plan.slow, url: safeUrl(plan.url) }, `trying the next master now: ${safeUrl(plan.url)}`);
+    } else {
+      logRoundEnd(log, { ...plan, url: safeUrl(plan.url) }, unreached);
+      unreached = [];
+    }
     if (plan.delayMs === 0) {
       // The next master of a round, at once (at most one round's length in a row: rounds.ts).
       connect();

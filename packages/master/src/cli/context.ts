@@ -25,6 +25,8 @@ export interface CliOptions {
   signals?: ShutdownSignals;
   /** Whether stdout is a terminal (`worker list --watch` redraws in place there). */
   stdoutIsTTY?: boolean;
+  /** Standard input, for `pretty` (main.ts passes process.stdin). */
+  stdin?: AsyncIterable<string | Buffer>;
 }
 
 export interface Services {

@@ -2,6 +2,7 @@ import yargs from 'yargs';
 import { UsageError } from '../errors.js';
 import { adminTokenCommand } from './commands/admin-token.js';
 import { dbInitCommand } from './commands/db-init.js';
+import { prettyCommand } from './commands/pretty.js';
 import { workerListCommand } from './commands/worker-list.js';
 import { workerRegisterCommand } from './commands/worker-register.js';
 import { workerShowCommand } from './commands/worker-show.js';
@@ -85,7 +86,8 @@ export async function runCli(options: CliOptions): Promise<ExitCode> {
     .command('admin', "Admin credentials for the master's web page and HTTP API", (admin) =>
       admin.command(adminTokenCommand(ctx)).demandCommand(1, 'choose an admin command: token'),
     )
-    .demandCommand(1, 'choose a command: serve, restart, worker, db or admin')
+    .command(prettyCommand({ stdin: options.stdin, stdout: options.stdout, colors: options.stdoutIsTTY === true && options.env.NO_COLOR === undefined }))
+    .demandCommand(1, 'choose a command: serve, restart, worker, db, admin or pretty')
     // `completion` prints a bash script; the .deb installs it (/usr/share/bash-completion/completions).
     .completion('completion', 'Print the bash completion script (source it, or put it in bash-completion\'s directory)')
     .strict()

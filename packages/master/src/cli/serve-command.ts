@@ -19,7 +19,7 @@ export interface ServeIo {
   env: Env;
   /** Where the JSON log lines go (stdout for journald). */
   stdout: (text: string) => void;
-  /** True when stdout is a terminal: the log is written there readable (pino-pretty) instead of as JSON. */
+  /** True when stdout is a terminal: the log is written there readable (@cluster/logging's pretty.ts) instead of as JSON. */
   stdoutIsTTY?: boolean | undefined;
   /**
    * The shutdown requests. main.ts should pass them; without them the command
@@ -103,6 +103,7 @@ export async function runServe(args: ServeFlags, io: ServeIo): Promise<void> {
   const logger: Logger = createMasterLogger({
     level: config.logLevel,
     pretty: io.stdoutIsTTY === true,
+    colors: io.env.NO_COLOR === undefined,
     destination: { write: (line: string) => io.stdout(line) },
   });
   const client = openClient(config, io.serverSelectionTimeoutMS ?? 5_000);

@@ -1,4 +1,5 @@
 import type { WorkerHardwareEntry } from '../../registry/hardware-document.js';
+import { PendingPerWorker } from './pending-per-worker.js';
 
 /**
  * Workers whose inventory is written in one flush at most (one statement each,
@@ -9,50 +10,28 @@ import type { WorkerHardwareEntry } from '../../registry/hardware-document.js';
 export const MAX_HARDWARE_ENTRIES_PER_FLUSH = 100;
 
 /**
- * Inventories waiting to be written, the latest per worker. A failed write's
- * entries go back, unless a newer inventory came meanwhile.
+ * Inventories waiting to be written, the latest per worker; a worker queued
+ * again goes to the end of the queue. A failed write's entries go back,
+ * unless a newer inventory came meanwhile (PendingPerWorker).
  */
-export class PendingHardware {
-  readonly #entries = new Map<string, WorkerHardwareEntry>();
-
-  get size(): number {
-    return this.#entries.size;
-  }
-
+export class PendingHardware extends PendingPerWorker<WorkerHardwareEntry, WorkerHardwareEntry> {
   queue(entry: WorkerHardwareEntry): void {
-    this.#entries.delete(entry.worker_id);
-    this.#entries.set(entry.worker_id, entry);
-  }
-
-  forget(workerId: string): void {
-    this.#entries.delete(workerId);
+    this.pending.delete(entry.worker_id);
+    this.pending.set(entry.worker_id, entry);
   }
 
   /** Removes and returns the oldest `max` entries. */
   take(max: number): WorkerHardwareEntry[] {
     const taken: WorkerHardwareEntry[] = [];
-    for (const entry of this.#entries.values()) {
+    for (const entry of this.pending.values()) {
       if (taken.length >= max) break;
       taken.push(entry);
     }
-    for (const { worker_id } of taken) this.#entries.delete(worker_id);
+    for (const { worker_id } of taken) this.pending.delete(worker_id);
     return taken;
   }
 
-  putBack(entries: readonly WorkerHardwareEntry[]): void {
-    for (const entry of entries) if (!this.#entries.has(entry.worker_id)) this.#entries.set(entry.worker_id, entry);
-  }
-
-  /** Writes up to `max` entries with `write`; true when nothing was pending or the write succeeded, else they are put back. */
-  async writeSome(max: number, write: (entries: WorkerHardwareEntry[]) => Promise<unknown>): Promise<boolean> {
-    if (this.#entries.size === 0) return true;
-    const entries = this.take(max);
-    try {
-      await write(entries);
-      return true;
-    } catch {
-      this.putBack(entries);
-      return false;
-    }
+  protected valueOf(entry: WorkerHardwareEntry): WorkerHardwareEntry {
+    return entry;
   }
 }

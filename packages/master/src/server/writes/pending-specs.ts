@@ -1,5 +1,6 @@
 import type { Specs } from '@cluster/protocol';
 import type { SpecsEntry } from '../ports.js';
+import { PendingPerWorker } from './pending-per-worker.js';
 
 /**
  * Workers written in one flush at most, whatever their specs: one statement's
@@ -18,21 +19,12 @@ function specsKey(specs: Specs): string {
  * write), with every waiting worker that has one of them: a fleet's first
  * connection (every hello's specs are written, conditionally) is a statement
  * per kind of machine in one flush, not a hundred workers a second. A failed
- * write's entries go back, unless newer specs came meanwhile.
+ * write's entries go back, unless newer specs came meanwhile (PendingPerWorker).
  */
-export class PendingSpecs {
-  readonly #specs = new Map<string, Specs>();
-
-  get size(): number {
-    return this.#specs.size;
-  }
-
+export class PendingSpecs extends PendingPerWorker<Specs, SpecsEntry> {
+  /** Newer specs of a queued worker keep its place in the queue. */
   queue(workerId: string, specs: Specs): void {
-    this.#specs.set(workerId, specs);
-  }
-
-  forget(workerId: string): void {
-    this.#specs.delete(workerId);
+    this.pending.set(workerId, specs);
   }
 
   /**
@@ -42,7 +34,7 @@ export class PendingSpecs {
   take(maxSets: number): SpecsEntry[] {
     const sets = new Set<string>();
     const entries: SpecsEntry[] = [];
-    for (const [worker_id, specs] of this.#specs) {
+    for (const [worker_id, specs] of this.pending) {
       if (entries.length >= MAX_SPEC_ENTRIES_PER_FLUSH) break;
       const key = specsKey(specs);
       if (!sets.has(key)) {
@@ -51,27 +43,11 @@ export class PendingSpecs {
       }
       entries.push({ worker_id, ...specs });
     }
-    for (const { worker_id } of entries) this.#specs.delete(worker_id);
+    for (const { worker_id } of entries) this.pending.delete(worker_id);
     return entries;
   }
 
-  /** A failed write: its entries wait for the next cycle, unless newer specs of the worker are queued. */
-  putBack(entries: readonly SpecsEntry[]): void {
-    for (const { worker_id, ...specs } of entries) {
-      if (!this.#specs.has(worker_id)) this.#specs.set(worker_id, specs);
-    }
-  }
-
-  /** Writes the entries of up to `max` sets of specs with `write`; true when nothing was pending or the write succeeded, else they are put back. */
-  async writeSome(max: number, write: (entries: SpecsEntry[]) => Promise<unknown>): Promise<boolean> {
-    if (this.#specs.size === 0) return true;
-    const entries = this.take(max);
-    try {
-      await write(entries);
-      return true;
-    } catch {
-      this.putBack(entries);
-      return false;
-    }
+  protected valueOf({ worker_id: _id, ...specs }: SpecsEntry): Specs {
+    return specs;
   }
 }
