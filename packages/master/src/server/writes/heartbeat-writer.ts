@@ -39,6 +39,8 @@ export interface HeartbeatWriterOptions {
    * writes took. A throw counts as a failed cycle.
    */
   afterFlush?: (writtenAsOfMs: number) => Promise<void>;
+  /** A flag write (markInactive of `ids` at `now`) changed `changed` of them: the worker history's hook. */
+  onFlagged?: (ids: readonly string[], now: Date, changed: number) => void;
   /** Default INACTIVE_PROMPT_MS. */
   inactivePromptMs?: number;
 }
@@ -138,7 +140,10 @@ export class HeartbeatWriter {
     for (const id of ids) this.#heartbeats.delete(id);
     const run = this.#chain.then(async () => {
       if (this.#flags.express !== undefined) await this.#flags.express;
-      return this.#writes.write('inactive', () => registry.markInactive(ids, new Date(clock.now()), this.#flags.lastWritten));
+      const now = new Date(clock.now());
+      const flagged = await this.#writes.write('inactive', () => registry.markInactive(ids, now, this.#flags.lastWritten));
+      this.options.onFlagged?.(ids, now, flagged);
+      return flagged;
     });
     this.#chain = run.catch(() => undefined);
     let timer: Timer | undefined;
@@ -260,6 +265,7 @@ export class HeartbeatWriter {
   /** One markInactive write; fewer changed than sent means already inactive, or served by another master now. */
   async #flag(ids: string[], now: Date, lastWritten: ReadonlyMap<string, number>): Promise<void> {
     const changed = await this.#writes.write('inactive', () => this.options.registry.markInactive(ids, now, lastWritten));
+    this.options.onFlagged?.(ids, now, changed);
     if (changed < ids.length) {
       this.options.logger.debug({ sent: ids.length, changed }, 'inactive flag left workers alone (already inactive, or a newer heartbeat from another master)');
     }
