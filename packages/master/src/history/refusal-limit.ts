@@ -1,6 +1,6 @@
 /**
- * At most one refusal event per worker per window: a peer can cause
- * refusals at will, and each would be a write. The refusals left out are
+ * At most one refusal event per worker and reason per window: a peer can
+ * cause refusals at will, and each would be a write. The refusals left out are
  * counted and carried by the next one recorded (`repeated`).
  */
 export class RefusalLimit {
@@ -13,14 +13,15 @@ export class RefusalLimit {
   ) {}
 
   /** Whether to record this refusal now, and how many were left out before it. */
-  allow(workerId: string, nowMs: number): { record: true; repeated: number } | { record: false } {
-    const seen = this.#last.get(workerId);
+  allow(workerId: string, reason: string, nowMs: number): { record: true; repeated: number } | { record: false } {
+    const key = `${workerId}\u0000${reason}`;
+    const seen = this.#last.get(key);
     if (seen !== undefined && nowMs - seen.atMs < this.windowMs) {
       seen.suppressed += 1;
       return { record: false };
     }
     if (seen === undefined && this.#last.size >= this.maxWorkers) this.#last.clear();
-    this.#last.set(workerId, { atMs: nowMs, suppressed: 0 });
+    this.#last.set(key, { atMs: nowMs, suppressed: 0 });
     return { record: true, repeated: seen?.suppressed ?? 0 };
   }
 }

@@ -15,7 +15,7 @@ export const HISTORY_DEFAULTS = {
   maxPerInsert: 2_000,
   /** Flag outcomes waiting to be told apart (see flagged()) at most. */
   maxUnresolved: 1_000,
-  /** One refusal event per worker per this window at most. */
+  /** One refusal event per worker and reason per this window at most. */
   refusalWindowMs: 60_000,
   /** How often the master deletes expired events where the database keeps no TTL index. */
   pruneIntervalMs: 10 * 60_000,
@@ -126,9 +126,9 @@ export class WorkerHistory {
     this.#options.metrics.pending.set(this.#queue.length);
   }
 
-  /** A refusal of a registered worker: recorded at most once per window per worker. */
+  /** A refusal of a registered worker: recorded at most once per window per worker and reason. */
   refused(workerId: string, reason: string, address: string | undefined): void {
-    const verdict = this.#refusals.allow(workerId, this.#options.clock.monotonic());
+    const verdict = this.#refusals.allow(workerId, reason, this.#options.clock.monotonic());
     if (!verdict.record) return;
     this.record(workerId, 'refused', reason, { address: address ?? null, ...(verdict.repeated > 0 ? { repeated_before: verdict.repeated } : {}) });
   }

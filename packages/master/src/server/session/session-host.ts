@@ -131,7 +131,7 @@ export class SessionHost implements SessionEvents {
       'disconnected',
     );
     if (wasCurrent || closed.cause === 'replaced') {
-      this.deps.history?.record(workerId, 'disconnected', closed.cause ?? closeCodeName(closed.code), {
+      this.deps.history?.record(workerId, 'disconnected', disconnectCause(closed), {
         code: closed.code,
         reason: printableForLog(closed.reason || undefined) ?? null,
       });
@@ -206,4 +206,13 @@ export class SessionHost implements SessionEvents {
     this.deps.view.setSpecs(workerId, specs);
     return changed;
   }
+}
+
+/** A disconnected event's cause: the master's reason for ending the session, else what the close says of the agent's side. */
+function disconnectCause(closed: SessionClosed): string {
+  if (closed.cause !== undefined) return closed.cause;
+  if (closed.code === CloseCode.normal || closed.code === CloseCode.goingAway) return 'clean_close';
+  // 1006: no close frame, the connection just ended (agent killed, network cut).
+  if (closed.code === 1006) return 'connection_lost';
+  return closeCodeName(closed.code);
 }
