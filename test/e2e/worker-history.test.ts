@@ -144,4 +144,52 @@ describe.sequential('worker history (real processes, dev database)', () => {
       await procs.killAll();
     }
   }, 90_000);
+
+  test('two masters sharing the database: each writes what it saw, the survivor sweeps the worker of the one killed', async () => {
+    const procs = new ProcSet();
+    const target: DbTarget = { uri: uri(), database: scenarioDatabase('hist2') };
+    try {
+      const token = await registerWorker(target, 'h2');
+      const [one, two] = await Promise.all([
+        startMaster(procs, target, 'master-1', { extraArgs: MASTER_ARGS }),
+        startMaster(procs, target, 'master-2', { extraArgs: MASTER_ARGS }),
+      ]);
+      const first = startAgent(procs, 'agent-1', { masterUrl: agentUrl(one), workerId: 'h2', token, specs: FAKE_SPECS });
+      await until(target, 'h2', 'specs_changed');
+      // The agent and its master die together: nobody sees the disconnect, the other master's sweep flags it.
+      first.signal('SIGKILL');
+      one.proc.signal('SIGKILL');
+      await until(target, 'h2', 'flagged_inactive', 'sweep', 1, 20_000);
+      const second = startAgent(procs, 'agent-2', { masterUrl: agentUrl(two), workerId: 'h2', token, specs: FAKE_SPECS });
+      await until(target, 'h2', 'admitted', undefined, 2);
+      second.signal('SIGTERM');
+      await until(target, 'h2', 'flagged_inactive', 'clean_close');
+      await cli(target, ['worker', 'unregister', 'h2']);
+      await until(target, 'h2', 'unregistered');
+      await two.proc.kill();
+
+      const history = await events(target, 'h2');
+      const byOne = history.find((e) => e.kind === 'admitted')?.instance;
+      const byTwo = history.find((e) => e.kind === 'flagged_inactive')?.instance;
+      expect(byOne).toBeDefined();
+      expect(byTwo).toBeDefined();
+      expect(byOne).not.toBe(byTwo);
+      const who = (instance: string): string => (instance === byOne ? 'one' : instance === byTwo ? 'two' : instance.startsWith('cli@') ? 'cli' : instance);
+      expect(history.map((e) => `${e.kind}:${e.cause ?? ''}@${who(e.instance)}`)).toEqual([
+        'registered:@cli',
+        'admitted:@one',
+        'specs_changed:@one',
+        'flagged_inactive:sweep@two',
+        'admitted:@two',
+        'disconnected:clean_close@two',
+        'flagged_inactive:clean_close@two',
+        'unregistered:@cli',
+      ]);
+    } catch (error) {
+      console.log(procs.diagnostics());
+      throw error;
+    } finally {
+      await procs.killAll();
+    }
+  }, 90_000);
 });

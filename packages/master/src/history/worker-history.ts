@@ -74,6 +74,9 @@ export class WorkerHistory {
   /** The cause each flagged worker's flag was raised for, until its write reports. */
   readonly #flagCauses = new Map<string, FlagCause>();
   readonly #refusals: RefusalLimit;
+  /** Changes the view saw, waiting for their write (changeSeen). */
+  readonly #specsSeen = new Map<string, { atMs: number; detail: Record<string, unknown> }>();
+  readonly #hardwareSeen = new Map<string, { atMs: number; detail: Record<string, unknown> }>();
   #sequence = 0;
   #expiry: ExpiryMode | undefined;
   #droppedUnlogged = 0;
@@ -131,6 +134,42 @@ export class WorkerHistory {
     const verdict = this.#refusals.allow(workerId, reason, this.#options.clock.monotonic());
     if (!verdict.record) return;
     this.record(workerId, 'refused', reason, { address: address ?? null, ...(verdict.repeated > 0 ? { repeated_before: verdict.repeated } : {}) });
+  }
+
+  /**
+   * The master's view says the worker's specs (or inventory) changed. The
+   * view may be behind the database for a worker another master served
+   * last, so the event waits for the write, which changes only a document
+   * that differs (changesWritten).
+   */
+  changeSeen(workerId: string, what: 'specs' | 'hardware', detail: Record<string, unknown>): void {
+    const seen = what === 'specs' ? this.#specsSeen : this.#hardwareSeen;
+    if (seen.size >= this.#options.maxPending) seen.clear();
+    seen.set(workerId, { atMs: this.#options.clock.now(), detail });
+  }
+
+  /**
+   * A specs (inventory) write of `ids` changed `modified` documents. None:
+   * the view was behind, nothing changed, no event. At least as many as the
+   * changes the view saw: each is an event. Between the two (a write that
+   * mixed stale and true changes, rare): each is an event, marked
+   * `unconfirmed`. Undefined (not told): each is an event.
+   */
+  changesWritten(what: 'specs' | 'hardware', ids: readonly string[], modified: number | undefined): void {
+    const seen = what === 'specs' ? this.#specsSeen : this.#hardwareSeen;
+    const changes: [string, { atMs: number; detail: Record<string, unknown> }][] = [];
+    for (const id of ids) {
+      const change = seen.get(id);
+      if (change === undefined) continue;
+      seen.delete(id);
+      changes.push([id, change]);
+    }
+    if (changes.length === 0 || modified === 0) return;
+    const unconfirmed = modified !== undefined && modified < changes.length;
+    const kind = what === 'specs' ? 'specs_changed' : 'inventory_changed';
+    for (const [id, change] of changes) {
+      this.record(id, kind, null, unconfirmed ? { ...change.detail, unconfirmed: true } : change.detail, change.atMs);
+    }
   }
 
   /** These workers' flags were raised for `cause` (the write reports later, through flagged()). */

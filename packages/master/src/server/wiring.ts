@@ -96,6 +96,7 @@ export function wireParts(deps: CreateMasterOptions): MasterParts {
     },
     afterFlush: (writtenAsOfMs) => sweeper.maybeSweep(writtenAsOfMs),
     onFlagged: history === undefined ? undefined : (ids, now, changed) => history.flagged(ids, now, changed),
+    onSpecsWritten: history === undefined ? undefined : (what, ids, modified) => history.changesWritten(what, ids, modified),
   });
   const host = new SessionHost({ view, writer, liveness: tracker, metrics, logger, history });
   const monitor = new LivenessMonitor({ tracker, host, clock, heartbeatIntervalMs, heartbeatTimeoutMs, tickMs: options.livenessTickMs });

@@ -190,7 +190,7 @@ export class SessionHost implements SessionEvents {
     const digest = hardwareDigest(hardware);
     const before = this.deps.view.get(workerId)?.hardwareDigest;
     if (before === digest) return false;
-    this.deps.history?.record(workerId, 'inventory_changed', null, { from: before ?? null, to: digest, ...inventorySummary(hardware) });
+    this.deps.history?.changeSeen(workerId, 'hardware', { from: before ?? null, to: digest, ...inventorySummary(hardware) });
     this.deps.writer.queueHardware({ worker_id: workerId, hardware, digest });
     this.deps.view.setHardwareDigest(workerId, digest);
     return true;
@@ -201,7 +201,7 @@ export class SessionHost implements SessionEvents {
     const entry = this.deps.view.get(workerId);
     const changed = entry === undefined || !sameSpecs(entry.specs, specs);
     if (!changed && !evenIfSame) return false;
-    if (changed) this.deps.history?.record(workerId, 'specs_changed', null, { from: entry?.specs ?? null, to: specs });
+    if (changed) this.deps.history?.changeSeen(workerId, 'specs', { from: entry?.specs ?? null, to: specs });
     this.deps.writer.queueSpecs(workerId, specs);
     this.deps.view.setSpecs(workerId, specs);
     return changed;

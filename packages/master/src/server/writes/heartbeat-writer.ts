@@ -41,6 +41,8 @@ export interface HeartbeatWriterOptions {
   afterFlush?: (writtenAsOfMs: number) => Promise<void>;
   /** A flag write (markInactive of `ids` at `now`) changed `changed` of them: the worker history's hook. */
   onFlagged?: (ids: readonly string[], now: Date, changed: number) => void;
+  /** A specs (or inventory) write of these workers changed `modified` documents (undefined: not told): the worker history's hook. */
+  onSpecsWritten?: (what: 'specs' | 'hardware', ids: readonly string[], modified: number | undefined) => void;
   /** Default INACTIVE_PROMPT_MS. */
   inactivePromptMs?: number;
 }
@@ -281,11 +283,17 @@ export class HeartbeatWriter {
     const beatsAtMs = this.options.clock.now();
     if (!(await this.#writeHeartbeats(beatsAtMs))) return false;
     const specsWritten = await this.#specs.writeSome(this.options.maxSpecsPerFlush, (entries) =>
-      this.#writes.write('specs', () => this.options.registry.updateSpecs(entries, now)),
+      this.#writes.write('specs', async () => {
+        const modified = await this.options.registry.updateSpecs(entries, now);
+        this.options.onSpecsWritten?.('specs', entries.map((e) => e.worker_id), typeof modified === 'number' ? modified : undefined);
+      }),
     );
     if (!specsWritten) return false;
     const hardwareWritten = await this.#hardware.writeSome(MAX_HARDWARE_ENTRIES_PER_FLUSH, (entries) =>
-      this.#writes.write('hardware', () => this.options.registry.updateHardware(entries, now)),
+      this.#writes.write('hardware', async () => {
+        const modified = await this.options.registry.updateHardware(entries, now);
+        this.options.onSpecsWritten?.('hardware', entries.map((e) => e.worker_id), typeof modified === 'number' ? modified : undefined);
+      }),
     );
     if (!hardwareWritten) return false;
     if (this.options.afterFlush !== undefined) {
