@@ -10,7 +10,7 @@ import { WorkerHistory } from './worker-history.js';
 /** The master's worker history on its database; none without one (unit tests with fake ports). */
 export function createWorkerHistory(
   db: Db | undefined,
-  deps: { clock: Clock; logger: Logger; metricsRegistry: MetricsRegistry; instance: string; options: Pick<ServerOptions, 'eventTtlDays' | 'eventFlushIntervalMs'> },
+  deps: { clock: Clock; logger: Logger; metricsRegistry: MetricsRegistry; instance: string; options: Pick<ServerOptions, 'eventTtlDays' | 'eventFlushIntervalMs' | 'eventQueueMax'> },
 ): WorkerHistory | undefined {
   if (db === undefined) return undefined;
   return new WorkerHistory({
@@ -21,5 +21,6 @@ export function createWorkerHistory(
     instance: deps.instance,
     ttlSeconds: deps.options.eventTtlDays * 86_400,
     flushIntervalMs: deps.options.eventFlushIntervalMs,
+    maxPending: deps.options.eventQueueMax,
   });
 }

@@ -277,6 +277,8 @@ export class WorkerHistory {
         logger.warn({ error: describeError(error), pending: this.#queue.length, max_pending: this.#options.maxPending }, 'could not write worker events; keeping them for the next try');
       }
       this.#failing = true;
+    } finally {
+      this.#logDropped();
     }
   }
 

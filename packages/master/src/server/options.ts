@@ -103,6 +103,8 @@ export interface ServerOptions {
   eventTtlDays: number;
   /** How often queued worker events are written (one insertMany). */
   eventFlushIntervalMs: number;
+  /** Worker events kept in memory at most while the database is slow or down; past it they are dropped and counted. */
+  eventQueueMax: number;
 }
 
 /** A number an operator may set: its default, its inclusive bounds, and what it does (the CLI's help says this). */
@@ -176,6 +178,7 @@ export const SERVER_DEFAULTS: ServerOptions = {
   failedAuthTotal: 100,
   eventTtlDays: OPERATOR_OPTIONS.eventTtlDays.default,
   eventFlushIntervalMs: 1_000,
+  eventQueueMax: 20_000,
 };
 
 /**
