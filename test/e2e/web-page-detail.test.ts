@@ -86,11 +86,11 @@ describe.sequential("a worker's detail on the fleet page", () => {
     expect(await page.$eval('#detail', (d) => (d as HTMLDialogElement).open)).toBe(true);
     expect(await page.$eval('#detail-title', (h) => h.textContent)).toBe('Worker gpu-07');
     expect(await page.$eval('#detail-host', (p) => p.textContent)).toContain('AMD EPYC 9454 · x86_64 · 2 sockets, 96 cores, 192 threads');
-    expect(await page.$$eval('#detail-gpus tbody tr', (rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)))).toEqual([
+    expect(await page.$$eval('#detail-gpus tbody tr', (rows) => rows.map((r) => Array.from(r.querySelectorAll('td'), (td) => td.textContent)))).toEqual([
       ['0', 'NVIDIA H100 80GB HBM3', '81559', '550.54.15', '12.4', 'disabled'],
       ['1', 'NVIDIA H100 80GB HBM3', '81559', '550.54.15', '12.4', 'disabled'],
     ]);
-    const rows = await page.$$eval('#detail-events tbody tr', (trs) => trs.map((r) => [...r.querySelectorAll('td')].slice(1).map((td) => td.textContent)));
+    const rows = await page.$$eval('#detail-events tbody tr', (trs) => trs.map((r) => Array.from(r.querySelectorAll('td'), (td) => td.textContent).slice(1)));
     // `worker register` wrote the newest (the test's start); the others were put in the past.
     expect(rows[0]).toEqual(['registered', '', 'address=10.0.0.7']);
     expect(rows.slice(1)).toEqual([
