@@ -215,7 +215,7 @@ export class WorkerHistory {
     return this.#flushing;
   }
 
-  /** Stops the timers and writes what is queued, within finalFlushTimeoutMs; what is left is logged. */
+  /** Stops the timers and writes what is queued, within finalFlushTimeoutMs (not at all while writes fail); what is left is logged. */
   stop(): Promise<void> {
     this.#stopped ??= (async () => {
       this.#stopTimer?.();
@@ -230,7 +230,8 @@ export class WorkerHistory {
         await this.flush();
         if (this.#queue.length > 0 || this.#unresolved.length > 0) await this.flush();
       };
-      await Promise.race([drain(), late]);
+      // A database that is failing already is not waited for: the master's close must not hang on it.
+      if (!this.#failing) await Promise.race([drain(), late]);
       clock.clearTimeout(timer);
       this.#logDropped();
       if (this.#queue.length > 0) this.#options.logger.warn({ events: this.#queue.length }, 'worker events not written before closing');
