@@ -40,7 +40,7 @@ async function offered(program: string, words: string[]): Promise<string[]> {
 
 describe('bash completion (spawned)', () => {
   it('cluster-master worker <TAB> lists the worker subcommands', async () => {
-    expect(await offered('cluster-master', ['worker', ''])).toEqual(['register', 'list', 'show', 'unregister', 'token', 'update']);
+    expect(await offered('cluster-master', ['worker', ''])).toEqual(['register', 'list', 'show', 'unregister', 'token', 'update', 'events']);
   });
 
   it('cluster-master <TAB> lists its commands; a prefix narrows them', async () => {

@@ -123,9 +123,9 @@ describe('README everyday commands', () => {
     ];
     for (const line of lines) {
       script.push(`echo "### ${line.replaceAll('"', '\\"').replaceAll('$', '\\$').replaceAll('`', '\\`')}"`);
-      // --watch runs until Ctrl-C: a person watches a moment, then presses it.
+      // --watch and --follow run until Ctrl-C: a person watches a moment, then presses it.
       // (124: it was still running when the time was up; anything else is its own failure.)
-      script.push(/--watch/.test(line) ? `{ timeout -s INT 3 ${local(line)}\n} || [ $? = 124 ]` : local(line));
+      script.push(/--watch|--follow/.test(line) ? `{ timeout -s INT 3 ${local(line)}\n} || [ $? = 124 ]` : local(line));
     }
     script.push('echo "### no token"', `curl -s -w '\\n%{http_code}\\n' http://127.0.0.1:${port}/api/workers`);
     const env = cleanEnv({ DEVDB_STATE_DIR: join(dir, 'devdb-watch'), LOG_LEVEL: 'warn' });

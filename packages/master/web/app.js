@@ -1,9 +1,9 @@
 /* The fleet page: one EventSource on /api/events, every value written with
  * textContent (never as markup), ages counted on the master's clock. */
-/* global document, window, EventSource */
+/* global document, window, EventSource, fetch, URLSearchParams */
 'use strict';
 
-const state = { workers: [], offsetMs: 0, sortKey: 'worker_id', sortDir: 1 };
+const state = { workers: [], offsetMs: 0, sortKey: 'worker_id', sortDir: 1, detail: undefined };
 const $ = (id) => document.getElementById(id);
 
 function amount(n) {
@@ -53,7 +53,14 @@ function visible() {
     (model === '' || (w.hardware !== undefined && w.hardware.gpus.some((g) => (g.model || '').toLowerCase().includes(model)))));
 }
 
-const sortValue = (w, key) => (key === 'gpu_model' ? gpuSummary(w) : w[key]);
+/** When an inactive worker was flagged: its document's updated_at (the flag's write; nothing else writes an inactive worker but an admin). */
+const inactiveSince = (w) => (w.is_active || w.updated_at === null ? '' : w.updated_at);
+
+function since(iso) {
+  return iso === '' ? '-' : age(Math.floor(Date.parse(iso) / 1000));
+}
+
+const sortValue = (w, key) => (key === 'gpu_model' ? gpuSummary(w) : key === 'inactive_since' ? inactiveSince(w) : w[key]);
 
 function compare(a, b) {
   const x = sortValue(a, state.sortKey);
@@ -78,7 +85,12 @@ function renderRows() {
     tr.dataset.workerId = w.worker_id;
     tr.dataset.active = String(w.is_active);
     if (!w.is_active) tr.className = 'inactive';
-    cell(tr, w.worker_id);
+    const open = document.createElement('button');
+    open.type = 'button';
+    open.textContent = w.worker_id;
+    open.title = `Details and recent events of ${w.worker_id}`;
+    open.addEventListener('click', () => showDetail(w.worker_id));
+    cell(tr, '').appendChild(open);
     cell(tr, w.worker_ip);
     cell(tr, amount(w.total_cpu));
     cell(tr, amount(w.total_memory));
@@ -88,6 +100,9 @@ function renderRows() {
     cell(tr, gpuSummary(w), 'gpu-model');
     // A word and a symbol, so the state does not rest on colour alone.
     cell(tr, w.is_active ? '● active' : '✕ inactive', 'state');
+    const inactive = cell(tr, since(inactiveSince(w)), 'since');
+    inactive.dataset.since = inactiveSince(w);
+    if (inactiveSince(w) !== '') inactive.title = inactiveSince(w);
     cell(tr, age(w.last_heartbeat), 'age').dataset.heartbeat = String(w.last_heartbeat);
     // null: a date out of range, which the master cannot write as ISO 8601.
     cell(tr, w.registered_at === null ? '-' : w.registered_at.replace(/\.\d{3}Z$/, 'Z'));
@@ -104,6 +119,73 @@ function renderRows() {
 
 function tickAges() {
   document.querySelectorAll('#workers td.age').forEach((td) => { td.textContent = age(Number(td.dataset.heartbeat)); });
+  document.querySelectorAll('#workers td.since').forEach((td) => { td.textContent = since(td.dataset.since); });
+}
+
+/** An event's detail in words: `from → to` first, then the other fields (values as text, never markup). */
+function detailText(detail) {
+  if (!detail) return '';
+  const text = (v) => (typeof v === 'string' ? v : JSON.stringify(v));
+  const rest = Object.entries(detail).filter(([k, v]) => k !== 'from' && k !== 'to' && v !== null).map(([k, v]) => `${k}=${text(v)}`);
+  return ('from' in detail ? [`${text(detail.from)} → ${text(detail.to)}`, ...rest] : rest).join(' ');
+}
+
+function renderDetail(w) {
+  $('detail-title').textContent = `Worker ${w.worker_id}`;
+  const fields = [
+    ['Address', w.worker_ip],
+    ['State', w.is_active ? '● active' : `✕ inactive${inactiveSince(w) === '' ? '' : ` since ${inactiveSince(w)}`}`],
+    ['Last heartbeat', age(w.last_heartbeat)],
+    ['CPU cores / memory GiB / storage GB / GPUs', [w.total_cpu, w.total_memory, w.total_storage, w.total_gpu].map(amount).join(' / ')],
+    ['Registered', w.registered_at === null ? '-' : w.registered_at],
+  ];
+  $('detail-fields').replaceChildren(...fields.flatMap(([k, v]) => {
+    const dt = document.createElement('dt');
+    dt.textContent = k;
+    const dd = document.createElement('dd');
+    dd.textContent = v;
+    return [dt, dd];
+  }));
+  const hw = w.hardware;
+  $('detail-inventory').hidden = hw === undefined;
+  if (hw !== undefined) {
+    const h = hw.host;
+    $('detail-host').textContent = `${h.cpu_model ?? '?'} · ${h.arch ?? '?'} · ${h.sockets ?? '?'} sockets, ${h.physical_cores ?? '?'} cores, ${h.threads ?? '?'} threads · ${h.os_name ?? '?'} ${h.os_version ?? ''} · kernel ${h.kernel ?? '?'} · agent ${h.agent_version ?? '?'} · reported ${hw.reported_at}`;
+    $('detail-gpus').querySelector('tbody').replaceChildren(...hw.gpus.map((g, i) => {
+      const tr = document.createElement('tr');
+      for (const v of [String(i), g.model ?? '-', g.memory_mib === null ? '-' : String(g.memory_mib), g.driver_version ?? '-', g.cuda_driver_version ?? '-', g.mig_mode ?? '-']) cell(tr, v);
+      return tr;
+    }));
+  }
+}
+
+async function showDetail(workerId) {
+  const w = state.workers.find((x) => x.worker_id === workerId);
+  if (w === undefined) return;
+  state.detail = workerId;
+  renderDetail(w);
+  const body = $('detail-events').querySelector('tbody');
+  body.replaceChildren();
+  $('detail-events-status').textContent = 'loading…';
+  if (!$('detail').open) $('detail').showModal();
+  try {
+    const response = await fetch(`/api/worker-events?${new URLSearchParams({ worker: workerId, limit: '50' })}`, { credentials: 'same-origin' });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const events = (await response.json()).reverse();
+    if (state.detail !== workerId) return;
+    $('detail-events-status').textContent = events.length === 0 ? 'No events recorded.' : `The newest ${events.length}, newest first.`;
+    body.replaceChildren(...events.map((e) => {
+      const tr = document.createElement('tr');
+      tr.className = `kind-${e.kind}`;
+      cell(tr, e.at.replace('T', ' ').replace(/\.\d{3}Z$/, 'Z'));
+      cell(tr, e.kind.replace(/_/g, ' '));
+      cell(tr, e.cause ?? '');
+      cell(tr, detailText(e.detail));
+      return tr;
+    }));
+  } catch (error) {
+    $('detail-events-status').textContent = `Could not load the events (${error.message}).`;
+  }
 }
 
 function connect() {
@@ -116,6 +198,9 @@ function connect() {
     $('live').className = '';
     renderTotals();
     renderRows();
+    // The open detail follows the feed (its events are read when it opens).
+    const shown = state.detail !== undefined && $('detail').open ? state.workers.find((x) => x.worker_id === state.detail) : undefined;
+    if (shown !== undefined) renderDetail(shown);
   });
   events.addEventListener('error', () => {
     $('live').textContent = 'disconnected: retrying…';
@@ -134,6 +219,7 @@ document.addEventListener('DOMContentLoaded', () => {
       renderRows();
     });
   });
+  $('detail-close').addEventListener('click', () => $('detail').close());
   for (const id of ['filter-text', 'filter-state', 'filter-gpu', 'filter-gpu-model']) $(id).addEventListener('input', renderRows);
   window.setInterval(tickAges, 1000);
   connect();

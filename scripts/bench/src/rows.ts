@@ -47,6 +47,7 @@ export function buildRows(args: BenchArgs, results: Record<string, unknown>, int
     row('steady', 'heartbeat ids written to the db /s', fmt(s.heartbeatIdsWrittenPerSecond), '', '');
     row('steady', 'db write commands /s', fmt(s.dbWritesPerSecond, '', 2), '≤ 2', check(s.dbWritesPerSecond <= L.writesPerSecond));
     row('steady', 'db read commands /s', fmt(s.dbReadsPerSecond, '', 2));
+    row('steady', 'history: insert commands / events written in the window', `${s.dbByCommand.insert?.count ?? 0} / ${fmt(s.historyEventsWritten)}`);
     row('steady', 'heartbeat write cycle (start to start) p50 / max', `${fmt(s.heartbeatWriteGapMs.p50, 'ms', 0)} / ${fmt(s.heartbeatWriteGapMs.max, 'ms', 0)}`);
     row('steady', 'heartbeat → db lag p50', fmt(s.lagMs.p50, 'ms', 0));
     row('steady', 'heartbeat → db lag p99', fmt(s.lagMs.p99, 'ms', 0), '≤ 2,000 ms', check(s.lagMs.p99 === undefined ? undefined : s.lagMs.p99 <= L.lagP99Ms && s.lagUnresolved === 0));
@@ -94,6 +95,8 @@ export function buildRows(args: BenchArgs, results: Record<string, unknown>, int
     row('storm', `all ${fmt(storm.agents)} admitted again after SIGKILL (gauge)`, fmt(storm.allActiveMs === undefined ? undefined : storm.allActiveMs / 1_000, 's'), '≤ 30 s', check(storm.allActiveMs !== undefined && storm.allActiveMs <= L.stormMs));
     row('storm', 'false inactive flags (new master; db at end)', `${storm.falseInactiveFlags} (db: ${storm.inactiveInDbAtEnd})`, '0', check(storm.falseInactiveFlags === 0 && storm.inactiveInDbAtEnd === 0));
     row('storm', 'db write / read commands /s during it', `${fmt(storm.dbWritesPerSecond, '', 2)} / ${fmt(storm.dbReadsPerSecond, '', 2)}`);
+    // The master's only inserts are the history's (WORKER_EVENTS): one insertMany per flush at most.
+    row('storm', 'history: insert commands to all back / events written by the end', `${storm.dbByCommand.insert?.count ?? 0} / ${fmt(storm.historyEventsWritten)}`);
   }
   const specs = results.specsChange as SpecsChangeResult | undefined;
   if (specs !== undefined) {

@@ -25,6 +25,8 @@ export interface SteadyResult {
   dbReadsPerSecond: number;
   dbOtherPerSecond: number;
   dbByCommand: Record<string, { count: number; totalMs: number }>;
+  /** Worker events written in the window (the history's counter). */
+  historyEventsWritten: number;
   /** The master's own timing of its writes (histogram sums), by op. */
   masterWriteMs: Record<string, { count: number; totalMs: number }>;
   cpuMs: number;
@@ -140,6 +142,7 @@ export async function runSteady(
     dbReadsPerSecond: db.reads / windowS,
     dbOtherPerSecond: db.other / windowS,
     dbByCommand: db.byCommand,
+    historyEventsWritten: delta(m0, m1, 'cluster_master_worker_events_written_total'),
     masterWriteMs,
     cpuMs: cpu.cpuMs,
     cpuCoreShare: cpu.coreShare,

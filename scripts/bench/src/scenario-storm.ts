@@ -26,6 +26,8 @@ export interface StormResult {
   dbReadsPerSecond: number;
   dbByCommand: Record<string, { count: number; totalMs: number }>;
   refusals: Record<string, number>;
+  /** Worker events the new master wrote to WORKER_EVENTS by the end (its history's own counter). */
+  historyEventsWritten: number;
   admissions: number;
   /** CPU the new master used from its start until all agents were back. */
   masterCpuMs: number | undefined;
@@ -135,6 +137,7 @@ export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<Storm
     dbReadsPerSecond: db.reads / windowS,
     dbByCommand: db.byCommand,
     refusals,
+    historyEventsWritten: metric(last, 'cluster_master_worker_events_written_total'),
     admissions: delta(undefined, last, 'cluster_master_admissions_total'),
     masterCpuMs: cpuAtAll,
     masterRssBytes: sampleProcess(master.pid)?.rssBytes,

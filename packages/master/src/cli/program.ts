@@ -3,6 +3,7 @@ import { UsageError } from '../errors.js';
 import { adminTokenCommand } from './commands/admin-token.js';
 import { dbInitCommand } from './commands/db-init.js';
 import { prettyCommand } from './commands/pretty.js';
+import { workerEventsCommand } from './commands/worker-events.js';
 import { workerListCommand } from './commands/worker-list.js';
 import { workerRegisterCommand } from './commands/worker-register.js';
 import { workerShowCommand } from './commands/worker-show.js';
@@ -70,7 +71,7 @@ export async function runCli(options: CliOptions): Promise<ExitCode> {
     )
     .command(serveCommand({ env: options.env, stdout: options.stdout, stdoutIsTTY: options.stdoutIsTTY, signals: options.signals }))
     .command(restartCommand({ env: options.env, stdout: options.stdout, now: ctx.now }))
-    .command('worker', 'Register, list, show, update and unregister workers; issue tokens', (worker) =>
+    .command('worker', 'Register, list, show, update and unregister workers; issue tokens; show their history', (worker) =>
       worker
         .command(workerRegisterCommand(ctx))
         .command(workerListCommand(ctx))
@@ -78,7 +79,8 @@ export async function runCli(options: CliOptions): Promise<ExitCode> {
         .command(workerUnregisterCommand(ctx))
         .command(workerTokenCommand(ctx))
         .command(workerUpdateCommand(ctx))
-        .demandCommand(1, 'choose a worker command: register, list, show, unregister, token or update'),
+        .command(workerEventsCommand(ctx))
+        .demandCommand(1, 'choose a worker command: register, list, show, unregister, token, update or events'),
     )
     .command('db', 'Database maintenance', (db) =>
       db.command(dbInitCommand(ctx)).demandCommand(1, 'choose a db command: init'),

@@ -42,6 +42,7 @@ interface ServeArgs extends ServeFlags {
   flushIntervalMs?: string;
   helloTimeoutMs?: string;
   viewRefreshMs?: string;
+  eventTtlDays?: string;
   tlsCert?: string;
   tlsKey?: string;
   checkSourceAddress?: boolean;
@@ -120,6 +121,7 @@ export async function runServe(args: ServeFlags, io: ServeIo): Promise<void> {
       flushIntervalMs: config.flushIntervalMs,
       helloTimeoutMs: config.helloTimeoutMs,
       viewRefreshMs: config.viewRefreshMs,
+      eventTtlDays: config.eventTtlDays,
       checkSourceAddress: config.checkSourceAddress,
       tls,
     },
@@ -175,6 +177,7 @@ export function serveCommand(io: ServeIo): CommandModule<object, ServeArgs> {
         .option('flush-interval-ms', { type: 'string', describe: integerHelp('flushIntervalMs') })
         .option('hello-timeout-ms', { type: 'string', describe: integerHelp('helloTimeoutMs') })
         .option('view-refresh-ms', { type: 'string', describe: integerHelp('viewRefreshMs') })
+        .option('event-ttl-days', { type: 'string', describe: integerHelp('eventTtlDays') })
         .option('tls-cert', { type: 'string', describe: 'PEM certificate: serve wss:// [MASTER_TLS_CERT]' })
         .option('tls-key', { type: 'string', describe: 'PEM private key [MASTER_TLS_KEY]' })
         .option('check-source-address', {

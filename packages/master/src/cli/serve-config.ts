@@ -16,6 +16,7 @@ export interface ServeFlags {
   flushIntervalMs?: string | number | undefined;
   helloTimeoutMs?: string | number | undefined;
   viewRefreshMs?: string | number | undefined;
+  eventTtlDays?: string | number | undefined;
   tlsCert?: string | undefined;
   tlsKey?: string | undefined;
   checkSourceAddress?: boolean | string | undefined;
@@ -33,6 +34,7 @@ export interface ServeConfig
     | 'flushIntervalMs'
     | 'helloTimeoutMs'
     | 'viewRefreshMs'
+    | 'eventTtlDays'
     | 'checkSourceAddress'
   > {
   /** Paths of the PEM certificate and key (both or neither). */
@@ -81,6 +83,7 @@ const INTEGER_SETTINGS = {
   flushIntervalMs: { flag: 'flush-interval-ms', env: 'MASTER_FLUSH_INTERVAL_MS', ...OPERATOR_OPTIONS.flushIntervalMs },
   helloTimeoutMs: { flag: 'hello-timeout-ms', env: 'MASTER_HELLO_TIMEOUT_MS', ...OPERATOR_OPTIONS.helloTimeoutMs },
   viewRefreshMs: { flag: 'view-refresh-ms', env: 'MASTER_VIEW_REFRESH_MS', ...OPERATOR_OPTIONS.viewRefreshMs },
+  eventTtlDays: { flag: 'event-ttl-days', env: 'MASTER_EVENT_TTL_DAYS', ...OPERATOR_OPTIONS.eventTtlDays },
 } as const;
 
 export type IntegerSetting = keyof typeof INTEGER_SETTINGS;
@@ -174,6 +177,7 @@ export function parseServeConfig(flags: ServeFlags, env: Env, deps: ServeConfigD
   }
   const helloTimeoutMs = integer('helloTimeoutMs', flags, env);
   const viewRefreshMs = integer('viewRefreshMs', flags, env);
+  const eventTtlDays = integer('eventTtlDays', flags, env);
   const checkSourceAddress = boolean(
     flags.checkSourceAddress,
     env,
@@ -217,6 +221,7 @@ export function parseServeConfig(flags: ServeFlags, env: Env, deps: ServeConfigD
     flushIntervalMs,
     helloTimeoutMs,
     viewRefreshMs,
+    eventTtlDays,
     checkSourceAddress,
     tls,
     logLevel: level,

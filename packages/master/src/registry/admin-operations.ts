@@ -1,5 +1,6 @@
 import type { Document } from 'mongodb';
 import { WorkerAlreadyRegisteredError, WorkerNotFoundError } from '../errors.js';
+import { recordAdminEvent } from '../history/admin-events.js';
 import { ensureCollections } from './collections.js';
 import { newWorkerDocument, specsToBson, toWorker, unixSecondsToBson } from './document.js';
 import { isDuplicateKeyError } from './driver-errors.js';
@@ -30,6 +31,7 @@ export function adminOperations(context: RegistryContext): AdminOperations {
         throw error;
       }
       await version.bump();
+      await recordAdminEvent(db, { workerId, kind: 'registered', detail: { address: workerIp }, at: document.registered_at as Date });
       return toWorker(document);
     },
 
@@ -60,16 +62,21 @@ export function adminOperations(context: RegistryContext): AdminOperations {
     async updateWorkerIp(workerId, workerIp) {
       assertWorkerId(workerId);
       assertWorkerAddress(workerIp);
-      const doc = await run(() =>
+      const at = clock();
+      const before = await run(() =>
         workers.findOneAndUpdate(
           { worker_id: workerId },
-          { $set: { worker_ip: workerIp, updated_at: clock() } },
-          { returnDocument: 'after', includeResultMetadata: false },
+          { $set: { worker_ip: workerIp, updated_at: at } },
+          { returnDocument: 'before', includeResultMetadata: false },
         ),
       );
-      if (doc === null) throw new WorkerNotFoundError(workerId);
+      if (before === null) throw new WorkerNotFoundError(workerId);
+      const doc = { ...before, worker_ip: workerIp, updated_at: at };
       // Masters re-read their view and close a session admitted against the old address.
       await version.bump();
+      if (before.worker_ip !== workerIp) {
+        await recordAdminEvent(db, { workerId, kind: 'address_changed', detail: { from: before.worker_ip as unknown, to: workerIp }, at });
+      }
       return toWorker(doc);
     },
 
@@ -90,6 +97,7 @@ export function adminOperations(context: RegistryContext): AdminOperations {
       const result = await run(() => workers.deleteOne({ worker_id: workerId }));
       if (result.deletedCount === 0) throw new WorkerNotFoundError(workerId);
       await version.bump();
+      await recordAdminEvent(db, { workerId, kind: 'unregistered', at: clock() });
     },
 
     async workerExists(workerId) {

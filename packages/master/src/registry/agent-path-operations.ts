@@ -104,12 +104,14 @@ export function agentPathOperations(context: RegistryContext): AgentPathOperatio
           ? { updateOne: { filter: { worker_id: workerIds[0], ...differs }, update } }
           : { updateMany: { filter: { worker_id: { $in: workerIds }, ...differs }, update } };
       });
+      let modified = 0;
       for (let start = 0; start < statements.length; start += maxUpdatesPerCommand) {
         const chunk = statements.slice(start, start + maxUpdatesPerCommand);
         // Independent updates: one failing must not stop the others
         // (FerretDB ignores this and applies them in order anyway).
-        await run(() => workers.bulkWrite(chunk, { ordered: false }));
+        modified += (await run(() => workers.bulkWrite(chunk, { ordered: false }))).modifiedCount;
       }
+      return modified;
     },
 
     async updateHardware(entries, now) {
@@ -127,10 +129,12 @@ export function agentPathOperations(context: RegistryContext): AgentPathOperatio
           update: { $set: { hardware: hardwareToBson(hardware, digest, now), updated_at: now } },
         },
       }));
+      let modified = 0;
       for (let start = 0; start < statements.length; start += maxUpdatesPerCommand) {
         const chunk = statements.slice(start, start + maxUpdatesPerCommand);
-        await run(() => workers.bulkWrite(chunk, { ordered: false }));
+        modified += (await run(() => workers.bulkWrite(chunk, { ordered: false }))).modifiedCount;
       }
+      return modified;
     },
 
     async existingWorkerIds(workerIds) {

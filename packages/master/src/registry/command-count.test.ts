@@ -143,7 +143,7 @@ describe("the contract's single-worker operations", () => {
     expect(await commandsOf(operation)).toEqual([command]);
   });
 
-  it('unregisterWorker is one delete, then the admission version moves (one update by _id)', async () => {
-    expect(await commandsOf(() => registry.unregisterWorker('worker-001'))).toEqual(['delete', 'update']);
+  it('unregisterWorker is one delete, then the admission version moves (one update by _id), then its event (one insert)', async () => {
+    expect(await commandsOf(() => registry.unregisterWorker('worker-001'))).toEqual(['delete', 'update', 'insert']);
   });
 });

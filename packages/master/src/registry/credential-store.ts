@@ -5,6 +5,7 @@ import { registrationKey } from './document.js';
 import { COLLECTIONS, SINGLE_BATCH_SIZE } from './collections.js';
 import { describeHosts, guard } from './driver-errors.js';
 import { WorkerNotFoundError } from '../errors.js';
+import { recordAdminEvent } from '../history/admin-events.js';
 import { assertWorkerId } from './validate.js';
 import { generateToken, hashToken, type RandomBytes } from './token.js';
 
@@ -83,7 +84,9 @@ export function createCredentialStore(db: Db, options: CredentialStoreOptions = 
     },
 
     async rotate(workerId) {
-      return store.issue(workerId);
+      const token = await store.issue(workerId);
+      await recordAdminEvent(db, { workerId, kind: 'token_rotated', at: clock() });
+      return token;
     },
 
     async remove(workerId) {

@@ -60,15 +60,15 @@ export interface WorkerRegistry {
    * A bulkWrite (no upsert) of one statement per distinct set of specs: an
    * updateOne for a worker alone with its specs, an updateMany ($in) for
    * several alike. One command for up to `maxUpdatesPerCommand` statements,
-   * one more per further such chunk.
+   * one more per further such chunk. Resolves how many documents changed.
    */
-  updateSpecs(entries: readonly WorkerSpecsEntry[], now: Date): Promise<void>;
+  updateSpecs(entries: readonly WorkerSpecsEntry[], now: Date): Promise<number>;
   /**
    * A bulkWrite (no upsert) of one updateOne per worker, setting `hardware`
    * (and updated_at) only where `hardware.digest` differs. One command for up
    * to `maxUpdatesPerCommand` workers, one more per further such chunk.
    */
-  updateHardware(entries: readonly WorkerHardwareEntry[], now: Date): Promise<void>;
+  updateHardware(entries: readonly WorkerHardwareEntry[], now: Date): Promise<number>;
   /** Which of these ids are registered: one find with a projection. */
   existingWorkerIds(workerIds: readonly string[]): Promise<Set<string>>;
   /** Every worker's id, address and specs: one find with a projection. */

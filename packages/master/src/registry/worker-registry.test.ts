@@ -379,7 +379,7 @@ describe("the master's batch operations", () => {
   });
 
   it('updateSpecs with no entries does nothing', async () => {
-    await expect(registry.updateSpecs([], LATER)).resolves.toBeUndefined();
+    await expect(registry.updateSpecs([], LATER)).resolves.toBe(0); // no command, nothing changed
   });
 
   it('existingWorkerIds returns the registered subset', async () => {

@@ -13,6 +13,7 @@ import type { CredentialsPort, RegistryPort } from './ports.js';
 import type { SessionHost } from './session/session-host.js';
 import type { Startup } from './startup.js';
 import type { HeartbeatWriter } from './writes/heartbeat-writer.js';
+import type { WorkerHistory } from '../history/worker-history.js';
 
 /*
  * Apart from wiring.ts, which builds them, so that the route tables it wires
@@ -37,4 +38,6 @@ export interface MasterParts {
   refusals: RefusalLog;
   startup: Startup;
   identity: MasterIdentity;
+  /** The worker history's writer; undefined without a database (unit tests with fake ports). */
+  history: WorkerHistory | undefined;
 }

@@ -66,6 +66,7 @@ export function createMaster(deps: CreateMasterOptions): Master {
       state = 'running';
       sweeper.startNow();
       writer.start();
+      parts.history?.start();
       monitor.start();
       void startup.run().then((loaded) => {
         if (loaded) stopViewChecks = every(clock, options.viewRefreshMs, () => void view.check());
@@ -97,6 +98,8 @@ export function createMaster(deps: CreateMasterOptions): Master {
       else await handOver(served);
       await writer.stop();
       await sweeper.withdraw();
+      // After the hand-over's flags and the final flush: their events go in this last write.
+      await parts.history?.stop();
       await released;
       wss.close();
       refusals.close();

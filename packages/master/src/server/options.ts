@@ -99,6 +99,12 @@ export interface ServerOptions {
   failedAuthWindowMs: number;
   failedAuthPerAddress: number;
   failedAuthTotal: number;
+  /** Days worker events are kept (WORKER_EVENTS' TTL index, or the master's prune where the database has none). */
+  eventTtlDays: number;
+  /** How often queued worker events are written (one insertMany). */
+  eventFlushIntervalMs: number;
+  /** Worker events kept in memory at most while the database is slow or down; past it they are dropped and counted. */
+  eventQueueMax: number;
 }
 
 /** A number an operator may set: its default, its inclusive bounds, and what it does (the CLI's help says this). */
@@ -131,6 +137,7 @@ export const OPERATOR_OPTIONS = {
     max: 5_000,
     help: 'How often the admission version is read (the view is re-read when it changed), at most 5000',
   },
+  eventTtlDays: { default: 30, min: 1, max: 3_650, help: 'Days worker events (WORKER_EVENTS) are kept' },
 } as const satisfies Record<string, BoundedOption>;
 
 export const SERVER_DEFAULTS: ServerOptions = {
@@ -169,6 +176,9 @@ export const SERVER_DEFAULTS: ServerOptions = {
   failedAuthWindowMs: 10_000,
   failedAuthPerAddress: 30,
   failedAuthTotal: 100,
+  eventTtlDays: OPERATOR_OPTIONS.eventTtlDays.default,
+  eventFlushIntervalMs: 1_000,
+  eventQueueMax: 20_000,
 };
 
 /**

@@ -31,6 +31,7 @@ import { SessionHost } from './session/session-host.js';
 import { sessionsToClose } from './session/sessions-to-close.js';
 import { Startup } from './startup.js';
 import { HeartbeatWriter } from './writes/heartbeat-writer.js';
+import { createWorkerHistory } from '../history/create-history.js';
 
 /** The registry side: admission view, heartbeat write loop, sessions, liveness, start-up. */
 export function wireParts(deps: CreateMasterOptions): MasterParts {
@@ -46,6 +47,7 @@ export function wireParts(deps: CreateMasterOptions): MasterParts {
   const metricsRegistry = deps.metricsRegistry ?? new MetricsRegistry();
   const metrics = createMasterMetrics(metricsRegistry);
   const health = new DbHealth(logger, clock);
+  const history = createWorkerHistory(deps.db, { clock, logger, metricsRegistry, instance: identity.instanceId, options });
   const view = new AdmissionView({
     registry,
     credentials,
@@ -70,7 +72,10 @@ export function wireParts(deps: CreateMasterOptions): MasterParts {
           publishEveryMs: Math.max(250, options.flushIntervalMs),
           aloneEveryMs: Math.max(250, options.flushIntervalMs, options.sweepIntervalMs),
         };
-  const sweeper = new StaleSweeper({ registry, clock, health, metrics, logger, heartbeatTimeoutMs, intervalMs: options.sweepIntervalMs, horizon });
+  const sweeper = new StaleSweeper({
+    registry, clock, health, metrics, logger, heartbeatTimeoutMs, intervalMs: options.sweepIntervalMs, horizon,
+    onSwept: history === undefined ? undefined : (now, flagged) => history.swept(now, flagged),
+  });
   const writer = new HeartbeatWriter({
     registry,
     clock,
@@ -90,8 +95,10 @@ export function wireParts(deps: CreateMasterOptions): MasterParts {
       host.closeWorkers(ids, CloseCode.unregistered, 'worker unregistered', 'unregistered');
     },
     afterFlush: (writtenAsOfMs) => sweeper.maybeSweep(writtenAsOfMs),
+    onFlagged: history === undefined ? undefined : (ids, now, changed) => history.flagged(ids, now, changed),
+    onSpecsWritten: history === undefined ? undefined : (what, ids, modified) => history.changesWritten(what, ids, modified),
   });
-  const host = new SessionHost({ view, writer, liveness: tracker, metrics, logger });
+  const host = new SessionHost({ view, writer, liveness: tracker, metrics, logger, history });
   const monitor = new LivenessMonitor({ tracker, host, clock, heartbeatIntervalMs, heartbeatTimeoutMs, tickMs: options.livenessTickMs });
   view.onRefresh((refresh) => {
     for (const verdict of sessionsToClose(host.open, refresh)) {
@@ -99,9 +106,15 @@ export function wireParts(deps: CreateMasterOptions): MasterParts {
       verdict.session.close(verdict.code, verdict.reason, verdict.cause);
     }
   });
-  const refusals = new RefusalLog({ logger, metrics, clock, linesPerSecond: options.refusalLogsPerSecond });
+  const refusals = new RefusalLog({
+    logger, metrics, clock, linesPerSecond: options.refusalLogsPerSecond,
+    // A registered worker's refusal goes into its history (an unknown id has none).
+    onWorkerRefused: (workerId, reason, address) => {
+      if (reason !== 'unknown_worker' && view.get(workerId) !== undefined) history?.refused(workerId, reason, address);
+    },
+  });
   const startup = newStartup(deps, { options, clock, logger, registry, view, health, sweeper });
-  return { options, clock, logger, registry, credentials, metrics, metricsRegistry, health, view, sweeper, writer, host, monitor, refusals, startup, identity };
+  return { options, clock, logger, registry, credentials, metrics, metricsRegistry, health, view, sweeper, writer, host, monitor, refusals, startup, identity, history };
 }
 
 function newStartup(

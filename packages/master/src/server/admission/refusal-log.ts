@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { HEADERS } from '@cluster/protocol';
 import type { Logger } from 'pino';
-import type { HttpRefusalReason, MasterMetrics } from '../../metrics/metrics.js';
+import type { HttpRefusalReason, MasterMetrics, RefusalReason } from '../../metrics/metrics.js';
 import { printableForLog } from '../../printable.js';
 import type { Refusal } from './decision.js';
 import type { Clock } from '../clock.js';
@@ -29,6 +29,8 @@ export interface RefusalLogOptions {
   clock: Clock;
   /** Most lines per reason per second; the rest are counted and summed up (0: every line). */
   linesPerSecond: number;
+  /** A refusal that names a worker (its id passed validation): the worker history's hook. */
+  onWorkerRefused?: (workerId: string, reason: RefusalReason, address: string | undefined) => void;
 }
 
 /**
@@ -59,6 +61,7 @@ export class RefusalLog {
   /** An upgrade on the agent path (or a stray one) refused with an HTTP status. */
   upgrade(refusal: Refusal, headers: IncomingHttpHeaders, address: string | undefined): void {
     this.options.metrics.refusals.inc({ reason: refusal.metric });
+    if (refusal.workerId !== undefined) this.options.onWorkerRefused?.(refusal.workerId, refusal.metric, address);
     if (!this.#budget.allow(`upgrade:${refusal.metric}`)) return;
     this.options.logger.warn(
       {

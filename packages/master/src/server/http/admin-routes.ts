@@ -9,6 +9,8 @@ import { createEventsStream } from './events-stream.js';
 import { createFleetApi, type RouteHandler } from './fleet-api.js';
 import { FleetFeed } from './fleet-feed.js';
 import { createWebPage } from './web-page.js';
+import { createWorkerEventsApi } from './worker-events-api.js';
+import { createWorkerEventStore } from '../../history/event-store.js';
 import { faviconRoute } from './favicon.js';
 import { WebSessions } from './web-sessions.js';
 
@@ -50,6 +52,7 @@ export function adminRoutesFor(
     faviconRoute,
     createWebPage({ adminTokens, sessions, logger, refusalBudget, authLimit, secure: parts.options.tls !== undefined, maxBodyBytes: parts.options.maxBodyBytes }),
     createFleetApi({ adminTokens, workers, clock, logger, sessionOf, refusalBudget, authLimit }),
+    createWorkerEventsApi({ adminTokens, events: createWorkerEventStore(db), clock, logger, sessionOf, refusalBudget, authLimit }),
     createEventsStream({
       adminTokens,
       feed,

@@ -37,6 +37,8 @@ export interface StaleSweepOptions {
   heartbeatTimeoutMs: number;
   /** Least time between two sweeps (less 10% for timer jitter). */
   intervalMs: number;
+  /** A sweep written at `now` flagged `flagged` workers: the worker history's hook. */
+  onSwept?: (now: Date, flagged: number) => void;
   /**
    * How far the other masters on this database have written heartbeats, and
    * this master's name there; `serving`: whether it holds any session (a
@@ -88,8 +90,10 @@ export class StaleSweeper {
     const { clock, heartbeatTimeoutMs } = this.options;
     if (this.#started === undefined) return;
     const cutoff = sweepCutoffSeconds(await this.#judgedAsOf(this.#started.wallMs, clock.now()), heartbeatTimeoutMs);
-    const flagged = await this.options.registry.sweepStale(cutoff, new Date(clock.now()));
+    const now = new Date(clock.now());
+    const flagged = await this.options.registry.sweepStale(cutoff, now);
     this.options.health.success('sweep');
+    this.options.onSwept?.(now, flagged);
     if (flagged > 0) {
       this.options.metrics.workersFlaggedInactive.inc({ cause: 'sweep' }, flagged);
       this.options.logger.info({ cause: 'sweep', at_start: true, count: flagged, cutoff }, 'workers flagged inactive');
@@ -129,6 +133,7 @@ export class StaleSweeper {
     }
     end();
     health.success('sweep');
+    this.options.onSwept?.(new Date(nowMs), flagged);
     if (flagged > 0) {
       this.options.metrics.workersFlaggedInactive.inc({ cause: 'sweep' }, flagged);
       this.options.logger.info({ cause: 'sweep', count: flagged, cutoff }, 'workers flagged inactive');

@@ -8,6 +8,8 @@ import type { AdmissionView } from '../admission/view.js';
 import type { HeartbeatWriter } from '../writes/heartbeat-writer.js';
 import type { LivenessTracker } from '../liveness/rules.js';
 import { SessionTable } from './session-table.js';
+import type { WorkerHistory } from '../../history/worker-history.js';
+import { inventorySummary } from '../../history/inventory-summary.js';
 
 export interface SessionHostDeps {
   view: AdmissionView;
@@ -15,6 +17,8 @@ export interface SessionHostDeps {
   liveness: LivenessTracker;
   metrics: MasterMetrics;
   logger: Logger;
+  /** The worker history (none without a database). */
+  history?: WorkerHistory | undefined;
 }
 
 /**
@@ -64,6 +68,12 @@ export class SessionHost implements SessionEvents {
     previous?.close(CloseCode.replaced, 'replaced by a newer connection', 'replaced');
     writer.admit(session.workerId);
     liveness.seen(session.workerId);
+    this.deps.history?.admittedAgain(session.workerId);
+    this.deps.history?.record(session.workerId, 'admitted', previous === undefined ? null : 'replaced_session', {
+      address: session.address,
+      agent_version: printableForLog(hello.agent_version) ?? null,
+      protocol_version: hello.protocol_version,
+    });
     // Queued whatever the view says: a hand edit of the document since the view's last read is
     // corrected now (the write changes only a document that differs, see updateSpecs).
     const specsChanged = this.#applySpecs(session.workerId, hello.specs, true);
@@ -120,6 +130,12 @@ export class SessionHost implements SessionEvents {
       },
       'disconnected',
     );
+    if (wasCurrent || closed.cause === 'replaced') {
+      this.deps.history?.record(workerId, 'disconnected', disconnectCause(closed), {
+        code: closed.code,
+        reason: printableForLog(closed.reason || undefined) ?? null,
+      });
+    }
     if (!wasCurrent) return;
     const agentSaidGoodbye =
       closed.cause === undefined && (closed.code === CloseCode.normal || closed.code === CloseCode.goingAway);
@@ -138,6 +154,7 @@ export class SessionHost implements SessionEvents {
   /** Queues the workers as inactive, counts and logs them. */
   flagInactive(workerIds: string[], cause: Exclude<InactiveCause, 'sweep'>): void {
     if (workerIds.length === 0) return;
+    this.deps.history?.flagRaised(workerIds, cause);
     this.deps.writer.markInactive(workerIds);
     this.deps.metrics.workersFlaggedInactive.inc({ cause }, workerIds.length);
     this.deps.logger.info({ cause, count: workerIds.length, worker_ids: workerIds.slice(0, 100) }, 'workers flagged inactive');
@@ -151,6 +168,7 @@ export class SessionHost implements SessionEvents {
    */
   async flagHandedOver(workerIds: string[]): Promise<void> {
     if (workerIds.length === 0) return;
+    this.deps.history?.flagRaised(workerIds, 'handover');
     const changed = await this.deps.writer.flagCounted(workerIds);
     const count = changed ?? workerIds.length;
     if (count > 0) this.deps.metrics.workersFlaggedInactive.inc({ cause: 'handover' }, count);
@@ -170,7 +188,9 @@ export class SessionHost implements SessionEvents {
   #applyHardware(workerId: string, hardware: Hardware | undefined): boolean {
     if (hardware === undefined) return false;
     const digest = hardwareDigest(hardware);
-    if (this.deps.view.get(workerId)?.hardwareDigest === digest) return false;
+    const before = this.deps.view.get(workerId)?.hardwareDigest;
+    if (before === digest) return false;
+    this.deps.history?.changeSeen(workerId, 'hardware', { from: before ?? null, to: digest, ...inventorySummary(hardware) });
     this.deps.writer.queueHardware({ worker_id: workerId, hardware, digest });
     this.deps.view.setHardwareDigest(workerId, digest);
     return true;
@@ -181,8 +201,18 @@ export class SessionHost implements SessionEvents {
     const entry = this.deps.view.get(workerId);
     const changed = entry === undefined || !sameSpecs(entry.specs, specs);
     if (!changed && !evenIfSame) return false;
+    if (changed) this.deps.history?.changeSeen(workerId, 'specs', { from: entry?.specs ?? null, to: specs });
     this.deps.writer.queueSpecs(workerId, specs);
     this.deps.view.setSpecs(workerId, specs);
     return changed;
   }
+}
+
+/** A disconnected event's cause: the master's reason for ending the session, else what the close says of the agent's side. */
+function disconnectCause(closed: SessionClosed): string {
+  if (closed.cause !== undefined) return closed.cause;
+  if (closed.code === CloseCode.normal || closed.code === CloseCode.goingAway) return 'clean_close';
+  // 1006: no close frame, the connection just ended (agent killed, network cut).
+  if (closed.code === 1006) return 'connection_lost';
+  return closeCodeName(closed.code);
 }

@@ -39,6 +39,10 @@ export interface HeartbeatWriterOptions {
    * writes took. A throw counts as a failed cycle.
    */
   afterFlush?: (writtenAsOfMs: number) => Promise<void>;
+  /** A flag write (markInactive of `ids` at `now`) changed `changed` of them: the worker history's hook. */
+  onFlagged?: (ids: readonly string[], now: Date, changed: number) => void;
+  /** A specs (or inventory) write of these workers changed `modified` documents (undefined: not told): the worker history's hook. */
+  onSpecsWritten?: (what: 'specs' | 'hardware', ids: readonly string[], modified: number | undefined) => void;
   /** Default INACTIVE_PROMPT_MS. */
   inactivePromptMs?: number;
 }
@@ -138,7 +142,10 @@ export class HeartbeatWriter {
     for (const id of ids) this.#heartbeats.delete(id);
     const run = this.#chain.then(async () => {
       if (this.#flags.express !== undefined) await this.#flags.express;
-      return this.#writes.write('inactive', () => registry.markInactive(ids, new Date(clock.now()), this.#flags.lastWritten));
+      const now = new Date(clock.now());
+      const flagged = await this.#writes.write('inactive', () => registry.markInactive(ids, now, this.#flags.lastWritten));
+      this.options.onFlagged?.(ids, now, flagged);
+      return flagged;
     });
     this.#chain = run.catch(() => undefined);
     let timer: Timer | undefined;
@@ -260,6 +267,7 @@ export class HeartbeatWriter {
   /** One markInactive write; fewer changed than sent means already inactive, or served by another master now. */
   async #flag(ids: string[], now: Date, lastWritten: ReadonlyMap<string, number>): Promise<void> {
     const changed = await this.#writes.write('inactive', () => this.options.registry.markInactive(ids, now, lastWritten));
+    this.options.onFlagged?.(ids, now, changed);
     if (changed < ids.length) {
       this.options.logger.debug({ sent: ids.length, changed }, 'inactive flag left workers alone (already inactive, or a newer heartbeat from another master)');
     }
@@ -275,11 +283,17 @@ export class HeartbeatWriter {
     const beatsAtMs = this.options.clock.now();
     if (!(await this.#writeHeartbeats(beatsAtMs))) return false;
     const specsWritten = await this.#specs.writeSome(this.options.maxSpecsPerFlush, (entries) =>
-      this.#writes.write('specs', () => this.options.registry.updateSpecs(entries, now)),
+      this.#writes.write('specs', async () => {
+        const modified = await this.options.registry.updateSpecs(entries, now);
+        this.options.onSpecsWritten?.('specs', entries.map((e) => e.worker_id), typeof modified === 'number' ? modified : undefined);
+      }),
     );
     if (!specsWritten) return false;
     const hardwareWritten = await this.#hardware.writeSome(MAX_HARDWARE_ENTRIES_PER_FLUSH, (entries) =>
-      this.#writes.write('hardware', () => this.options.registry.updateHardware(entries, now)),
+      this.#writes.write('hardware', async () => {
+        const modified = await this.options.registry.updateHardware(entries, now);
+        this.options.onSpecsWritten?.('hardware', entries.map((e) => e.worker_id), typeof modified === 'number' ? modified : undefined);
+      }),
     );
     if (!hardwareWritten) return false;
     if (this.options.afterFlush !== undefined) {
