@@ -133,3 +133,60 @@ test('close() is idempotent and resolves when everything is released', async () 
   await first;
   await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
 });
+
+/** An upgrade refused by the master: its status and Retry-After header. */
+function refusedUpgrade(port: number, workerId: string): Promise<{ status: number; retryAfter: string | undefined }> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/agent`, {
+    headers: { 'x-protocol-version': String(PROTOCOL_VERSION), 'x-worker-id': workerId, authorization: `Bearer ${TOKEN}` },
+  });
+  return new Promise((resolve, reject) => {
+    ws.once('unexpected-response', (_req, res) => {
+      const retryAfter = res.headers['retry-after'];
+      resolve({ status: res.statusCode ?? 0, retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined });
+      res.resume();
+      ws.terminate();
+    });
+    ws.once('open', () => reject(new Error('admitted')));
+    ws.once('error', () => undefined);
+  });
+}
+
+test('a view that loads slowly: agents are told when to come back (503, Retry-After), and the first sweep is one timeout after the view loaded, not after the start', async () => {
+  const registry = new FakeRegistry();
+  registry.add('w1', '127.0.0.1', hashToken(TOKEN));
+  const clock = new ManualClock();
+  // w1 beat just before this master started (a quick restart): active, its heartbeat younger than the timeout.
+  const doc = registry.docs.get('w1');
+  if (doc === undefined) throw new Error('missing');
+  doc.is_active = true;
+  doc.last_heartbeat = Math.floor(clock.wallMs / 1000);
+  registry.hold();
+  const { port } = await start(registry, clock);
+  // Everything but the view's load goes through; the load takes 3 s (7.5 timeouts) of the master's clock.
+  const letThrough = (): void => {
+    for (const op of ['ensureCollections', 'sweepStale', 'recordHeartbeats', 'markInactive'] as const) registry.releaseOnly(op);
+  };
+  for (let passed = 0; passed < 3_000; passed += STEP_MS) {
+    letThrough();
+    await clock.advanceAsync(STEP_MS);
+  }
+  expect(master?.notReadyReason()).toBe('registry not loaded yet');
+  expect(await refusedUpgrade(port, 'w1')).toEqual({ status: 503, retryAfter: '2' });
+  // Only the sweep at start ran: a sweep timed from the start would have flagged w1 by now, its agent kept out by the load.
+  expect(registry.count('sweepStale')).toBe(1);
+  expect(doc.is_active).toBe(true);
+
+  // The held load completes on release, before the clock moves again.
+  const loadedAt = clock.monoMs;
+  registry.release();
+  await until('load', clock, () => master?.notReadyReason() === null);
+  const { ws, beat } = await agent(port, 'w1');
+  await until('the first regular sweep', clock, () => registry.count('sweepStale') >= 2, beat);
+  expect(clock.monoMs - loadedAt).toBeGreaterThanOrEqual(400);
+  expect(doc.is_active).toBe(true);
+  ws.close();
+  let closed = false;
+  const closing = master?.close().then(() => (closed = true));
+  while (!closed) await clock.advanceAsync(STEP_MS);
+  await closing;
+});

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { CloseCode, DEFAULTS } from '@cluster/protocol';
 import { Registry as MetricsRegistry } from 'prom-client';
 import { WebSocketServer } from 'ws';
-import { FLEET_GAUGE_DEFAULTS, registerFleetGauges } from '../metrics/fleet-gauges.js';
+import { FLEET_GAUGE_DEFAULTS, registerFleetGauges, type FleetStateSource } from '../metrics/fleet-gauges.js';
 import { createMasterMetrics } from '../metrics/metrics.js';
 import { registerReadyGauge } from '../metrics/ready-gauge.js';
 import { createAdmissionVersion } from '../registry/admission-version.js';
@@ -70,7 +70,17 @@ export function wireParts(deps: CreateMasterOptions): MasterParts {
           publishEveryMs: Math.max(250, options.flushIntervalMs),
           aloneEveryMs: Math.max(250, options.flushIntervalMs, options.sweepIntervalMs),
         };
-  const sweeper = new StaleSweeper({ registry, clock, health, metrics, logger, heartbeatTimeoutMs, intervalMs: options.sweepIntervalMs, horizon });
+  const sweeper = new StaleSweeper({
+    registry,
+    clock,
+    health,
+    metrics,
+    logger,
+    heartbeatTimeoutMs,
+    intervalMs: options.sweepIntervalMs,
+    horizon,
+    unwrittenAdmissions: (): ReadonlySet<string> => writer.unwrittenAdmissions,
+  });
   const writer = new HeartbeatWriter({
     registry,
     clock,
@@ -142,6 +152,7 @@ export function wireEndpoint(
     verifyToken: deps.verifyToken ?? tokensMatch,
     failures: failureLimitFor(options, clock),
     checkSourceAddress: options.checkSourceAddress,
+    loadingRetryAfterS: options.loadingRetryAfterMs / 1_000,
     refusals,
     logger,
     accepting,
@@ -157,7 +168,14 @@ export function wireEndpoint(
   });
   const admin = adminRoutesFor(deps.db, parts);
   // The registry-wide gauges read the page's feed at scrape time (a master without a database has neither).
-  if (admin !== undefined) registerFleetGauges(parts.metricsRegistry, admin.feed, { ...FLEET_GAUGE_DEFAULTS, maxAgeMs: options.fleetGaugeMaxAgeMs });
+  // Not while the master comes up (view loading, then its agents' return for one heartbeat timeout): a read of
+  // every document then competed with the view's load and the returning agents' writes (false flags in the storm).
+  const settled = (): boolean => {
+    const since = parts.sweeper.admittingSinceMs;
+    return since !== undefined && clock.monotonic() - since >= (options.fleetGaugeQuietAfterLoadMs ?? options.heartbeatTimeoutMs);
+  };
+  const gaugeSource = admin === undefined ? undefined : { stateForScrape: readAfter(settled, admin.feed) };
+  if (gaugeSource !== undefined) registerFleetGauges(parts.metricsRegistry, gaugeSource, { ...FLEET_GAUGE_DEFAULTS, maxAgeMs: options.fleetGaugeMaxAgeMs });
   registerReadyGauge(parts.metricsRegistry, notReadyReason);
   const server = createMasterHttpServer({
     tls: options.tls,
@@ -174,4 +192,9 @@ export function wireEndpoint(
     adminRoutes: admin?.routes,
   });
   return { server, wss };
+}
+
+/** The feed's read for a scrape once `settled()` says so; before that, nothing (the gauges stay unset). */
+function readAfter(settled: () => boolean, feed: FleetStateSource): FleetStateSource['stateForScrape'] {
+  return (maxAgeMs, waitMs) => (settled() ? feed.stateForScrape(maxAgeMs, waitMs) : Promise.resolve(undefined));
 }
