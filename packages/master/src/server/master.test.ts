@@ -172,6 +172,13 @@ test('a view that loads slowly: agents are told when to come back (503, Retry-Af
   }
   expect(master?.notReadyReason()).toBe('registry not loaded yet');
   expect(await refusedUpgrade(port, 'w1')).toEqual({ status: 503, retryAfter: '2' });
+  // The database failing meanwhile (the load's end unknown): no hint, the agents keep their own backoff.
+  registry.failing = true;
+  registry.releaseOnly('listAdmissionView');
+  registry.releaseOnly('loadAll');
+  await until('the failed load seen', clock, () => registry.count('listAdmissionView') >= 2, undefined, 5_000);
+  expect(await refusedUpgrade(port, 'w1')).toEqual({ status: 503, retryAfter: undefined });
+  registry.failing = false;
   // Only the sweep at start ran: a sweep timed from the start would have flagged w1 by now, its agent kept out by the load.
   expect(registry.count('sweepStale')).toBe(1);
   expect(doc.is_active).toBe(true);

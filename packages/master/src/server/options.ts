@@ -97,7 +97,8 @@ export interface ServerOptions {
    * While its admission view loads, a master answers upgrades 503 with this
    * wait as Retry-After (whole seconds, rounded up): agents come back then
    * (spread over one more such wait) instead of backing off further, so the
-   * fleet is back soon after the view loaded.
+   * fleet is back soon after the view loaded. Not while the database is
+   * failing: agents then keep their own backoff.
    */
   loadingRetryAfterMs: number;
   /** Open /api/events streams at most, all admin tokens together (past it: 503), and per admin token (past it: 429). */

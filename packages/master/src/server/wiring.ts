@@ -152,7 +152,9 @@ export function wireEndpoint(
     verifyToken: deps.verifyToken ?? tokensMatch,
     failures: failureLimitFor(options, clock),
     checkSourceAddress: options.checkSourceAddress,
-    loadingRetryAfterS: options.loadingRetryAfterMs / 1_000,
+    // Only while the start-up goes well: with the database failing, the load's end is unknown and a
+    // fleet told "2 s" forever would knock harder than its own backoff does.
+    loadingRetryAfterS: () => (parts.health.failing ? undefined : options.loadingRetryAfterMs / 1_000),
     refusals,
     logger,
     accepting,

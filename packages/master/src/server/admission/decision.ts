@@ -68,8 +68,8 @@ export interface AdmissionDeps {
    * stands on the view in memory. Absent: always.
    */
   mayRefresh?: () => boolean;
-  /** Retry-After (seconds) while the view is not loaded yet (the master is starting). Absent: 1. */
-  loadingRetryAfterS?: number;
+  /** Retry-After (seconds) while the view is not loaded yet (the master is starting); undefined or absent: none (the agent's own backoff). */
+  loadingRetryAfterS?: () => number | undefined;
 }
 
 /**
@@ -92,7 +92,8 @@ export async function decideAdmission(
     return { ok: false, status: 401, reason: 'missing or malformed bearer token', metric: 'unauthorized', workerId };
   }
   if (!deps.view.loaded) {
-    return { ok: false, status: 503, reason: 'registry not loaded yet', metric: 'unavailable', workerId, retryAfterS: deps.loadingRetryAfterS ?? 1 };
+    const retryAfterS = deps.loadingRetryAfterS?.();
+    return { ok: false, status: 503, reason: 'registry not loaded yet', metric: 'unavailable', workerId, ...(retryAfterS === undefined ? {} : { retryAfterS }) };
   }
   const seq = deps.view.startedSeq;
   const first = await judge(deps, workerId, deps.view.get(workerId), token, remoteAddress, seq, protocolVersion);

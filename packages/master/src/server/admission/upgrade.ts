@@ -23,8 +23,8 @@ export interface UpgradeAdmissionDeps {
   logger: Logger;
   /** False while the master starts or shuts down: every upgrade is refused 503. */
   accepting(): boolean;
-  /** Retry-After (seconds) on the 503 of a master still loading its admission view. */
-  loadingRetryAfterS?: number;
+  /** Retry-After (seconds) on the 503 of a master still loading its admission view; undefined: none. */
+  loadingRetryAfterS?: () => number | undefined;
   /** ws completed the handshake of an admitted worker. */
   onAdmitted(ws: WebSocket, admitted: Admitted, address: string | undefined): void;
 }
