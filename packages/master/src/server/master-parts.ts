@@ -12,6 +12,7 @@ import type { ServerOptions } from './options.js';
 import type { CredentialsPort, RegistryPort } from './ports.js';
 import type { SessionHost } from './session/session-host.js';
 import type { Startup } from './startup.js';
+import type { RecentArrivals } from './liveness/recent-arrivals.js';
 import type { HeartbeatWriter } from './writes/heartbeat-writer.js';
 
 /*
@@ -37,4 +38,6 @@ export interface MasterParts {
   refusals: RefusalLog;
   startup: Startup;
   identity: MasterIdentity;
+  /** Workers admitted at the upgrade within the last heartbeat timeout (the sweep spares them). */
+  arrivals: RecentArrivals;
 }

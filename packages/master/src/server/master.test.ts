@@ -197,3 +197,39 @@ test('a view that loads slowly: agents are told when to come back (503, Retry-Af
   while (!closed) await clock.advanceAsync(STEP_MS);
   await closing;
 });
+
+test('an agent admitted at the upgrade that gives up before its welcome (a storm) is spared by the sweep for one timeout after it knocked, then judged', async () => {
+  const registry = new FakeRegistry();
+  registry.add('w1', '127.0.0.1', hashToken(TOKEN));
+  const clock = new ManualClock();
+  const doc = registry.docs.get('w1');
+  if (doc === undefined) throw new Error('missing');
+  doc.is_active = true;
+  const beatAtMs = clock.wallMs;
+  doc.last_heartbeat = Math.floor(beatAtMs / 1000); // beat just before the restart
+  await start(registry, clock);
+  await until('load', clock, () => master?.notReadyReason() === null);
+  const port = master?.address()?.port ?? 0;
+  // Sweeps run from one timeout (400 ms) after the load; from 2.4 s after its beat, w1's heartbeat is old enough to flag.
+  await run(clock, beatAtMs + 2_350 - clock.wallMs);
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/agent`, {
+    headers: { 'x-protocol-version': String(PROTOCOL_VERSION), 'x-worker-id': 'w1', authorization: `Bearer ${TOKEN}` },
+  });
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  const knockedAt = clock.monoMs;
+  ws.terminate(); // no hello: it gave up waiting
+  const sweeps = registry.count('sweepStale');
+  await until('a sweep after the knock', clock, () => registry.count('sweepStale') > sweeps);
+  expect(registry.calls.filter((c) => c.op === 'sweepStale').at(-1)).toMatchObject({ spared: ['w1'] });
+  expect(doc.is_active).toBe(true);
+  // One timeout after it knocked, nobody has written it: flagged.
+  await until('w1 flagged', clock, () => !doc.is_active);
+  expect(clock.monoMs - knockedAt).toBeGreaterThan(400);
+  let closed = false;
+  const closing = master?.close().then(() => (closed = true));
+  while (!closed) await clock.advanceAsync(STEP_MS);
+  await closing;
+});

@@ -20,6 +20,7 @@ import { createMasterHttpServer } from './http-server.js';
 import { failureLimitFor } from './admission/failure-limit.js';
 import { adminRoutesFor } from './http/admin-routes.js';
 import { LivenessMonitor } from './liveness/monitor.js';
+import { RecentArrivals } from './liveness/recent-arrivals.js';
 import { LivenessTracker } from './liveness/rules.js';
 import { StaleSweeper } from './liveness/stale-sweep.js';
 import { createWriteHorizon } from '../registry/write-horizon.js';
@@ -57,6 +58,7 @@ export function wireParts(deps: CreateMasterOptions): MasterParts {
     fullRefreshMs: options.viewFullRefreshMs,
   });
   const tracker = new LivenessTracker(clock.monotonic);
+  const arrivals = new RecentArrivals();
   const { heartbeatIntervalMs, heartbeatTimeoutMs } = options;
   // With other masters live, published at most every 250 ms (each flush at the default 1 s): their
   // sweeps' cutoffs are then at most that much older than need be. Alone, once per sweep interval.
@@ -79,7 +81,7 @@ export function wireParts(deps: CreateMasterOptions): MasterParts {
     heartbeatTimeoutMs,
     intervalMs: options.sweepIntervalMs,
     horizon,
-    unwrittenAdmissions: (): ReadonlySet<string> => writer.unwrittenAdmissions,
+    unwrittenAdmissions: (): ReadonlySet<string> => new Set([...writer.unwrittenAdmissions, ...arrivals.within(clock.monotonic(), heartbeatTimeoutMs)]),
   });
   const writer = new HeartbeatWriter({
     registry,
@@ -111,7 +113,7 @@ export function wireParts(deps: CreateMasterOptions): MasterParts {
   });
   const refusals = new RefusalLog({ logger, metrics, clock, linesPerSecond: options.refusalLogsPerSecond });
   const startup = newStartup(deps, { options, clock, logger, registry, view, health, sweeper });
-  return { options, clock, logger, registry, credentials, metrics, metricsRegistry, health, view, sweeper, writer, host, monitor, refusals, startup, identity };
+  return { options, clock, logger, registry, credentials, metrics, metricsRegistry, health, view, sweeper, writer, host, monitor, refusals, startup, identity, arrivals };
 }
 
 function newStartup(
@@ -161,6 +163,7 @@ export function wireEndpoint(
     onAdmitted: (ws, admitted, address) => {
       // Counted once ws completed the handshake: an admission is a WebSocket that exists.
       metrics.admissions.inc();
+      parts.arrivals.note(admitted.workerId, clock.monotonic());
       const peer = { ...admitted, address: address ?? 'unknown' };
       const session = new AgentSession(ws, peer, host, { clock, logger, metrics }, options);
       if (!accepting()) session.close(CloseCode.shuttingDown, 'shutting down', 'shutdown');

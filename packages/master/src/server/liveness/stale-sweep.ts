@@ -41,11 +41,14 @@ export interface StaleSweepOptions {
   registry: Pick<RegistryPort, 'sweepStale'>;
   clock: Clock;
   /**
-   * Workers this master admitted whose first heartbeat write has not landed
-   * yet (HeartbeatWriter.unwrittenAdmissions): their agents are back, but the
-   * document still holds the last_heartbeat of the silence before. A sweep
-   * spares them, so a worker flagged during a storm (or not yet flagged) is not
-   * flagged again for the same silence while its return is being written.
+   * Workers whose return is not in the database yet: admitted here with no
+   * heartbeat write of theirs landed since (HeartbeatWriter.unwrittenAdmissions),
+   * or admitted at the upgrade within the last timeout (RecentArrivals: an
+   * agent that gave up waiting for its welcome in a storm and comes back). Their
+   * agents are back, but the document still holds the last_heartbeat of the
+   * silence before. A sweep spares them, so a worker flagged during a storm
+   * (or not yet flagged) is not flagged again for the same silence while its
+   * return is being written.
    */
   unwrittenAdmissions?: () => ReadonlySet<string>;
   health: DbHealth;
