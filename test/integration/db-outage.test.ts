@@ -58,6 +58,11 @@ test('database down at start: the master listens, says 503, retries, and serves 
   expect(await readyz(masterPort)).toBe(503);
   expect((await RawAgent.refused(`ws://127.0.0.1:${masterPort}`, { workerId: 'w1', token: 'x'.repeat(43) })).status).toBe(503);
   await waitFor('an error logged', () => logs.some((l) => l.level === 50));
+  // No Retry-After while the database fails: when the load ends is unknown, so agents keep their own backoff.
+  expect(await RawAgent.refused(`ws://127.0.0.1:${masterPort}`, { workerId: 'w1', token: 'x'.repeat(43) })).toEqual({
+    status: 503,
+    body: 'registry not loaded yet',
+  });
   await new Promise((r) => setTimeout(r, 600)); // several retries (100, 200, 400 ms)
   expect(logs.filter((l) => l.level === 50)).toHaveLength(1); // once per outage
   expect(master.notReadyReason()).toBe('registry not loaded yet');

@@ -20,7 +20,8 @@ function limits(args: BenchArgs, intervalMs: number, timeoutMs: number) {
     lagP99Ms: 2_000,
     cleanP99Ms: 1_000,
     silentP99Ms: timeoutMs + 2_000,
-    stormMs: 30_000,
+    // Issue 27: a restarted master has its whole fleet back within 20 s (at 19,000 agents too).
+    stormMs: 20_000,
     bytesPerAgent: 30 * KB,
     cpuRatio: 3,
     agentRssBytes: 60 * MB,
@@ -92,8 +93,11 @@ export function buildRows(args: BenchArgs, results: Record<string, unknown>, int
   const storm = results.storm as StormResult | undefined;
   if (storm !== undefined) {
     row('storm', 'master restart (SIGKILL → listening)', fmt(storm.restartMs, 'ms', 0));
-    row('storm', `all ${fmt(storm.agents)} admitted again after SIGKILL (gauge)`, fmt(storm.allActiveMs === undefined ? undefined : storm.allActiveMs / 1_000, 's'), '≤ 30 s', check(storm.allActiveMs !== undefined && storm.allActiveMs <= L.stormMs));
+    row('storm', 'registry view loaded (SIGKILL → /readyz 200)', fmt(storm.readyMs, 'ms', 0));
+    row('storm', `all ${fmt(storm.agents)} admitted again after SIGKILL (gauge)`, fmt(storm.allActiveMs === undefined ? undefined : storm.allActiveMs / 1_000, 's'), `≤ ${L.stormMs / 1_000} s`, check(storm.allActiveMs !== undefined && storm.allActiveMs <= L.stormMs));
     row('storm', 'false inactive flags (new master; db at end)', `${storm.falseInactiveFlags} (db: ${storm.inactiveInDbAtEnd})`, '0', check(storm.falseInactiveFlags === 0 && storm.inactiveInDbAtEnd === 0));
+    row('storm', 'flags by cause: sweep / timeout / clean close', ['sweep', 'timeout', 'clean_close'].map((c) => String(storm.flaggedByCause[c] ?? 0)).join(' / '));
+    row('storm', 'upgrades refused while loading (503, Retry-After) / admissions', `${fmt(storm.refusals.unavailable ?? 0)} / ${fmt(storm.admissions)}`);
     row('storm', 'db write / read commands /s during it', `${fmt(storm.dbWritesPerSecond, '', 2)} / ${fmt(storm.dbReadsPerSecond, '', 2)}`);
     // The master's only inserts are the history's (WORKER_EVENTS): one insertMany per flush at most.
     row('storm', 'history: insert commands to all back / events written by the end', `${storm.dbByCommand.insert?.count ?? 0} / ${fmt(storm.historyEventsWritten)}`);

@@ -14,6 +14,7 @@ export const FAST: Partial<ServerOptions> = {
   port: 0,
   heartbeatIntervalMs: 200,
   heartbeatTimeoutMs: 1_000,
+  fleetGaugeQuietAfterLoadMs: 0,
   flushIntervalMs: 100,
   viewRefreshMs: 500,
   helloTimeoutMs: 1_000,

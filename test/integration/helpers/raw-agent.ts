@@ -28,6 +28,8 @@ export interface ConnectOptions {
 export interface Refused {
   status: number;
   body: string;
+  /** The Retry-After header, when the master sent one (a master still loading its registry). */
+  retryAfter?: string;
 }
 
 export interface Closed {
@@ -90,7 +92,8 @@ export class RawAgent {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (body += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.trim() }));
+        const retryAfter = res.headers['retry-after'];
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.trim(), ...(retryAfter === undefined ? {} : { retryAfter }) }));
         res.on('error', reject);
       });
       ws.once('error', (error) => reject(error));

@@ -1,6 +1,6 @@
 import { DEFAULTS } from '@cluster/protocol';
 import { describe, expect, it } from 'vitest';
-import { masterSilenceLimitMs, planRetry, reconnectDelayMs, type RetryOptions } from './backoff.js';
+import { hintedDelayMs, masterSilenceLimitMs, parseRetryAfterMs, planRetry, reconnectDelayMs, type RetryOptions } from './backoff.js';
 
 const backoff = { baseMs: 1_000, capMs: 10_000 };
 const retry: RetryOptions = { ...backoff, refusedRetryMs: 60_000, stableConnectionMs: 30_000 };
@@ -74,5 +74,24 @@ describe('masterSilenceLimitMs', () => {
     expect(masterSilenceLimitMs(5_000, 15_000)).toBe(15_000);
     expect(masterSilenceLimitMs(10_000, 15_000)).toBe(20_000);
     expect(masterSilenceLimitMs(DEFAULTS.heartbeatIntervalMs, DEFAULTS.heartbeatTimeoutMs)).toBe(15_000);
+  });
+});
+
+describe('the master\'s Retry-After hint', () => {
+  it('is read in its delay-seconds form only', () => {
+    expect(parseRetryAfterMs('2')).toBe(2_000);
+    expect(parseRetryAfterMs(' 0 ')).toBe(0);
+    expect(parseRetryAfterMs(undefined)).toBeUndefined();
+    expect(parseRetryAfterMs('Wed, 21 Oct 2015 07:28:00 GMT')).toBeUndefined();
+    expect(parseRetryAfterMs('-1')).toBeUndefined();
+    expect(parseRetryAfterMs('1.5')).toBeUndefined();
+    expect(parseRetryAfterMs(['1', '2'])).toBeUndefined();
+  });
+
+  it('waits the hint spread over one more, at least the base (a master saying 0 cannot make a fleet spin), never past the cap', () => {
+    expect(hintedDelayMs(2_000, backoff, () => 0)).toBe(2_000);
+    expect(hintedDelayMs(2_000, backoff, () => ALMOST_ONE)).toBe(3_999);
+    expect(hintedDelayMs(0, backoff, () => 0)).toBe(1_000);
+    expect(hintedDelayMs(3_600_000, backoff, () => 0.5)).toBe(10_000);
   });
 });

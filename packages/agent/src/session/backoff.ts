@@ -59,3 +59,22 @@ export function planRetry(
 export function masterSilenceLimitMs(heartbeatIntervalMs: number, heartbeatTimeoutMs: number): number {
   return Math.max(2 * heartbeatIntervalMs, heartbeatTimeoutMs);
 }
+
+/** HTTP's `Retry-After` in its delay-seconds form (a date is not used by masters); undefined when absent or not that. */
+export function parseRetryAfterMs(header: string | string[] | undefined): number | undefined {
+  if (typeof header !== 'string' || !/^\s*\d{1,6}\s*$/.test(header)) return undefined;
+  return Number(header.trim()) * 1_000;
+}
+
+/**
+ * The wait after a master answered "not yet, retry after this long" (503 with
+ * Retry-After while it loads its registry): the hint, at least `baseMs` (a
+ * master saying 0 must not make a fleet spin), spread over one more such
+ * period so that a fleet refused together does not come back together, and
+ * never past `capMs`. The backoff's attempt count does not grow: the master
+ * is there and said when it can take us.
+ */
+export function hintedDelayMs(retryAfterMs: number, { baseMs, capMs }: BackoffOptions, random: () => number): number {
+  const floor = Math.min(capMs, Math.max(baseMs, retryAfterMs));
+  return Math.min(capMs, floor + Math.floor(random() * floor));
+}

@@ -14,7 +14,7 @@ import {
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import type { Timers } from '../timers.js';
-import { masterSilenceLimitMs } from './backoff.js';
+import { masterSilenceLimitMs, parseRetryAfterMs } from './backoff.js';
 import type { ConnectionEnd } from './end-report.js';
 import { readRefusalBody, sanitizeReason } from './refusal.js';
 
@@ -60,7 +60,7 @@ export class MasterConnection {
   #welcomedAt: number | undefined;
   #helloSpecs: Specs | undefined;
   #helloHardware: Hardware | undefined;
-  #refusal: { status: number; reason: string } | undefined;
+  #refusal: { status: number; reason: string; retryAfterMs?: number | undefined } | undefined;
   /** Set when this side ended the connection (bad message, silent master, no welcome). */
   #droppedBecause: string | undefined;
   #error: { code?: string | undefined; message: string } | undefined;
@@ -237,9 +237,10 @@ export class MasterConnection {
 
   #onRefused(res: IncomingMessage): void {
     const status = res.statusCode ?? 0;
+    const retryAfterMs = parseRetryAfterMs(res.headers['retry-after']);
     this.#localAddress = res.socket.localAddress;
     void readRefusalBody(res, this.#deps.timers).then((reason) => {
-      this.#refusal = { status, reason };
+      this.#refusal = retryAfterMs === undefined ? { status, reason } : { status, reason, retryAfterMs };
       this.#ws.terminate();
     });
   }

@@ -5,8 +5,8 @@ import type { Unreached } from './round-report.js';
 
 /** How one connection ended, as the session saw it. */
 export interface ConnectionEnd {
-  /** The master refused the upgrade with this status and short reason. */
-  refusal: { status: number; reason: string } | undefined;
+  /** The master refused the upgrade with this status and short reason, and the wait it asked for (Retry-After). */
+  refusal: { status: number; reason: string; retryAfterMs?: number | undefined } | undefined;
   /** This side gave up on the connection (bad message, silent master, no welcome). */
   droppedBecause: string | undefined;
   /** True once the WebSocket was open. */
@@ -26,8 +26,16 @@ export interface ConnectionEnd {
 export function reportEnd(log: Logger, end: ConnectionEnd, ctx: AdviceContext): Reaction {
   const { code, reason, connectedMs } = end;
   if (end.refusal) {
-    const { status, reason: why } = end.refusal;
+    const { status, reason: why, retryAfterMs } = end.refusal;
     const reaction = reactionToHttpStatus(status);
+    if (reaction === 'retry' && retryAfterMs !== undefined) {
+      // A master that is starting (loading its registry): expected after its restart, nothing to advise.
+      log.info(
+        { event: 'refused', status, reason: why, retry_after_ms: retryAfterMs },
+        `the master is not ready yet (HTTP ${status}${why ? `: ${why}` : ''}); it asked to retry in ${(retryAfterMs / 1000).toFixed(0)} s`,
+      );
+      return reaction;
+    }
     log[reaction === 'retry' ? 'warn' : 'error'](
       { event: 'refused', status, reason: why, advice: adviceForStatus(status, why, ctx) },
       `the master refused this agent (HTTP ${status}${why ? `: ${why}` : ''})`,

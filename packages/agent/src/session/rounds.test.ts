@@ -53,6 +53,20 @@ describe('master rounds', () => {
     expect(movedFromA.get('ws://c/agent')).toBeGreaterThan(fromA * 0.4);
   });
 
+  it('a round ending on a master that asked to retry later (Retry-After) waits that long, its backoff not grown', () => {
+    const starting: EndForRounds = { ...failed, retryAfterMs: 2_000 };
+    const rounds = createMasterRounds(URLS, retry, inListOrder(0.5));
+    expect(rounds.next(failed)).toMatchObject({ delayMs: 0 });
+    expect(rounds.next(failed)).toMatchObject({ delayMs: 0 });
+    // The third of the round is starting: 2 s + 0.5 × 2 s, attempt still 0.
+    expect(rounds.next(starting)).toMatchObject({ delayMs: 3_000, attempt: 0, slow: false });
+    for (let i = 0; i < 6; i += 1) rounds.next(i % 3 === 2 ? starting : failed);
+    // After three more such rounds, a plain failed round is still the first backoff step.
+    rounds.next(failed);
+    rounds.next(failed);
+    expect(rounds.next(failed)).toMatchObject({ delayMs: 500, attempt: 1 });
+  });
+
   it('tries every master of a round at once, then backs off once for the whole round', () => {
     const rounds = createMasterRounds(URLS, retry, inListOrder());
     expect(rounds.url).toBe('ws://a/agent');

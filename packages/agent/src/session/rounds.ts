@@ -1,5 +1,5 @@
 import type { Reaction } from '@cluster/protocol';
-import { planRetry, type RetryOptions, type RetryPlan } from './backoff.js';
+import { hintedDelayMs, planRetry, type RetryOptions, type RetryPlan } from './backoff.js';
 
 /** How one connection ended, as far as choosing the next master goes. */
 export interface EndForRounds {
@@ -10,6 +10,8 @@ export interface EndForRounds {
   connectedMs: number;
   /** The master closed with 4503: it is stopping, another one should take us at once. */
   shuttingDown: boolean;
+  /** The master refused with a Retry-After (it is starting): how long it asked us to wait. */
+  retryAfterMs?: number | undefined;
 }
 
 export interface NextTry extends RetryPlan {
@@ -71,6 +73,10 @@ export function createMasterRounds(urls: readonly string[], retry: RetryOptions,
       if (end.reaction === 'retry' && tries < urls.length) return { url, delayMs: 0, attempt, slow: false };
       // The round is over (or only an admin can fix the refusal): back off once for all of it.
       tries = 0;
+      if (end.reaction === 'retry' && end.retryAfterMs !== undefined) {
+        // The last master of the round is starting and said when it can admit: wait that long, the backoff not grown.
+        return { url, delayMs: hintedDelayMs(end.retryAfterMs, retry, random), attempt, slow: false };
+      }
       const plan = planRetry({ attempt, reaction: end.reaction, connectedMs: 0 }, retry, random);
       attempt = plan.attempt;
       return { url, ...plan };

@@ -11,6 +11,7 @@ import { captureLogs, type CapturedLogs, type LogEntry } from '../test-support/l
 const TOKEN = 'tok_SECRET_a1b2c3d4e5f6g7h8';
 const SPECS: Specs = { total_cpu: 64, total_memory: 503.5, total_storage: 7681.5, total_gpu: 8 };
 const ERROR = 50;
+const INFO_LEVEL = 30;
 
 let logs: CapturedLogs;
 
@@ -387,6 +388,33 @@ describe('session with a real WebSocket server', () => {
       await agent.start();
       expect((await logs.waitFor('refused')).advice).toBe('the agent and the master speak different protocol versions: upgrade the older one');
       expect(await logs.waitFor('retry')).toMatchObject({ delay_ms: 60_000, slow: true });
+    });
+
+    it('a 503 with Retry-After (a master loading its registry): waits the hint, spread over one more, and the backoff does not grow', async () => {
+      await using master = await startFakeMaster();
+      master.refuse = { status: 503, reason: 'registry not loaded yet', headers: { 'Retry-After': '2' } };
+      await using agent = agentFor(master);
+      await agent.start();
+      // random 0.5: 2 s + 0.5 × 2 s, every time (a growing backoff would give 500, 1 000, 2 000 ms).
+      for (let refusal = 1; refusal <= 3; refusal += 1) {
+        const from = logs.mark();
+        const refused = await logs.waitFor('refused', from);
+        expect(refused).toMatchObject({ level: INFO_LEVEL, status: 503, retry_after_ms: 2_000 });
+        expect(refused.advice).toBeUndefined();
+        expect(await logs.waitFor('retry', from)).toMatchObject({ delay_ms: 3_000, slow: false });
+        await vi.advanceTimersByTimeAsync(2_999);
+        expect(master.upgrades).toHaveLength(refusal);
+        await vi.advanceTimersByTimeAsync(1);
+        await logs.waitFor('connecting', from);
+      }
+      // The hint did not grow the backoff: a plain 503 next is the first backoff step (0.5 × 1 s).
+      const from = logs.mark();
+      master.refuse = { status: 503, reason: 'registry unavailable' };
+      await logs.waitFor('refused', from);
+      expect(await logs.waitFor('retry', from)).toMatchObject({ delay_ms: 500, slow: false });
+      master.refuse = undefined;
+      await vi.advanceTimersByTimeAsync(500);
+      await admitted(master);
     });
 
     it('an unexpected HTTP answer (a proxy without Upgrade) is retried with the normal backoff', async () => {

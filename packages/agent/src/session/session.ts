@@ -201,7 +201,7 @@ export function createSession(options: SessionOptions): Session {
         if (lost !== undefined) unreached.push(lost);
         const tokenRefused = end.refusal === undefined ? end.opened && end.code === CloseCode.unauthorized : end.refusal.status === 401;
         scheduleRetry(
-          { reaction, welcomed: end.welcomed, connectedMs: end.connectedMs, shuttingDown: end.code === CloseCode.shuttingDown },
+          { reaction, welcomed: end.welcomed, connectedMs: end.connectedMs, shuttingDown: end.code === CloseCode.shuttingDown, retryAfterMs: end.refusal?.retryAfterMs },
           tokenRefused ? { refused: sentToken } : undefined,
         );
       },

@@ -41,6 +41,8 @@ export interface MasterConnection {
 export interface Refusal {
   status: number;
   reason: string;
+  /** Extra response headers (e.g. Retry-After). */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -126,6 +128,9 @@ export async function startFakeMaster(options: { autoPong?: boolean; path?: stri
       const body = refusal.reason;
       socket.end(
         `HTTP/1.1 ${refusal.status} ${http.STATUS_CODES[refusal.status] ?? 'Refused'}\r\n` +
+          Object.entries(('headers' in refusal ? refusal.headers : undefined) ?? {})
+            .map(([name, value]) => `${name}: ${value}\r\n`)
+            .join('') +
           `Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       );
       return;

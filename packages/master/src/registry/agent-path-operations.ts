@@ -73,10 +73,13 @@ export function agentPathOperations(context: RegistryContext): AgentPathOperatio
       return result.modifiedCount;
     },
 
-    async sweepStale(cutoffUnixSeconds, now) {
+    async sweepStale(cutoffUnixSeconds, now, spare = []) {
       assertUnixSeconds(cutoffUnixSeconds, 'cutoff');
+      assertWorkerIds(spare);
+      // Without spared workers, the contract's stale filter alone (the form the dev database pushes down).
+      const filter = spare.length === 0 ? filterFor({ staleBefore: cutoffUnixSeconds }) : { ...filterFor({ staleBefore: cutoffUnixSeconds }), worker_id: { $nin: [...spare] } };
       const result = await run(() =>
-        workers.updateMany(filterFor({ staleBefore: cutoffUnixSeconds }), {
+        workers.updateMany(filter, {
           $set: { is_active: false, updated_at: now },
         }),
       );

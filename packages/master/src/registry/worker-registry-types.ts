@@ -54,8 +54,12 @@ export interface WorkerRegistry {
    * master serves it now) is left alone. See inactiveFilter.
    */
   markInactive(workerIds: readonly string[], now: Date, lastWritten?: ReadonlyMap<string, number>): Promise<number>;
-  /** One updateMany: active workers with last_heartbeat < cutoff become inactive; returns how many. */
-  sweepStale(cutoffUnixSeconds: number, now: Date): Promise<number>;
+  /**
+   * One updateMany: active workers with last_heartbeat < cutoff become
+   * inactive, but for those in `spare` (workers whose return a master has not
+   * written yet); returns how many.
+   */
+  sweepStale(cutoffUnixSeconds: number, now: Date, spare?: readonly string[]): Promise<number>;
   /**
    * A bulkWrite (no upsert) of one statement per distinct set of specs: an
    * updateOne for a worker alone with its specs, an updateMany ($in) for

@@ -30,6 +30,11 @@ export class DbHealth {
     return this.#ok;
   }
 
+  /** True from a failure until the next success (false before the first operation). */
+  get failing(): boolean {
+    return this.#outageSinceMs !== undefined;
+  }
+
   /** Monotonic time of the first success after an outage; undefined if there was none. */
   get recoveredAtMs(): number | undefined {
     return this.#recoveredAtMs;

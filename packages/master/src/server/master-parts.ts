@@ -12,6 +12,7 @@ import type { ServerOptions } from './options.js';
 import type { CredentialsPort, RegistryPort } from './ports.js';
 import type { SessionHost } from './session/session-host.js';
 import type { Startup } from './startup.js';
+import type { RecentArrivals } from './liveness/recent-arrivals.js';
 import type { HeartbeatWriter } from './writes/heartbeat-writer.js';
 import type { WorkerHistory } from '../history/worker-history.js';
 
@@ -40,4 +41,6 @@ export interface MasterParts {
   identity: MasterIdentity;
   /** The worker history's writer; undefined without a database (unit tests with fake ports). */
   history: WorkerHistory | undefined;
+  /** Workers admitted at the upgrade within the last heartbeat timeout (the sweep spares them). */
+  arrivals: RecentArrivals;
 }

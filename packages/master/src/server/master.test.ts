@@ -133,3 +133,103 @@ test('close() is idempotent and resolves when everything is released', async () 
   await first;
   await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
 });
+
+/** An upgrade refused by the master: its status and Retry-After header. */
+function refusedUpgrade(port: number, workerId: string): Promise<{ status: number; retryAfter: string | undefined }> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/agent`, {
+    headers: { 'x-protocol-version': String(PROTOCOL_VERSION), 'x-worker-id': workerId, authorization: `Bearer ${TOKEN}` },
+  });
+  return new Promise((resolve, reject) => {
+    ws.once('unexpected-response', (_req, res) => {
+      const retryAfter = res.headers['retry-after'];
+      resolve({ status: res.statusCode ?? 0, retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined });
+      res.resume();
+      ws.terminate();
+    });
+    ws.once('open', () => reject(new Error('admitted')));
+    ws.once('error', () => undefined);
+  });
+}
+
+test('a view that loads slowly: agents are told when to come back (503, Retry-After), and the first sweep is one timeout after the view loaded, not after the start', async () => {
+  const registry = new FakeRegistry();
+  registry.add('w1', '127.0.0.1', hashToken(TOKEN));
+  const clock = new ManualClock();
+  // w1 beat just before this master started (a quick restart): active, its heartbeat younger than the timeout.
+  const doc = registry.docs.get('w1');
+  if (doc === undefined) throw new Error('missing');
+  doc.is_active = true;
+  doc.last_heartbeat = Math.floor(clock.wallMs / 1000);
+  registry.hold();
+  const { port } = await start(registry, clock);
+  // Everything but the view's load goes through; the load takes 3 s (7.5 timeouts) of the master's clock.
+  const letThrough = (): void => {
+    for (const op of ['ensureCollections', 'sweepStale', 'recordHeartbeats', 'markInactive'] as const) registry.releaseOnly(op);
+  };
+  for (let passed = 0; passed < 3_000; passed += STEP_MS) {
+    letThrough();
+    await clock.advanceAsync(STEP_MS);
+  }
+  expect(master?.notReadyReason()).toBe('registry not loaded yet');
+  expect(await refusedUpgrade(port, 'w1')).toEqual({ status: 503, retryAfter: '2' });
+  // The database failing meanwhile (the load's end unknown): no hint, the agents keep their own backoff.
+  registry.failing = true;
+  registry.releaseOnly('listAdmissionView');
+  registry.releaseOnly('loadAll');
+  await until('the failed load seen', clock, () => registry.count('listAdmissionView') >= 2, undefined, 5_000);
+  expect(await refusedUpgrade(port, 'w1')).toEqual({ status: 503, retryAfter: undefined });
+  registry.failing = false;
+  // Only the sweep at start ran: a sweep timed from the start would have flagged w1 by now, its agent kept out by the load.
+  expect(registry.count('sweepStale')).toBe(1);
+  expect(doc.is_active).toBe(true);
+
+  // The held load completes on release, before the clock moves again.
+  const loadedAt = clock.monoMs;
+  registry.release();
+  await until('load', clock, () => master?.notReadyReason() === null);
+  const { ws, beat } = await agent(port, 'w1');
+  await until('the first regular sweep', clock, () => registry.count('sweepStale') >= 2, beat);
+  expect(clock.monoMs - loadedAt).toBeGreaterThanOrEqual(400);
+  expect(doc.is_active).toBe(true);
+  ws.close();
+  let closed = false;
+  const closing = master?.close().then(() => (closed = true));
+  while (!closed) await clock.advanceAsync(STEP_MS);
+  await closing;
+});
+
+test('an agent admitted at the upgrade that gives up before its welcome (a storm) is spared by the sweep for one timeout after it knocked, then judged', async () => {
+  const registry = new FakeRegistry();
+  registry.add('w1', '127.0.0.1', hashToken(TOKEN));
+  const clock = new ManualClock();
+  const doc = registry.docs.get('w1');
+  if (doc === undefined) throw new Error('missing');
+  doc.is_active = true;
+  const beatAtMs = clock.wallMs;
+  doc.last_heartbeat = Math.floor(beatAtMs / 1000); // beat just before the restart
+  await start(registry, clock);
+  await until('load', clock, () => master?.notReadyReason() === null);
+  const port = master?.address()?.port ?? 0;
+  // Sweeps run from one timeout (400 ms) after the load; from 2.4 s after its beat, w1's heartbeat is old enough to flag.
+  await run(clock, beatAtMs + 2_350 - clock.wallMs);
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/agent`, {
+    headers: { 'x-protocol-version': String(PROTOCOL_VERSION), 'x-worker-id': 'w1', authorization: `Bearer ${TOKEN}` },
+  });
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  const knockedAt = clock.monoMs;
+  ws.terminate(); // no hello: it gave up waiting
+  const sweeps = registry.count('sweepStale');
+  await until('a sweep after the knock', clock, () => registry.count('sweepStale') > sweeps);
+  expect(registry.calls.filter((c) => c.op === 'sweepStale').at(-1)).toMatchObject({ spared: ['w1'] });
+  expect(doc.is_active).toBe(true);
+  // One timeout after it knocked, nobody has written it: flagged.
+  await until('w1 flagged', clock, () => !doc.is_active);
+  expect(clock.monoMs - knockedAt).toBeGreaterThan(400);
+  let closed = false;
+  const closing = master?.close().then(() => (closed = true));
+  while (!closed) await clock.advanceAsync(STEP_MS);
+  await closing;
+});

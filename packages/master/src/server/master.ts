@@ -69,7 +69,10 @@ export function createMaster(deps: CreateMasterOptions): Master {
       parts.history?.start();
       monitor.start();
       void startup.run().then((loaded) => {
-        if (loaded) stopViewChecks = every(clock, options.viewRefreshMs, () => void view.check());
+        if (!loaded) return;
+        // The agents can be admitted from now: the first sweep gives them one heartbeat timeout from here, not from the start.
+        sweeper.admittingSince(clock.monotonic());
+        stopViewChecks = every(clock, options.viewRefreshMs, () => void view.check());
       });
       logger.info(
         { host: bound.address, port: bound.port, tls: options.tls !== undefined, path: DEFAULTS.agentPath, instance_id: parts.identity.instanceId },
@@ -155,10 +158,15 @@ export function createMaster(deps: CreateMasterOptions): Master {
   };
 }
 
+const LISTEN_BACKLOG = 4_096;
+
 function listen(server: Server, options: Pick<ServerOptions, 'port' | 'host'>): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host, () => {
+    // A restarted master meets its whole fleet within seconds: past Node's default backlog (511) the
+    // kernel drops connection attempts and an agent waits 1 s, 3 s, … for its retry (its welcome timeout runs meanwhile).
+    // The kernel caps it at net.core.somaxconn.
+    server.listen({ port: options.port, host: options.host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', reject);
       resolve(server.address() as AddressInfo);
     });

@@ -86,6 +86,21 @@ export interface ServerOptions {
    * 500 ms), so at most one a minute; alerts on these gauges wait minutes anyway.
    */
   fleetGaugeMaxAgeMs: number;
+  /**
+   * The registry-wide gauges read nothing until this long after the admission
+   * view loaded (undefined: one heartbeat timeout, the agents' return after a
+   * restart): at 10,000 workers a read of every document during that return
+   * slowed the view's load and the returning agents' writes into false flags.
+   */
+  fleetGaugeQuietAfterLoadMs?: number | undefined;
+  /**
+   * While its admission view loads, a master answers upgrades 503 with this
+   * wait as Retry-After (whole seconds, rounded up): agents come back then
+   * (spread over one more such wait) instead of backing off further, so the
+   * fleet is back soon after the view loaded. Not while the database is
+   * failing: agents then keep their own backoff.
+   */
+  loadingRetryAfterMs: number;
   /** Open /api/events streams at most, all admin tokens together (past it: 503), and per admin token (past it: 429). */
   maxEventStreams: number;
   maxEventStreamsPerToken: number;
@@ -171,6 +186,7 @@ export const SERVER_DEFAULTS: ServerOptions = {
   maxBufferedBytes: 64 * 1024,
   eventsKeepaliveMs: 15_000,
   fleetGaugeMaxAgeMs: 60_000,
+  loadingRetryAfterMs: 2_000,
   maxEventStreams: 100,
   maxEventStreamsPerToken: 10,
   failedAuthWindowMs: 10_000,

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { CloseCode, DEFAULTS } from '@cluster/protocol';
 import { Registry as MetricsRegistry } from 'prom-client';
 import { WebSocketServer } from 'ws';
-import { FLEET_GAUGE_DEFAULTS, registerFleetGauges } from '../metrics/fleet-gauges.js';
+import { FLEET_GAUGE_DEFAULTS, registerFleetGauges, type FleetStateSource } from '../metrics/fleet-gauges.js';
 import { createMasterMetrics } from '../metrics/metrics.js';
 import { registerReadyGauge } from '../metrics/ready-gauge.js';
 import { createAdmissionVersion } from '../registry/admission-version.js';
@@ -20,6 +20,7 @@ import { createMasterHttpServer } from './http-server.js';
 import { failureLimitFor } from './admission/failure-limit.js';
 import { adminRoutesFor } from './http/admin-routes.js';
 import { LivenessMonitor } from './liveness/monitor.js';
+import { RecentArrivals } from './liveness/recent-arrivals.js';
 import { LivenessTracker } from './liveness/rules.js';
 import { StaleSweeper } from './liveness/stale-sweep.js';
 import { createWriteHorizon } from '../registry/write-horizon.js';
@@ -59,6 +60,7 @@ export function wireParts(deps: CreateMasterOptions): MasterParts {
     fullRefreshMs: options.viewFullRefreshMs,
   });
   const tracker = new LivenessTracker(clock.monotonic);
+  const arrivals = new RecentArrivals();
   const { heartbeatIntervalMs, heartbeatTimeoutMs } = options;
   // With other masters live, published at most every 250 ms (each flush at the default 1 s): their
   // sweeps' cutoffs are then at most that much older than need be. Alone, once per sweep interval.
@@ -75,6 +77,7 @@ export function wireParts(deps: CreateMasterOptions): MasterParts {
   const sweeper = new StaleSweeper({
     registry, clock, health, metrics, logger, heartbeatTimeoutMs, intervalMs: options.sweepIntervalMs, horizon,
     onSwept: history === undefined ? undefined : (now, flagged) => history.swept(now, flagged),
+    unwrittenAdmissions: (): ReadonlySet<string> => new Set([...writer.unwrittenAdmissions, ...arrivals.within(clock.monotonic(), heartbeatTimeoutMs)]),
   });
   const writer = new HeartbeatWriter({
     registry,
@@ -114,7 +117,7 @@ export function wireParts(deps: CreateMasterOptions): MasterParts {
     },
   });
   const startup = newStartup(deps, { options, clock, logger, registry, view, health, sweeper });
-  return { options, clock, logger, registry, credentials, metrics, metricsRegistry, health, view, sweeper, writer, host, monitor, refusals, startup, identity, history };
+  return { options, clock, logger, registry, credentials, metrics, metricsRegistry, health, view, sweeper, writer, host, monitor, refusals, startup, identity, history, arrivals };
 }
 
 function newStartup(
@@ -155,12 +158,16 @@ export function wireEndpoint(
     verifyToken: deps.verifyToken ?? tokensMatch,
     failures: failureLimitFor(options, clock),
     checkSourceAddress: options.checkSourceAddress,
+    // Only while the start-up goes well: with the database failing, the load's end is unknown and a
+    // fleet told "2 s" forever would knock harder than its own backoff does.
+    loadingRetryAfterS: () => (parts.health.failing ? undefined : options.loadingRetryAfterMs / 1_000),
     refusals,
     logger,
     accepting,
     onAdmitted: (ws, admitted, address) => {
       // Counted once ws completed the handshake: an admission is a WebSocket that exists.
       metrics.admissions.inc();
+      parts.arrivals.note(admitted.workerId, clock.monotonic());
       const peer = { ...admitted, address: address ?? 'unknown' };
       const session = new AgentSession(ws, peer, host, { clock, logger, metrics }, options);
       if (!accepting()) session.close(CloseCode.shuttingDown, 'shutting down', 'shutdown');
@@ -170,7 +177,14 @@ export function wireEndpoint(
   });
   const admin = adminRoutesFor(deps.db, parts);
   // The registry-wide gauges read the page's feed at scrape time (a master without a database has neither).
-  if (admin !== undefined) registerFleetGauges(parts.metricsRegistry, admin.feed, { ...FLEET_GAUGE_DEFAULTS, maxAgeMs: options.fleetGaugeMaxAgeMs });
+  // Not while the master comes up (view loading, then its agents' return for one heartbeat timeout): a read of
+  // every document then competed with the view's load and the returning agents' writes (false flags in the storm).
+  const settled = (): boolean => {
+    const since = parts.sweeper.admittingSinceMs;
+    return since !== undefined && clock.monotonic() - since >= (options.fleetGaugeQuietAfterLoadMs ?? options.heartbeatTimeoutMs);
+  };
+  const gaugeSource = admin === undefined ? undefined : { stateForScrape: readAfter(settled, admin.feed) };
+  if (gaugeSource !== undefined) registerFleetGauges(parts.metricsRegistry, gaugeSource, { ...FLEET_GAUGE_DEFAULTS, maxAgeMs: options.fleetGaugeMaxAgeMs });
   registerReadyGauge(parts.metricsRegistry, notReadyReason);
   const server = createMasterHttpServer({
     tls: options.tls,
@@ -187,4 +201,9 @@ export function wireEndpoint(
     adminRoutes: admin?.routes,
   });
   return { server, wss };
+}
+
+/** The feed's read for a scrape once `settled()` says so; before that, nothing (the gauges stay unset). */
+function readAfter(settled: () => boolean, feed: FleetStateSource): FleetStateSource['stateForScrape'] {
+  return (maxAgeMs, waitMs) => (settled() ? feed.stateForScrape(maxAgeMs, waitMs) : Promise.resolve(undefined));
 }

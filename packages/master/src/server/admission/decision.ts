@@ -15,6 +15,8 @@ export interface Refusal {
   metric: RefusalReason;
   /** Set once the id passed validation. */
   workerId?: string;
+  /** Sent as Retry-After (seconds): the master is starting and says when to come back; the agent waits that long instead of backing off further. */
+  retryAfterS?: number;
 }
 
 export interface Admitted {
@@ -66,6 +68,8 @@ export interface AdmissionDeps {
    * stands on the view in memory. Absent: always.
    */
   mayRefresh?: () => boolean;
+  /** Retry-After (seconds) while the view is not loaded yet (the master is starting); undefined or absent: none (the agent's own backoff). */
+  loadingRetryAfterS?: () => number | undefined;
 }
 
 /**
@@ -88,7 +92,8 @@ export async function decideAdmission(
     return { ok: false, status: 401, reason: 'missing or malformed bearer token', metric: 'unauthorized', workerId };
   }
   if (!deps.view.loaded) {
-    return { ok: false, status: 503, reason: 'registry not loaded yet', metric: 'unavailable', workerId };
+    const retryAfterS = deps.loadingRetryAfterS?.();
+    return { ok: false, status: 503, reason: 'registry not loaded yet', metric: 'unavailable', workerId, ...(retryAfterS === undefined ? {} : { retryAfterS }) };
   }
   const seq = deps.view.startedSeq;
   const first = await judge(deps, workerId, deps.view.get(workerId), token, remoteAddress, seq, protocolVersion);

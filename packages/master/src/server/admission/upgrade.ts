@@ -23,6 +23,8 @@ export interface UpgradeAdmissionDeps {
   logger: Logger;
   /** False while the master starts or shuts down: every upgrade is refused 503. */
   accepting(): boolean;
+  /** Retry-After (seconds) on the 503 of a master still loading its admission view; undefined: none. */
+  loadingRetryAfterS?: () => number | undefined;
   /** ws completed the handshake of an admitted worker. */
   onAdmitted(ws: WebSocket, admitted: Admitted, address: string | undefined): void;
 }
@@ -74,7 +76,8 @@ export class UpgradeAdmission {
       return;
     }
     const mayRefresh = (): boolean => failures?.saturated !== true;
-    decideAdmission({ view, addresses, verifyToken, checkSourceAddress, mayRefresh }, req.headers, address)
+    const { loadingRetryAfterS } = this.deps;
+    decideAdmission({ view, addresses, verifyToken, checkSourceAddress, mayRefresh, ...(loadingRetryAfterS === undefined ? {} : { loadingRetryAfterS }) }, req.headers, address)
       .catch((error: unknown): Refusal => {
         logger.error({ error: error instanceof Error ? error.message : String(error) }, 'admission failed');
         return { ok: false, status: 503, reason: 'admission failed', metric: 'unavailable' };
@@ -108,6 +111,6 @@ export class UpgradeAdmission {
 
   #refuse(req: IncomingMessage, socket: Duplex, refusal: Refusal, address: string | undefined): void {
     this.deps.refusals.upgrade(refusal, req.headers, address);
-    refuseUpgrade(socket, refusal.status, refusal.answer ?? refusal.reason);
+    refuseUpgrade(socket, refusal.status, refusal.answer ?? refusal.reason, refusal.retryAfterS);
   }
 }

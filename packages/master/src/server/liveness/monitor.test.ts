@@ -32,7 +32,12 @@ function setup() {
       monitor.tick();
     }
   };
-  return { clock, tracker, flagged, run };
+  /** The master stalls for `ms` (its event loop busy: no tick runs), then its late tick runs. */
+  const stall = (ms: number): void => {
+    clock.advance(ms);
+    monitor.tick();
+  };
+  return { clock, tracker, flagged, run, stall };
 }
 
 describe('LivenessMonitor', () => {
@@ -59,5 +64,33 @@ describe('LivenessMonitor', () => {
     expect(flagged).toEqual([]);
     run(TICK);
     expect(flagged.map((f) => f.atMs - lastSeen)).toEqual([TIMEOUT + TICK]);
+  });
+
+  test('a stall of the master is nobody\'s silence: the late tick flags no one whose message waits unread, the flap does not feed itself', () => {
+    const { tracker, flagged, run, stall } = setup();
+    tracker.seen('w1');
+    run(TICK);
+    // The master is blocked for longer than the timeout; w1's beats sit in its socket buffer meanwhile.
+    stall(TIMEOUT + 3_000);
+    expect(flagged).toEqual([]);
+    // Read after the late tick (Node runs timers before I/O): w1 is heard from, and stays unflagged.
+    tracker.seen('w1');
+    run(TIMEOUT);
+    expect(flagged).toEqual([]);
+  });
+
+  test('a worker silent in the master\'s running time is still flagged one timeout after its last message, stalls not counted', () => {
+    const { clock, tracker, flagged, run, stall } = setup();
+    tracker.seen('w1');
+    const lastSeen = clock.monoMs;
+    run(TICK);
+    stall(5_000);
+    expect(flagged).toEqual([]);
+    // The stall counted as 5 000 - TICK of nobody's time: the timeout runs on from there.
+    run(TIMEOUT - 2 * TICK);
+    expect(flagged).toEqual([]);
+    run(2 * TICK);
+    expect(flagged.map((f) => f.ids)).toEqual([['w1']]);
+    expect(flagged[0]?.atMs).toBe(lastSeen + 5_000 - TICK + TIMEOUT + TICK);
   });
 });

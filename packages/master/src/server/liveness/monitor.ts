@@ -1,5 +1,5 @@
 import { every, type Clock } from '../clock.js';
-import { pongOverdue, shouldPing, type LivenessTracker } from './rules.js';
+import { pongOverdue, shouldPing, stalledMs, type LivenessTracker } from './rules.js';
 import type { SessionHost } from '../session/session-host.js';
 
 /** What the monitor needs of the session host. */
@@ -21,9 +21,14 @@ export interface LivenessMonitorOptions {
  * intervals get a ws ping, and one that leaves a ping unanswered for an
  * interval is terminated (dead TCP peer). A terminated socket does not change
  * when the worker is flagged: that stays "timeout after its last message".
+ * A tick that comes late (the master itself stalled) does not count the
+ * stall as anyone's silence, and leaves pings and pongs to the next tick,
+ * after the messages that waited in the socket buffers have been read.
  */
 export class LivenessMonitor {
   #stop: (() => void) | undefined;
+  /** Monotonic time of the previous tick (undefined before the first). */
+  #lastTickMs: number | undefined;
 
   constructor(private readonly options: LivenessMonitorOptions) {}
 
@@ -34,16 +39,21 @@ export class LivenessMonitor {
   stop(): void {
     this.#stop?.();
     this.#stop = undefined;
+    this.#lastTickMs = undefined;
   }
 
   tick(): void {
-    const { tracker, host, clock, heartbeatIntervalMs, heartbeatTimeoutMs } = this.options;
+    const { tracker, host, clock, heartbeatIntervalMs, heartbeatTimeoutMs, tickMs } = this.options;
+    const now = clock.monotonic();
+    const stall = this.#lastTickMs === undefined ? 0 : stalledMs(now - this.#lastTickMs, tickMs);
+    this.#lastTickMs = now;
+    if (stall > 0) tracker.discount(stall);
     const overdue = tracker.takeOverdue(heartbeatTimeoutMs);
     if (overdue.length > 0) {
       host.flagInactive(overdue, 'timeout');
       for (const id of overdue) host.sessions.get(id)?.terminate('heartbeat_timeout');
     }
-    const now = clock.monotonic();
+    if (stall > 0) return;
     for (const session of host.sessions.values()) {
       if (pongOverdue(session.pingSentAtMs, now, heartbeatIntervalMs)) {
         session.terminate('no_pong');

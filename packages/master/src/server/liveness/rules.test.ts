@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { LivenessTracker, overdueWorkers, pongOverdue, shouldPing } from './rules.js';
+import { LivenessTracker, overdueWorkers, pongOverdue, shouldPing, stalledMs } from './rules.js';
 
 describe('overdueWorkers', () => {
   test('older than the timeout, not at it', () => {
@@ -44,5 +44,25 @@ describe('LivenessTracker', () => {
     now = 1_801;
     expect(tracker.takeOverdue(1_000)).toEqual(['b']);
     expect(tracker.size).toBe(0);
+  });
+});
+
+describe('stalledMs', () => {
+  test('ticks within twice their period are no stall; a later one counts all beyond one period', () => {
+    expect(stalledMs(250, 250)).toBe(0);
+    expect(stalledMs(500, 250)).toBe(0);
+    expect(stalledMs(501, 250)).toBe(251);
+    expect(stalledMs(10_250, 250)).toBe(10_000);
+  });
+
+  test('a discounted stall is not counted as silence by the tracker', () => {
+    let now = 0;
+    const tracker = new LivenessTracker(() => now);
+    tracker.seen('a');
+    now = 5_000;
+    tracker.discount(4_500);
+    expect(tracker.takeOverdue(1_000)).toEqual([]);
+    now = 5_501;
+    expect(tracker.takeOverdue(1_000)).toEqual(['a']);
   });
 });

@@ -22,21 +22,46 @@ export function pongOverdue(pingSentAtMs: number | undefined, nowMs: number, wai
 }
 
 /**
+ * How much of the time between two liveness ticks the master itself was
+ * stalled (its event loop busy: a reconnect storm, a long synchronous task):
+ * none while ticks come within twice their period, else everything beyond
+ * one period. Messages that arrived during a stall sit unread in the socket
+ * buffers, and Node runs the timer of the late tick before it reads them:
+ * judging silence across the stall would flag live workers (and terminate
+ * their sockets, whose reconnects stall the master again).
+ */
+export function stalledMs(gapMs: number, tickMs: number): number {
+  return gapMs > 2 * tickMs ? gapMs - tickMs : 0;
+}
+
+/**
  * In-memory last-seen times of the workers whose agents talked to this master.
  * A worker stays tracked after an abnormal close (its agent may be dead), and
  * is dropped after a clean goodbye, an unregistration, or once flagged.
  */
 export class LivenessTracker {
   readonly #lastSeen = new Map<string, number>();
+  /** Time the master was stalled (see stalledMs), not counted as anyone's silence. */
+  #discountedMs = 0;
 
   constructor(private readonly monotonic: () => number) {}
+
+  /** The master's running time: monotonic time less its own stalls. */
+  #now(): number {
+    return this.monotonic() - this.#discountedMs;
+  }
+
+  /** The master was stalled this long: nobody's silence grows by it. */
+  discount(ms: number): void {
+    this.#discountedMs += ms;
+  }
 
   get size(): number {
     return this.#lastSeen.size;
   }
 
   seen(workerId: string): void {
-    this.#lastSeen.set(workerId, this.monotonic());
+    this.#lastSeen.set(workerId, this.#now());
   }
 
   forget(workerId: string): void {
@@ -45,7 +70,7 @@ export class LivenessTracker {
 
   /** Removes and returns the workers not heard from for longer than `timeoutMs`. */
   takeOverdue(timeoutMs: number): string[] {
-    const overdue = overdueWorkers(this.#lastSeen, this.monotonic(), timeoutMs);
+    const overdue = overdueWorkers(this.#lastSeen, this.#now(), timeoutMs);
     for (const id of overdue) this.#lastSeen.delete(id);
     return overdue;
   }

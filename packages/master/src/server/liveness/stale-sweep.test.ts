@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { StaleSweeper, sweepAllowed, sweepCutoffSeconds } from './stale-sweep.js';
+import { MAX_SPARED_IN_FILTER, StaleSweeper, sweepAllowed, sweepCutoffSeconds } from './stale-sweep.js';
 import { FakeRegistry, ManualClock, captureLogger, testHealth, testMetrics } from '../test-support/fakes.js';
 
 describe('sweepCutoffSeconds', () => {
@@ -23,7 +23,7 @@ describe('sweepCutoffSeconds', () => {
 });
 
 describe('sweepAllowed', () => {
-  test('not before one timeout since start, nor since recovery from an outage', () => {
+  test('not before one timeout since the master could admit, nor since recovery from an outage', () => {
     expect(sweepAllowed(10_000, 0, undefined, 15_000)).toBe(false);
     expect(sweepAllowed(15_000, 0, undefined, 15_000)).toBe(true);
     expect(sweepAllowed(40_000, 0, 30_000, 15_000)).toBe(false);
@@ -47,6 +47,7 @@ describe('StaleSweeper', () => {
       intervalMs: 500,
     });
     sweeper.startNow();
+    sweeper.admittingSince(clock.monotonic());
     return { registry, clock, health, sweeper, metrics };
   }
 
@@ -114,6 +115,87 @@ describe('StaleSweeper', () => {
     await expect(sweeper.maybeSweep()).rejects.toThrow('unreachable');
   });
 
+  test('the first sweep comes one timeout after the view loaded, not after the start (a master that loads for seconds)', async () => {
+    const registry = new FakeRegistry();
+    const clock = new ManualClock();
+    const sweeper = new StaleSweeper({ registry, clock, health: testHealth(clock).health, metrics: testMetrics(), logger: captureLogger().logger, heartbeatTimeoutMs: 1_000, intervalMs: 500 });
+    sweeper.startNow();
+    // Loading its view: it cannot admit anyone, so nobody's silence can be judged yet.
+    clock.advance(3_000);
+    await sweeper.maybeSweep(clock.wallMs);
+    expect(registry.count('sweepStale')).toBe(0);
+    const loadedAtMs = clock.monotonic();
+    sweeper.admittingSince(loadedAtMs);
+    clock.advance(999);
+    await sweeper.maybeSweep(clock.wallMs);
+    expect(registry.count('sweepStale')).toBe(0);
+    clock.advance(1);
+    await sweeper.maybeSweep(clock.wallMs);
+    expect(registry.count('sweepStale')).toBe(1);
+  });
+
+  test('spares the workers admitted here whose return is not written yet: a flagged worker that is back is not flagged again for the same silence', async () => {
+    const registry = new FakeRegistry();
+    const clock = new ManualClock();
+    let unwritten = new Set<string>();
+    const sweeper = new StaleSweeper({
+      registry,
+      clock,
+      health: testHealth(clock).health,
+      metrics: testMetrics(),
+      logger: captureLogger().logger,
+      heartbeatTimeoutMs: 1_000,
+      intervalMs: 500,
+      unwrittenAdmissions: () => unwritten,
+    });
+    sweeper.startNow();
+    sweeper.admittingSince(clock.monotonic());
+    for (const id of ['back', 'silent']) {
+      registry.add(id);
+      const doc = registry.docs.get(id);
+      if (doc === undefined) throw new Error('missing');
+      doc.is_active = true;
+      doc.last_heartbeat = 1;
+    }
+    // 'back' reconnected after the write this sweep follows began: its document still shows the silence.
+    unwritten = new Set(['back']);
+    clock.advance(2_000);
+    await sweeper.maybeSweep(clock.wallMs);
+    expect(registry.calls.at(-1)).toEqual({ op: 'sweepStale', cutoff: sweepCutoffSeconds(clock.wallMs, 1_000), spared: ['back'] });
+    expect(registry.docs.get('back')?.is_active).toBe(true);
+    expect(registry.docs.get('silent')?.is_active).toBe(false);
+    // Written: nothing left to spare, and the filter is the contract's stale filter alone again.
+    unwritten = new Set();
+    clock.advance(500);
+    await sweeper.maybeSweep(clock.wallMs);
+    expect(registry.calls.at(-1)).toEqual({ op: 'sweepStale', cutoff: sweepCutoffSeconds(clock.wallMs, 1_000) });
+  });
+
+  test('waits for the next cycle while more returns than MAX_SPARED_IN_FILTER are unwritten (a storm still being written)', async () => {
+    const registry = new FakeRegistry();
+    const clock = new ManualClock();
+    let unwritten = new Set(Array.from({ length: MAX_SPARED_IN_FILTER + 1 }, (_, i) => `w${i}`));
+    const sweeper = new StaleSweeper({
+      registry,
+      clock,
+      health: testHealth(clock).health,
+      metrics: testMetrics(),
+      logger: captureLogger().logger,
+      heartbeatTimeoutMs: 1_000,
+      intervalMs: 500,
+      unwrittenAdmissions: () => unwritten,
+    });
+    sweeper.startNow();
+    sweeper.admittingSince(clock.monotonic());
+    clock.advance(2_000);
+    await sweeper.maybeSweep(clock.wallMs);
+    expect(registry.count('sweepStale')).toBe(0);
+    unwritten = new Set();
+    clock.advance(100);
+    await sweeper.maybeSweep(clock.wallMs);
+    expect(registry.count('sweepStale')).toBe(1);
+  });
+
   describe('with a write horizon (several masters on one database)', () => {
     function withHorizon() {
       const registry = new FakeRegistry();
@@ -155,6 +237,7 @@ describe('StaleSweeper', () => {
         },
       });
       sweeper.startNow();
+      sweeper.admittingSince(clock.monotonic());
       return { registry, clock, sweeper, calls, entries, setServing: (value: boolean) => (serving = value) };
     }
 

@@ -18,19 +18,39 @@ export function sweepCutoffSeconds(nowMs: number, timeoutMs: number): number {
 }
 
 /**
- * The sweep may run only once one timeout has passed since the master started
- * and since the database came back after an outage: before that, workers that
- * are alive may not have had their heartbeat written yet (by this master or by
- * another one that was cut off too).
+ * The sweep may run only once one timeout has passed since the master could
+ * admit agents (its admission view loaded, not merely its start: a master that
+ * listens but loads for seconds refuses every agent meanwhile, and they need
+ * the whole timeout after it can take them) and since the database came back
+ * after an outage: before that, workers that are alive may not have had their
+ * heartbeat written yet (by this master or by another one that was cut off too).
  */
-export function sweepAllowed(nowMs: number, startedAtMs: number, recoveredAtMs: number | undefined, timeoutMs: number): boolean {
-  const since = Math.max(startedAtMs, recoveredAtMs ?? Number.NEGATIVE_INFINITY);
+export function sweepAllowed(nowMs: number, admittingSinceMs: number, recoveredAtMs: number | undefined, timeoutMs: number): boolean {
+  const since = Math.max(admittingSinceMs, recoveredAtMs ?? Number.NEGATIVE_INFINITY);
   return nowMs - since >= timeoutMs;
 }
+
+/**
+ * Above this many admitted workers whose first heartbeat write has not landed,
+ * a sweep waits for the next cycle instead of naming them all in its filter
+ * (a reconnect storm is still being written; the next cycle writes them).
+ */
+export const MAX_SPARED_IN_FILTER = 5_000;
 
 export interface StaleSweepOptions {
   registry: Pick<RegistryPort, 'sweepStale'>;
   clock: Clock;
+  /**
+   * Workers whose return is not in the database yet: admitted here with no
+   * heartbeat write of theirs landed since (HeartbeatWriter.unwrittenAdmissions),
+   * or admitted at the upgrade within the last timeout (RecentArrivals: an
+   * agent that gave up waiting for its welcome in a storm and comes back). Their
+   * agents are back, but the document still holds the last_heartbeat of the
+   * silence before. A sweep spares them, so a worker flagged during a storm
+   * (or not yet flagged) is not flagged again for the same silence while its
+   * return is being written.
+   */
+  unwrittenAdmissions?: () => ReadonlySet<string>;
   health: DbHealth;
   metrics: MasterMetrics;
   logger: Logger;
@@ -70,12 +90,28 @@ export class StaleSweeper {
   #othersLive = true;
   /** When the master started (monotonic, and wall clock): undefined until startNow(), and no sweep until then. */
   #started: { monotonicMs: number; wallMs: number } | undefined;
+  /** Monotonic time from which the master could admit agents (view loaded): undefined until admittingSince(), and no regular sweep until then. */
+  #admittingSinceMs: number | undefined;
 
   constructor(private readonly options: StaleSweepOptions) {}
 
-  /** The master has started now: the sweeps are judged from here. */
+  /** The master has started now: the sweep at start judges from here. */
   startNow(): void {
     this.#started = { monotonicMs: this.options.clock.monotonic(), wallMs: this.options.clock.now() };
+  }
+
+  /**
+   * The master can admit agents from `monotonicMs` (its admission view
+   * loaded): the first regular sweep comes one heartbeat timeout after it.
+   * Passed in, so that the master names the moment its view loaded.
+   */
+  admittingSince(monotonicMs: number): void {
+    this.#admittingSinceMs ??= monotonicMs;
+  }
+
+  /** Monotonic time from which the master could admit (undefined: not yet). */
+  get admittingSinceMs(): number | undefined {
+    return this.#admittingSinceMs;
   }
 
   /**
@@ -113,11 +149,14 @@ export class StaleSweeper {
     const { clock, health, heartbeatTimeoutMs, horizon } = this.options;
     if (this.#started === undefined) return;
     if (horizon !== undefined && writtenAsOfMs !== undefined) await this.#publish(horizon, writtenAsOfMs);
+    if (this.#admittingSinceMs === undefined) return;
     const mono = clock.monotonic();
     // 10% slack: cycles end at jittery times, and a sweep every flush at a
     // 1 s flush and 1 s interval must not turn into one every other flush.
     if (mono - this.#lastRunMs < this.options.intervalMs * 0.9) return;
-    if (!sweepAllowed(mono, this.#started.monotonicMs, health.recoveredAtMs, heartbeatTimeoutMs)) return;
+    if (!sweepAllowed(mono, this.#admittingSinceMs, health.recoveredAtMs, heartbeatTimeoutMs)) return;
+    const spared = [...(this.options.unwrittenAdmissions?.() ?? [])];
+    if (spared.length > MAX_SPARED_IN_FILTER) return;
     this.#lastRunMs = mono;
     const nowMs = clock.now();
     const end = this.options.metrics.sweepDuration.startTimer();
@@ -125,7 +164,7 @@ export class StaleSweeper {
     let flagged: number;
     try {
       cutoff = sweepCutoffSeconds(await this.#judgedAsOf(Math.min(writtenAsOfMs ?? nowMs, nowMs), nowMs), heartbeatTimeoutMs);
-      flagged = await this.options.registry.sweepStale(cutoff, new Date(nowMs));
+      flagged = await this.options.registry.sweepStale(cutoff, new Date(nowMs), spared);
     } catch (error) {
       end();
       this.options.metrics.dbWriteErrors.inc({ op: 'sweep' });

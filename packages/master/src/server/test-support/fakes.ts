@@ -115,7 +115,7 @@ interface Doc extends Specs {
 export type Call =
   | { op: 'recordHeartbeats'; ids: string[]; unixSeconds: number }
   | { op: 'markInactive'; ids: string[]; lastWritten: Record<string, number> }
-  | { op: 'sweepStale'; cutoff: number }
+  | { op: 'sweepStale'; cutoff: number; spared?: string[] }
   | { op: 'updateSpecs'; entries: SpecsEntry[] }
   | { op: 'updateHardware'; entries: WorkerHardwareEntry[] }
   | { op: 'existingWorkerIds'; ids: string[] }
@@ -235,11 +235,12 @@ export class FakeRegistry implements RegistryPort, CredentialsPort {
     return changed;
   }
 
-  async sweepStale(cutoff: number): Promise<number> {
-    await this.#gate({ op: 'sweepStale', cutoff });
+  async sweepStale(cutoff: number, _now?: Date, spare: readonly string[] = []): Promise<number> {
+    await this.#gate(spare.length === 0 ? { op: 'sweepStale', cutoff } : { op: 'sweepStale', cutoff, spared: [...spare] });
+    const spared = new Set(spare);
     let changed = 0;
     for (const doc of this.docs.values()) {
-      if (doc.is_active && doc.last_heartbeat < cutoff) {
+      if (doc.is_active && doc.last_heartbeat < cutoff && !spared.has(doc.worker_id)) {
         doc.is_active = false;
         changed += 1;
       }

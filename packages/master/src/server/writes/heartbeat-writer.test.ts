@@ -39,6 +39,30 @@ describe('HeartbeatWriter', () => {
     expect(registry.count('recordHeartbeats')).toBe(1);
   });
 
+  test('an admitted worker stays among the unwritten admissions until a heartbeat write of its own lands (what the sweep spares)', async () => {
+    const { registry, writer } = setup();
+    writer.admit('w1');
+    expect([...writer.unwrittenAdmissions]).toEqual(['w1']);
+    registry.hold();
+    const flushing = writer.flushNow();
+    await vi.waitFor(() => expect(registry.count('recordHeartbeats')).toBe(1));
+    // Admitted while the write of w1 is in flight: w2's return is in no write yet.
+    writer.admit('w2');
+    registry.release();
+    expect(await flushing).toBe(true);
+    expect([...writer.unwrittenAdmissions]).toEqual(['w2']);
+    registry.failing = true;
+    expect(await writer.flushNow()).toBe(false);
+    expect([...writer.unwrittenAdmissions]).toEqual(['w2']);
+    registry.failing = false;
+    expect(await writer.flushNow()).toBe(true);
+    expect([...writer.unwrittenAdmissions]).toEqual([]);
+    // A goodbye takes it off too: an inactive worker needs no sparing.
+    writer.admit('w3');
+    writer.markInactive(['w3']);
+    expect([...writer.unwrittenAdmissions]).toEqual([]);
+  });
+
   test('sets of specs beyond maxSpecsPerFlush wait for the next cycle', async () => {
     const { registry, writer } = setup();
     for (const [i, id] of ['w1', 'w2', 'w3'].entries()) writer.queueSpecs(id, { total_cpu: i + 1, total_memory: 1, total_storage: 1, total_gpu: 0 });

@@ -67,6 +67,8 @@ export interface HeartbeatWriterOptions {
  */
 export class HeartbeatWriter {
   #heartbeats = new Set<string>();
+  /** Workers admitted (a hello) whose heartbeat has not been written since: the stale sweep spares them. */
+  readonly #unwrittenAdmissions = new Set<string>();
   /** Ids of the heartbeat write in flight: their flags wait for it. */
   #writingHeartbeats: ReadonlySet<string> = new Set();
   readonly #flags: InactiveFlags;
@@ -110,6 +112,16 @@ export class HeartbeatWriter {
   admit(workerId: string): void {
     this.#flags.admit(workerId);
     this.#heartbeats.add(workerId);
+    this.#unwrittenAdmissions.add(workerId);
+  }
+
+  /**
+   * Workers admitted here whose return is not in the database yet (no
+   * heartbeat write of theirs has succeeded since the hello): alive, though
+   * their document still shows the silence before it.
+   */
+  get unwrittenAdmissions(): ReadonlySet<string> {
+    return this.#unwrittenAdmissions;
   }
 
   heartbeat(workerId: string): void {
@@ -121,6 +133,7 @@ export class HeartbeatWriter {
   markInactive(workerIds: Iterable<string>): void {
     for (const id of workerIds) {
       this.#heartbeats.delete(id);
+      this.#unwrittenAdmissions.delete(id);
       this.#flags.raise(id);
     }
     this.#bringForward();
@@ -139,7 +152,10 @@ export class HeartbeatWriter {
   async flagCounted(workerIds: readonly string[]): Promise<number | undefined> {
     const { clock, finalFlushTimeoutMs, registry } = this.options;
     const ids = [...workerIds];
-    for (const id of ids) this.#heartbeats.delete(id);
+    for (const id of ids) {
+      this.#heartbeats.delete(id);
+      this.#unwrittenAdmissions.delete(id);
+    }
     const run = this.#chain.then(async () => {
       if (this.#flags.express !== undefined) await this.#flags.express;
       const now = new Date(clock.now());
@@ -170,6 +186,7 @@ export class HeartbeatWriter {
   /** The worker was unregistered: nothing more to write for it. */
   forget(workerId: string): void {
     this.#heartbeats.delete(workerId);
+    this.#unwrittenAdmissions.delete(workerId);
     this.#specs.forget(workerId);
     this.#hardware.forget(workerId);
     this.#flags.forget(workerId);
@@ -331,6 +348,8 @@ export class HeartbeatWriter {
     } finally {
       this.#writingHeartbeats = new Set();
     }
+    // Their return is in the database now (unless admitted again since: a new hello is pending again).
+    for (const id of ids) if (!this.#heartbeats.has(id)) this.#unwrittenAdmissions.delete(id);
     // Flags that waited for this write need not wait for the rest of the cycle.
     this.#maybeExpress();
     if (matched < ids.length) {
