@@ -67,7 +67,7 @@ describe('errors (spawned)', () => {
     expect(await master([])).toMatchObject({
       code: 2,
       stdout: '',
-      stderr: 'cluster-master: error [USAGE]: choose a command: serve, worker, db or admin (see --help)\n',
+      stderr: 'cluster-master: error [USAGE]: choose a command: serve, worker, db, admin or enroll (see --help)\n',
     });
   });
 
