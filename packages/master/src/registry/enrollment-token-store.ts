@@ -48,10 +48,11 @@ export interface EnrollmentTokenStore {
   /** The token that hashes like `token` (live or not), or null: one read by hash. */
   find(token: string): Promise<EnrollmentTokenInfo | null>;
   /**
-   * Counts one use, if the token is still usable and its count is still `seenUses`
-   * (a compare-and-set: two enrollments at once cannot both take the last use).
+   * Counts one use if the token is still usable: one conditional update
+   * (`uses` below `maxUses`, as read with the token), so two enrollments at
+   * once cannot both take the last use.
    */
-  consume(tokenId: string, seenUses: number, now: Date): Promise<boolean>;
+  consume(tokenId: string, maxUses: number | null, now: Date): Promise<boolean>;
   /** Gives a use back (an enrollment undone after its use was counted). */
   release(tokenId: string): Promise<void>;
 }
@@ -122,9 +123,10 @@ export function createEnrollmentTokenStore(db: Db, options: { now?: () => Date; 
       return doc === null ? null : toInfo(doc);
     },
 
-    async consume(tokenId, seenUses, at) {
+    async consume(tokenId, maxUses, at) {
+      const limit = maxUses === null ? {} : { uses: { $lt: maxUses } };
       const result = await guard(where, () =>
-        tokens.updateOne({ token_id: tokenId, uses: seenUses, revoked_at: { $exists: false }, expires_at: { $gt: at } }, { $inc: { uses: 1 } }),
+        tokens.updateOne({ token_id: tokenId, ...limit, revoked_at: { $exists: false }, expires_at: { $gt: at } }, { $inc: { uses: 1 } }),
       );
       return result.modifiedCount === 1;
     },

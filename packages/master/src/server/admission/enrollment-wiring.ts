@@ -13,7 +13,7 @@ export function enrollmentFor(db: Db | undefined, deps: Omit<EnrollmentDeps, 'po
     now: deps.now ?? (() => new Date()),
     port: {
       find: (token) => tokens.find(token),
-      consume: (id, seen, now) => tokens.consume(id, seen, now),
+      consume: (id, maxUses, now) => tokens.consume(id, maxUses, now),
       release: (id) => tokens.release(id),
       claim: (workerId, tokenId, now) => credentials.claim(workerId, tokenId, now),
       undo: (workerId, hash) => credentials.undo(workerId, hash),

@@ -19,7 +19,7 @@ import type { AdmissionView } from './view.js';
 /** What enrollment needs from the database: the tokens and the credentials it issues. */
 export interface EnrollmentPort {
   find(token: string): Promise<EnrollmentTokenInfo | null>;
-  consume(tokenId: string, seenUses: number, now: Date): Promise<boolean>;
+  consume(tokenId: string, maxUses: number | null, now: Date): Promise<boolean>;
   release(tokenId: string): Promise<void>;
   claim(workerId: string, enrollmentTokenId: string, now: Date): Promise<ClaimResult>;
   undo(workerId: string, tokenHash: string): Promise<void>;
@@ -92,8 +92,9 @@ export class EnrollmentAdmission {
       return refused(403, `enrollment: worker id not within the enrollment token's --workers (${token.patterns.join(' ')})`.slice(0, 200), workerId);
     }
     let entry = view.get(workerId);
-    if ((entry === undefined || entry.tokenHash === undefined) && mayRefresh()) {
-      // Registered (or given a token) a moment ago: judged on a view read after the request came.
+    if (entry === undefined && mayRefresh()) {
+      // Registered a moment ago: judged on a view read after the request came. (A credential issued
+      // meanwhile needs no refresh: the claim below finds it.)
       if (!(await view.fresh())) return { ok: false, status: 503, reason: 'registry unavailable', metric: 'unavailable', workerId };
       entry = view.get(workerId);
     }
@@ -106,20 +107,11 @@ export class EnrollmentAdmission {
     const at = now();
     const claimed = await port.claim(workerId, token.token_id, at);
     if (!claimed.ok) return claimed.why === 'unknown-worker' ? refused(401, 'enrollment: unknown worker', workerId, NOT_ADMITTED) : alreadyEnrolled(workerId);
-    // Another enrollment may have taken a use since the read: compare-and-set, re-read, a few times.
-    let seen = token;
-    for (let attempt = 0; attempt < 5; attempt += 1) {
-      if (await port.consume(token.token_id, seen.uses, at)) return { ok: true, workerId, tokenId: token.token_id, token: claimed.token, tokenHash: claimed.tokenHash };
-      const again = await port.find(secret);
-      const againState = again === null ? 'revoked' : enrollmentTokenState(again, at);
-      if (again === null || againState !== undefined) {
-        await port.undo(workerId, claimed.tokenHash);
-        return refused(401, ADVICE[againState ?? 'revoked'], workerId);
-      }
-      seen = again;
-    }
+    // Counted after the claim, so a claim that loses (already enrolled) costs no use; undone when no use is left.
+    if (await port.consume(token.token_id, token.max_uses, at)) return { ok: true, workerId, tokenId: token.token_id, token: claimed.token, tokenHash: claimed.tokenHash };
     await port.undo(workerId, claimed.tokenHash);
-    return { ok: false, status: 503, reason: 'enrollment: too many enrollments at once; try again', metric: 'unavailable', workerId };
+    const again = await port.find(secret);
+    return refused(401, ADVICE[(again === null ? undefined : enrollmentTokenState(again, at)) ?? 'used-up'], workerId);
   }
 
   /** The upgrade failed after the writes (the peer went away): nothing of it stays. */
