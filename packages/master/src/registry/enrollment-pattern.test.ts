@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkEnrollmentPattern, matchesEnrollmentPatterns } from './enrollment-pattern.js';
 import { enrollmentTokenState } from './enrollment-token-store.js';
-import { parseTtl } from '../cli/commands/enroll.js';
 
 describe('enrollment patterns', () => {
   it('globs, ranges and exact ids; no pattern: any id', () => {
@@ -34,16 +33,5 @@ describe('enrollment token state', () => {
     expect(enrollmentTokenState({ ...live, expires_at: now }, now)).toBe('expired');
     expect(enrollmentTokenState({ ...live, uses: 2 }, now)).toBe('used-up');
     expect(enrollmentTokenState({ ...live, max_uses: null, uses: 10_000 }, now)).toBeUndefined();
-  });
-});
-
-describe('--ttl', () => {
-  it('reads a number and a unit, at most 30 days', () => {
-    expect(parseTtl('90s')).toBe(90_000);
-    expect(parseTtl('24h')).toBe(86_400_000);
-    expect(parseTtl('30d')).toBe(30 * 86_400_000);
-    expect(() => parseTtl('31d')).toThrow(/at most 30d/);
-    expect(() => parseTtl('1w')).toThrow(/30m, 24h or 7d/);
-    expect(() => parseTtl('0h')).toThrow(/30m, 24h or 7d/);
   });
 });
