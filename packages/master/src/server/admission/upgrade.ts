@@ -130,7 +130,8 @@ export class UpgradeAdmission {
         if (socket.destroyed || !this.deps.accepting()) {
           // The peer left (or the master is stopping) while the credential was written: take it back.
           await enrollment.undo(decision);
-          this.#refuse(req, socket, SHUTTING_DOWN, address);
+          if (socket.destroyed) logger.info({ worker_id: decision.workerId, address }, 'enrollment undone: the agent left before its credential was sent');
+          else this.#refuse(req, socket, SHUTTING_DOWN, address);
           return;
         }
         this.deps.wss.handleUpgrade(req, socket, head, (ws) => enrollment.deliver(ws, decision, address));
