@@ -57,4 +57,15 @@ describe('enrollment and the failure limit', () => {
       await m.close();
     }
   });
+
+  test('past failedAuthTotal, enrollments are answered 429 without reading the token', async () => {
+    const m = await h.startMaster({ failedAuthPerAddress: 100, failedAuthTotal: 2, failedAuthWindowMs: 60_000 });
+    try {
+      const statuses = [await enroll(m.url, 'e1', 'g'.repeat(43)), await enroll(m.url, 'e1', 'h'.repeat(43)), await enroll(m.url, 'e1', enrollToken)];
+      expect(statuses).toEqual([401, 401, 429]);
+      expect(m.logs.filter((l) => l.msg === 'refused' && l.status === 429).map((l) => l.reason)).toEqual(['too many refused upgrades; enrollment paused, try again later']);
+    } finally {
+      await m.close();
+    }
+  });
 });

@@ -115,6 +115,12 @@ export class UpgradeAdmission {
       this.#refuse(req, socket, { ok: false, status: 400, reason: 'this master does not enroll workers', metric: 'bad_handshake' }, address);
       return;
     }
+    // An enrollment token is checked by a database read (by its hash); while refused upgrades flood in from
+    // everywhere (past failedAuthTotal) that read is not spent: enrollments wait, as an unknown id's refusal does.
+    if (failures?.saturated === true) {
+      this.#refuse(req, socket, { ...TOO_MANY_FAILURES, reason: 'too many refused upgrades; enrollment paused, try again later' }, address);
+      return;
+    }
     enrollment
       .decide(req.headers, address, mayRefresh)
       .catch((error: unknown): Refusal => {
