@@ -79,6 +79,9 @@ describe('enrollment, real processes', () => {
       expect((await readFile(file, 'utf8')).trim()).toMatch(/^[A-Za-z0-9_-]{43}$/);
     }
     expect((await credentials()).map((c) => c.worker_id)).toEqual(ids);
+    // The master's lines come through a pipe, maybe after the agents' admissions: wait for all 20.
+    let seen = 0;
+    await master.proc.waitForLine('20 enrolled lines', (l) => l.json?.event === 'enrolled' && ++seen === AGENTS, { timeoutMs: 10_000 });
     expect(master.proc.records().filter((r) => r.rec.event === 'enrolled')).toHaveLength(AGENTS);
     const list = await cli(['worker', 'list']);
     expect(list.split('\n')[0]).toMatch(/ENROLLED_AT$/);
