@@ -67,7 +67,7 @@ describe('errors (spawned)', () => {
     expect(await master([])).toMatchObject({
       code: 2,
       stdout: '',
-      stderr: 'cluster-master: error [USAGE]: choose a command: serve, restart, worker, db, admin or pretty (see --help)\n',
+      stderr: 'cluster-master: error [USAGE]: choose a command: serve, restart, worker, db, admin, enroll or pretty (see --help)\n',
     });
   });
 

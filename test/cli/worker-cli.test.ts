@@ -39,7 +39,7 @@ describe('cluster-master', () => {
   it('is what `pnpm cluster-master` runs from the repository root', async () => {
     const result = await run('pnpm', ['--silent', 'cluster-master', 'worker', '--help'], cleanEnv(env));
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain('cluster-master worker register <worker_id> <worker_ip>');
+    expect(result.stdout).toContain('cluster-master worker register [worker_id] [worker_ip]');
   });
 
   it('worker register prints the worker and its token once, with a warning', async () => {

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe } from 'vitest';
 import { admissionArea } from './areas/admission.js';
 import { cliArea } from './areas/cli.js';
 import { daemonArea } from './areas/daemon.js';
+import { enrollmentArea } from './areas/enrollment.js';
 import { controlArea, finalArea, watchProcess } from './areas/final.js';
 import { fuzzArea } from './areas/fuzz.js';
 import { httpArea } from './areas/http.js';
@@ -52,6 +53,7 @@ describe('hostile input', () => {
   sessionArea(getWorld);
   resourcesArea(getWorld);
   fuzzArea(getWorld);
+  enrollmentArea(getWorld);
   daemonArea();
   tlsArea();
   httpArea();

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { toHardware, type Probe, type ProbeReport } from './probe/index.js';
 import { createSession, type Session, type SessionOptions, type SessionState } from './session/session.js';
 import { realTimers } from './timers.js';
+import type { Enroller } from './enrollment/enroll.js';
 
 export interface AgentOptions extends Omit<SessionOptions, 'url' | 'specs' | 'hardware' | 'logger'> {
   /** `ws://` or `wss://` URL of the master's agent endpoint (path included), or several masters' URLs. */
@@ -11,6 +12,8 @@ export interface AgentOptions extends Omit<SessionOptions, 'url' | 'specs' | 'ha
   logger: Logger;
   /** How often the machine is measured again; changed specs go to the master. */
   reprobeIntervalMs?: number;
+  /** Set when the agent has no credential yet: it enrolls before its session starts (the session's token source reads the stored credential). */
+  enroll?: Enroller | undefined;
 }
 
 export interface Agent {
@@ -106,12 +109,17 @@ export function createAgent(options: AgentOptions): Agent {
     specs = report.specs;
     hardware = inventoryOf(report);
     logReport(report, 'info');
+    if (options.enroll !== undefined) {
+      const enrolled = await options.enroll.run();
+      if (!enrolled || closing) return;
+    }
     session.start();
     scheduleReprobe();
   }
 
   function close(): Promise<void> {
     closing ??= (async () => {
+      options.enroll?.close();
       if (reprobeTimer !== undefined) timers.clearTimeout(reprobeTimer);
       reprobeTimer = undefined;
       await session.close();

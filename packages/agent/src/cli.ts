@@ -13,6 +13,7 @@ import { safeUrl } from './session/session.js';
 import { realTimers, type Timers } from './timers.js';
 import { plainTextTokenUrls } from './plain-text-token.js';
 import { fixedToken, tokenFile } from './token.js';
+import { CredentialStoreError, createEnroller } from './enrollment/enroll.js';
 
 export type Signal = 'SIGTERM' | 'SIGINT';
 
@@ -111,7 +112,25 @@ async function run(config: RunConfig, deps: CliDeps): Promise<void> {
     );
   }
   const probe = config.fakeSpecs ? createFakeProbe(config.fakeSpecs) : (deps.createProbe ?? (() => createProbe()))();
+  const enroll =
+    config.enrollment === undefined
+      ? undefined
+      : createEnroller({
+          urls: config.masterUrls,
+          workerId: config.workerId,
+          token: config.enrollment.token,
+          tokenFrom: config.enrollment.from,
+          credentialFile: config.credentialFile,
+          ca: config.ca,
+          logger: logger.child({ worker_id: config.workerId }),
+          timers,
+          refusedRetryMs: config.refusedRetryMs,
+          reconnectBaseMs: config.reconnectBaseMs,
+          reconnectCapMs: config.reconnectCapMs,
+          welcomeTimeoutMs: config.welcomeTimeoutMs,
+        });
   const agent = (deps.createAgent ?? createAgent)({
+    enroll,
     masterUrl: config.masterUrls,
     workerId: config.workerId,
     // A token file is read again before every attempt, so a fixed file works without a restart.
@@ -160,5 +179,12 @@ async function run(config: RunConfig, deps: CliDeps): Promise<void> {
   deps.onSignal('SIGINT', () => onSignal('SIGINT'));
 
   if (config.fakeSpecs) logger.warn({ event: 'fake-specs', specs: config.fakeSpecs }, 'reporting fake specs (AGENT_FAKE_SPECS); this machine is not measured');
-  await agent.start();
+  try {
+    await agent.start();
+  } catch (err) {
+    if (!(err instanceof CredentialStoreError)) throw err;
+    // Only an admin can help (the message says how); systemd restarts the agent meanwhile.
+    logger.error({ event: 'credential-store-failed' }, err.message);
+    deps.exit(EXIT.failure);
+  }
 }

@@ -48,6 +48,8 @@ describe('run configuration', () => {
       token: TOKEN,
       tokenFile: '/etc/agent/token',
       tokenFrom: 'AGENT_TOKEN_FILE',
+      enrollment: undefined,
+      credentialFile: '/var/lib/cluster-agent/credential',
       ca: undefined,
       logLevel: 'info',
       reconnectBaseMs: DEFAULTS.reconnectBaseMs,

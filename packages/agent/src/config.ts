@@ -3,6 +3,7 @@ import yargs from 'yargs';
 import { ConfigError, type ErrorCode } from './errors.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
 import { TokenError, checkToken, readTokenFile } from './token.js';
+import { CREDENTIAL_FILE_NAME } from './enrollment/credential-file.js';
 
 /** Everything `cluster-agent run` needs, validated. */
 export interface RunConfig {
@@ -15,6 +16,13 @@ export interface RunConfig {
   tokenFile: string | undefined;
   /** The setting the token came from (AGENT_TOKEN, --token-file …), for advice. */
   tokenFrom: string;
+  /**
+   * Set when the agent has no credential yet and enrolls first with this
+   * enrollment token; `token` is then empty and `tokenFile` the credential file.
+   */
+  enrollment: { token: string; from: string } | undefined;
+  /** Where an enrolled agent keeps its credential: `credential` in the state directory. */
+  credentialFile: string;
   ca: Buffer | undefined;
   logLevel: LogLevel;
   reconnectBaseMs: number;
@@ -51,12 +59,18 @@ interface Setting {
   describe: string;
 }
 
+/** The state directory when neither AGENT_STATE_DIRECTORY nor systemd's $STATE_DIRECTORY names one. */
+export const DEFAULT_STATE_DIRECTORY = '/var/lib/cluster-agent';
+
 /** Flags and the environment variables behind them; a flag beats its variable. */
 const SETTINGS = {
   masterUrl: { flag: 'master-url', env: 'AGENT_MASTER_URL', describe: 'ws:// or wss:// URL of the master (path defaults to /agent); several masters: a comma-separated list, or repeat the flag' },
   workerId: { flag: 'worker-id', env: 'AGENT_WORKER_ID', describe: 'this worker\'s id (default: the host name)' },
   token: { flag: 'token', env: 'AGENT_TOKEN', describe: 'the worker\'s credential (prefer --token-file: flags show in ps)' },
   tokenFile: { flag: 'token-file', env: 'AGENT_TOKEN_FILE', describe: 'file holding the credential (surrounding whitespace ignored)' },
+  enrollToken: { flag: 'enroll-token', env: 'AGENT_ENROLL_TOKEN', describe: 'an enrollment token (cluster-master enroll create): with no credential of its own yet, the agent fetches one with it and stores it in the state directory' },
+  enrollTokenFile: { flag: 'enroll-token-file', env: 'AGENT_ENROLL_TOKEN_FILE', describe: 'file holding the enrollment token' },
+  stateDirectory: { flag: 'state-directory', env: 'AGENT_STATE_DIRECTORY', describe: `where an enrolled agent keeps its credential (default: $STATE_DIRECTORY, which the unit's StateDirectory= sets, else ${DEFAULT_STATE_DIRECTORY})` },
   caFile: { flag: 'ca-file', env: 'AGENT_CA_FILE', describe: 'PEM file of CA certificates to trust for wss://' },
   logLevel: { flag: 'log-level', env: 'LOG_LEVEL', describe: `log level: ${LOG_LEVELS.slice(0, -1).join(', ')} or ${LOG_LEVELS.at(-1)} (default info)` },
   reconnectBaseMs: { flag: 'reconnect-base-ms', env: 'AGENT_RECONNECT_BASE_MS', describe: `first reconnect waits up to this, ms (default ${DEFAULTS.reconnectBaseMs})` },
@@ -156,7 +170,9 @@ async function runConfig(args: Record<string, unknown>, env: Env, deps: ConfigDe
     );
   }
 
-  const { token, tokenFile, tokenFrom } = await readToken(get('token'), get('tokenFile'), deps, env.CREDENTIALS_DIRECTORY);
+  const stateDirectory = get('stateDirectory')?.value ?? firstPath(env.STATE_DIRECTORY) ?? DEFAULT_STATE_DIRECTORY;
+  const credentialFile = `${stateDirectory.replace(/\/+$/, '')}/${CREDENTIAL_FILE_NAME}`;
+  const { token, tokenFile, tokenFrom, enrollment } = await chooseCredential(get('token'), get('tokenFile'), get('enrollToken'), get('enrollTokenFile'), deps, env.CREDENTIALS_DIRECTORY, credentialFile);
 
   const caSetting = get('caFile');
   let ca: Buffer | undefined;
@@ -189,6 +205,8 @@ async function runConfig(args: Record<string, unknown>, env: Env, deps: ConfigDe
     token,
     tokenFile,
     tokenFrom,
+    enrollment,
+    credentialFile,
     ca,
     logLevel,
     reconnectBaseMs,
@@ -234,11 +252,74 @@ export function normalizeMasterUrl(text: string, from = 'the master URL'): strin
   return url.href;
 }
 
+/** systemd's $STATE_DIRECTORY lists the unit's state directories, colon-separated: the first. */
+function firstPath(value: string | undefined): string | undefined {
+  const first = value?.split(':')[0];
+  return first === undefined || first === '' ? undefined : first;
+}
+
+type ChosenCredential = { token: string; tokenFile: string | undefined; tokenFrom: string; enrollment: { token: string; from: string } | undefined };
+
+/**
+ * The credential, in this order: one given (AGENT_TOKEN, AGENT_TOKEN_FILE, the
+ * unit's), else the one an earlier enrollment stored in the state directory,
+ * else an enrollment with AGENT_ENROLL_TOKEN(_FILE). So one agent.env, with only
+ * the enrollment token, serves every machine of a batch before and after enrolling.
+ */
+async function chooseCredential(
+  inline: { value: string; from: string } | undefined,
+  file: { value: string; from: string } | undefined,
+  enrollInline: { value: string; from: string } | undefined,
+  enrollFile: { value: string; from: string } | undefined,
+  deps: ConfigDeps,
+  credentialsDirectory: string | undefined,
+  credentialFile: string,
+): Promise<ChosenCredential> {
+  if (enrollInline !== undefined && enrollFile !== undefined) throw new ConfigError(`set either ${enrollInline.from} or ${enrollFile.from}, not both`);
+  const enrollSetting = enrollInline ?? enrollFile;
+  if (inline !== undefined || file !== undefined || enrollSetting === undefined) {
+    return { ...(await readToken(inline, file, deps, credentialsDirectory, credentialFile, enrollSetting !== undefined)), enrollment: undefined };
+  }
+  const unit = credentialsDirectory !== undefined && credentialsDirectory !== '' ? await unitCredential(deps, credentialsDirectory) : undefined;
+  if (unit !== undefined) return { ...unit, enrollment: undefined };
+  const stored = await storedCredential(deps, credentialFile);
+  if (stored !== undefined) return { ...stored, enrollment: undefined };
+  try {
+    const token =
+      enrollSetting === enrollFile
+        ? await readTokenFile(deps.readFile, enrollSetting.value, enrollSetting.from)
+        : checkToken(enrollSetting.value, enrollSetting.from);
+    return { token: '', tokenFile: credentialFile, tokenFrom: `the stored credential ${credentialFile}`, enrollment: { token, from: enrollSetting === enrollFile ? `the enrollment token file ${enrollSetting.value}` : enrollSetting.from } };
+  } catch (err) {
+    if (err instanceof TokenError) throw new ConfigError(err.message.replace('token file', 'enrollment token file'));
+    throw err;
+  }
+}
+
+/** The credential an earlier enrollment stored; undefined when there is none yet (a damaged one is an error). */
+async function storedCredential(deps: ConfigDeps, path: string): Promise<{ token: string; tokenFile: string; tokenFrom: string } | undefined> {
+  let content: Buffer;
+  try {
+    content = await deps.readFile(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ConfigError(`cannot read the stored credential ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  try {
+    return { token: checkToken(content.toString('utf8'), `the stored credential ${path}`), tokenFile: path, tokenFrom: `the stored credential ${path}` };
+  } catch (err) {
+    if (err instanceof TokenError) throw new ConfigError(`${err.message}; remove it and ask for a new token (cluster-master worker token ID), or put one there`);
+    throw err;
+  }
+}
+
 async function readToken(
   inline: { value: string; from: string } | undefined,
   file: { value: string; from: string } | undefined,
   deps: ConfigDeps,
   credentialsDirectory: string | undefined,
+  credentialFile?: string,
+  enrolling = false,
 ): Promise<{ token: string; tokenFile: string | undefined; tokenFrom: string }> {
   // A flag beats the environment; two sources at the same level are a mistake.
   const flagLevel = [inline, file].filter((s) => s?.from.startsWith('--'));
@@ -249,7 +330,12 @@ async function readToken(
     const credential = await unitCredential(deps, credentialsDirectory);
     if (credential !== undefined) return credential;
   }
-  if (!chosen) throw new ConfigError('no credential: set AGENT_TOKEN_FILE (or AGENT_TOKEN, --token-file, --token) to the token issued by `cluster-master worker register`');
+  if (!chosen && !enrolling && credentialFile !== undefined) {
+    // An agent that enrolled once keeps working when the enrollment token is taken out of agent.env.
+    const stored = await storedCredential(deps, credentialFile);
+    if (stored !== undefined) return stored;
+  }
+  if (!chosen) throw new ConfigError('no credential: set AGENT_TOKEN_FILE (or AGENT_TOKEN, --token-file, --token) to the token issued by `cluster-master worker register`, or AGENT_ENROLL_TOKEN to an enrollment token (`cluster-master enroll create`)');
   try {
     // Read at start too, so a bad file is one line and exit 2 before any connection.
     if (chosen === file) return { token: await readTokenFile(deps.readFile, chosen.value, chosen.from), tokenFile: chosen.value, tokenFrom: chosen.from };

@@ -25,6 +25,8 @@ export const ErrorCode = {
   addressNotAvailable: 'ADDRESS_NOT_AVAILABLE',
   tokenFile: 'TOKEN_FILE',
   restartFailed: 'RESTART_FAILED',
+  invalidWorkerBatch: 'INVALID_WORKER_BATCH',
+  enrollmentTokenNotFound: 'ENROLLMENT_TOKEN_NOT_FOUND',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -206,4 +208,31 @@ export class RestartFailedError extends RegistryError {
   readonly code = ErrorCode.restartFailed;
   readonly isUsage = false;
   override name = 'RestartFailedError';
+}
+
+/**
+ * `worker register --from FILE` or a range: nothing was registered, because of
+ * the problems listed (each with its line) before this error's one line.
+ * `isUsage` is false when the input was fine but some ids exist already.
+ */
+export class InvalidWorkerBatchError extends RegistryError {
+  readonly code = ErrorCode.invalidWorkerBatch;
+  override name = 'InvalidWorkerBatchError';
+  constructor(
+    message: string,
+    readonly problems: readonly string[],
+    readonly isUsage: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/** `enroll revoke ID` named no live enrollment token. */
+export class EnrollmentTokenNotFoundError extends RegistryError {
+  readonly code = ErrorCode.enrollmentTokenNotFound;
+  readonly isUsage = false;
+  override name = 'EnrollmentTokenNotFoundError';
+  constructor(readonly tokenId: string) {
+    super(`no live enrollment token with id ${quote(tokenId)}`);
+  }
 }

@@ -33,4 +33,9 @@ process.exitCode = await runCli({
   stderr: (text) => process.stderr.write(text),
   version: packageVersion(),
   signals: processShutdownSignals(),
+  readStdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  },
 });

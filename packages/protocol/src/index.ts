@@ -53,4 +53,13 @@ export {
   type MasterMessage,
 } from './messages.js';
 export { sameSpecs } from './same-specs.js';
-export { parseAgentMessage, parseMasterMessage, encode, type ParseResult, type RawFrame } from './parse.js';
+export { parseAgentMessage, parseMasterMessage, parseEnrolledMessage, encode, type ParseResult, type RawFrame } from './parse.js';
+export {
+  ENROLLMENT_PROTOCOL_VERSION,
+  ENROLL_SCHEME,
+  EnrolledSchema,
+  enrollAuthorization,
+  isEnrollAuthorization,
+  parseEnrollAuthorization,
+  type Enrolled,
+} from './enrollment.js';

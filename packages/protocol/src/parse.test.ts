@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CloseCode } from './close-codes.js';
 import { DEFAULTS } from './defaults.js';
-import { encode, parseAgentMessage, parseMasterMessage } from './parse.js';
+import { encode, parseAgentMessage, parseEnrolledMessage, parseMasterMessage } from './parse.js';
+import { enrollAuthorization, isEnrollAuthorization, parseEnrollAuthorization } from './enrollment.js';
 import { PROTOCOL_VERSION } from './version.js';
 
 const specs = { total_cpu: 8, total_memory: 15.5, total_storage: 500.1, total_gpu: 2 };
@@ -52,5 +53,24 @@ describe('parseMasterMessage', () => {
     expect(parseMasterMessage(JSON.stringify(welcome))).toEqual({ ok: true, message: welcome });
     expect(parseMasterMessage('{"type":"ack","seq":0}')).toEqual({ ok: true, message: { type: 'ack', seq: 0 } });
     expect(parseMasterMessage(JSON.stringify(hello)).ok).toBe(false);
+  });
+});
+
+describe('parseEnrolledMessage', () => {
+  const enrolled = { type: 'enrolled', protocol_version: 3, worker_id: 'gpu-01', token: 'A'.repeat(43) };
+  it('reads the one message of an enrollment connection', () => {
+    expect(parseEnrolledMessage(JSON.stringify(enrolled))).toEqual({ ok: true, message: enrolled });
+  });
+  it('refuses another version, a malformed token, an extra field, and a message over the limit', () => {
+    expect(parseEnrolledMessage(JSON.stringify({ ...enrolled, protocol_version: 2 })).ok).toBe(false);
+    expect(parseEnrolledMessage(JSON.stringify({ ...enrolled, token: 'short' })).ok).toBe(false);
+    expect(parseEnrolledMessage(JSON.stringify({ ...enrolled, extra: 1 })).ok).toBe(false);
+    expect(parseEnrolledMessage(JSON.stringify({ ...enrolled, token: 'A'.repeat(200) }), false, 100)).toMatchObject({ ok: false, code: 4413 });
+  });
+  it('tells an Enroll header from a Bearer one', () => {
+    expect(parseEnrollAuthorization(enrollAuthorization('A'.repeat(43)))).toBe('A'.repeat(43));
+    expect(parseEnrollAuthorization(`Bearer ${'A'.repeat(43)}`)).toBeUndefined();
+    expect(isEnrollAuthorization('enroll x')).toBe(true);
+    expect(isEnrollAuthorization(`Bearer ${'A'.repeat(43)}`)).toBe(false);
   });
 });

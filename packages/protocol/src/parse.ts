@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { CloseCode, type CloseCodeValue } from './close-codes.js';
 import { DEFAULTS } from './defaults.js';
+import { EnrolledSchema, type Enrolled } from './enrollment.js';
 import { AGENT_MESSAGE_SCHEMAS, MasterMessageSchema, type AgentMessage, type MasterMessage } from './messages.js';
 import { PROTOCOL_VERSION, type ProtocolVersion } from './version.js';
 
@@ -64,7 +65,12 @@ export function parseMasterMessage(
   return parseWith(MasterMessageSchema, data, isBinary, maxBytes);
 }
 
+/** The agent's parser for the master's message on an enrollment connection. */
+export function parseEnrolledMessage(data: RawFrame, isBinary = false, maxBytes: number = DEFAULTS.maxMessageBytes): ParseResult<Enrolled> {
+  return parseWith(EnrolledSchema, data, isBinary, maxBytes);
+}
+
 /** Serialises a message; the one place either side turns a message into text. */
-export function encode(message: AgentMessage | MasterMessage): string {
+export function encode(message: AgentMessage | MasterMessage | Enrolled): string {
   return JSON.stringify(message);
 }

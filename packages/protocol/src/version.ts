@@ -14,6 +14,9 @@
  *
  * - 1: hello, heartbeat, specs; welcome, ack.
  * - 2: the hello and the specs message may carry the machine's `hardware` inventory.
+ * - 3: enrollment (enrollment.ts): an upgrade with `Authorization: Enroll <token>` gets the
+ *   worker its own credential. Sessions are unchanged, so they stay at version 2 and this list
+ *   (the versions a session may speak) ends at 2; ENROLLMENT_PROTOCOL_VERSION names 3.
  */
 export const PROTOCOL_VERSION = 2;
 

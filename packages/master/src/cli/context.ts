@@ -27,6 +27,8 @@ export interface CliOptions {
   stdoutIsTTY?: boolean;
   /** Standard input, for `pretty` (main.ts passes process.stdin). */
   stdin?: AsyncIterable<string | Buffer>;
+  /** All of standard input (`worker register --from -`); main.ts passes the process's. */
+  readStdin?: () => Promise<string>;
 }
 
 export interface Services {
@@ -46,6 +48,8 @@ export interface CommandContext {
   /** Ctrl-C and SIGTERM, for commands that run until stopped. */
   signals?: ShutdownSignals | undefined;
   now: () => Date;
+  /** All of standard input; rejects when the CLI was given none. */
+  readStdin: () => Promise<string>;
   /**
    * Connects on first use, so --help and usage errors never wait for (or
    * need) a database.
@@ -84,6 +88,7 @@ export function createCommandContext(options: CliOptions): CommandContext & { cl
     stdoutIsTTY: options.stdoutIsTTY === true,
     signals: options.signals,
     now,
+    readStdin: options.readStdin ?? (() => Promise.reject(new Error('no standard input'))),
     services() {
       opened ??= (async () => {
         const settings = mongoSettingsFromEnv(options.env);

@@ -47,12 +47,14 @@ export function formatTable(headers: readonly string[], rows: readonly (readonly
 const HEADERS = ['WORKER_ID', 'IP', 'ACTIVE', 'CPU', 'MEMORY_GIB', 'STORAGE_GB', 'GPU', 'LAST_HEARTBEAT', 'REGISTERED_AT'];
 const NUMERIC_COLUMNS = new Set([3, 4, 5, 6]);
 
-export function formatWorkerTable(workers: readonly Worker[], now: Date): string {
+/** `enrolled`: when each enrolled worker got its credential by enrollment; the column shows only when some did. */
+export function formatWorkerTable(workers: readonly Worker[], now: Date, enrolled?: ReadonlyMap<string, Date>): string {
   const nowSeconds = unixSeconds(now);
   // The GPU models only when some worker reported an inventory: a fleet of version 1 agents reads as before.
   const models = workers.some((worker) => worker.hardware !== undefined);
+  const enrollment = enrolled !== undefined && workers.some((worker) => enrolled.has(worker.worker_id));
   return formatTable(
-    models ? [...HEADERS, 'GPU_MODEL'] : HEADERS,
+    [...HEADERS, ...(models ? ['GPU_MODEL'] : []), ...(enrollment ? ['ENROLLED_AT'] : [])],
     workers.map((worker) => [
       worker.worker_id,
       worker.worker_ip,
@@ -64,9 +66,14 @@ export function formatWorkerTable(workers: readonly Worker[], now: Date): string
       relativeTime(worker.last_heartbeat, nowSeconds),
       formatDate(worker.registered_at),
       ...(models ? [gpuSummary(worker.hardware)] : []),
+      ...(enrollment ? [enrolledCell(enrolled.get(worker.worker_id))] : []),
     ]),
     NUMERIC_COLUMNS,
   );
+}
+
+function enrolledCell(at: Date | undefined): string {
+  return at === undefined ? '-' : formatDate(at);
 }
 
 /** One field per line, named as in the database, for `worker show`. */

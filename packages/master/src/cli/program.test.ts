@@ -297,7 +297,7 @@ describe('db init', () => {
 describe('help, version and usage', () => {
   it.each([
     [['--help'], 'cluster-master <command>'],
-    [['worker', '--help'], 'cluster-master worker register <worker_id> <worker_ip>'],
+    [['worker', '--help'], 'cluster-master worker register [worker_id] [worker_ip]'],
     [['worker', 'register', '--help'], 'Positionals:'],
     [['worker', 'list', '--help'], '--min-memory'],
     [['worker', 'show', '--help'], 'cluster-master worker show <worker_id>'],

@@ -4,6 +4,7 @@ import { adminTokenCommand } from './commands/admin-token.js';
 import { dbInitCommand } from './commands/db-init.js';
 import { prettyCommand } from './commands/pretty.js';
 import { workerEventsCommand } from './commands/worker-events.js';
+import { enrollCommands } from './commands/enroll.js';
 import { workerListCommand } from './commands/worker-list.js';
 import { workerRegisterCommand } from './commands/worker-register.js';
 import { workerShowCommand } from './commands/worker-show.js';
@@ -88,8 +89,12 @@ export async function runCli(options: CliOptions): Promise<ExitCode> {
     .command('admin', "Admin credentials for the master's web page and HTTP API", (admin) =>
       admin.command(adminTokenCommand(ctx)).demandCommand(1, 'choose an admin command: token'),
     )
+    .command('enroll', 'Enrollment tokens: registered machines fetch their own credentials with one token per batch', (enroll) => {
+      const commands = enrollCommands(ctx);
+      return enroll.command(commands.create).command(commands.list).command(commands.revoke).demandCommand(1, 'choose an enroll command: create, list or revoke');
+    })
     .command(prettyCommand({ stdin: options.stdin, stdout: options.stdout, colors: options.stdoutIsTTY === true && options.env.NO_COLOR === undefined }))
-    .demandCommand(1, 'choose a command: serve, restart, worker, db, admin or pretty')
+    .demandCommand(1, 'choose a command: serve, restart, worker, db, admin, enroll or pretty')
     // `completion` prints a bash script; the .deb installs it (/usr/share/bash-completion/completions).
     .completion('completion', 'Print the bash completion script (source it, or put it in bash-completion\'s directory)')
     .strict()

@@ -1,4 +1,4 @@
-import type { Document } from 'mongodb';
+import { ObjectId, type Document } from 'mongodb';
 import { WorkerAlreadyRegisteredError, WorkerNotFoundError } from '../errors.js';
 import { recordAdminEvent } from '../history/admin-events.js';
 import { ensureCollections } from './collections.js';
@@ -10,7 +10,7 @@ import type { RegistryContext, WorkerRegistry } from './worker-registry-types.js
 /** The admin paths (the CLI's): registration, updates, lookups of one worker. */
 export type AdminOperations = Pick<
   WorkerRegistry,
-  'ensureCollections' | 'registerWorker' | 'getWorker' | 'updateWorkerInfo' | 'updateWorkerIp' | 'updateHeartbeat' | 'unregisterWorker' | 'workerExists'
+  'ensureCollections' | 'registerWorker' | 'registerWorkers' | 'getWorker' | 'updateWorkerInfo' | 'updateWorkerIp' | 'updateHeartbeat' | 'unregisterWorker' | 'workerExists'
 >;
 
 export function adminOperations(context: RegistryContext): AdminOperations {
@@ -33,6 +33,29 @@ export function adminOperations(context: RegistryContext): AdminOperations {
       await version.bump();
       await recordAdminEvent(db, { workerId, kind: 'registered', detail: { address: workerIp }, at: document.registered_at as Date });
       return toWorker(document);
+    },
+
+    async registerWorkers(entries) {
+      for (const e of entries) {
+        assertWorkerId(e.worker_id);
+        assertWorkerAddress(e.worker_ip);
+      }
+      if (entries.length === 0) return [];
+      const now = clock();
+      // Our own _ids, so that a failed insert is undone by deleting exactly what this call inserted.
+      const documents = entries.map((e) => ({ _id: new ObjectId(), ...newWorkerDocument(e.worker_id, e.worker_ip, now) }));
+      try {
+        await run(() => workers.insertMany(documents.map((d) => ({ ...d })), { ordered: true }));
+      } catch (error) {
+        await run(() => workers.deleteMany({ _id: { $in: documents.map((d) => d._id) } }));
+        if (isDuplicateKeyError(error)) {
+          const existing = await run(() => workers.find({ worker_id: { $in: entries.map((e) => e.worker_id) } }, { projection: { worker_id: 1 } }).toArray());
+          throw new WorkerAlreadyRegisteredError(String(existing[0]?.worker_id ?? entries[0]?.worker_id));
+        }
+        throw error;
+      }
+      await version.bump();
+      return documents.map((d) => toWorker(d));
     },
 
     async getWorker(workerId) {

@@ -21,6 +21,12 @@ export interface WorkerRegistry {
   ensureCollections(): Promise<EnsureReport>;
   /** Inserts the contract's initial document. Concurrent registrations of one id: exactly one wins. */
   registerWorker(workerId: string, workerIp: string): Promise<Worker>;
+  /**
+   * Inserts many initial documents, all or none: when any id exists (or is
+   * inserted meanwhile), the ones this call inserted are deleted again and
+   * WorkerAlreadyRegisteredError names the first id found.
+   */
+  registerWorkers(entries: readonly { worker_id: string; worker_ip: string }[]): Promise<Worker[]>;
   getWorker(workerId: string): Promise<Worker | null>;
   /** Sorted by worker_id. */
   getAllWorkers(): Promise<Worker[]>;

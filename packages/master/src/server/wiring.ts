@@ -13,6 +13,7 @@ import { createWorkerRegistry } from '../registry/worker-registry.js';
 import { AddressMatcher, systemLookupAll } from './admission/address.js';
 import { RefusalLog } from './admission/refusal-log.js';
 import { UpgradeAdmission, addressOf } from './admission/upgrade.js';
+import { enrollmentFor } from './admission/enrollment-wiring.js';
 import { AdmissionView } from './admission/view.js';
 import { systemClock } from './clock.js';
 import { DbHealth } from './db-health.js';
@@ -151,10 +152,12 @@ export function wireEndpoint(
 ): { server: Server; wss: WebSocketServer } {
   const { options, clock, logger, metrics, view, host, refusals } = parts;
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: options.maxMessageBytes, clientTracking: false });
+  const addresses = new AddressMatcher(deps.lookup ?? systemLookupAll, clock, options.dnsCacheTtlMs);
   const upgrades = new UpgradeAdmission({
     wss,
     view,
-    addresses: new AddressMatcher(deps.lookup ?? systemLookupAll, clock, options.dnsCacheTtlMs),
+    addresses,
+    enrollment: enrollmentFor(deps.db, { view, addresses, checkSourceAddress: options.checkSourceAddress, logger, closeTimeoutMs: options.helloTimeoutMs, now: () => new Date(clock.now()) }),
     verifyToken: deps.verifyToken ?? tokensMatch,
     failures: failureLimitFor(options, clock),
     checkSourceAddress: options.checkSourceAddress,

@@ -4,6 +4,7 @@ import { nonNegativeNumber, singleString } from '../arguments.js';
 import type { CommandContext } from '../context.js';
 import { formatWorkerTable, unixSeconds, workerToJson } from '../format.js';
 import { watchWorkers } from './worker-watch.js';
+import { createEnrolledCredentials } from '../../registry/enrolled-credential.js';
 
 interface Args {
   active: boolean | undefined;
@@ -68,14 +69,20 @@ export function workerListCommand(ctx: CommandContext): CommandModule<object, Ar
       }
       const now = ctx.now();
       const filter = filterOf(args, now);
-      const { registry } = await ctx.services();
+      const { registry, connection } = await ctx.services();
       const workers = await registry.findWorkers(filter);
+      // Which workers got their credential by enrolling (WORKER_CREDENTIALS.enrolled_at): one more read.
+      const enrolled = new Map([...(await createEnrolledCredentials(connection.db).enrolled())].map(([id, e]) => [id, e.enrolled_at]));
       if (args.json) {
-        ctx.stdout(`${JSON.stringify(workers.map(workerToJson), null, 2)}\n`);
+        const items = workers.map((w) => {
+          const at = enrolled.get(w.worker_id);
+          return at === undefined ? workerToJson(w) : { ...workerToJson(w), enrolled_at: at.toISOString() };
+        });
+        ctx.stdout(`${JSON.stringify(items, null, 2)}\n`);
       } else if (workers.length === 0) {
         ctx.stdout(Object.keys(filter).length === 0 ? 'No workers registered.\n' : 'No workers match these filters.\n');
       } else {
-        ctx.stdout(`${formatWorkerTable(workers, now)}\n`);
+        ctx.stdout(`${formatWorkerTable(workers, now, enrolled)}\n`);
       }
     },
   };

@@ -3,13 +3,17 @@ import { assertWorkerAddress, assertWorkerId } from '../../registry/validate.js'
 import type { CommandContext } from '../context.js';
 import { formatWorkerDetails, workerToJson } from '../format.js';
 import { prepareTokenFile, type PendingTokenFile } from '../token-file.js';
-import { TokenFileError } from '../../errors.js';
+import { TokenFileError, UsageError } from '../../errors.js';
+import { singleString } from '../arguments.js';
+import { batchOf, registerBatch } from './worker-register-batch.js';
 
 interface Args {
-  worker_id: string;
-  worker_ip: string;
+  worker_id: string | undefined;
+  worker_ip: string | undefined;
   json: boolean;
   'token-file': string | undefined;
+  from: string | undefined;
+  ip: string | undefined;
 }
 
 export const ONCE_NOTICE =
@@ -32,23 +36,32 @@ export async function writeTokenFile(file: PendingTokenFile, token: string, work
 
 export function workerRegisterCommand(ctx: CommandContext): CommandModule<object, Args> {
   return {
-    command: 'register <worker_id> <worker_ip>',
-    describe: 'Register a worker and issue its token (shown once)',
+    command: 'register [worker_id] [worker_ip]',
+    describe: 'Register a worker and issue its token (shown once); many at once with --from FILE or a range (gpu-[01-64] --ip 10.0.4.[21-84]), which wait for enrollment',
     builder: (yargs) =>
       yargs
         .positional('worker_id', {
           type: 'string',
-          demandOption: true,
-          describe: "Worker id: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+          describe: "Worker id: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit; or a range such as gpu-[01-64]",
         })
         .positional('worker_ip', {
           type: 'string',
-          demandOption: true,
-          describe: 'Address the worker connects from: IPv4, IPv6 or a host name',
+          describe: 'Address the worker connects from: IPv4, IPv6 or a host name (for a range: --ip)',
         })
-        .option('json', { type: 'boolean', default: false, describe: 'Print {"worker": …, "token": …} as JSON' })
-        .option('token-file', { type: 'string', requiresArg: true, describe: TOKEN_FILE_OPTION }),
+        .option('from', { type: 'string', requiresArg: true, coerce: singleString('from'), describe: 'Register every "WORKER_ID ADDRESS" line of this file (- for standard input), all or none; no tokens are issued: the workers enroll (cluster-master enroll create)' })
+        .option('ip', { type: 'string', requiresArg: true, coerce: singleString('ip'), describe: 'With a worker id range: the address range, paired in order (10.0.4.[21-84])' })
+        .option('json', { type: 'boolean', default: false, describe: 'Print {"worker": …, "token": …} as JSON ({"workers": […]} for many)' })
+        .option('token-file', { type: 'string', requiresArg: true, describe: TOKEN_FILE_OPTION })
+        .conflicts('from', ['token-file', 'ip']),
     async handler(args) {
+      const batch = batchOf(args);
+      if (batch !== undefined) {
+        await registerBatch(ctx, batch, args.json);
+        return;
+      }
+      if (args.worker_id === undefined || args.worker_ip === undefined) {
+        throw new UsageError('missing arguments: cluster-master worker register takes <worker_id> <worker_ip>');
+      }
       // Checked before connecting: a typo is answered at once, without a database.
       assertWorkerId(args.worker_id);
       assertWorkerAddress(args.worker_ip);

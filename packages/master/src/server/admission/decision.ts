@@ -7,7 +7,7 @@ import type { TokenVerifier } from '../ports.js';
 
 export interface Refusal {
   ok: false;
-  status: 400 | 401 | 403 | 404 | 405 | 426 | 429 | 503;
+  status: 400 | 401 | 403 | 404 | 405 | 409 | 426 | 429 | 503;
   /** Short text for the log, and the HTTP body unless `answer` says otherwise; never peer-supplied. */
   reason: string;
   /** The HTTP body when the peer must not learn the reason (an unknown id and a wrong token read alike). */

@@ -10,6 +10,8 @@ import type { RefusalLog } from './refusal-log.js';
 import type { FailureLimit } from './failure-limit.js';
 import { refuseUpgrade } from './refusal.js';
 import type { AdmissionView } from './view.js';
+import { isEnrollAuthorization } from '@cluster/protocol';
+import type { EnrollmentAdmission } from './enrollment.js';
 
 export interface UpgradeAdmissionDeps {
   wss: WebSocketServer;
@@ -25,6 +27,8 @@ export interface UpgradeAdmissionDeps {
   accepting(): boolean;
   /** Retry-After (seconds) on the 503 of a master still loading its admission view; undefined: none. */
   loadingRetryAfterS?: () => number | undefined;
+  /** Enrollment upgrades (`Authorization: Enroll …`, protocol 3); absent: refused (a master without a database). */
+  enrollment?: EnrollmentAdmission | undefined;
   /** ws completed the handshake of an admitted worker. */
   onAdmitted(ws: WebSocket, admitted: Admitted, address: string | undefined): void;
 }
@@ -76,6 +80,11 @@ export class UpgradeAdmission {
       return;
     }
     const mayRefresh = (): boolean => failures?.saturated !== true;
+    const authorization = req.headers.authorization;
+    if (isEnrollAuthorization(typeof authorization === 'string' ? authorization : undefined)) {
+      this.#enroll(req, socket, head, address, mayRefresh);
+      return;
+    }
     const { loadingRetryAfterS } = this.deps;
     decideAdmission({ view, addresses, verifyToken, checkSourceAddress, mayRefresh, ...(loadingRetryAfterS === undefined ? {} : { loadingRetryAfterS }) }, req.headers, address)
       .catch((error: unknown): Refusal => {
@@ -101,6 +110,46 @@ export class UpgradeAdmission {
         socket.destroy();
       });
   };
+
+  /** An enrollment upgrade (enrollment.ts): refusals on the same logged, counted path; each one a failed authentication. */
+  #enroll(req: IncomingMessage, socket: Duplex, head: Buffer, address: string | undefined, mayRefresh: () => boolean): void {
+    const { enrollment, failures, logger } = this.deps;
+    if (enrollment === undefined) {
+      this.#refuse(req, socket, { ok: false, status: 400, reason: 'this master does not enroll workers', metric: 'bad_handshake' }, address);
+      return;
+    }
+    // An enrollment token is checked by a database read (by its hash); while refused upgrades flood in from
+    // everywhere (past failedAuthTotal) that read is not spent: enrollments wait, as an unknown id's refusal does.
+    if (failures?.saturated === true) {
+      this.#refuse(req, socket, { ...TOO_MANY_FAILURES, reason: 'too many refused upgrades; enrollment paused, try again later' }, address);
+      return;
+    }
+    enrollment
+      .decide(req.headers, address, mayRefresh)
+      .catch((error: unknown): Refusal => {
+        logger.error({ error: error instanceof Error ? error.message : String(error) }, 'enrollment failed');
+        return { ok: false, status: 503, reason: 'enrollment failed', metric: 'unavailable' };
+      })
+      .then(async (decision) => {
+        if (!decision.ok) {
+          if (FAILED_AUTH.has(decision.metric)) failures?.record(address);
+          this.#refuse(req, socket, decision, address);
+          return;
+        }
+        if (socket.destroyed || !this.deps.accepting()) {
+          // The peer left (or the master is stopping) while the credential was written: take it back.
+          await enrollment.undo(decision);
+          if (socket.destroyed) logger.info({ worker_id: decision.workerId, address }, 'enrollment undone: the agent left before its credential was sent');
+          else this.#refuse(req, socket, SHUTTING_DOWN, address);
+          return;
+        }
+        this.deps.wss.handleUpgrade(req, socket, head, (ws) => enrollment.deliver(ws, decision, address));
+      })
+      .catch((error: unknown) => {
+        logger.error({ error: error instanceof Error ? error.message : String(error) }, 'enrollment upgrade failed');
+        socket.destroy();
+      });
+  }
 
   /** An upgrade request on any other path. */
   readonly onStrayUpgrade = (req: IncomingMessage, socket: Duplex): void => {

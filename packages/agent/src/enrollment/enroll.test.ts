@@ -1,0 +1,76 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULTS, ENROLLMENT_PROTOCOL_VERSION } from '@cluster/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../logger.js';
+import { captureLogs } from '../test-support/logs.js';
+import { startFakeMaster } from '../test-support/fake-master.js';
+import { createEnroller } from './enroll.js';
+
+const ENROLL = 'enroll_0123456789abcdefghij';
+const ISSUED = 'A'.repeat(43);
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'enroll-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function enrollerFor(url: string, credentialFile: string) {
+  const logs = captureLogs();
+  const enroller = createEnroller({
+    urls: [`${url}${DEFAULTS.agentPath}`],
+    workerId: 'gpu-01',
+    token: ENROLL,
+    tokenFrom: 'AGENT_ENROLL_TOKEN',
+    credentialFile,
+    logger: createLogger({ level: 'trace', destination: logs.destination }),
+    refusedRetryMs: 60_000,
+    random: () => 0.5,
+  });
+  return { enroller, logs };
+}
+
+describe('the enrollment client', () => {
+  it('sends protocol 3 and the Enroll scheme, stores the credential, then closes 1000', async () => {
+    await using master = await startFakeMaster();
+    const file = join(dir, 'ok', 'credential');
+    const { enroller, logs } = enrollerFor(master.url, file);
+    const running = enroller.run();
+    const conn = await master.nextConnection();
+    expect(conn.req.headers['x-protocol-version']).toBe(String(ENROLLMENT_PROTOCOL_VERSION));
+    expect(conn.req.headers.authorization).toBe(`Enroll ${ENROLL}`);
+    conn.send({ type: 'enrolled', protocol_version: 3, worker_id: 'gpu-01', token: ISSUED });
+    expect(await running).toBe(true);
+    expect((await conn.closed).code).toBe(1000);
+    expect(await readFile(file, 'utf8')).toBe(`${ISSUED}\n`);
+    expect(logs.text()).not.toContain(ENROLL);
+    expect(logs.text()).not.toContain(ISSUED);
+  });
+
+  it('a master of an older release (426) is reported as "upgrade the master", and close() stops the retries', async () => {
+    await using master = await startFakeMaster();
+    master.protocolVersions = [1, 2];
+    const { enroller, logs } = enrollerFor(master.url, join(dir, 'old', 'credential'));
+    const running = enroller.run();
+    const refused = await logs.waitFor('enrollment-refused');
+    expect(refused).toMatchObject({ status: 426, advice: expect.stringMatching(/release without enrollment .*: upgrade the master/) as string });
+    enroller.close();
+    expect(await running).toBe(false);
+  });
+
+  it('an answer for another worker is not stored', async () => {
+    await using master = await startFakeMaster();
+    const file = join(dir, 'other', 'credential');
+    const { enroller, logs } = enrollerFor(master.url, file);
+    const running = enroller.run();
+    const conn = await master.nextConnection();
+    conn.send({ type: 'enrolled', protocol_version: 3, worker_id: 'gpu-02', token: ISSUED });
+    expect((await logs.waitFor('enrollment-failed')).error).toMatch(/another worker/);
+    enroller.close();
+    expect(await running).toBe(false);
+    await expect(readFile(file)).rejects.toThrow();
+  });
+});
