@@ -83,6 +83,10 @@ describe('enrollment, real processes', () => {
     let seen = 0;
     await master.proc.waitForLine('20 enrolled lines', (l) => l.json?.event === 'enrolled' && ++seen === AGENTS, { timeoutMs: 10_000 });
     expect(master.proc.records().filter((r) => r.rec.event === 'enrolled')).toHaveLength(AGENTS);
+    // Each enrollment is also an event in its worker's history (written at the history's next flush).
+    const enrolledEvents = async (): Promise<string[]> =>
+      (await database.db.collection('WORKER_EVENTS').find({ kind: 'enrolled' }, { projection: { _id: 0, worker_id: 1 } }).toArray()).map((d) => String(d.worker_id)).sort();
+    await expect.poll(enrolledEvents, { timeout: 10_000 }).toEqual(ids);
     const list = await cli(['worker', 'list']);
     expect(list.split('\n')[0]).toMatch(/ENROLLED_AT$/);
     const listed = JSON.parse(await cli(['enroll', 'list', '--json'])) as { uses: number }[];

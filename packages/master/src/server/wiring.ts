@@ -150,14 +150,17 @@ export function wireEndpoint(
   accepting: () => boolean,
   notReadyReason: () => string | null,
 ): { server: Server; wss: WebSocketServer } {
-  const { options, clock, logger, metrics, view, host, refusals } = parts;
+  const { options, clock, logger, metrics, view, host, refusals, history } = parts;
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: options.maxMessageBytes, clientTracking: false });
   const addresses = new AddressMatcher(deps.lookup ?? systemLookupAll, clock, options.dnsCacheTtlMs);
   const upgrades = new UpgradeAdmission({
     wss,
     view,
     addresses,
-    enrollment: enrollmentFor(deps.db, { view, addresses, checkSourceAddress: options.checkSourceAddress, logger, closeTimeoutMs: options.helloTimeoutMs, now: () => new Date(clock.now()) }),
+    enrollment: enrollmentFor(deps.db, {
+      view, addresses, checkSourceAddress: options.checkSourceAddress, logger, closeTimeoutMs: options.helloTimeoutMs, now: () => new Date(clock.now()),
+      onEnrolled: history === undefined ? undefined : (workerId, tokenId, address) => history.record(workerId, 'enrolled', null, { address: address ?? null, enrollment_token_id: tokenId }),
+    }),
     verifyToken: deps.verifyToken ?? tokensMatch,
     failures: failureLimitFor(options, clock),
     checkSourceAddress: options.checkSourceAddress,

@@ -34,6 +34,8 @@ export interface EnrollmentDeps {
   logger: Logger;
   /** How long an enrollment connection may stay open after the credential was sent. */
   closeTimeoutMs: number;
+  /** A credential was issued (the worker history's `enrolled` event). */
+  onEnrolled?: ((workerId: string, enrollmentTokenId: string, address: string | undefined) => void) | undefined;
 }
 
 /** An enrollment that passed every check and holds its new credential. */
@@ -124,6 +126,7 @@ export class EnrollmentAdmission {
   deliver(ws: WebSocket, enrollment: Enrollment, address: string | undefined): void {
     const { logger, closeTimeoutMs } = this.deps;
     logger.info({ event: 'enrolled', worker_id: enrollment.workerId, enrollment_token_id: enrollment.tokenId, address }, 'worker enrolled: its own credential was issued');
+    this.deps.onEnrolled?.(enrollment.workerId, enrollment.tokenId, address);
     const timer = setTimeout(() => ws.terminate(), closeTimeoutMs);
     timer.unref();
     ws.on('close', () => clearTimeout(timer));
