@@ -17,6 +17,12 @@ import { WriteOutcomes } from './write-outcomes.js';
  */
 export const INACTIVE_PROMPT_MS = 250;
 
+/** A write of this master that landed: heartbeats (last_heartbeat `second`, is_active true, updated_at `at`) or inventories. */
+export type WrittenBatch =
+  | { kind: 'heartbeats'; workerIds: readonly string[]; second: number; at: Date }
+  | { kind: 'inventories'; workerIds: readonly string[] };
+export type WrittenListener = (written: WrittenBatch) => void;
+
 export interface HeartbeatWriterOptions {
   registry: Pick<RegistryPort, 'recordHeartbeats' | 'markInactive' | 'updateSpecs' | 'updateHardware' | 'existingWorkerIds'>;
   clock: Clock;
@@ -82,6 +88,7 @@ export class HeartbeatWriter {
   #timerDueMs = 0;
   #running = false;
   #stopped: Promise<void> | undefined;
+  readonly #writtenListeners = new Set<WrittenListener>();
 
   constructor(private readonly options: HeartbeatWriterOptions) {
     this.#writes = new WriteOutcomes({
@@ -95,6 +102,16 @@ export class HeartbeatWriter {
       heartbeatPending: (id) => this.#heartbeats.has(id),
       afterExpress: () => this.#maybeExpress(),
     });
+  }
+
+  /**
+   * Hears each heartbeat write and inventory write that landed (the fleet
+   * feed keeps the page current from them without reading the registry).
+   * Returns the unsubscribe.
+   */
+  onWritten(listener: WrittenListener): () => void {
+    this.#writtenListeners.add(listener);
+    return () => this.#writtenListeners.delete(listener);
   }
 
   /** Counts of what waits for the next flush (for the log at stop()). */
@@ -278,9 +295,10 @@ export class HeartbeatWriter {
       this.#writes.write('specs', () => this.options.registry.updateSpecs(entries, now)),
     );
     if (!specsWritten) return false;
-    const hardwareWritten = await this.#hardware.writeSome(MAX_HARDWARE_ENTRIES_PER_FLUSH, (entries) =>
-      this.#writes.write('hardware', () => this.options.registry.updateHardware(entries, now)),
-    );
+    const hardwareWritten = await this.#hardware.writeSome(MAX_HARDWARE_ENTRIES_PER_FLUSH, async (entries) => {
+      await this.#writes.write('hardware', () => this.options.registry.updateHardware(entries, now));
+      for (const listener of this.#writtenListeners) listener({ kind: 'inventories', workerIds: entries.map((e) => e.worker_id) });
+    });
     if (!hardwareWritten) return false;
     if (this.options.afterFlush !== undefined) {
       try {
@@ -317,6 +335,7 @@ export class HeartbeatWriter {
     } finally {
       this.#writingHeartbeats = new Set();
     }
+    for (const listener of this.#writtenListeners) listener({ kind: 'heartbeats', workerIds: ids, second, at: new Date(beatsAtMs) });
     // Flags that waited for this write need not wait for the rest of the cycle.
     this.#maybeExpress();
     if (matched < ids.length) {
