@@ -30,6 +30,7 @@ import { setUpSeveralMasters } from './several-masters-rig.js';
 import { runStorm } from './scenario-storm.js';
 import { seedWorkers, workerIds } from './seed.js';
 import { WireProxy, type RecordedCommand } from './wire-proxy.js';
+import { openBenchViewers, viewerRows, type ViewerCost, type Viewers } from './viewer-cost.js';
 import { errorText, progress } from './util.js';
 
 const DATABASE = 'cluster_db';
@@ -155,7 +156,14 @@ async function main(args: BenchArgs): Promise<void> {
     const needsMaster = ['steady', 'detection', 'storm', 'specs', 'agent'].some((s) => args.scenarios.has(s as never));
     let recorded: RecordedCommand[] = [];
     if (needsMaster) {
-      const rig: MasterRig = await setUpMaster(ctx, args.scenarios.has('steady') ? sampled : []);
+      // The steady window runs with 5 pages and one `worker list --watch` open; what they cost with nothing changing is measured first.
+      let viewers: Viewers | undefined;
+      const rig: MasterRig = await setUpMaster(ctx, args.scenarios.has('steady') ? sampled : [], async (master) => {
+        if (!args.scenarios.has('steady')) return;
+        const opened = await openBenchViewers(ctx, uri, master);
+        viewers = opened.viewers;
+        results.viewers = opened.cost;
+      });
       results.ramp = { agents: args.agents, perSecond: args.rampPerSecond, seconds: rig.rampMs / 1_000, simulators: rig.fleet.processes.length };
       if (args.scenarios.has('steady')) {
         const steady = await runSteady(ctx, rig, args.scenarios.has('agent'));
@@ -163,6 +171,7 @@ async function main(args: BenchArgs): Promise<void> {
         results.steady = steady.steady;
         recorded = steady.recorded;
         if (steady.agent !== undefined) results.agent = steady.agent;
+        await viewers?.close();
       } else if (args.scenarios.has('agent')) {
         results.agent = await runAgentFootprint(ctx, rig.master.port);
       }
@@ -190,6 +199,7 @@ async function main(args: BenchArgs): Promise<void> {
   const several = results.severalMasters as SeveralMastersResult | undefined;
   const rows =
     several === undefined ? buildRows(args, results) : severalMastersRows(several, DEFAULTS.heartbeatIntervalMs, DEFAULTS.heartbeatTimeoutMs);
+  rows.push(...viewerRows(results.viewers as ViewerCost | undefined));
   const load = machineLoad();
   const report = {
     benchmark: 'cluster worker registry: fleet benchmark against the performance limits of docs/DESIGN.md',

@@ -139,6 +139,8 @@ export async function startMaster(options: {
   logFile: string;
   inspect: boolean;
   extraArgs?: string[];
+  /** Another build's main.js (a before/after comparison); default this tree's. */
+  mainJs?: string;
 }): Promise<MasterDaemon> {
   const nodeArgs = options.inspect ? ['--inspect=127.0.0.1:0'] : [];
   const env: NodeJS.ProcessEnv = {
@@ -148,7 +150,7 @@ export async function startMaster(options: {
     MONGODB_DATABASE: options.database,
   };
   const daemon = spawnLogged(
-    [...nodeArgs, MASTER_MAIN, 'serve', '--host', '127.0.0.1', '--port', String(options.port), ...(options.extraArgs ?? [])],
+    [...nodeArgs, options.mainJs ?? MASTER_MAIN, 'serve', '--host', '127.0.0.1', '--port', String(options.port), ...(options.extraArgs ?? [])],
     env,
     options.logFile,
   );

@@ -173,7 +173,7 @@ export const SERVER_DEFAULTS: ServerOptions = {
   maxBufferedBytes: 64 * 1024,
   eventsKeepaliveMs: 15_000,
   fleetGaugeMaxAgeMs: 60_000,
-  fleetFullReadMs: 30_000,
+  fleetFullReadMs: 60_000,
   maxEventStreams: 100,
   maxEventStreamsPerToken: 10,
   failedAuthWindowMs: 10_000,

@@ -36,7 +36,7 @@ export interface WatchDeps {
 }
 
 /** How often `--watch` reads the whole registry by default. */
-export const WATCH_FULL_READ_MS = 30_000;
+export const WATCH_FULL_READ_MS = 60_000;
 
 /** Home, clear the screen: the table is drawn afresh where the last one was. */
 const REDRAW = '\x1b[H\x1b[2J';
