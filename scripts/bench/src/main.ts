@@ -30,6 +30,7 @@ import { setUpSeveralMasters } from './several-masters-rig.js';
 import { runStorm } from './scenario-storm.js';
 import { seedWorkers, workerIds } from './seed.js';
 import { WireProxy, type RecordedCommand } from './wire-proxy.js';
+import { runSoak, soakRows, soakTable, type SoakResult } from './scenario-soak.js';
 import { openBenchViewers, viewerRows, type ViewerCost, type Viewers } from './viewer-cost.js';
 import { errorText, progress } from './util.js';
 
@@ -149,6 +150,8 @@ async function main(args: BenchArgs): Promise<void> {
       results.masterLogs = rig.masters.map((m) => m.master.logFile);
     }
 
+    if (args.scenarios.has('soak')) results.soak = await runSoak(ctx);
+
     if (args.scenarios.has('baseline')) {
       results.bare = await runBare(ctx);
     }
@@ -200,6 +203,8 @@ async function main(args: BenchArgs): Promise<void> {
   const rows =
     several === undefined ? buildRows(args, results) : severalMastersRows(several, DEFAULTS.heartbeatIntervalMs, DEFAULTS.heartbeatTimeoutMs);
   rows.push(...viewerRows(results.viewers as ViewerCost | undefined));
+  rows.push(...soakRows(results.soak as SoakResult | undefined));
+  if (results.soak !== undefined) process.stdout.write(`\nsoak series:\n${soakTable(results.soak as SoakResult)}\n`);
   const load = machineLoad();
   const report = {
     benchmark: 'cluster worker registry: fleet benchmark against the performance limits of docs/DESIGN.md',

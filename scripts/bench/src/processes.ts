@@ -185,12 +185,13 @@ export function installedAgentNodeFlags(): string[] {
 }
 
 /** A real `cluster-agent run` (real probe), log level info, JSON lines to a file. */
-export function startRealAgent(options: { masterUrl: string; workerId: string; token: string; logFile: string; nodeFlags: string[] }): Daemon {
+export function startRealAgent(options: { masterUrl: string; workerId: string; token: string; logFile: string; nodeFlags: string[]; env?: NodeJS.ProcessEnv }): Daemon {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     AGENT_TOKEN: options.token,
     LOG_LEVEL: 'info',
+    ...options.env,
   };
   return spawnLogged([...options.nodeFlags, AGENT_MAIN, 'run', '--master-url', options.masterUrl, '--worker-id', options.workerId], env, options.logFile);
 }
