@@ -115,7 +115,8 @@ describe('GET /api/events', () => {
     agent.startBeating(200);
     const beat = (s: Stream): unknown => s.last?.workers.find((w) => w.worker_id === 'w-1')?.last_heartbeat;
     const firstBeat = beat(streams[0] as Stream);
-    await waitFor('a later heartbeat on every stream', () => streams.every((s) => typeof beat(s) === 'number' && beat(s) !== firstBeat), { timeoutMs: 3_000 });
+    // Heartbeats alone go out at most every 5 s (BEATS_ONLY_EVERY_MS).
+    await waitFor('a later heartbeat on every stream', () => streams.every((s) => typeof beat(s) === 'number' && beat(s) !== firstBeat), { timeoutMs: 7_000 });
     agent.stopBeating();
     await agent.close();
     const closedAt = performance.now();

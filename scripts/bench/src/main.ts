@@ -159,16 +159,19 @@ async function main(args: BenchArgs): Promise<void> {
     const needsMaster = ['steady', 'detection', 'storm', 'specs', 'agent'].some((s) => args.scenarios.has(s as never));
     let recorded: RecordedCommand[] = [];
     if (needsMaster) {
-      // The steady window runs with 5 pages and one `worker list --watch` open; what they cost with nothing changing is measured first.
-      let viewers: Viewers | undefined;
+      // The steady window runs with 5 pages and one `worker list --watch` open; what they cost with nothing changing is
+      // measured first, before any agent connects. They are closed for the ramp (not a steady state) and opened again.
+      let reopenViewers: (() => Promise<Viewers>) | undefined;
       const rig: MasterRig = await setUpMaster(ctx, args.scenarios.has('steady') ? sampled : [], async (master) => {
         if (!args.scenarios.has('steady')) return;
         const opened = await openBenchViewers(ctx, uri, master);
-        viewers = opened.viewers;
+        await opened.viewers.close();
+        reopenViewers = opened.reopen;
         results.viewers = opened.cost;
       });
       results.ramp = { agents: args.agents, perSecond: args.rampPerSecond, seconds: rig.rampMs / 1_000, simulators: rig.fleet.processes.length };
       if (args.scenarios.has('steady')) {
+        const viewers = await reopenViewers?.();
         const steady = await runSteady(ctx, rig, args.scenarios.has('agent'));
         steady.steady.lagSampledAgents = sampled.length;
         results.steady = steady.steady;

@@ -195,16 +195,26 @@ export const BENCH_STREAMS = 5;
 export const BENCH_WATCHES = 1;
 
 /**
- * The steady scenario's viewers: an admin token, 20 s with nobody looking,
- * then 5 page streams and one watch (on the database directly, not through
- * the master's proxy, so the master's own command counts stay its own) and
- * 20 s with them open. They stay open for the caller to close.
+ * The steady scenario's viewers: an admin token, a window with nobody
+ * looking, then 5 page streams and one watch (on the database directly, not
+ * through the master's proxy, so the master's own command counts stay its
+ * own) and a window with them open. They stay open for the caller to close;
+ * `reopen` opens the same again (the steady window, after the ramp).
  */
-export async function openBenchViewers(ctx: BenchContext, directUri: string, master: { pid: number; port: number }): Promise<{ cost: ViewerCost; viewers: Viewers }> {
+export async function openBenchViewers(
+  ctx: BenchContext,
+  directUri: string,
+  master: { pid: number; port: number },
+): Promise<{ cost: ViewerCost; viewers: Viewers; reopen: () => Promise<Viewers> }> {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, MONGODB_URI: directUri, MONGODB_DATABASE: ctx.database };
   const adminToken = await issueAdminToken(ROOT, env, `${ctx.runDir}/admin.token`);
   progress(`viewers: ${VIEWER_WINDOW_S} s with nobody looking, then ${VIEWER_WINDOW_S} s with ${BENCH_STREAMS} page streams and ${BENCH_WATCHES} --watch (${ctx.fleetIds.length} workers, no agent yet)`);
   const opened = await measureViewerCost({ dbPid: ctx.devDbPid, masterPid: master.pid, port: master.port, adminToken, streams: BENCH_STREAMS, watches: BENCH_WATCHES, windowS: VIEWER_WINDOW_S, settleS: 3, workers: ctx.fleetIds.length, env });
   ctx.cleanups.unshift(() => opened.viewers.close());
-  return opened;
+  const reopen = async (): Promise<Viewers> => {
+    const viewers = await Viewers.open({ port: master.port, adminToken, streams: BENCH_STREAMS, watches: BENCH_WATCHES, root: ROOT, env });
+    ctx.cleanups.unshift(() => viewers.close());
+    return viewers;
+  };
+  return { ...opened, reopen };
 }

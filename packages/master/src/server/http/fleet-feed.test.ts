@@ -71,11 +71,31 @@ describe('FleetFeed', () => {
     await clock.advanceAsync(1_000);
     const reads = feed.reads;
     feed.heartbeatsWritten(['a'], 250, new Date(250_000));
-    await clock.advanceAsync(1_000);
+    // A heartbeat alone: in the next snapshot, at most BEATS_ONLY_EVERY_MS after the last.
+    await clock.advanceAsync(5_000);
     expect(row(seen.at(-1), 'a')).toMatchObject({ last_heartbeat: 250, updated_at: new Date(250_000).toISOString() });
     // Not held here: another master's worker, which this master does not know about.
     expect(row(seen.at(-1), 'b')).toMatchObject({ last_heartbeat: 100 });
     expect(feed.reads).toBe(reads);
+  });
+
+  test('heartbeats alone go out at most every 5 s; any other change at the next tick, with them', async () => {
+    const { feed, clock, held, seen } = setup([worker('a', true, 100), worker('b', false)]);
+    held.add('a');
+    await clock.advanceAsync(1_000);
+    const before = seen.length;
+    for (let s = 1; s <= 4; s += 1) {
+      feed.heartbeatsWritten(['a'], 100 + s, new Date((100 + s) * 1000));
+      await clock.advanceAsync(1_000);
+    }
+    expect(seen.length).toBeLessThanOrEqual(before + 1);
+    held.add('b');
+    await clock.advanceAsync(1_000);
+    expect(row(seen.at(-1), 'b')).toMatchObject({ is_active: true });
+    expect(row(seen.at(-1), 'a')).toMatchObject({ last_heartbeat: 104 });
+    feed.heartbeatsWritten(['a'], 110, new Date(110_000));
+    await clock.advanceAsync(5_000);
+    expect(row(seen.at(-1), 'a')).toMatchObject({ last_heartbeat: 110 });
   });
 
   test('nothing changed: no event, one version read per tick, and a full read every fullReadMs only', async () => {

@@ -42,12 +42,21 @@ export interface FleetFeedDeps {
 /** A worker this master lost, shown inactive until the database says so (or says it is back elsewhere). */
 const DROP_MEMORY_MS = 60_000;
 const DEFAULT_MIN_FULL_READ_GAP_MS = 2_000;
+/**
+ * A snapshot whose only news is heartbeats goes out at most this often: with
+ * 10,000 agents here every tick has some (a snapshot is the whole fleet, about
+ * 2.5 MB of JSON per page), and the page counts ages by itself between them.
+ * Any other change goes out at the next tick, with the heartbeats since.
+ */
+export const BEATS_ONLY_EVERY_MS = 5_000;
 
 interface Row {
   worker: Worker;
   json: ReturnType<typeof workerToJson>;
-  /** The JSON text of `json`: what tells a change. */
+  /** The JSON text of `json` less last_heartbeat and updated_at: what tells a change. */
   key: string;
+  /** last_heartbeat and updated_at: a heartbeat alone. */
+  beat: string;
 }
 
 /**
@@ -86,6 +95,10 @@ export class FleetFeed {
   readonly #rows = new Map<string, Row>();
   #order: string[] | undefined;
   #changed = false;
+  /** Rows changed by heartbeats alone since the last snapshot (published at most every BEATS_ONLY_EVERY_MS). */
+  #beatsChanged = false;
+  /** Monotonic ms of the last snapshot. */
+  #publishedAtMonotonic = Number.NEGATIVE_INFINITY;
   #held = new Set<string>();
   readonly #dropped = new Map<string, number>();
   /** The newest last_heartbeat this master wrote (and the write landed) for workers held or lately dropped here. */
@@ -273,15 +286,18 @@ export class FleetFeed {
     }
     const worker = this.#overlay(stored, held, nowMs);
     const json = workerToJson(worker);
-    const key = JSON.stringify(json);
+    const { last_heartbeat: _beat, updated_at: _updated, ...rest } = json;
+    const key = JSON.stringify(rest);
+    const beat = `${worker.last_heartbeat}|${worker.updated_at.getTime()}`;
     const row = this.#rows.get(id);
-    if (row?.key === key) {
+    if (row?.key === key && row.beat === beat) {
       row.worker = worker;
       return;
     }
     if (row === undefined) this.#membershipChanged();
-    this.#rows.set(id, { worker, json, key });
-    this.#changed = true;
+    if (row?.key === key) this.#beatsChanged = true;
+    else this.#changed = true;
+    this.#rows.set(id, { worker, json, key, beat });
   }
 
   #overlay(stored: Worker, held: ReadonlySet<string>, nowMs: number): Worker {
@@ -317,8 +333,12 @@ export class FleetFeed {
   }
 
   #publish(): void {
-    if (!this.#changed && this.#last !== undefined) return;
+    const mono = this.deps.clock.monotonic();
+    const beatsDue = this.#beatsChanged && mono - this.#publishedAtMonotonic >= BEATS_ONLY_EVERY_MS;
+    if (!this.#changed && !beatsDue && this.#last !== undefined) return;
     this.#changed = false;
+    this.#beatsChanged = false;
+    this.#publishedAtMonotonic = mono;
     this.#order ??= [...this.#rows.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     const workers: FleetSnapshot['workers'] = [];
     for (const id of this.#order) {
