@@ -211,6 +211,7 @@ export async function openBenchViewers(
   progress(`viewers: ${VIEWER_WINDOW_S} s with nobody looking, then ${VIEWER_WINDOW_S} s with ${BENCH_STREAMS} page streams and ${BENCH_WATCHES} --watch (${ctx.fleetIds.length} workers, no agent yet)`);
   const opened = await measureViewerCost({ dbPid: ctx.devDbPid, masterPid: master.pid, port: master.port, adminToken, streams: BENCH_STREAMS, watches: BENCH_WATCHES, windowS: VIEWER_WINDOW_S, settleS: 3, workers: ctx.fleetIds.length, env });
   ctx.cleanups.unshift(() => opened.viewers.close());
+  progress(`viewers: ${(opened.cost.addedCoreShare * 100).toFixed(1)} % of a core added (db ${Math.round(opened.cost.idle.dbCpuMs / 10)}→${Math.round(opened.cost.viewing.dbCpuMs / 10)} ticks, master ${Math.round(opened.cost.idle.masterCpuMs / 10)}→${Math.round(opened.cost.viewing.masterCpuMs / 10)})`);
   const reopen = async (): Promise<Viewers> => {
     const viewers = await Viewers.open({ port: master.port, adminToken, streams: BENCH_STREAMS, watches: BENCH_WATCHES, root: ROOT, env });
     ctx.cleanups.unshift(() => viewers.close());
