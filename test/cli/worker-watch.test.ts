@@ -50,6 +50,8 @@ describe('worker list --watch', () => {
     await t.db.collection('WORKER_REGISTRY').updateOne({ worker_id: 'w-1' }, { $set: { is_active: false } });
     await p.waitFor('w-1 flagged', (out) => lines(out).length === 5, 4_000);
     expect(lines(p.out)[4]).toMatchObject({ event: 'modified', worker_id: 'w-1', is_active: false });
+    // Active again for the next test (--active).
+    await t.db.collection('WORKER_REGISTRY').updateOne({ worker_id: 'w-1' }, { $set: { is_active: true } });
     p.child.kill('SIGINT');
     expect(await p.exited).toBe(0);
   });
