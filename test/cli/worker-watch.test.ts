@@ -28,7 +28,8 @@ const lines = (out: string): Record<string, unknown>[] =>
 
 describe('worker list --watch', () => {
   test('through a pipe: one JSON line per change; SIGINT exits 0', async () => {
-    const p = new Spawned(spawn(process.execPath, [MAIN, 'worker', 'list', '--watch', '--interval-ms', '200'], { cwd: ROOT, env }));
+    // The registry is read every 1.5 s here (30 s by default) and at each admin write (a new admission version).
+    const p = new Spawned(spawn(process.execPath, [MAIN, 'worker', 'list', '--watch', '--interval-ms', '200', '--full-read-ms', '1500'], { cwd: ROOT, env }));
     await p.waitFor('the first read', (out) => lines(out).length === 1);
     expect(lines(p.out)[0]).toMatchObject({ event: 'added', worker_id: 'w-1', is_active: false });
 
@@ -45,6 +46,12 @@ describe('worker list --watch', () => {
       ['added', 'w-1'], ['added', 'w-2'], ['modified', 'w-1'], ['deleted', 'w-2'],
     ]);
     expect(lines(p.out)[2]).toMatchObject({ is_active: true, total_cpu: 8 });
+    // A master's flag (not an admin write: no new version) shows at the next full read.
+    await t.db.collection('WORKER_REGISTRY').updateOne({ worker_id: 'w-1' }, { $set: { is_active: false } });
+    await p.waitFor('w-1 flagged', (out) => lines(out).length === 5, 4_000);
+    expect(lines(p.out)[4]).toMatchObject({ event: 'modified', worker_id: 'w-1', is_active: false });
+    // Active again for the next test (--active).
+    await t.db.collection('WORKER_REGISTRY').updateOne({ worker_id: 'w-1' }, { $set: { is_active: true } });
     p.child.kill('SIGINT');
     expect(await p.exited).toBe(0);
   });

@@ -1,4 +1,5 @@
 /// <reference lib="dom" />
+import { randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdir, stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -165,6 +166,9 @@ describe.sequential('the fleet page in Chromium', () => {
         worker_id: id, worker_ip: ip, total_cpu: 1, total_memory: 1, total_storage: 1, total_gpu: 0,
         is_active: false, last_heartbeat: 0, registered_at: now, updated_at: now,
       });
+      // A new admission version, as the admin tools set it: the page shows the document at its next tick (a write that
+      // sets none shows within the master's fleetFullReadMs, 60 s: test/integration/fleet-events.test.ts).
+      await client.db(target.database).collection<{ _id: string }>('REGISTRY_VERSION').updateOne({ _id: 'admission' }, { $set: { version: randomUUID(), changed_at: now } }, { upsert: true });
     } finally {
       await client.close();
     }

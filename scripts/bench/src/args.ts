@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 
-export const SCENARIOS = ['steady', 'detection', 'storm', 'specs', 'baseline', 'agent'] as const;
+export const SCENARIOS = ['steady', 'detection', 'storm', 'specs', 'baseline', 'agent', 'soak'] as const;
+/** What runs without --scenarios: all but the soak (an hour; scenario-soak.ts). */
+const DEFAULT_SCENARIOS: readonly string[] = SCENARIOS.filter((s) => s !== 'soak');
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface BenchArgs {
@@ -26,13 +28,15 @@ export interface BenchArgs {
    * all their URLs; this run replaces the single-master scenarios. Undefined: those scenarios.
    */
   masters: number | undefined;
+  /** The soak's minute, seconds: its churn comes once per soak minute, its series every 5 (less: time compressed further). */
+  soakMinuteS: number;
 }
 
 export const USAGE = `Usage: pnpm bench [-- options]
 
   --agents N          simulated agents (default 10000)
   --duration-s S      length of each measured window: steady state, bare baseline, agent footprint (default 60)
-  --scenarios LIST    comma-separated: ${SCENARIOS.join(',')} (default all)
+  --scenarios LIST    comma-separated: ${SCENARIOS.join(',')} (default all but soak)
   --out PATH          JSON output (default bench-results/<timestamp>.json)
   --ramp-per-s N      agents connected per second while ramping up (default 500)
   --per-process N     agents per fleet simulator process (default 5000)
@@ -44,6 +48,8 @@ export const USAGE = `Usage: pnpm bench [-- options]
                       master, heartbeats/s, db writes/s, then (N > 1) SIGKILL of the busiest master:
                       failover time, false inactive flags. Replaces the scenarios above; --masters 1 is
                       the same run with one master, for comparison
+  --soak-minute-s S   the soak's minute (default 60): churn once per soak minute, a sample every 5; with
+                      --scenarios soak --duration-s 600 --soak-minute-s 10 --agents 2000, a quick try
   --profile           CPU-profile the master (steady window and reconnect storm); figures are then not comparable
   -h, --help`;
 
@@ -69,13 +75,14 @@ export function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
       profile: { type: 'boolean' },
       seed: { type: 'string' },
       masters: { type: 'string' },
+      'soak-minute-s': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
   if (values.help === true) return 'help';
   const scenarios = new Set<Scenario>();
-  for (const s of (values.scenarios ?? SCENARIOS.join(',')).split(',').map((x) => x.trim()).filter(Boolean)) {
+  for (const s of (values.scenarios ?? DEFAULT_SCENARIOS.join(',')).split(',').map((x) => x.trim()).filter(Boolean)) {
     if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${JSON.stringify(s)}; known: ${SCENARIOS.join(', ')}`);
     scenarios.add(s as Scenario);
   }
@@ -101,5 +108,6 @@ export function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
     profile: values.profile === true,
     seed,
     masters,
+    soakMinuteS: positive('soak-minute-s', values['soak-minute-s'], 60),
   };
 }

@@ -141,9 +141,17 @@ export class Fleet {
     return at;
   }
 
-  async replace(ids: string[], specs?: FleetSpecs): Promise<void> {
+  /** `tokens`: new tokens by worker id (a rotation, a registration again). */
+  async replace(ids: string[], specs?: FleetSpecs, tokens?: ReadonlyMap<string, string>): Promise<void> {
     await Promise.all(
-      [...this.#byOwner(ids)].map(([p, list]) => p.request({ kind: 'replace', ids: list, ...(specs === undefined ? {} : { specs }) })),
+      [...this.#byOwner(ids)].map(([p, list]) =>
+        p.request({
+          kind: 'replace',
+          ids: list,
+          ...(specs === undefined ? {} : { specs }),
+          ...(tokens === undefined ? {} : { tokens: list.flatMap((id): [string, string][] => (tokens.has(id) ? [[id, tokens.get(id) ?? '']] : [])) }),
+        }),
+      ),
     );
   }
 

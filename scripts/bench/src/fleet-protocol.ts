@@ -22,8 +22,8 @@ export type FleetRequest =
   | { kind: 'close'; ids: string[]; spacingMs: number }
   /** No heartbeats, no pongs, no reconnects from now on; the socket stays open. */
   | { kind: 'silence'; ids: string[] }
-  /** Drops the given agents (clean close if still connected) and starts fresh ones with the same ids (and other specs, if given). */
-  | { kind: 'replace'; ids: string[]; specs?: FleetSpecs }
+  /** Drops the given agents (clean close if still connected) and starts fresh ones with the same ids (and other specs, or new tokens, if given). */
+  | { kind: 'replace'; ids: string[]; specs?: FleetSpecs; tokens?: [string, string][] }
   | { kind: 'stats' }
   /** Agents welcomed now, by the master URL they are on. */
   | { kind: 'placement' }

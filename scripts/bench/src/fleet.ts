@@ -127,7 +127,7 @@ function silence(ids: string[]): [string, number, number | undefined][] {
   return at;
 }
 
-async function replace(ids: string[], newSpecs: FleetSpecs | undefined): Promise<void> {
+async function replace(ids: string[], newSpecs: FleetSpecs | undefined, tokens: ReadonlyMap<string, string>): Promise<void> {
   const old: Promise<void>[] = [];
   for (const id of ids) {
     const h = holders.get(id);
@@ -140,6 +140,7 @@ async function replace(ids: string[], newSpecs: FleetSpecs | undefined): Promise
     const h = holders.get(id);
     if (h === undefined) continue;
     if (newSpecs !== undefined) h.specs = newSpecs;
+    h.token = tokens.get(id) ?? h.token;
     startAgent(h);
   }
 }
@@ -171,7 +172,7 @@ async function handle(request: FleetRequest): Promise<FleetReply> {
     case 'silence':
       return { kind: 'silenced', at: silence(request.ids) };
     case 'replace':
-      await replace(request.ids, request.specs);
+      await replace(request.ids, request.specs, new Map(request.tokens ?? []));
       return { kind: 'replaced' };
     case 'stats':
       return { kind: 'stats', stats: stats() };

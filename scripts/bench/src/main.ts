@@ -30,6 +30,8 @@ import { setUpSeveralMasters } from './several-masters-rig.js';
 import { runStorm } from './scenario-storm.js';
 import { seedWorkers, workerIds } from './seed.js';
 import { WireProxy, type RecordedCommand } from './wire-proxy.js';
+import { runSoak, soakRows, soakTable, type SoakResult } from './scenario-soak.js';
+import { openBenchViewers, viewerRows, type ViewerCost, type Viewers } from './viewer-cost.js';
 import { errorText, progress } from './util.js';
 
 const DATABASE = 'cluster_db';
@@ -148,6 +150,8 @@ async function main(args: BenchArgs): Promise<void> {
       results.masterLogs = rig.masters.map((m) => m.master.logFile);
     }
 
+    if (args.scenarios.has('soak')) results.soak = await runSoak(ctx);
+
     if (args.scenarios.has('baseline')) {
       results.bare = await runBare(ctx);
     }
@@ -155,14 +159,25 @@ async function main(args: BenchArgs): Promise<void> {
     const needsMaster = ['steady', 'detection', 'storm', 'specs', 'agent'].some((s) => args.scenarios.has(s as never));
     let recorded: RecordedCommand[] = [];
     if (needsMaster) {
-      const rig: MasterRig = await setUpMaster(ctx, args.scenarios.has('steady') ? sampled : []);
+      // The steady window runs with 5 pages and one `worker list --watch` open; what they cost with nothing changing is
+      // measured first, before any agent connects. They are closed for the ramp (not a steady state) and opened again.
+      let reopenViewers: (() => Promise<Viewers>) | undefined;
+      const rig: MasterRig = await setUpMaster(ctx, args.scenarios.has('steady') ? sampled : [], async (master) => {
+        if (!args.scenarios.has('steady')) return;
+        const opened = await openBenchViewers(ctx, uri, master);
+        await opened.viewers.close();
+        reopenViewers = opened.reopen;
+        results.viewers = opened.cost;
+      });
       results.ramp = { agents: args.agents, perSecond: args.rampPerSecond, seconds: rig.rampMs / 1_000, simulators: rig.fleet.processes.length };
       if (args.scenarios.has('steady')) {
+        const viewers = await reopenViewers?.();
         const steady = await runSteady(ctx, rig, args.scenarios.has('agent'));
         steady.steady.lagSampledAgents = sampled.length;
         results.steady = steady.steady;
         recorded = steady.recorded;
         if (steady.agent !== undefined) results.agent = steady.agent;
+        await viewers?.close();
       } else if (args.scenarios.has('agent')) {
         results.agent = await runAgentFootprint(ctx, rig.master.port);
       }
@@ -190,6 +205,9 @@ async function main(args: BenchArgs): Promise<void> {
   const several = results.severalMasters as SeveralMastersResult | undefined;
   const rows =
     several === undefined ? buildRows(args, results) : severalMastersRows(several, DEFAULTS.heartbeatIntervalMs, DEFAULTS.heartbeatTimeoutMs);
+  rows.push(...viewerRows(results.viewers as ViewerCost | undefined));
+  rows.push(...soakRows(results.soak as SoakResult | undefined));
+  if (results.soak !== undefined) process.stdout.write(`\nsoak series:\n${soakTable(results.soak as SoakResult)}\n`);
   const load = machineLoad();
   const report = {
     benchmark: 'cluster worker registry: fleet benchmark against the performance limits of docs/DESIGN.md',

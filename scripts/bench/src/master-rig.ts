@@ -46,7 +46,8 @@ export async function startMasterBehindProxy(ctx: BenchContext, proxy: WireProxy
   return master;
 }
 
-export async function setUpMaster(ctx: BenchContext, sampled: readonly string[]): Promise<MasterRig> {
+/** `beforeFleet`: run once the master is ready, before any agent connects (the viewers' cost with nothing changing). */
+export async function setUpMaster(ctx: BenchContext, sampled: readonly string[], beforeFleet?: (master: MasterDaemon) => Promise<void>): Promise<MasterRig> {
   const { args } = ctx;
   const proxy = new WireProxy(ctx.dbHost, ctx.dbPort);
   await proxy.start();
@@ -56,6 +57,7 @@ export async function setUpMaster(ctx: BenchContext, sampled: readonly string[])
   await waitUntil('the master to be ready', async () => ((await readyz(master.port)) === 200 ? true : undefined), 60_000, 200);
   await sleep(2_000);
   const rssIdleBytes = sampleProcess(master.pid)?.rssBytes ?? 0;
+  await beforeFleet?.(master);
   const lag = new LagSampler(ctx.workers, ctx.idOf);
   const fleet = await Fleet.start({
     url: `ws://127.0.0.1:${master.port}/agent`,

@@ -139,6 +139,8 @@ export async function startMaster(options: {
   logFile: string;
   inspect: boolean;
   extraArgs?: string[];
+  /** Another build's main.js (a before/after comparison); default this tree's. */
+  mainJs?: string;
 }): Promise<MasterDaemon> {
   const nodeArgs = options.inspect ? ['--inspect=127.0.0.1:0'] : [];
   const env: NodeJS.ProcessEnv = {
@@ -148,7 +150,7 @@ export async function startMaster(options: {
     MONGODB_DATABASE: options.database,
   };
   const daemon = spawnLogged(
-    [...nodeArgs, MASTER_MAIN, 'serve', '--host', '127.0.0.1', '--port', String(options.port), ...(options.extraArgs ?? [])],
+    [...nodeArgs, options.mainJs ?? MASTER_MAIN, 'serve', '--host', '127.0.0.1', '--port', String(options.port), ...(options.extraArgs ?? [])],
     env,
     options.logFile,
   );
@@ -183,12 +185,13 @@ export function installedAgentNodeFlags(): string[] {
 }
 
 /** A real `cluster-agent run` (real probe), log level info, JSON lines to a file. */
-export function startRealAgent(options: { masterUrl: string; workerId: string; token: string; logFile: string; nodeFlags: string[] }): Daemon {
+export function startRealAgent(options: { masterUrl: string; workerId: string; token: string; logFile: string; nodeFlags: string[]; env?: NodeJS.ProcessEnv }): Daemon {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     AGENT_TOKEN: options.token,
     LOG_LEVEL: 'info',
+    ...options.env,
   };
   return spawnLogged([...options.nodeFlags, AGENT_MAIN, 'run', '--master-url', options.masterUrl, '--worker-id', options.workerId], env, options.logFile);
 }

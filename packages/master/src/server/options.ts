@@ -101,6 +101,15 @@ export interface ServerOptions {
    * failing: agents then keep their own backoff.
    */
   loadingRetryAfterMs: number;
+  /**
+   * While a page or a watch listens, the fleet feed reads the whole registry
+   * this often: what other masters and tools outside this package changed
+   * shows within it. This master's own sessions and heartbeat writes show at
+   * once, registrations and the admin tools' other writes within a second (the
+   * admission version). At 10,000 workers one full read costs the dev database
+   * about a CPU-second, so once a second took most of a core.
+   */
+  fleetFullReadMs: number;
   /** Open /api/events streams at most, all admin tokens together (past it: 503), and per admin token (past it: 429). */
   maxEventStreams: number;
   maxEventStreamsPerToken: number;
@@ -187,6 +196,7 @@ export const SERVER_DEFAULTS: ServerOptions = {
   eventsKeepaliveMs: 15_000,
   fleetGaugeMaxAgeMs: 60_000,
   loadingRetryAfterMs: 2_000,
+  fleetFullReadMs: 60_000,
   maxEventStreams: 100,
   maxEventStreamsPerToken: 10,
   failedAuthWindowMs: 10_000,

@@ -3,8 +3,9 @@ import type { WorkerFilter } from '../../registry/worker.js';
 import { nonNegativeNumber, singleString } from '../arguments.js';
 import type { CommandContext } from '../context.js';
 import { formatWorkerTable, unixSeconds, workerToJson } from '../format.js';
-import { watchWorkers } from './worker-watch.js';
+import { WATCH_FULL_READ_MS, watchWorkers } from './worker-watch.js';
 import { createEnrolledCredentials } from '../../registry/enrolled-credential.js';
+import { createAdmissionVersion } from '../../registry/admission-version.js';
 
 interface Args {
   active: boolean | undefined;
@@ -20,6 +21,7 @@ interface Args {
   json: boolean;
   watch: boolean;
   'interval-ms': number;
+  'full-read-ms': number;
 }
 
 /** The contract's example queries as flags; given flags combine (all must hold). */
@@ -58,13 +60,28 @@ export function workerListCommand(ctx: CommandContext): CommandModule<object, Ar
         .option('json', { type: 'boolean', default: false, describe: 'Print a JSON array (dates in ISO 8601)' })
         .option('watch', { type: 'boolean', default: false, describe: 'Keep watching: the table redrawn in place on a terminal, else (or with --json) one JSON line per change; Ctrl-C stops' })
         .option('interval-ms', { type: 'string', default: '1000', hidden: true, coerce: nonNegativeNumber('interval-ms', { integer: true }) })
+        // How often --watch reads the whole registry (connections and flags show within it); see worker-watch.ts.
+        .option('full-read-ms', { type: 'string', default: String(WATCH_FULL_READ_MS), hidden: true, coerce: nonNegativeNumber('full-read-ms', { integer: true }) })
         .conflicts('active', 'inactive')
         .conflicts('stale', 'inactive'),
     async handler(args) {
       if (args.watch) {
-        const { registry } = await ctx.services();
+        const { registry, connection, settings } = await ctx.services();
         const intervalMs = Math.max(100, args['interval-ms']);
-        await watchWorkers({ find: (f) => registry.findWorkers(f), filterAt: (at) => filterOf(args, at), now: ctx.now, stdout: ctx.stdout, stderr: ctx.stderr, errorLine: ctx.errorLine, tty: ctx.stdoutIsTTY && !args.json, signals: ctx.signals, intervalMs });
+        const version = createAdmissionVersion(connection.db, { describeDatabase: settings.hosts });
+        await watchWorkers({
+          find: (f) => registry.findWorkers(f),
+          version: () => version.read(),
+          filterAt: (at) => filterOf(args, at),
+          now: ctx.now,
+          stdout: ctx.stdout,
+          stderr: ctx.stderr,
+          errorLine: ctx.errorLine,
+          tty: ctx.stdoutIsTTY && !args.json,
+          signals: ctx.signals,
+          intervalMs,
+          fullReadMs: Math.max(intervalMs, args['full-read-ms']),
+        });
         return;
       }
       const now = ctx.now();

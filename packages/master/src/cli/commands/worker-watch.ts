@@ -5,9 +5,17 @@ import { formatDate, formatWorkerTable, workerToJson } from '../format.js';
 
 export interface WatchDeps {
   find(filter: WorkerFilter): Promise<Worker[]>;
+  /**
+   * The admission version (registry/admission-version.ts): the admin tools set
+   * a new one at every registration, update and unregistration. Read at every
+   * interval (one find by _id); a new one means a read of the registry at once.
+   */
+  version?: (() => Promise<string | null>) | undefined;
   /** The filter as of `now` (`--stale` moves with the clock). */
   filterAt(now: Date): WorkerFilter;
   now: () => Date;
+  /** Milliseconds that never go back (how long since the last read); default performance.now. */
+  monotonic?: () => number;
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   /** The CLI's one-line error text. */
@@ -17,7 +25,18 @@ export interface WatchDeps {
   /** Ctrl-C (SIGINT) or SIGTERM ends the watch; without them it runs until the process ends. */
   signals?: ShutdownSignals | undefined;
   intervalMs: number;
+  /**
+   * The registry is read (with the filter) at least this often: connections,
+   * heartbeats and flags of any master, and writes from outside the admin
+   * tools, show within it. A read is the whole collection; at 10,000 workers
+   * it costs the dev database about a CPU-second, so once an interval took
+   * most of a core.
+   */
+  fullReadMs: number;
 }
+
+/** How often `--watch` reads the whole registry by default. */
+export const WATCH_FULL_READ_MS = 60_000;
 
 /** Home, clear the screen: the table is drawn afresh where the last one was. */
 const REDRAW = '\x1b[H\x1b[2J';
@@ -28,9 +47,14 @@ function changeKey(worker: Worker): string {
   return JSON.stringify(rest);
 }
 
+const seconds = (ms: number): string => `${ms / 1000}s`;
+
 /**
- * `worker list --watch`: reads the registry every interval. On a terminal the
- * table is redrawn in place (ages tick); otherwise one JSON line per change,
+ * `worker list --watch`. Every interval it reads the admission version (one
+ * find by _id) and reads the registry only when that moved (an admin write)
+ * or `fullReadMs` has passed since the last read: what it costs follows what
+ * changed, not the fleet's size. On a terminal the table is redrawn in place
+ * every interval (ages tick); otherwise one JSON line per change,
  * `{"event":"added"|"modified"|"deleted", ...worker}`, the first read being
  * all "added" (like `kubectl get -w`). A signal ends it cleanly (exit 0).
  * A database that goes away does not end it: the error is said once (on
@@ -39,6 +63,7 @@ function changeKey(worker: Worker): string {
  * what was known, so a restart of the database emits no spurious events.
  */
 export async function watchWorkers(deps: WatchDeps): Promise<void> {
+  const monotonic = deps.monotonic ?? (() => performance.now());
   let stop: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => {
     stop = resolve;
@@ -56,19 +81,30 @@ export async function watchWorkers(deps: WatchDeps): Promise<void> {
   const known = new Map<string, string>();
   /** The error line of the outage under way, if the last read failed. */
   let outage: string | undefined;
+  /** The last read of the registry: its workers, when it started (monotonic), and the admission version read before it. */
+  let last: { workers: Worker[]; atMs: number; version: string | null | undefined } | undefined;
   try {
     while (running) {
       const now = deps.now();
-      const header = `Every ${deps.intervalMs / 1000}s: cluster-master worker list   ${formatDate(now)}   (Ctrl-C to stop)\n\n`;
+      const header = `Every ${seconds(deps.intervalMs)}: cluster-master worker list   ${formatDate(now)}   (full read every ${seconds(deps.fullReadMs)}; Ctrl-C to stop)\n\n`;
       let workers: Worker[];
+      let read = false;
       try {
-        workers = await deps.find(deps.filterAt(now));
+        const version = await deps.version?.();
+        const startedAt = monotonic();
+        if (last === undefined || version !== last.version || startedAt - last.atMs >= deps.fullReadMs) {
+          last = { workers: await deps.find(deps.filterAt(now)), atMs: startedAt, version };
+          read = true;
+        }
+        workers = last.workers;
       } catch (error) {
         if (!(error instanceof DatabaseUnavailableError)) throw error;
         if (!running) break;
         const line = deps.errorLine(error);
-        if (outage === undefined) deps.stderr(`${line} (still watching: retrying every ${deps.intervalMs / 1000}s)\n`);
+        if (outage === undefined) deps.stderr(`${line} (still watching: retrying every ${seconds(deps.intervalMs)})\n`);
         outage = line;
+        // Read again as soon as it answers: what changed during the outage is not in the version.
+        if (last !== undefined) last.atMs = Number.NEGATIVE_INFINITY;
         if (deps.tty) deps.stdout(`${REDRAW}${header}${line}\n`);
         await pause();
         continue;
@@ -78,7 +114,7 @@ export async function watchWorkers(deps: WatchDeps): Promise<void> {
       outage = undefined;
       if (deps.tty) {
         deps.stdout(`${REDRAW}${header}${workers.length === 0 ? 'No workers match.' : formatWorkerTable(workers, now)}\n`);
-      } else {
+      } else if (read) {
         emitChanges(workers, known, deps.stdout);
       }
       await pause();

@@ -1,5 +1,6 @@
 import type { Db } from 'mongodb';
 import { createAdminTokenStore } from '../../registry/admin-token-store.js';
+import { createAdmissionVersion } from '../../registry/admission-version.js';
 import { createWorkerRegistry } from '../../registry/worker-registry.js';
 import type { MasterParts } from '../master-parts.js';
 import { LogBudget } from '../admission/log-budget.js';
@@ -14,7 +15,7 @@ import { createWorkerEventStore } from '../../history/event-store.js';
 import { faviconRoute } from './favicon.js';
 import { WebSessions } from './web-sessions.js';
 
-/** How often the open pages' shared view re-reads the database. */
+/** How often the open pages' shared view lays this master's own changes over it and reads the admission version. */
 export const FLEET_REFRESH_MS = 1_000;
 /** Refused admin credentials logged per second at most; the rest are counted in one line. */
 export const REFUSAL_LINES_PER_SECOND = 20;
@@ -26,7 +27,7 @@ export const REFUSAL_LINES_PER_SECOND = 20;
  */
 export function adminRoutesFor(
   db: Db | undefined,
-  parts: Pick<MasterParts, 'clock' | 'logger' | 'host' | 'view' | 'options'>,
+  parts: Pick<MasterParts, 'clock' | 'logger' | 'host' | 'view' | 'options' | 'writer'>,
 ): { routes: RouteHandler; feed: FleetFeed } | undefined {
   if (db === undefined) return undefined;
   const adminTokens = createAdminTokenStore(db);
@@ -35,9 +36,15 @@ export function adminRoutesFor(
   const feed = new FleetFeed({
     source: workers,
     local: { heldWorkerIds: () => [...host.sessions.values()].map((s) => s.workerId), specsOf: (id) => view.get(id)?.specs },
+    version: createAdmissionVersion(db),
     clock,
     logger,
     intervalMs: FLEET_REFRESH_MS,
+    fullReadMs: parts.options.fleetFullReadMs,
+  });
+  parts.writer.onWritten((written) => {
+    if (written.kind === 'heartbeats') feed.heartbeatsWritten(written.workerIds, written.second, written.at);
+    else feed.inventoriesWritten();
   });
   const sessions = new WebSessions(clock.now);
   const refusalBudget = new LogBudget({

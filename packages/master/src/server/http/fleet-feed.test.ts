@@ -8,36 +8,51 @@ const worker = (id: string, active: boolean, lastHeartbeat = 0): Worker => ({
   is_active: active, last_heartbeat: lastHeartbeat, registered_at: new Date(0), updated_at: new Date(0),
 });
 
+const FULL_READ_MS = 30_000;
+
 /** The overlay of this master's own sessions on the database's view, on a manual clock. */
-function setup(initial: Worker[]): { feed: FleetFeed; clock: ManualClock; db: Worker[]; held: Set<string>; seen: FleetSnapshot[] } {
+function setup(initial: Worker[]): {
+  feed: FleetFeed;
+  clock: ManualClock;
+  db: Worker[];
+  held: Set<string>;
+  seen: FleetSnapshot[];
+  version: { value: string | null };
+} {
   const clock = new ManualClock();
   const db: Worker[] = [...initial];
   const held = new Set<string>();
+  const version = { value: 'v1' as string | null };
   const feed = new FleetFeed({
     source: { getAllWorkers: () => Promise.resolve(db.map((w) => ({ ...w }))) },
     local: { heldWorkerIds: () => held, specsOf: (id) => (held.has(id) ? { total_cpu: 8, total_memory: 16, total_storage: 100, total_gpu: 1 } : undefined) },
+    version: { read: () => Promise.resolve(version.value) },
     clock,
     logger: captureLogger().logger,
     intervalMs: 1_000,
+    fullReadMs: FULL_READ_MS,
   });
   const seen: FleetSnapshot[] = [];
   feed.subscribe((s) => seen.push(s));
-  return { feed, clock, db, held, seen };
+  return { feed, clock, db, held, seen, version };
 }
 
-const active = (s: FleetSnapshot | undefined, id: string): unknown => s?.workers.find((w) => w.worker_id === id)?.is_active;
+const row = (s: FleetSnapshot | undefined, id: string): Record<string, unknown> | undefined => s?.workers.find((w) => w.worker_id === id);
+const active = (s: FleetSnapshot | undefined, id: string): unknown => row(s, id)?.is_active;
 
 describe('FleetFeed', () => {
-  test('a worker held here is active with its session specs before the database says so', async () => {
-    const { clock, held, seen } = setup([worker('a', false)]);
+  test('a worker held here is active with its session specs at the next tick, without a database read', async () => {
+    const { feed, clock, held, seen } = setup([worker('a', false)]);
     await clock.advanceAsync(0);
     expect(active(seen.at(-1), 'a')).toBe(false);
+    const reads = feed.reads;
     held.add('a');
     await clock.advanceAsync(1_000);
     expect(seen.at(-1)?.workers[0]).toMatchObject({ is_active: true, total_cpu: 8, total_gpu: 1 });
+    expect(feed.reads).toBe(reads);
   });
 
-  test('a worker dropped here is inactive until the database agrees or it beats elsewhere', async () => {
+  test('a worker dropped here is inactive until the database agrees or it beats elsewhere (seen at the next full read)', async () => {
     const { clock, db, held, seen } = setup([worker('a', true, 1)]);
     held.add('a');
     await clock.advanceAsync(1_000);
@@ -46,29 +61,128 @@ describe('FleetFeed', () => {
     expect(active(seen.at(-1), 'a')).toBe(false);
     // Another master took it: a heartbeat newer than the drop.
     db[0] = worker('a', true, Math.floor(clock.now() / 1000) + 1);
-    await clock.advanceAsync(1_000);
+    await clock.advanceAsync(FULL_READ_MS);
     expect(active(seen.at(-1), 'a')).toBe(true);
   });
 
-  test('listeners hear only changes; the timer stops with the last listener', async () => {
+  test('the heartbeats this master wrote move last_heartbeat of its workers without a read', async () => {
+    const { feed, clock, held, seen } = setup([worker('a', true, 100), worker('b', true, 100)]);
+    held.add('a');
+    await clock.advanceAsync(1_000);
+    const reads = feed.reads;
+    feed.heartbeatsWritten(['a'], 250, new Date(250_000));
+    // A heartbeat alone: in the next snapshot, at most BEATS_ONLY_EVERY_MS after the last.
+    await clock.advanceAsync(5_000);
+    expect(row(seen.at(-1), 'a')).toMatchObject({ last_heartbeat: 250, updated_at: new Date(250_000).toISOString() });
+    // Not held here: another master's worker, which this master does not know about.
+    expect(row(seen.at(-1), 'b')).toMatchObject({ last_heartbeat: 100 });
+    expect(feed.reads).toBe(reads);
+  });
+
+  test('heartbeats alone go out at most every 5 s; any other change at the next tick, with them', async () => {
+    const { feed, clock, held, seen } = setup([worker('a', true, 100), worker('b', false)]);
+    held.add('a');
+    await clock.advanceAsync(1_000);
+    const before = seen.length;
+    for (let s = 1; s <= 4; s += 1) {
+      feed.heartbeatsWritten(['a'], 100 + s, new Date((100 + s) * 1000));
+      await clock.advanceAsync(1_000);
+    }
+    expect(seen.length).toBeLessThanOrEqual(before + 1);
+    held.add('b');
+    await clock.advanceAsync(1_000);
+    expect(row(seen.at(-1), 'b')).toMatchObject({ is_active: true });
+    expect(row(seen.at(-1), 'a')).toMatchObject({ last_heartbeat: 104 });
+    feed.heartbeatsWritten(['a'], 110, new Date(110_000));
+    await clock.advanceAsync(5_000);
+    expect(row(seen.at(-1), 'a')).toMatchObject({ last_heartbeat: 110 });
+  });
+
+  test('nothing changed: no event, one version read per tick, and a full read every fullReadMs only', async () => {
     const { feed, clock, seen } = setup([worker('a', false)]);
-    await clock.advanceAsync(3_000);
+    await clock.advanceAsync(0);
+    expect(feed.reads).toBe(1);
+    await clock.advanceAsync(FULL_READ_MS - 1_000);
     expect(seen).toHaveLength(1);
-    expect(feed.reads).toBe(4);
+    expect(feed.reads).toBe(1);
+    expect(feed.versionReads).toBe(29);
+    await clock.advanceAsync(1_000);
+    expect(feed.reads).toBe(2);
+    expect(seen).toHaveLength(1);
+  });
+
+  test('another master\'s change shows at the next full read; an admin write (a new admission version) at the next tick', async () => {
+    const { feed, clock, db, seen, version } = setup([worker('a', false)]);
+    await clock.advanceAsync(3_000);
+    db[0] = worker('a', true, 5);
+    await clock.advanceAsync(FULL_READ_MS - 4_000);
+    expect(active(seen.at(-1), 'a')).toBe(false);
+    await clock.advanceAsync(1_000);
+    expect(active(seen.at(-1), 'a')).toBe(true);
+    const reads = feed.reads;
+
+    await clock.advanceAsync(5_000);
+    db.push(worker('b', false));
+    version.value = 'v2';
+    await clock.advanceAsync(1_000);
+    expect(feed.reads).toBe(reads + 1);
+    expect(seen.at(-1)?.workers.map((w) => w.worker_id)).toEqual(['a', 'b']);
+    // Unregistered: gone from the next event.
+    db.splice(0, 1);
+    version.value = 'v3';
+    await clock.advanceAsync(2_000);
+    expect(seen.at(-1)?.workers.map((w) => w.worker_id)).toEqual(['b']);
+  });
+
+  test('version changes one after another: full reads at most every minFullReadGapMs', async () => {
+    const { feed, clock, version } = setup([worker('a', false)]);
+    await clock.advanceAsync(0);
+    const reads = feed.reads;
+    for (let i = 0; i < 10; i += 1) {
+      version.value = `v-${i}`;
+      await clock.advanceAsync(1_000);
+    }
+    // 10 s, a new version every second: one read per 2 s (the default gap).
+    expect(feed.reads - reads).toBe(5);
+  });
+
+  test('an inventory written here asks for a full read at the next tick', async () => {
+    const { feed, clock } = setup([worker('a', false)]);
+    await clock.advanceAsync(5_000);
+    const reads = feed.reads;
+    feed.inventoriesWritten();
+    await clock.advanceAsync(1_000);
+    expect(feed.reads).toBe(reads + 1);
+  });
+
+  test('the timer stops with the last listener; a listener that comes back gets the last snapshot at once and a fresh read if it is old', async () => {
+    const { feed, clock, seen } = setup([worker('a', false)]);
+    await clock.advanceAsync(1_000);
     const off = feed.subscribe(() => undefined);
     off();
     await clock.advanceAsync(0);
-    const reads = feed.reads;
-    // The first listener still listens: one reading timer, not two.
+    const versionReads = feed.versionReads;
+    // The first listener still listens: one timer, not two.
     await clock.advanceAsync(2_000);
-    expect(feed.reads).toBe(reads + 2);
+    expect(feed.versionReads).toBe(versionReads + 2);
+    feed.close();
+    const reads = feed.reads;
+    await clock.advanceAsync(FULL_READ_MS * 2);
+    expect(feed.reads).toBe(reads);
+    const again: FleetSnapshot[] = [];
+    feed.subscribe((s) => again.push(s));
+    expect(again).toHaveLength(1);
+    await clock.advanceAsync(0);
+    expect(feed.reads).toBe(reads + 1);
+    expect(seen.length).toBeGreaterThan(0);
+    feed.close();
   });
 
   test('a date out of range (written by another tool) is shown as null, the rest of the fleet as ever', async () => {
     const { feed, clock, db, seen } = setup([worker('a', false)]);
     await clock.advanceAsync(0);
     db.push({ ...worker('b', false), registered_at: new Date(Number.NaN) });
-    await clock.advanceAsync(1_000);
+    await clock.advanceAsync(FULL_READ_MS);
     expect(seen.at(-1)?.workers.map((w) => [w.worker_id, w.registered_at])).toEqual([['a', '1970-01-01T00:00:00.000Z'], ['b', null]]);
     feed.close();
   });

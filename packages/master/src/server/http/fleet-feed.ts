@@ -22,35 +22,93 @@ export type FleetListener = (snapshot: FleetSnapshot) => void;
 export interface FleetFeedDeps {
   source: { getAllWorkers(): Promise<Worker[]> };
   local: LocalFleet;
+  /**
+   * The admission version (admission-version.ts): every register, update,
+   * unregister and token change of the admin tools sets a new one. Read at
+   * each tick (one find by _id); a new one makes the next tick read the
+   * whole registry. Without it, those changes wait for the full read.
+   */
+  version?: { read(): Promise<string | null> };
   clock: Clock;
   logger: Logger;
-  /** How often the database is read while anyone listens. */
+  /** How often this master's own changes (sessions, heartbeats it wrote) and the admission version are looked at while anyone listens. */
   intervalMs: number;
+  /** How often the whole registry is read while anyone listens: what other masters and other tools changed shows within this. */
+  fullReadMs: number;
+  /** Full reads asked for by a change (admission version, an inventory written here) are at least this far apart. */
+  minFullReadGapMs?: number;
 }
 
 /** A worker this master lost, shown inactive until the database says so (or says it is back elsewhere). */
 const DROP_MEMORY_MS = 60_000;
+const DEFAULT_MIN_FULL_READ_GAP_MS = 2_000;
+/**
+ * A snapshot whose only news is heartbeats goes out at most this often: with
+ * 10,000 agents here every tick has some (a snapshot is the whole fleet, about
+ * 2.5 MB of JSON per page), and the page counts ages by itself between them.
+ * Any other change goes out at the next tick, with the heartbeats since.
+ */
+export const BEATS_ONLY_EVERY_MS = 5_000;
+
+interface Row {
+  worker: Worker;
+  json: ReturnType<typeof workerToJson>;
+  /** The JSON text of `json` less last_heartbeat and updated_at: what tells a change. */
+  key: string;
+  /** last_heartbeat and updated_at: a heartbeat alone. */
+  beat: string;
+}
 
 /**
- * The whole registry as the open pages see it, refreshed by one timer for all
- * of them: one database read per refresh whatever the number of listeners,
- * with this master's own sessions laid over it (a worker that connects here
- * is active at once, one that drops here is inactive before the write that
- * says so lands). The timer runs only while someone listens; listeners hear
- * only snapshots that differ from the last one.
+ * The whole registry as the open pages see it, kept by one timer for all of
+ * them, at a cost that follows what changed rather than the fleet's size:
+ *
+ * - this master's own sessions are laid over the last read at every tick (a
+ *   worker that connects here is active at once, one that drops here is
+ *   inactive before the write that says so lands), with the heartbeats this
+ *   master wrote (`heartbeatsWritten`, after each write that landed);
+ * - the admission version is read at every tick (one find by _id): a
+ *   registration, an update, an unregistration shows at the next tick;
+ * - the whole registry is read every `fullReadMs` (what other masters and
+ *   tools outside this package wrote), and soon after an inventory was
+ *   written here.
+ *
+ * At 10,000 workers a full read costs the dev database about a CPU-second;
+ * one a second (as before) took most of a core while a page was open. The
+ * timer runs only while someone listens; listeners hear only snapshots that
+ * differ from the last one.
  */
 export class FleetFeed {
   readonly #listeners = new Set<FleetListener>();
   #stop: (() => void) | undefined;
   #inFlight: Promise<void> | undefined;
+  #ticking = false;
   #last: FleetSnapshot | undefined;
-  #lastKey = '';
-  /** The counts of the last successful read, and when (monotonic ms) it was: what /metrics reports. */
-  #state: { state: FleetState; readAtMonotonic: number } | undefined;
+  /** The registry as last read whole, by worker_id; undefined before the first read that succeeded. */
+  #db: Map<string, Worker> | undefined;
+  /** Monotonic ms the last full read that succeeded started, and the admission version read before it. */
+  #readStartedAtMonotonic = Number.NEGATIVE_INFINITY;
+  #versionAtRead: string | null | undefined;
+  /** A change asked for a full read (the admission version moved, an inventory was written here). */
+  #fullReadWanted = false;
+  /** The rows the listeners were last given (overlaid), by worker_id, and their order (undefined: to sort again). */
+  readonly #rows = new Map<string, Row>();
+  #order: string[] | undefined;
+  #changed = false;
+  /** Rows changed by heartbeats alone since the last snapshot (published at most every BEATS_ONLY_EVERY_MS). */
+  #beatsChanged = false;
+  /** Monotonic ms of the last snapshot. */
+  #publishedAtMonotonic = Number.NEGATIVE_INFINITY;
   #held = new Set<string>();
   readonly #dropped = new Map<string, number>();
-  /** Database reads so far (what the cost test counts). */
+  /** The newest last_heartbeat this master wrote (and the write landed) for workers held or lately dropped here. */
+  readonly #ownBeats = new Map<string, { second: number; at: Date }>();
+  /** Workers whose row must be worked out again at the next tick. */
+  readonly #touched = new Set<string>();
+  /** Full database reads so far (what the cost tests count). */
   reads = 0;
+  /** Admission version reads so far. */
+  versionReads = 0;
 
   constructor(private readonly deps: FleetFeedDeps) {}
 
@@ -63,8 +121,10 @@ export class FleetFeed {
     this.#listeners.add(listener);
     if (this.#last !== undefined) listener(this.#last);
     if (this.#stop === undefined) {
-      this.#stop = every(this.deps.clock, this.deps.intervalMs, () => void this.refresh());
-      if (this.#last === undefined) void this.refresh();
+      this.#stop = every(this.deps.clock, this.deps.intervalMs, () => void this.#tick());
+      // Nobody listened: the last read may be old, and this master's own writes were not followed.
+      if (!this.#fresh(this.deps.fullReadMs)) void this.refresh();
+      else void this.#tick();
     }
     return () => {
       this.#listeners.delete(listener);
@@ -76,9 +136,24 @@ export class FleetFeed {
   close(): void {
     this.#stop?.();
     this.#stop = undefined;
+    this.#ownBeats.clear();
   }
 
-  /** One database read, shared by every caller while it runs. */
+  /** A heartbeat write of this master landed: these workers' last_heartbeat is `second` in the registry now. */
+  heartbeatsWritten(workerIds: readonly string[], second: number, at: Date): void {
+    if (this.#stop === undefined) return;
+    for (const id of workerIds) {
+      this.#ownBeats.set(id, { second, at });
+      this.#touched.add(id);
+    }
+  }
+
+  /** An inventory write of this master landed: read the registry at the next tick (inventories are rare, and not kept here). */
+  inventoriesWritten(): void {
+    this.#fullReadWanted = true;
+  }
+
+  /** One full database read, shared by every caller while it runs. */
   refresh(): Promise<void> {
     this.#inFlight ??= this.#read().finally(() => {
       this.#inFlight = undefined;
@@ -87,16 +162,16 @@ export class FleetFeed {
   }
 
   /**
-   * The registry's counts for a scrape: those of the last read when it is no
-   * older than `maxAgeMs` (a page open, or another scrape just now), else a
-   * fresh read, waited for at most `waitMs` (a slow or absent database must not
-   * make /metrics time out; the last counts are reported then, with their age).
-   * Undefined until a read succeeded.
+   * The registry's counts for a scrape: from the last full read (with this
+   * master's own sessions laid over it) when it is no older than `maxAgeMs`
+   * (a page open, or another scrape just now), else a fresh read, waited for
+   * at most `waitMs` (a slow or absent database must not make /metrics time
+   * out; the last counts are reported then, with their age). Undefined until
+   * a read succeeded.
    */
   async stateForScrape(maxAgeMs: number, waitMs: number): Promise<{ state: FleetState; ageMs: number } | undefined> {
     const { clock } = this.deps;
-    const fresh = (): boolean => this.#state !== undefined && clock.monotonic() - this.#state.readAtMonotonic <= maxAgeMs;
-    if (!fresh()) {
+    if (!this.#fresh(maxAgeMs)) {
       let timer: ReturnType<Clock['setTimeout']> | undefined;
       const waited = new Promise<void>((resolve) => {
         timer = clock.setTimeout(resolve, waitMs);
@@ -105,12 +180,56 @@ export class FleetFeed {
       await Promise.race([this.refresh(), waited]);
       clock.clearTimeout(timer);
     }
-    if (this.#state === undefined) return undefined;
-    return { state: this.#state.state, ageMs: clock.monotonic() - this.#state.readAtMonotonic };
+    if (this.#db === undefined) return undefined;
+    this.#applyLocal();
+    const workers = [...this.#rows.values()].map((row) => row.worker);
+    return { state: fleetState(workers, clock.now()), ageMs: clock.monotonic() - this.#readStartedAtMonotonic };
+  }
+
+  #fresh(maxAgeMs: number): boolean {
+    return this.#db !== undefined && this.deps.clock.monotonic() - this.#readStartedAtMonotonic <= maxAgeMs;
+  }
+
+  /** One tick: the admission version, then a full read if one is due, else this master's own changes. */
+  async #tick(): Promise<void> {
+    if (this.#ticking) return;
+    this.#ticking = true;
+    try {
+      let version: string | null | undefined;
+      if (this.deps.version !== undefined && this.#db !== undefined) {
+        try {
+          this.versionReads += 1;
+          version = await this.deps.version.read();
+          if (version !== this.#versionAtRead) this.#fullReadWanted = true;
+        } catch (error) {
+          this.deps.logger.debug({ error: error instanceof Error ? error.message : String(error) }, 'fleet view: admission version not read');
+        }
+      }
+      const sinceRead = this.deps.clock.monotonic() - this.#readStartedAtMonotonic;
+      const gap = this.deps.minFullReadGapMs ?? DEFAULT_MIN_FULL_READ_GAP_MS;
+      if (sinceRead >= this.deps.fullReadMs || (this.#fullReadWanted && sinceRead >= gap)) {
+        await this.refresh();
+      } else {
+        this.#applyLocal();
+        this.#publish();
+      }
+    } finally {
+      this.#ticking = false;
+    }
   }
 
   async #read(): Promise<void> {
     this.reads += 1;
+    const startedAt = this.deps.clock.monotonic();
+    // The version before the read: a change that lands during it moves the version again, and is read next time.
+    let version = this.#versionAtRead;
+    if (this.deps.version !== undefined) {
+      try {
+        version = await this.deps.version.read();
+      } catch {
+        // The read below fails too, or the next tick's version read tells.
+      }
+    }
     let workers: Worker[];
     try {
       workers = await this.deps.source.getAllWorkers();
@@ -118,35 +237,120 @@ export class FleetFeed {
       this.deps.logger.warn({ error: error instanceof Error ? error.message : String(error) }, 'fleet view not refreshed: database unavailable');
       return;
     }
-    const overlaid = this.#overlay(workers);
-    this.#state = { state: fleetState(overlaid, this.deps.clock.now()), readAtMonotonic: this.deps.clock.monotonic() };
-    const snapshot: FleetSnapshot = { at: this.deps.clock.now(), workers: overlaid.map(workerToJson) };
-    const key = JSON.stringify(snapshot.workers);
-    if (key === this.#lastKey) return;
-    this.#lastKey = key;
+    const before = this.#db ?? new Map<string, Worker>();
+    this.#db = new Map(workers.map((worker) => [worker.worker_id, worker]));
+    this.#readStartedAtMonotonic = startedAt;
+    this.#versionAtRead = version;
+    this.#fullReadWanted = false;
+    for (const id of before.keys()) this.#touched.add(id);
+    for (const id of this.#db.keys()) this.#touched.add(id);
+    this.#applyLocal();
+    this.#publish();
+  }
+
+  /** Lays this master's sessions and writes over the last read: only the rows they touch are worked out again. */
+  #applyLocal(): void {
+    if (this.#db === undefined) return;
+    const nowMs = this.deps.clock.now();
+    const held = new Set(this.deps.local.heldWorkerIds());
+    for (const id of this.#held) {
+      if (held.has(id)) continue;
+      this.#dropped.set(id, nowMs);
+      this.#touched.add(id);
+    }
+    for (const id of held) {
+      if (this.#dropped.delete(id) || !this.#held.has(id)) {
+        this.#touched.add(id);
+        continue;
+      }
+      // Specs arrive with a hello (and change with a driver update): compared here, a few field reads each.
+      const specs = this.deps.local.specsOf(id);
+      const shown = this.#rows.get(id)?.worker;
+      if (specs !== undefined && shown !== undefined && !sameSpecs(specs, shown)) this.#touched.add(id);
+    }
+    this.#held = held;
+    for (const [id, droppedAt] of this.#dropped) {
+      if (nowMs - droppedAt > this.#dropMemoryMs) this.#touched.add(id);
+    }
+    for (const id of this.#touched) this.#refreshRow(id, held, nowMs);
+    this.#touched.clear();
+  }
+
+  #refreshRow(id: string, held: ReadonlySet<string>, nowMs: number): void {
+    const stored = this.#db?.get(id);
+    if (stored === undefined) {
+      this.#dropped.delete(id);
+      this.#ownBeats.delete(id);
+      if (this.#rows.delete(id)) this.#membershipChanged();
+      return;
+    }
+    const worker = this.#overlay(stored, held, nowMs);
+    const json = workerToJson(worker);
+    const { last_heartbeat: _beat, updated_at: _updated, ...rest } = json;
+    const key = JSON.stringify(rest);
+    const beat = `${worker.last_heartbeat}|${worker.updated_at.getTime()}`;
+    const row = this.#rows.get(id);
+    if (row?.key === key && row.beat === beat) {
+      row.worker = worker;
+      return;
+    }
+    if (row === undefined) this.#membershipChanged();
+    if (row?.key === key) this.#beatsChanged = true;
+    else this.#changed = true;
+    this.#rows.set(id, { worker, json, key, beat });
+  }
+
+  #overlay(stored: Worker, held: ReadonlySet<string>, nowMs: number): Worker {
+    const id = stored.worker_id;
+    const own = this.#ownBeats.get(id);
+    const beat = own !== undefined && own.second > stored.last_heartbeat ? { last_heartbeat: own.second, updated_at: own.at } : {};
+    if (held.has(id)) {
+      const specs = this.deps.local.specsOf(id);
+      return { ...stored, ...beat, is_active: true, ...(specs ?? {}) };
+    }
+    const droppedAt = this.#dropped.get(id);
+    if (droppedAt === undefined) {
+      this.#ownBeats.delete(id);
+      return stored;
+    }
+    // The database caught up (inactive), or the worker beat since we lost it (another master holds it).
+    if (!stored.is_active || stored.last_heartbeat > unixSeconds(droppedAt) || nowMs - droppedAt > this.#dropMemoryMs) {
+      this.#dropped.delete(id);
+      this.#ownBeats.delete(id);
+      return stored;
+    }
+    return { ...stored, ...beat, is_active: false };
+  }
+
+  /** Long enough for a full read to follow the write of the drop (it may be in flight when the worker drops). */
+  get #dropMemoryMs(): number {
+    return Math.max(DROP_MEMORY_MS, 2 * this.deps.fullReadMs);
+  }
+
+  #membershipChanged(): void {
+    this.#order = undefined;
+    this.#changed = true;
+  }
+
+  #publish(): void {
+    const mono = this.deps.clock.monotonic();
+    const beatsDue = this.#beatsChanged && mono - this.#publishedAtMonotonic >= BEATS_ONLY_EVERY_MS;
+    if (!this.#changed && !beatsDue && this.#last !== undefined) return;
+    this.#changed = false;
+    this.#beatsChanged = false;
+    this.#publishedAtMonotonic = mono;
+    this.#order ??= [...this.#rows.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const workers: FleetSnapshot['workers'] = [];
+    for (const id of this.#order) {
+      const row = this.#rows.get(id);
+      if (row !== undefined) workers.push(row.json);
+    }
+    const snapshot: FleetSnapshot = { at: this.deps.clock.now(), workers };
     this.#last = snapshot;
     for (const listener of this.#listeners) listener(snapshot);
   }
+}
 
-  #overlay(workers: Worker[]): Worker[] {
-    const nowMs = this.deps.clock.now();
-    const held = new Set(this.deps.local.heldWorkerIds());
-    for (const id of this.#held) if (!held.has(id)) this.#dropped.set(id, nowMs);
-    for (const id of held) this.#dropped.delete(id);
-    this.#held = held;
-    return workers.map((worker) => {
-      if (held.has(worker.worker_id)) {
-        const specs = this.deps.local.specsOf(worker.worker_id);
-        return { ...worker, is_active: true, ...(specs ?? {}) };
-      }
-      const droppedAt = this.#dropped.get(worker.worker_id);
-      if (droppedAt === undefined) return worker;
-      // The database caught up (inactive), or the worker beat since we lost it (another master holds it).
-      if (!worker.is_active || worker.last_heartbeat > unixSeconds(droppedAt) || nowMs - droppedAt > DROP_MEMORY_MS) {
-        this.#dropped.delete(worker.worker_id);
-        return worker;
-      }
-      return { ...worker, is_active: false };
-    });
-  }
+function sameSpecs(a: Specs, b: Specs): boolean {
+  return a.total_cpu === b.total_cpu && a.total_memory === b.total_memory && a.total_storage === b.total_storage && a.total_gpu === b.total_gpu;
 }

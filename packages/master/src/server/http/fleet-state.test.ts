@@ -30,7 +30,7 @@ describe('fleetState', () => {
 describe('FleetFeed.stateForScrape', () => {
   function setup(read: () => Promise<Worker[]>): { feed: FleetFeed; clock: ManualClock } {
     const clock = new ManualClock();
-    const feed = new FleetFeed({ source: { getAllWorkers: read }, local: { heldWorkerIds: () => [], specsOf: () => undefined }, clock, logger: captureLogger().logger, intervalMs: 1_000 });
+    const feed = new FleetFeed({ source: { getAllWorkers: read }, local: { heldWorkerIds: () => [], specsOf: () => undefined }, clock, logger: captureLogger().logger, intervalMs: 1_000, fullReadMs: 30_000 });
     return { feed, clock };
   }
 

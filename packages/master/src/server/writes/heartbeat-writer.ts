@@ -17,6 +17,12 @@ import { WriteOutcomes } from './write-outcomes.js';
  */
 export const INACTIVE_PROMPT_MS = 250;
 
+/** A write of this master that landed: heartbeats (last_heartbeat `second`, is_active true, updated_at `at`) or inventories. */
+export type WrittenBatch =
+  | { kind: 'heartbeats'; workerIds: readonly string[]; second: number; at: Date }
+  | { kind: 'inventories'; workerIds: readonly string[] };
+export type WrittenListener = (written: WrittenBatch) => void;
+
 export interface HeartbeatWriterOptions {
   registry: Pick<RegistryPort, 'recordHeartbeats' | 'markInactive' | 'updateSpecs' | 'updateHardware' | 'existingWorkerIds'>;
   clock: Clock;
@@ -88,6 +94,7 @@ export class HeartbeatWriter {
   #timerDueMs = 0;
   #running = false;
   #stopped: Promise<void> | undefined;
+  readonly #writtenListeners = new Set<WrittenListener>();
 
   constructor(private readonly options: HeartbeatWriterOptions) {
     this.#writes = new WriteOutcomes({
@@ -101,6 +108,16 @@ export class HeartbeatWriter {
       heartbeatPending: (id) => this.#heartbeats.has(id),
       afterExpress: () => this.#maybeExpress(),
     });
+  }
+
+  /**
+   * Hears each heartbeat write and inventory write that landed (the fleet
+   * feed keeps the page current from them without reading the registry).
+   * Returns the unsubscribe.
+   */
+  onWritten(listener: WrittenListener): () => void {
+    this.#writtenListeners.add(listener);
+    return () => this.#writtenListeners.delete(listener);
   }
 
   /** Counts of what waits for the next flush (for the log at stop()). */
@@ -306,12 +323,13 @@ export class HeartbeatWriter {
       }),
     );
     if (!specsWritten) return false;
-    const hardwareWritten = await this.#hardware.writeSome(MAX_HARDWARE_ENTRIES_PER_FLUSH, (entries) =>
-      this.#writes.write('hardware', async () => {
+    const hardwareWritten = await this.#hardware.writeSome(MAX_HARDWARE_ENTRIES_PER_FLUSH, async (entries) => {
+      await this.#writes.write('hardware', async () => {
         const modified = await this.options.registry.updateHardware(entries, now);
         this.options.onSpecsWritten?.('hardware', entries.map((e) => e.worker_id), typeof modified === 'number' ? modified : undefined);
-      }),
-    );
+      });
+      for (const listener of this.#writtenListeners) listener({ kind: 'inventories', workerIds: entries.map((e) => e.worker_id) });
+    });
     if (!hardwareWritten) return false;
     if (this.options.afterFlush !== undefined) {
       try {
@@ -350,6 +368,7 @@ export class HeartbeatWriter {
     }
     // Their return is in the database now (unless admitted again since: a new hello is pending again).
     for (const id of ids) if (!this.#heartbeats.has(id)) this.#unwrittenAdmissions.delete(id);
+    for (const listener of this.#writtenListeners) listener({ kind: 'heartbeats', workerIds: ids, second, at: new Date(beatsAtMs) });
     // Flags that waited for this write need not wait for the rest of the cycle.
     this.#maybeExpress();
     if (matched < ids.length) {
