@@ -27,6 +27,7 @@ const HINTS: Partial<Record<ErrorCodeValue, string | ((error: RegistryError) => 
   [ErrorCode.portInUse]: ': stop that program, or choose another port with --port (MASTER_PORT)',
   [ErrorCode.portNotPermitted]: ': choose a port of 1024 or more with --port (MASTER_PORT), or give the service CAP_NET_BIND_SERVICE (systemd: AmbientCapabilities=)',
   [ErrorCode.addressNotAvailable]: ": choose one it has (ip -brief address), or 0.0.0.0 for all of them, with --host (MASTER_HOST)",
+  [ErrorCode.enrollmentTokenNotFound]: '; see the live ones with: cluster-master enroll list (an expired, used-up or revoked token needs no revoking)',
 };
 
 /**

@@ -288,7 +288,8 @@ describe('db init', () => {
     expect(JSON.parse(second.stdout)).toEqual({
       database: t.name, created_collections: [], created_indexes: [], removed_credentials: 0,
       // The dev database keeps no TTL index (FerretDB 1.x): the master prunes instead.
-      event_ttl_days: 30, event_expiry: expect.stringMatching(/^(ttl_index|prune)$/) as unknown,
+      // No --event-ttl-days: an existing TTL is kept as it is (null: not set by this run).
+      event_ttl_days: null, event_expiry: expect.stringMatching(/^(ttl_index|prune)$/) as unknown,
     });
     expect((await cli(['db', 'init'])).stdout).toContain('up to date');
   });

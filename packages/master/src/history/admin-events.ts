@@ -15,12 +15,33 @@ export function adminInstance(): string {
  * operation is done whether or not its event is written, so a failure here is
  * reported by the returned promise's value (false), never thrown.
  */
-export async function recordAdminEvent(
-  db: Db,
-  event: { workerId: string; kind: WorkerEventKind; cause?: string | null; detail?: Record<string, unknown>; at: Date; instance?: string },
-): Promise<boolean> {
+export async function recordAdminEvent(db: Db, event: AdminEvent): Promise<boolean> {
+  return recordAdminEvents(db, [event]);
+}
+
+export interface AdminEvent {
+  workerId: string;
+  kind: WorkerEventKind;
+  cause?: string | null;
+  detail?: Record<string, unknown>;
+  at: Date;
+  instance?: string;
+}
+
+/** The events of one admin operation on many workers (`worker register --from`): one unordered insertMany, best effort as above. */
+export async function recordAdminEvents(db: Db, events: readonly AdminEvent[]): Promise<boolean> {
+  if (events.length === 0) return true;
+  try {
+    await db.collection<WorkerEvent>(WORKER_EVENTS_COLLECTION).insertMany(events.map(adminEventDocument), { ordered: false });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function adminEventDocument(event: AdminEvent): WorkerEvent {
   const instance = event.instance ?? adminInstance();
-  const doc: WorkerEvent = {
+  return {
     // Fixed before the send: the driver's retry of this insert cannot write it twice.
     _id: `${instance}:${randomUUID()}`,
     worker_id: event.workerId,
@@ -30,10 +51,4 @@ export async function recordAdminEvent(
     instance,
     ...(event.detail === undefined ? {} : { detail: event.detail }),
   };
-  try {
-    await db.collection<WorkerEvent>(WORKER_EVENTS_COLLECTION).insertOne(doc);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -3,6 +3,7 @@ import { MongoBulkWriteError, MongoServerError } from 'mongodb';
 import { COLLECTIONS } from '../registry/collections.js';
 import { DUPLICATE_KEY, isDuplicateKeyError } from '../registry/driver-errors.js';
 import { WORKER_EVENTS_COLLECTION, type WorkerEvent, type WorkerEventKind } from './worker-event.js';
+import { OPERATOR_OPTIONS } from '../server/options.js';
 
 /** MongoDB's code for a command or option the server does not implement (FerretDB 1.x: TTL indexes). */
 const NOT_IMPLEMENTED = 238;
@@ -21,8 +22,12 @@ export interface EventQuery {
 }
 
 export interface WorkerEventStore {
-  /** The indexes: {worker_id, at} for the reads, {at} with expireAfterSeconds for the expiry. Idempotent. */
-  ensure(ttlSeconds: number): Promise<ExpiryMode>;
+  /**
+   * The indexes: {worker_id, at} for the reads, {at} with expireAfterSeconds for the expiry. Idempotent.
+   * `ttlSeconds` undefined keeps an existing TTL index as it is (`db init` without --event-ttl-days must not
+   * undo a longer retention a master was started with) and creates a missing one with the default.
+   */
+  ensure(ttlSeconds: number | undefined): Promise<ExpiryMode>;
   /** One insertMany, unordered; events already there (same _id) count as written. Returns how many are in the database now. */
   insert(events: readonly WorkerEvent[]): Promise<number>;
   /** Oldest first. */
@@ -32,6 +37,8 @@ export interface WorkerEventStore {
   /** Which workers a flag or sweep written with `updated_at: now` left inactive (one find): see WorkerHistory. */
   flaggedAt(now: Date, ids: readonly string[] | undefined): Promise<string[]>;
 }
+
+const DEFAULT_TTL_SECONDS = OPERATOR_OPTIONS.eventTtlDays.default * 86_400;
 
 export function createWorkerEventStore(db: Db): WorkerEventStore {
   const events: Collection<WorkerEvent> = db.collection<WorkerEvent>(WORKER_EVENTS_COLLECTION);
@@ -49,14 +56,14 @@ export function createWorkerEventStore(db: Db): WorkerEventStore {
       const onAt = existing.find((index) => JSON.stringify(index.key) === JSON.stringify({ at: 1 }));
       if (onAt !== undefined) {
         if (onAt.expireAfterSeconds === undefined) return 'prune';
-        if (onAt.expireAfterSeconds !== ttlSeconds) {
+        if (ttlSeconds !== undefined && onAt.expireAfterSeconds !== ttlSeconds) {
           // The last master or `db init` to start with a setting decides it for all.
           await db.command({ collMod: WORKER_EVENTS_COLLECTION, index: { keyPattern: { at: 1 }, expireAfterSeconds: ttlSeconds } });
         }
         return 'ttl_index';
       }
       try {
-        await events.createIndex({ at: 1 }, { expireAfterSeconds: ttlSeconds });
+        await events.createIndex({ at: 1 }, { expireAfterSeconds: ttlSeconds ?? DEFAULT_TTL_SECONDS });
         return 'ttl_index';
       } catch (error) {
         if (!(error instanceof MongoServerError && error.code === NOT_IMPLEMENTED)) throw error;

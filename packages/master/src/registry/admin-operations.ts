@@ -1,6 +1,6 @@
 import { ObjectId, type Document } from 'mongodb';
 import { WorkerAlreadyRegisteredError, WorkerNotFoundError } from '../errors.js';
-import { recordAdminEvent } from '../history/admin-events.js';
+import { recordAdminEvent, recordAdminEvents } from '../history/admin-events.js';
 import { ensureCollections } from './collections.js';
 import { newWorkerDocument, specsToBson, toWorker, unixSecondsToBson } from './document.js';
 import { isDuplicateKeyError } from './driver-errors.js';
@@ -55,6 +55,7 @@ export function adminOperations(context: RegistryContext): AdminOperations {
         throw error;
       }
       await version.bump();
+      await recordAdminEvents(db, entries.map((e) => ({ workerId: e.worker_id, kind: 'registered', detail: { address: e.worker_ip }, at: now })));
       return documents.map((d) => toWorker(d));
     },
 

@@ -27,6 +27,12 @@ describe('registerWorkers', () => {
       ['a-1', '10.1.0.1', false, 0],
       ['a-2', '10.1.0.2', false, 0],
     ]);
+    // Each is a `registered` event of its worker's history, as `worker register ID IP` writes one.
+    const events = await t.db.collection('WORKER_EVENTS').find({}, { projection: { _id: 0, worker_id: 1, kind: 1, detail: 1 } }).sort({ worker_id: 1 }).toArray();
+    expect(events).toEqual([
+      { worker_id: 'a-1', kind: 'registered', detail: { address: '10.1.0.1' } },
+      { worker_id: 'a-2', kind: 'registered', detail: { address: '10.1.0.2' } },
+    ]);
   });
 
   it('all or none: an id registered meanwhile undoes the ones inserted before it', async () => {
@@ -42,5 +48,6 @@ describe('registerWorkers', () => {
     expect(ids).toEqual(['a-1', 'a-2']);
     const a2 = await registry.getWorker('a-2');
     expect(a2?.worker_ip).toBe('10.1.0.2');
+    expect(await t.db.collection('WORKER_EVENTS').countDocuments({ worker_id: { $in: ['b-1', 'b-3'] } })).toBe(0);
   });
 });

@@ -22,7 +22,8 @@ export function batchOf(args: BatchArgs): BatchSource | undefined {
     if (args.worker_id !== undefined) throw new UsageError('give either --from FILE or worker ids on the command line, not both');
     return { kind: 'file', path: args.from };
   }
-  const isRange = args.worker_id !== undefined && /[[\]]/.test(args.worker_id);
+  // A range has a closed bracket group (gpu-[01-64]); a stray bracket is an id, refused as one (INVALID_WORKER_ID).
+  const isRange = args.worker_id !== undefined && /\[[^\]]*\]/.test(args.worker_id);
   if (!isRange) {
     if (args.ip !== undefined) throw new UsageError('--ip goes with a worker id range such as gpu-[01-64]; for one worker give its address after its id');
     return undefined;

@@ -105,6 +105,11 @@ export class EnrollmentAdmission {
       const allowed = remoteAddress !== undefined && (await this.deps.addresses.matches(entry.workerIp, remoteAddress));
       if (!allowed) return refused(403, 'enrollment: source address does not match worker_ip', workerId);
     }
+    if (entry.tokenHash !== undefined && mayRefresh()) {
+      // The view may be behind an enrollment undone a moment ago (the agent never confirmed it): judged on a fresh one.
+      if (!(await view.fresh())) return { ok: false, status: 503, reason: 'registry unavailable', metric: 'unavailable', workerId };
+      entry = view.get(workerId) ?? entry;
+    }
     if (entry.tokenHash !== undefined) return alreadyEnrolled(workerId);
     const at = now();
     const claimed = await port.claim(workerId, token.token_id, at);
@@ -122,18 +127,41 @@ export class EnrollmentAdmission {
     await this.deps.port.release(enrollment.tokenId);
   }
 
-  /** The upgraded socket: the credential, then the agent's close (bounded). */
+  /**
+   * The upgraded socket: the credential, then the agent's close. Only a close
+   * 1000 says the agent stored it (the agent closes so after its fsync and
+   * rename); any other end — the connection lost, the send failed, no close
+   * within closeTimeoutMs, a message from the agent — takes the credential
+   * back and gives the token's use back, so that a worker whose agent never
+   * held its credential can enroll again instead of being refused 409 until
+   * an admin steps in.
+   */
   deliver(ws: WebSocket, enrollment: Enrollment, address: string | undefined): void {
     const { logger, closeTimeoutMs } = this.deps;
-    logger.info({ event: 'enrolled', worker_id: enrollment.workerId, enrollment_token_id: enrollment.tokenId, address }, 'worker enrolled: its own credential was issued');
-    this.deps.onEnrolled?.(enrollment.workerId, enrollment.tokenId, address);
     const timer = setTimeout(() => ws.terminate(), closeTimeoutMs);
     timer.unref();
-    ws.on('close', () => clearTimeout(timer));
+    ws.on('close', (code) => {
+      clearTimeout(timer);
+      if (code === 1000) {
+        logger.info({ event: 'enrolled', worker_id: enrollment.workerId, enrollment_token_id: enrollment.tokenId, address }, 'worker enrolled: its own credential was issued and stored');
+        this.deps.onEnrolled?.(enrollment.workerId, enrollment.tokenId, address);
+        return;
+      }
+      this.undo(enrollment).then(
+        () => logger.warn({ event: 'enrollment-undone', worker_id: enrollment.workerId, close_code: code, address }, 'enrollment undone: the agent did not confirm that it stored its credential; it may enroll again'),
+        (error: unknown) =>
+          logger.error(
+            { event: 'enrollment-undo-failed', worker_id: enrollment.workerId, error: error instanceof Error ? error.message : String(error) },
+            `enrollment could not be undone: worker ${enrollment.workerId} holds a credential its agent may not have; cluster-master worker token ${enrollment.workerId} issues a new one`,
+          ),
+      );
+    });
     ws.on('error', () => ws.terminate());
     // The agent sends nothing here: anything it sends ends the connection (ws bounds its size by maxPayload).
     ws.on('message', () => ws.close(4400, 'no messages on an enrollment connection'));
-    ws.send(encode({ type: 'enrolled', protocol_version: ENROLLMENT_PROTOCOL_VERSION, worker_id: enrollment.workerId, token: enrollment.token }));
+    ws.send(encode({ type: 'enrolled', protocol_version: ENROLLMENT_PROTOCOL_VERSION, worker_id: enrollment.workerId, token: enrollment.token }), (error) => {
+      if (error !== undefined && error !== null) ws.terminate();
+    });
   }
 }
 

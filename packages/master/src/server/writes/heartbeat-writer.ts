@@ -120,6 +120,17 @@ export class HeartbeatWriter {
     return () => this.#writtenListeners.delete(listener);
   }
 
+  /** A listener (the fleet feed) that throws must not stop the write loop or count as a database failure. */
+  #tellWritten(written: Parameters<WrittenListener>[0]): void {
+    for (const listener of this.#writtenListeners) {
+      try {
+        listener(written);
+      } catch (error) {
+        this.options.logger.error({ error: error instanceof Error ? error.message : String(error) }, 'a listener of heartbeat writes failed');
+      }
+    }
+  }
+
   /** Counts of what waits for the next flush (for the log at stop()). */
   get pending(): { heartbeats: number; inactive: number; specs: number; hardware: number } {
     return { heartbeats: this.#heartbeats.size, inactive: this.#flags.size, specs: this.#specs.size, hardware: this.#hardware.size };
@@ -328,7 +339,7 @@ export class HeartbeatWriter {
         const modified = await this.options.registry.updateHardware(entries, now);
         this.options.onSpecsWritten?.('hardware', entries.map((e) => e.worker_id), typeof modified === 'number' ? modified : undefined);
       });
-      for (const listener of this.#writtenListeners) listener({ kind: 'inventories', workerIds: entries.map((e) => e.worker_id) });
+      this.#tellWritten({ kind: 'inventories', workerIds: entries.map((e) => e.worker_id) });
     });
     if (!hardwareWritten) return false;
     if (this.options.afterFlush !== undefined) {
@@ -368,7 +379,7 @@ export class HeartbeatWriter {
     }
     // Their return is in the database now (unless admitted again since: a new hello is pending again).
     for (const id of ids) if (!this.#heartbeats.has(id)) this.#unwrittenAdmissions.delete(id);
-    for (const listener of this.#writtenListeners) listener({ kind: 'heartbeats', workerIds: ids, second, at: new Date(beatsAtMs) });
+    this.#tellWritten({ kind: 'heartbeats', workerIds: ids, second, at: new Date(beatsAtMs) });
     // Flags that waited for this write need not wait for the rest of the cycle.
     this.#maybeExpress();
     if (matched < ids.length) {
