@@ -161,7 +161,7 @@ describe('the packages under a real systemd', () => {
 
   it('cluster-agent: installs unstarted, then runs as a dynamic user and the worker turns active', async () => {
     const install = await vm().ok(`dpkg -i ${vm().inside(debs.agent)}`);
-    expect(install).toContain('cluster-agent: not started: set AGENT_MASTER_URL and AGENT_TOKEN (or put the token in /etc/cluster-agent/token, mode 0600) in /etc/cluster-agent/agent.env');
+    expect(install).toContain('cluster-agent: not started: set AGENT_MASTER_URL and AGENT_TOKEN (or put the token in /etc/cluster-agent/token, mode 0600; or set AGENT_ENROLL_TOKEN for a rack enrolled with cluster-master enroll create) in /etc/cluster-agent/agent.env');
     expect(await active('cluster-agent')).toBe(false);
     expect((await vm().ok('stat -c %a /etc/cluster-agent/agent.env')).trim()).toBe('600');
 

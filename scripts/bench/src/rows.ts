@@ -20,7 +20,7 @@ function limits(args: BenchArgs, intervalMs: number, timeoutMs: number) {
     lagP99Ms: 2_000,
     cleanP99Ms: 1_000,
     silentP99Ms: timeoutMs + 2_000,
-    // Issue 27: a restarted master has its whole fleet back within 20 s (at 19,000 agents too).
+    // A restarted master has its whole fleet back within 20 s (the target at 19,000 agents too).
     stormMs: 20_000,
     bytesPerAgent: 30 * KB,
     cpuRatio: 3,
