@@ -15,7 +15,7 @@ const GiB = 1024 ** 3;
 const KEEPALIVE_MS = 500;
 /** What the HTTP attacks may add to the RSS of the process holding the master (and the attackers). */
 const RSS_GROWTH_BOUND = 96 * MiB;
-const ROUTES = ['/login', '/logout', '/api/workers', '/api/events', '/api/sd', '/', '/healthz', '/metrics', '/agent', '/nope'];
+const ROUTES = ['/login', '/logout', '/api/workers', '/api/worker-events', '/api/events', '/api/sd', '/', '/healthz', '/metrics', '/agent', '/nope'];
 
 /**
  * The master's HTTP side under attack: bodies of every size and

@@ -67,6 +67,10 @@ describe('worker events', () => {
     const since = await cli(['worker', 'events', '--since', 'yesterday'], true);
     expect(since.code).toBe(2);
     expect(since.stderr).toContain('since must be a duration (90s, 30m, 2h, 7d) or an ISO 8601 time, got "yesterday"');
+    // A duration past what a date can hold is the same usage error, not a database failure.
+    const huge = await cli(['worker', 'events', '--since', '99999999999999999999d'], true);
+    expect(huge.code).toBe(2);
+    expect(huge.stderr).toContain('since must be a duration');
     const kind = await cli(['worker', 'events', '--kind', 'exploded'], true);
     expect(kind.code).toBe(2);
     expect(kind.stderr).toContain('unknown event kind "exploded"; kinds: registered, enrolled, admitted');

@@ -14,11 +14,15 @@ const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 
 export function parseSince(text: string, nowMs: number): Date {
   const trimmed = text.trim();
   const duration = /^(\d+)\s*([smhd])$/.exec(trimmed);
-  if (duration !== null) return new Date(nowMs - Number(duration[1]) * (UNIT_MS[duration[2] as string] as number));
-  if (/^\d{4}-\d{2}-\d{2}/.test(trimmed)) {
-    const at = Date.parse(trimmed);
-    if (Number.isFinite(at)) return new Date(at);
-  }
+  // A time a Date can hold (±8.64e15 ms): a duration of 10^20 days is the user's mistake, not the database's.
+  const valid = (at: Date): Date | undefined => (Number.isFinite(at.getTime()) ? at : undefined);
+  const at =
+    duration !== null
+      ? valid(new Date(nowMs - Number(duration[1]) * (UNIT_MS[duration[2] as string] as number)))
+      : /^\d{4}-\d{2}-\d{2}/.test(trimmed)
+        ? valid(new Date(Date.parse(trimmed)))
+        : undefined;
+  if (at !== undefined) return at;
   throw new EventFilterError(`since must be a duration (90s, 30m, 2h, 7d) or an ISO 8601 time, got ${JSON.stringify(trimmed.slice(0, 40))}`);
 }
 
