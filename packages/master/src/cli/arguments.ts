@@ -16,6 +16,19 @@ export function nonNegativeNumber(flag: string, { integer = false } = {}): (valu
   };
 }
 
+/** A whole number in [min, max]: outside it is a usage error, never silently clamped. */
+export function wholeNumberBetween(flag: string, min: number, max: number): (value: unknown) => number {
+  return (value) => {
+    if (Array.isArray(value)) throw new UsageError(`give --${flag} once`);
+    const text = String(value).trim();
+    const number = text === '' ? Number.NaN : Number(text);
+    if (!Number.isInteger(number) || number < min || number > max) {
+      throw new UsageError(`--${flag} needs a whole number from ${min} to ${max}, got ${JSON.stringify(text.slice(0, 40))}`);
+    }
+    return number;
+  };
+}
+
 /** A string option given once (yargs makes an array of a repeated flag). */
 export function singleString(flag: string): (value: unknown) => string {
   return (value) => {

@@ -76,4 +76,14 @@ describe('worker events', () => {
     expect(kind.stderr).toContain('unknown event kind "exploded"; kinds: registered, enrolled, admitted');
     expect((await cli(['worker', 'events', 'no such id!'], true)).code).not.toBe(0);
   });
+
+  it('a --limit outside 1 to 10000 is a usage error, not silently clamped (the API answers 400 alike)', async () => {
+    for (const limit of ['0', '10001']) {
+      const result = await cli(['worker', 'events', '--limit', limit], true);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(`--limit needs a whole number from 1 to 10000, got "${limit}"`);
+      expect(result.stdout).toBe('');
+    }
+    expect((await cli(['worker', 'events', '--limit', '10000', '--json'], true)).code).toBe(0);
+  });
 });

@@ -5,7 +5,7 @@ import { EventFilterError, parseKinds, parseSince } from '../../history/event-fi
 import { workerEventToJson, type WorkerEvent } from '../../history/worker-event.js';
 import { describeHosts, guard } from '../../registry/driver-errors.js';
 import { assertWorkerId } from '../../registry/validate.js';
-import { nonNegativeNumber } from '../arguments.js';
+import { nonNegativeNumber, wholeNumberBetween } from '../arguments.js';
 import type { CommandContext } from '../context.js';
 import { eventRow, formatEventTable } from '../event-format.js';
 import type { ShutdownSignals } from '../serve-command.js';
@@ -27,6 +27,9 @@ interface Args {
  */
 const FOLLOW_OVERLAP_MS = 60_000;
 
+/** The most events one read returns (the CLI reads the database itself; the API's cap is smaller). */
+const MAX_EVENTS_PER_READ = 10_000;
+
 export function workerEventsCommand(ctx: CommandContext): CommandModule<object, Args> {
   return {
     command: 'events [worker_id]',
@@ -36,7 +39,7 @@ export function workerEventsCommand(ctx: CommandContext): CommandModule<object, 
         .positional('worker_id', { type: 'string', describe: 'Only this worker (default: all)' })
         .option('since', { type: 'string', requiresArg: true, describe: 'Only events since this long ago (90s, 30m, 2h, 7d) or this ISO 8601 time' })
         .option('kind', { type: 'string', array: true, requiresArg: true, describe: 'Only events of these kinds (comma-separated or repeated)' })
-        .option('limit', { type: 'string', default: '100', coerce: nonNegativeNumber('limit', { integer: true }), describe: 'The newest this many events (--follow: before following)' })
+        .option('limit', { type: 'string', default: '100', coerce: wholeNumberBetween('limit', 1, MAX_EVENTS_PER_READ), describe: `The newest this many events, 1 to ${MAX_EVENTS_PER_READ} (--follow: before following)` })
         .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'Keep printing new events as they are written; Ctrl-C stops' })
         .option('json', { type: 'boolean', default: false, describe: 'One JSON object per line (the default when stdout is not a terminal)' })
         .option('interval-ms', { type: 'string', default: '1000', hidden: true, coerce: nonNegativeNumber('interval-ms', { integer: true }) }),
@@ -48,7 +51,7 @@ export function workerEventsCommand(ctx: CommandContext): CommandModule<object, 
           workerId: args.worker_id,
           since: args.since === undefined ? undefined : parseSince(args.since, ctx.now().getTime()),
           kinds: args.kind === undefined ? undefined : parseKinds(args.kind),
-          limit: Math.max(1, Math.min(10_000, args.limit)),
+          limit: args.limit,
         };
       } catch (error) {
         if (error instanceof EventFilterError) throw new UsageError(error.message);
@@ -127,7 +130,7 @@ async function follow(store: Pick<WorkerEventStore, 'find'>, query: EventQuery, 
       const fromMs = newestMs - FOLLOW_OVERLAP_MS;
       let events: WorkerEvent[];
       try {
-        events = await store.find({ ...query, since: new Date(Math.max(fromMs, query.since?.getTime() ?? 0)), limit: 10_000 });
+        events = await store.find({ ...query, since: new Date(Math.max(fromMs, query.since?.getTime() ?? 0)), limit: MAX_EVENTS_PER_READ });
       } catch (error) {
         if (!(error instanceof DatabaseUnavailableError)) throw error;
         if (!failing) deps.stderr(`${deps.errorLine(error)} (still following: retrying every ${deps.intervalMs / 1000}s)\n`);
