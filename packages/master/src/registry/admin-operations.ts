@@ -78,9 +78,19 @@ export function adminOperations(context: RegistryContext): AdminOperations {
         last_heartbeat: unixSecondsToBson(info.last_heartbeat),
         updated_at: clock(),
       };
-      const result = await run(() => workers.updateOne({ worker_id: info.worker_id }, { $set: set }));
-      if (result.matchedCount === 0) throw new WorkerNotFoundError(info.worker_id);
+      // The document before the write: an address change is history, as with updateWorkerIp.
+      const before = await run(() =>
+        workers.findOneAndUpdate(
+          { worker_id: info.worker_id },
+          { $set: set },
+          { returnDocument: 'before', includeResultMetadata: false },
+        ),
+      );
+      if (before === null) throw new WorkerNotFoundError(info.worker_id);
       await version.bump();
+      if (info.worker_ip !== undefined && before.worker_ip !== info.worker_ip) {
+        await recordAdminEvent(db, { workerId: info.worker_id, kind: 'address_changed', detail: { from: before.worker_ip as unknown, to: info.worker_ip }, at: set.updated_at as Date });
+      }
     },
 
     async updateWorkerIp(workerId, workerIp) {

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openTestDatabase, type TestDatabase } from '../../../../test/support/database.js';
+import { WORKER_EVENTS_COLLECTION } from '../history/worker-event.js';
 import { COLLECTIONS } from './collections.js';
 import {
   InvalidWorkerAddressError,
@@ -148,6 +149,19 @@ describe('updateWorkerInfo', () => {
       registered_at: REGISTERED_AT,
       updated_at: LATER,
     });
+  });
+
+  it('records address_changed (from → to) when it changes worker_ip, as updateWorkerIp does; nothing when the address stays', async () => {
+    await registry.registerWorker('worker-2', '192.168.1.100');
+    const base = { worker_id: 'worker-2', ...SPECS, is_active: true, last_heartbeat: 1697371300 };
+    await registry.updateWorkerInfo({ ...base, worker_ip: '192.168.1.100' });
+    await registry.updateWorkerInfo(base);
+    clock = LATER;
+    await registry.updateWorkerInfo({ ...base, worker_ip: '192.168.1.101' });
+    const events = await t.db.collection(WORKER_EVENTS_COLLECTION).find({ worker_id: 'worker-2', kind: 'address_changed' }).toArray();
+    expect(events.map((e) => ({ detail: e.detail as unknown, at: e.at as unknown }))).toEqual([
+      { detail: { from: '192.168.1.100', to: '192.168.1.101' }, at: LATER },
+    ]);
   });
 
   it('keeps worker_ip when none is given', async () => {
