@@ -93,4 +93,31 @@ describe('LivenessMonitor', () => {
     expect(flagged.map((f) => f.ids)).toEqual([['w1']]);
     expect(flagged[0]?.atMs).toBe(lastSeen + 5_000 - TICK + TIMEOUT + TICK);
   });
+
+  test('under sustained lag (every tick late) pings still go out and a dead peer is still cut off: only the first late tick of a run skips them', () => {
+    const { clock, tracker } = setup();
+    const seen = { pings: 0, terminated: [] as string[] };
+    // A quiet socket whose peer is gone: it never answers a ping.
+    let pingSentAtMs: number | undefined;
+    const session = {
+      workerId: 'w1',
+      lastActivityMs: clock.monoMs,
+      get pingSentAtMs() { return pingSentAtMs; },
+      ping: () => { seen.pings += 1; pingSentAtMs = clock.monoMs; },
+      terminate: (cause: string) => seen.terminated.push(cause),
+    };
+    const host: MonitoredHost = { sessions: new SessionTable<AgentSession>(), flagInactive: () => undefined };
+    host.sessions.claim(session as unknown as AgentSession);
+    const lagging = new LivenessMonitor({ tracker, host, clock, heartbeatIntervalMs: INTERVAL, heartbeatTimeoutMs: TIMEOUT, tickMs: TICK });
+    lagging.tick();
+    // Each tick comes 3 periods after the last, for as long as the lag lasts.
+    for (let i = 0; i < 8; i += 1) {
+      clock.advance(3 * TICK);
+      lagging.tick();
+    }
+    // One ping once the socket was quiet for 1.5 intervals; left unanswered for an interval, the peer is cut off
+    // (the fake stays in the table, so later ticks cut it off again).
+    expect(seen.pings).toBe(1);
+    expect(seen.terminated[0]).toBe('no_pong');
+  });
 });

@@ -24,11 +24,16 @@ export interface LivenessMonitorOptions {
  * A tick that comes late (the master itself stalled) does not count the
  * stall as anyone's silence, and leaves pings and pongs to the next tick,
  * after the messages that waited in the socket buffers have been read.
+ * Only the first late tick of a run does: under sustained lag every tick is
+ * late, and skipping them all would never ping a quiet socket nor cut off a
+ * dead peer for as long as the lag lasts.
  */
 export class LivenessMonitor {
   #stop: (() => void) | undefined;
   /** Monotonic time of the previous tick (undefined before the first). */
   #lastTickMs: number | undefined;
+  /** Whether the previous tick came late (then this one's buffers have been read since). */
+  #previousTickLate = false;
 
   constructor(private readonly options: LivenessMonitorOptions) {}
 
@@ -40,6 +45,7 @@ export class LivenessMonitor {
     this.#stop?.();
     this.#stop = undefined;
     this.#lastTickMs = undefined;
+    this.#previousTickLate = false;
   }
 
   tick(): void {
@@ -53,7 +59,9 @@ export class LivenessMonitor {
       host.flagInactive(overdue, 'timeout');
       for (const id of overdue) host.sessions.get(id)?.terminate('heartbeat_timeout');
     }
-    if (stall > 0) return;
+    const skipPings = stall > 0 && !this.#previousTickLate;
+    this.#previousTickLate = stall > 0;
+    if (skipPings) return;
     for (const session of host.sessions.values()) {
       if (pongOverdue(session.pingSentAtMs, now, heartbeatIntervalMs)) {
         session.terminate('no_pong');
