@@ -47,6 +47,7 @@ export interface MasterMetrics {
   dbWriteErrors: Counter<'op'>;
   workersFlaggedInactive: Counter<'cause'>;
   sweepDuration: Histogram;
+  sweepsDeferred: Counter;
   protocolErrors: Counter<'code'>;
 }
 
@@ -108,6 +109,11 @@ export function createMasterMetrics(registry: MetricsRegistry): MasterMetrics {
       name: 'cluster_master_sweep_duration_seconds',
       help: 'Duration of the stale sweep query',
       buckets: writeBuckets,
+      registers,
+    }),
+    sweepsDeferred: new Counter({
+      name: 'cluster_master_sweeps_deferred_total',
+      help: 'Due stale sweeps put off to the next cycle because too many returned workers had no heartbeat write landed yet (a storm still being written)',
       registers,
     }),
     protocolErrors: new Counter({

@@ -175,12 +175,14 @@ describe('StaleSweeper', () => {
     const registry = new FakeRegistry();
     const clock = new ManualClock();
     let unwritten = new Set(Array.from({ length: MAX_SPARED_IN_FILTER + 1 }, (_, i) => `w${i}`));
+    const metrics = testMetrics();
+    const log = captureLogger();
     const sweeper = new StaleSweeper({
       registry,
       clock,
       health: testHealth(clock).health,
-      metrics: testMetrics(),
-      logger: captureLogger().logger,
+      metrics,
+      logger: log.logger,
       heartbeatTimeoutMs: 1_000,
       intervalMs: 500,
       unwrittenAdmissions: () => unwritten,
@@ -189,11 +191,17 @@ describe('StaleSweeper', () => {
     sweeper.admittingSince(clock.monotonic());
     clock.advance(2_000);
     await sweeper.maybeSweep(clock.wallMs);
+    clock.advance(500);
+    await sweeper.maybeSweep(clock.wallMs);
     expect(registry.count('sweepStale')).toBe(0);
+    // Not silent: counted each time, said once for the run of deferrals.
+    expect((await metrics.sweepsDeferred.get()).values[0]?.value).toBe(2);
+    expect(log.lines.filter((l) => l.msg === 'stale sweep deferred: returned workers not written yet')).toHaveLength(1);
     unwritten = new Set();
     clock.advance(100);
     await sweeper.maybeSweep(clock.wallMs);
     expect(registry.count('sweepStale')).toBe(1);
+    expect(log.lines.filter((l) => l.msg === 'stale sweep resumed')).toHaveLength(1);
   });
 
   describe('with a write horizon (several masters on one database)', () => {

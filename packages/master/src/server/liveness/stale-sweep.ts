@@ -84,6 +84,8 @@ const FORGOTTEN_AFTER_MS = 24 * 60 * 60 * 1000;
  */
 export class StaleSweeper {
   #lastRunMs = Number.NEGATIVE_INFINITY;
+  /** Monotonic time of the first due sweep of the current run of deferrals (undefined: none deferred). */
+  #deferredSinceMs: number | undefined;
   /** Monotonic time of this master's last publication on the write horizon; undefined: it has no entry there. */
   #publishedAtMs: number | undefined;
   /** Whether the last read of the horizon found another live master (assumed until the first read). */
@@ -156,7 +158,19 @@ export class StaleSweeper {
     if (mono - this.#lastRunMs < this.options.intervalMs * 0.9) return;
     if (!sweepAllowed(mono, this.#admittingSinceMs, health.recoveredAtMs, heartbeatTimeoutMs)) return;
     const spared = [...(this.options.unwrittenAdmissions?.() ?? [])];
-    if (spared.length > MAX_SPARED_IN_FILTER) return;
+    if (spared.length > MAX_SPARED_IN_FILTER) {
+      // Said once per run of deferrals, so that a sweep that never runs is not silent, nor a log flood.
+      this.options.metrics.sweepsDeferred.inc();
+      if (this.#deferredSinceMs === undefined) {
+        this.#deferredSinceMs = mono;
+        this.options.logger.info({ unwritten: spared.length, limit: MAX_SPARED_IN_FILTER }, 'stale sweep deferred: returned workers not written yet');
+      }
+      return;
+    }
+    if (this.#deferredSinceMs !== undefined) {
+      this.options.logger.info({ deferred_ms: Math.round(mono - this.#deferredSinceMs) }, 'stale sweep resumed');
+      this.#deferredSinceMs = undefined;
+    }
     this.#lastRunMs = mono;
     const nowMs = clock.now();
     const end = this.options.metrics.sweepDuration.startTimer();
