@@ -73,4 +73,21 @@ describe('the enrollment client', () => {
     expect(await running).toBe(false);
     await expect(readFile(file)).rejects.toThrow();
   });
+
+  it('a master still loading (503 with Retry-After) is asked again after the hint, not at the slow pace of a refusal', async () => {
+    await using master = await startFakeMaster();
+    master.refuse = { status: 503, reason: 'registry not loaded yet', headers: { 'Retry-After': '1' } };
+    const file = join(dir, 'loading', 'credential');
+    const { enroller, logs } = enrollerFor(master.url, file);
+    const running = enroller.run();
+    const waiting = await logs.waitFor('enrollment-waiting');
+    // The hint (1 s) spread over one more such period (random 0.5): asked again 1.5 s later, not at the refusal's 60 s.
+    expect(waiting).toMatchObject({ status: 503, retry_in_ms: 1_500 });
+    expect(logs.text()).not.toContain('enrollment-refused');
+    master.refuse = undefined;
+    const conn = await master.nextConnection();
+    conn.send({ type: 'enrolled', protocol_version: 3, worker_id: 'gpu-01', token: ISSUED });
+    expect(await running).toBe(true);
+    expect(master.upgrades).toHaveLength(2);
+  }, 10_000);
 });

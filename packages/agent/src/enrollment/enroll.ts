@@ -5,11 +5,13 @@ import {
   HEADERS,
   enrollAuthorization,
   parseEnrolledMessage,
+  reactionToHttpStatus,
 } from '@cluster/protocol';
 import type { Logger } from 'pino';
 import WebSocket, { type ClientOptions } from 'ws';
 import { realTimers, type Timers } from '../timers.js';
 import { explainConnectError } from '../session/advice.js';
+import { hintedDelayMs, parseRetryAfterMs } from '../session/backoff.js';
 import { readRefusalBody, sanitizeReason } from '../session/refusal.js';
 import { fixedToken } from '../token.js';
 import { adviceForEnrollment } from './advice.js';
@@ -49,7 +51,7 @@ export interface Enroller {
 
 type Outcome =
   | { kind: 'enrolled'; token: string; ws: WebSocket }
-  | { kind: 'refused'; status: number; body: string; localAddress: string | undefined }
+  | { kind: 'refused'; status: number; body: string; localAddress: string | undefined; retryAfterMs: number | undefined }
   | { kind: 'failed'; why: string; advice?: string | undefined };
 
 /** The credential could not be stored after the master issued it: only an admin can help now. */
@@ -61,7 +63,9 @@ export class CredentialStoreError extends Error {}
  * credential stored (0600) before the connection is closed. A refusal is
  * logged with its reason and advice and retried slowly, like a refused
  * session (an admin may register the worker or create a new token
- * meanwhile); a connection that fails is retried with the usual backoff.
+ * meanwhile); a connection that fails, or a master that cannot enroll now
+ * (503, 429: the statuses a session retries), is retried with the usual
+ * backoff, or after the master's Retry-After when it gives one.
  */
 export function createEnroller(options: EnrollerOptions): Enroller {
   const timers = options.timers ?? realTimers;
@@ -126,7 +130,7 @@ export function createEnroller(options: EnrollerOptions): Enroller {
         const localAddress = res.socket.localAddress;
         void readRefusalBody(res, timers).then((body) => {
           ws.terminate();
-          finish({ kind: 'refused', status: res.statusCode ?? 0, body, localAddress });
+          finish({ kind: 'refused', status: res.statusCode ?? 0, body, localAddress, retryAfterMs: parseRetryAfterMs(res.headers['retry-after']) });
         });
       });
       ws.on('message', (data, isBinary) => {
@@ -188,7 +192,20 @@ export function createEnroller(options: EnrollerOptions): Enroller {
         return true;
       }
       const roundDone = index % options.urls.length === 0;
-      if (outcome.kind === 'refused') {
+      if (outcome.kind === 'refused' && reactionToHttpStatus(outcome.status) === 'retry') {
+        // Not a refusal only an admin can fix (a master starting, a database away, too many at once): asked
+        // again like a session would be, after the master's Retry-After when it gave one.
+        const retryInMs = outcome.retryAfterMs === undefined ? undefined : hintedDelayMs(outcome.retryAfterMs, { baseMs, capMs }, random);
+        log.warn(
+          { event: 'enrollment-waiting', url: safe(url), status: outcome.status, reason: outcome.body, ...(retryInMs === undefined ? {} : { retry_in_ms: retryInMs }) },
+          `the master cannot enroll now (HTTP ${outcome.status}${outcome.body ? `: ${outcome.body}` : ''}); trying again`,
+        );
+        if (retryInMs !== undefined) await sleep(retryInMs);
+        else if (roundDone) {
+          failures += 1;
+          await sleep(random() * Math.min(capMs, baseMs * 2 ** Math.min(failures, 20)));
+        }
+      } else if (outcome.kind === 'refused') {
         const advice = adviceForEnrollment(outcome.status, outcome.body, { workerId: options.workerId, tokenFrom: options.tokenFrom, credentialFile: options.credentialFile, localAddress: outcome.localAddress });
         log.error({ event: 'enrollment-refused', status: outcome.status, reason: outcome.body, advice }, `the master refused the enrollment (HTTP ${outcome.status}${outcome.body ? `: ${outcome.body}` : ''})`);
         // Only an admin can fix a refusal: the slow pace of a refused session, ±20 %.

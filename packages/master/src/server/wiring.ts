@@ -153,20 +153,21 @@ export function wireEndpoint(
   const { options, clock, logger, metrics, view, host, refusals, history } = parts;
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: options.maxMessageBytes, clientTracking: false });
   const addresses = new AddressMatcher(deps.lookup ?? systemLookupAll, clock, options.dnsCacheTtlMs);
+  // Only while the start-up goes well: with the database failing, the load's end is unknown and a
+  // fleet told "2 s" forever would knock harder than its own backoff does.
+  const loadingRetryAfterS = (): number | undefined => (parts.health.failing ? undefined : options.loadingRetryAfterMs / 1_000);
   const upgrades = new UpgradeAdmission({
     wss,
     view,
     addresses,
     enrollment: enrollmentFor(deps.db, {
-      view, addresses, checkSourceAddress: options.checkSourceAddress, logger, closeTimeoutMs: options.helloTimeoutMs, now: () => new Date(clock.now()),
+      view, addresses, checkSourceAddress: options.checkSourceAddress, logger, closeTimeoutMs: options.helloTimeoutMs, now: () => new Date(clock.now()), loadingRetryAfterS,
       onEnrolled: history === undefined ? undefined : (workerId, tokenId, address) => history.record(workerId, 'enrolled', null, { address: address ?? null, enrollment_token_id: tokenId }),
     }),
     verifyToken: deps.verifyToken ?? tokensMatch,
     failures: failureLimitFor(options, clock),
     checkSourceAddress: options.checkSourceAddress,
-    // Only while the start-up goes well: with the database failing, the load's end is unknown and a
-    // fleet told "2 s" forever would knock harder than its own backoff does.
-    loadingRetryAfterS: () => (parts.health.failing ? undefined : options.loadingRetryAfterMs / 1_000),
+    loadingRetryAfterS,
     refusals,
     logger,
     accepting,

@@ -34,6 +34,8 @@ export interface EnrollmentDeps {
   logger: Logger;
   /** How long an enrollment connection may stay open after the credential was sent. */
   closeTimeoutMs: number;
+  /** Retry-After (seconds) while the view is not loaded yet, as for a session's upgrade (decision.ts); undefined: none. */
+  loadingRetryAfterS?: (() => number | undefined) | undefined;
   /** A credential was issued (the worker history's `enrolled` event). */
   onEnrolled?: ((workerId: string, enrollmentTokenId: string, address: string | undefined) => void) | undefined;
 }
@@ -85,7 +87,10 @@ export class EnrollmentAdmission {
     const secret = parseEnrollAuthorization(typeof authorization === 'string' ? authorization : undefined);
     if (secret === undefined) return refused(401, 'enrollment: malformed enrollment token', workerId);
     const { port, view, now } = this.deps;
-    if (!view.loaded) return { ok: false, status: 503, reason: 'registry not loaded yet', metric: 'unavailable', workerId };
+    if (!view.loaded) {
+      const retryAfterS = this.deps.loadingRetryAfterS?.();
+      return { ok: false, status: 503, reason: 'registry not loaded yet', metric: 'unavailable', workerId, ...(retryAfterS === undefined ? {} : { retryAfterS }) };
+    }
     const token = await port.find(secret);
     if (token === null) return refused(401, 'enrollment: unknown enrollment token', workerId, NOT_ADMITTED);
     const state = enrollmentTokenState(token, now());
