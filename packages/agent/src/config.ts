@@ -1,4 +1,4 @@
-import { DEFAULTS, SpecsSchema, isValidWorkerId, type Specs } from '@cluster/protocol';
+import { DEFAULTS, isValidWorkerId, type Specs } from '@cluster/protocol/agent-side';
 import { ConfigError, type ErrorCode } from './errors.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
 import { TokenError, checkToken, readTokenFile } from './token.js';
@@ -232,7 +232,7 @@ async function runConfig(args: Record<string, unknown>, env: Env, deps: ConfigDe
     stableConnectionMs: ms('stableConnectionMs', DEFAULTS.stableConnectionMs),
     reprobeIntervalMs: ms('reprobeIntervalMs', DEFAULTS.reprobeIntervalMs),
     welcomeTimeoutMs: ms('welcomeTimeoutMs', DEFAULTS.helloTimeoutMs),
-    fakeSpecs: parseFakeSpecs(get('fakeSpecs')),
+    fakeSpecs: await parseFakeSpecs(get('fakeSpecs')),
   };
 }
 
@@ -401,8 +401,10 @@ async function readOrFail(deps: ConfigDeps, path: string, what: string): Promise
   }
 }
 
-function parseFakeSpecs(setting: { value: string; from: string } | undefined): Specs | undefined {
+async function parseFakeSpecs(setting: { value: string; from: string } | undefined): Promise<Specs | undefined> {
   if (!setting) return undefined;
+  // The schema (and zod, ~6 MB resident) only for this test and benchmark setting.
+  const { SpecsSchema } = await import('@cluster/protocol');
   let json: unknown;
   try {
     json = JSON.parse(setting.value);

@@ -5,7 +5,7 @@ import {
   HEADERS,
   enrollAuthorization,
   parseEnrolledMessage,
-} from '@cluster/protocol';
+} from '@cluster/protocol/agent-side';
 import type { Logger } from 'pino';
 import WebSocket, { type ClientOptions } from 'ws';
 import { realTimers, type Timers } from '../timers.js';
