@@ -11,6 +11,7 @@
  * the worker's credential, and the agent closes the connection (1000) after
  * storing it, then opens its session with that credential like any agent.
  * The agent sends no message on an enrollment connection.
+ * (The `enrolled` message's schema is in messages.ts, with the others.)
  *
  * Sessions are unchanged from version 2 (agents keep opening them in version
  * 2), so only enrollment needs a version-3 master: a master of an older

@@ -1,6 +1,5 @@
 import { CloseCode, type CloseCodeValue } from './close-codes.js';
-import type { Enrolled } from './messages.js';
-import type { AgentMessage, MasterMessage } from './messages.js';
+import type { AgentMessage, Enrolled, MasterMessage } from './messages.js';
 
 export type ParseResult<T> =
   | { ok: true; message: T }
