@@ -8,6 +8,8 @@ export default defineConfig({
     // Unit tests run against sources, so they need no build; end-to-end tests
     // in test/e2e spawn the built daemons instead.
     alias: {
+      // The more specific first: an entry also matches the names under it.
+      '@cluster/protocol/agent-side': here('./packages/protocol/src/agent-side.ts'),
       '@cluster/protocol': here('./packages/protocol/src/index.ts'),
       '@cluster/logging': here('./packages/logging/src/index.ts'),
     },

@@ -47,9 +47,6 @@ const optionalAddOns = [
   'aws4',
   'bufferutil',
   'utf-8-validate',
-  // systeminformation asks for these on macOS only.
-  'osx-temperature-sensor',
-  'macos-temperature-sensor',
 ];
 
 /**

@@ -1,4 +1,4 @@
-import { DEFAULTS, sameSpecs, type Hardware, type Specs } from '@cluster/protocol';
+import { DEFAULTS, sameSpecs, type Hardware, type Specs } from '@cluster/protocol/agent-side';
 import type { Logger } from 'pino';
 import { toHardware, type Probe, type ProbeReport } from './probe/index.js';
 import { createSession, type Session, type SessionOptions, type SessionState } from './session/session.js';

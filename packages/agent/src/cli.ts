@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { prettyPrint } from '@cluster/logging';
-import { PROTOCOL_VERSION } from '@cluster/protocol';
+import { PROTOCOL_VERSION } from '@cluster/protocol/agent-side';
 import type { DestinationStream, Logger } from 'pino';
 import { createAgent, type Agent, type AgentOptions } from './agent.js';
 import { parseInvocation, type Env, type RunConfig } from './config.js';

@@ -1,9 +1,9 @@
-import { DEFAULTS, SpecsSchema, isValidWorkerId, type Specs } from '@cluster/protocol';
-import yargs from 'yargs';
+import { DEFAULTS, isValidWorkerId, type Specs } from '@cluster/protocol/agent-side';
 import { ConfigError, type ErrorCode } from './errors.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
 import { TokenError, checkToken, readTokenFile } from './token.js';
 import { CREDENTIAL_FILE_NAME } from './enrollment/credential-file.js';
+import { quickRunArgs } from './run-args.js';
 
 /** Everything `cluster-agent run` needs, validated. */
 export interface RunConfig {
@@ -90,6 +90,32 @@ type SettingName = keyof typeof SETTINGS;
  * connection, so a bad setting is one line on stderr and exit code 2.
  */
 export async function parseInvocation(argv: readonly string[], env: Env, deps: ConfigDeps): Promise<Invocation> {
+  const quick = quickRunArgs(argv, RUN_FLAGS);
+  const read = quick === undefined ? await parseWithYargs(argv, deps.version) : { args: quick };
+  if ('invocation' in read) return read.invocation;
+  const parsed = read.args;
+  const command = String((parsed._ as unknown[])[0]);
+  if (command === 'probe') return { command: 'probe', json: parsed.json === true };
+  if (command === 'pretty') return { command: 'pretty', files: ((parsed.file as unknown[] | undefined) ?? []).map(String) };
+
+  try {
+    return { command: 'run', config: await runConfig(parsed, env, deps) };
+  } catch (err) {
+    if (err instanceof ConfigError) return { command: 'invalid', code: err.code, message: err.message };
+    throw err;
+  }
+}
+
+/** The flags of `run`. */
+export const RUN_FLAGS: ReadonlySet<string> = new Set(Object.values(SETTINGS).map((s) => s.flag));
+
+/**
+ * The whole command line through yargs: help, version, completion, usage
+ * errors, `probe` and `pretty`, and any `run` line quickRunArgs leaves to it.
+ * Loaded only then: it costs the resident daemon about 7 MB.
+ */
+export async function parseWithYargs(argv: readonly string[], version: string): Promise<{ args: Record<string, unknown> } | { invocation: Invocation }> {
+  const { default: yargs } = await import('yargs');
   // One voice with cluster-master's help: capitalised descriptions, -h for --help, lines not
   // wrapped to the terminal (test/cli/cli-voice.test.ts holds both to it).
   const runFlags = Object.fromEntries(
@@ -112,7 +138,7 @@ export async function parseInvocation(argv: readonly string[], env: Env, deps: C
     .strict()
     .help()
     .alias('help', 'h')
-    .version(deps.version)
+    .version(version)
     .wrap(null);
 
   // The completion script's callback for the words at the cursor. yargs answers it asynchronously,
@@ -120,7 +146,7 @@ export async function parseInvocation(argv: readonly string[], env: Env, deps: C
   const completing = argv.indexOf('--get-yargs-completions');
   if (completing !== -1) {
     const words = await parser.getCompletion(argv.slice(completing + 1));
-    return { command: 'print', output: words.join('\n') };
+    return { invocation: { command: 'print', output: words.join('\n') } };
   }
 
   const parsed = await new Promise<{ err?: Error; args: Record<string, unknown>; output: string }>((resolve) => {
@@ -128,18 +154,9 @@ export async function parseInvocation(argv: readonly string[], env: Env, deps: C
       resolve({ ...(err ? { err } : {}), args: args, output });
     });
   });
-  if (parsed.err) return { command: 'invalid', code: 'USAGE', message: firstLine(parsed.err.message) };
-  if (parsed.output !== '') return { command: 'print', output: parsed.output };
-  const command = String((parsed.args._ as unknown[])[0]);
-  if (command === 'probe') return { command: 'probe', json: parsed.args.json === true };
-  if (command === 'pretty') return { command: 'pretty', files: ((parsed.args.file as unknown[] | undefined) ?? []).map(String) };
-
-  try {
-    return { command: 'run', config: await runConfig(parsed.args, env, deps) };
-  } catch (err) {
-    if (err instanceof ConfigError) return { command: 'invalid', code: err.code, message: err.message };
-    throw err;
-  }
+  if (parsed.err) return { invocation: { command: 'invalid', code: 'USAGE', message: firstLine(parsed.err.message) } };
+  if (parsed.output !== '') return { invocation: { command: 'print', output: parsed.output } };
+  return { args: parsed.args };
 }
 
 function capitalised(text: string): string {
@@ -215,7 +232,7 @@ async function runConfig(args: Record<string, unknown>, env: Env, deps: ConfigDe
     stableConnectionMs: ms('stableConnectionMs', DEFAULTS.stableConnectionMs),
     reprobeIntervalMs: ms('reprobeIntervalMs', DEFAULTS.reprobeIntervalMs),
     welcomeTimeoutMs: ms('welcomeTimeoutMs', DEFAULTS.helloTimeoutMs),
-    fakeSpecs: parseFakeSpecs(get('fakeSpecs')),
+    fakeSpecs: await parseFakeSpecs(get('fakeSpecs')),
   };
 }
 
@@ -384,8 +401,10 @@ async function readOrFail(deps: ConfigDeps, path: string, what: string): Promise
   }
 }
 
-function parseFakeSpecs(setting: { value: string; from: string } | undefined): Specs | undefined {
+async function parseFakeSpecs(setting: { value: string; from: string } | undefined): Promise<Specs | undefined> {
   if (!setting) return undefined;
+  // The schema (and zod, ~6 MB resident) only for this test and benchmark setting.
+  const { SpecsSchema } = await import('@cluster/protocol');
   let json: unknown;
   try {
     json = JSON.parse(setting.value);

@@ -1,4 +1,4 @@
-import { bearer, parseBearer } from '@cluster/protocol';
+import { bearer, parseBearer } from '@cluster/protocol/agent-side';
 
 /** A credential that cannot be used; the message names where it came from, never the token. */
 export class TokenError extends Error {}

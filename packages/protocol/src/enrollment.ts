@@ -1,6 +1,3 @@
-import { z } from 'zod';
-import { WORKER_ID_PATTERN } from './worker-id.js';
-
 /**
  * Enrollment (protocol version 3): an agent that has no credential of its own
  * yet proves an enrollment token an admin created for a batch of machines
@@ -14,6 +11,7 @@ import { WORKER_ID_PATTERN } from './worker-id.js';
  * the worker's credential, and the agent closes the connection (1000) after
  * storing it, then opens its session with that credential like any agent.
  * The agent sends no message on an enrollment connection.
+ * (The `enrolled` message's schema is in messages.ts, with the others.)
  *
  * Sessions are unchanged from version 2 (agents keep opening them in version
  * 2), so only enrollment needs a version-3 master: a master of an older
@@ -25,7 +23,8 @@ export const ENROLLMENT_PROTOCOL_VERSION = 3;
 /** The Authorization scheme of an enrollment upgrade: never confused with a worker's `Bearer` credential. */
 export const ENROLL_SCHEME = 'Enroll';
 
-const TOKEN = /^[A-Za-z0-9_-]{16,256}$/;
+/** A worker credential as the master issues it (the `enrolled` message's token). */
+export const ISSUED_TOKEN_PATTERN = /^[A-Za-z0-9_-]{16,256}$/;
 
 export function enrollAuthorization(token: string): string {
   return `${ENROLL_SCHEME} ${token}`;
@@ -42,13 +41,3 @@ export function parseEnrollAuthorization(value: string | undefined): string | un
   const match = /^Enroll ([A-Za-z0-9_-]{16,256})$/.exec(value);
   return match?.[1];
 }
-
-/** The master's one message on an enrollment connection. */
-export const EnrolledSchema = z.strictObject({
-  type: z.literal('enrolled'),
-  protocol_version: z.literal(ENROLLMENT_PROTOCOL_VERSION),
-  worker_id: z.string().regex(WORKER_ID_PATTERN),
-  /** The worker's own credential, from now on sent as `Authorization: Bearer <token>`. */
-  token: z.string().regex(TOKEN),
-});
-export type Enrolled = z.infer<typeof EnrolledSchema>;

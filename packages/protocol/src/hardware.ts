@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { HARDWARE_LIMITS } from './hardware-limits.js';
+
+export { HARDWARE_LIMITS };
 
 /**
  * The machine's inventory (protocol version 2): what a scheduler needs to
@@ -8,21 +11,6 @@ import { z } from 'zod';
  * from the machine (shown as text, escaped in JSON), and C0/C1 control
  * characters are refused so that they reach neither logs nor terminals.
  */
-export const HARDWARE_LIMITS = {
-  /** Devices listed; a 1,024-GPU host is not a worker this inventory is for. */
-  maxGpus: 64,
-  /** MIG devices per GPU (NVIDIA allows 7). */
-  maxMigDevices: 8,
-  /** Longest free-text string (a model name, a CPU model, a kernel release). */
-  maxTextLength: 128,
-  /** Longest identifier (UUID, PCI bus id, version). */
-  maxIdLength: 64,
-  /** The inventory's JSON, at most. */
-  maxBytes: 12_288,
-  /** MiB of one device's memory, at most (16 TiB). */
-  maxMemoryMib: 16 * 1024 * 1024,
-  maxCount: 65_536,
-} as const;
 
 // eslint-disable-next-line no-control-regex -- refusing control characters is the point
 const NO_CONTROL_CHARACTERS = /^[^\u0000-\u001f\u007f-\u009f]*$/;

@@ -6,8 +6,8 @@ export {
   protocolVersionFromHeader,
   type ProtocolVersion,
 } from './version.js';
+export { HARDWARE_LIMITS } from './hardware-limits.js';
 export {
-  HARDWARE_LIMITS,
   HardwareSchema,
   GpuInventorySchema,
   HostInventorySchema,
@@ -43,6 +43,7 @@ export {
   WelcomeSchema,
   AckSchema,
   MasterMessageSchema,
+  EnrolledSchema,
   type Specs,
   type Hello,
   type Heartbeat,
@@ -51,15 +52,17 @@ export {
   type Welcome,
   type Ack,
   type MasterMessage,
+  type Enrolled,
 } from './messages.js';
 export { sameSpecs } from './same-specs.js';
-export { parseAgentMessage, parseMasterMessage, parseEnrolledMessage, encode, type ParseResult, type RawFrame } from './parse.js';
+export { parseAgentMessage, parseWithSchema } from './parse.js';
+export { parseMasterMessage, parseEnrolledMessage } from './master-message-reader.js';
+export { encode, type ParseResult, type RawFrame } from './frame.js';
 export {
   ENROLLMENT_PROTOCOL_VERSION,
   ENROLL_SCHEME,
-  EnrolledSchema,
+  ISSUED_TOKEN_PATTERN,
   enrollAuthorization,
   isEnrollAuthorization,
   parseEnrollAuthorization,
-  type Enrolled,
 } from './enrollment.js';

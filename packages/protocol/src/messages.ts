@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CADENCE_LIMITS, SPEC_LIMITS } from './defaults.js';
+import { ENROLLMENT_PROTOCOL_VERSION, ISSUED_TOKEN_PATTERN } from './enrollment.js';
 import { HardwareSchema } from './hardware.js';
 import { ACCEPTED_PROTOCOL_VERSIONS, type ProtocolVersion } from './version.js';
 import { WORKER_ID_PATTERN } from './worker-id.js';
@@ -105,3 +106,13 @@ export const MasterMessageSchema = z.discriminatedUnion('type', [WelcomeSchema, 
 export type MasterMessage = z.infer<typeof MasterMessageSchema>;
 export type Welcome = z.infer<typeof WelcomeSchema>;
 export type Ack = z.infer<typeof AckSchema>;
+
+/** The master's one message on an enrollment connection. */
+export const EnrolledSchema = z.strictObject({
+  type: z.literal('enrolled'),
+  protocol_version: z.literal(ENROLLMENT_PROTOCOL_VERSION),
+  worker_id: z.string().regex(WORKER_ID_PATTERN),
+  /** The worker's own credential, from now on sent as `Authorization: Bearer <token>`. */
+  token: z.string().regex(ISSUED_TOKEN_PATTERN),
+});
+export type Enrolled = z.infer<typeof EnrolledSchema>;

@@ -1,4 +1,4 @@
-import { NOT_ADMITTED } from '@cluster/protocol';
+import { NOT_ADMITTED } from '@cluster/protocol/agent-side';
 
 /** What the enrollment advice fills in: this agent's own id, settings and files. */
 export interface EnrollmentAdviceContext {

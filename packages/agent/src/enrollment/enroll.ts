@@ -6,7 +6,7 @@ import {
   enrollAuthorization,
   parseEnrolledMessage,
   reactionToHttpStatus,
-} from '@cluster/protocol';
+} from '@cluster/protocol/agent-side';
 import type { Logger } from 'pino';
 import WebSocket, { type ClientOptions } from 'ws';
 import { realTimers, type Timers } from '../timers.js';

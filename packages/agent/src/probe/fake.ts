@@ -1,4 +1,4 @@
-import type { Specs } from '@cluster/protocol';
+import type { Specs } from '@cluster/protocol/agent-side';
 import type { Probe, ProbeReport } from './index.js';
 
 /**

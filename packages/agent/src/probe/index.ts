@@ -1,5 +1,5 @@
 import type os from 'node:os';
-import type { Specs } from '@cluster/protocol';
+import type { Specs } from '@cluster/protocol/agent-side';
 import { realTimers, type Timers } from '../timers.js';
 import { probeCpu, type CpuReport } from './cpu.js';
 import { createGpuProbe, readPciFunctions, type GpuReport, type PciFunction } from './gpu.js';

@@ -1,4 +1,4 @@
-import { HARDWARE_LIMITS, type GpuInventory, type Hardware } from '@cluster/protocol';
+import { HARDWARE_LIMITS, type GpuInventory, type Hardware } from '@cluster/protocol/agent-side';
 import type { GpuDevice } from './gpu.js';
 import type { HostReport } from './host.js';
 

@@ -1,4 +1,4 @@
-import { CloseCode, DEFAULTS, NOT_ADMITTED } from '@cluster/protocol';
+import { CloseCode, DEFAULTS, NOT_ADMITTED } from '@cluster/protocol/agent-side';
 import type { TokenSource } from '../token.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Reaction } from '@cluster/protocol';
+import type { Reaction } from '@cluster/protocol/agent-side';
 
 export interface BackoffOptions {
   /** First retry waits up to this long. */

@@ -10,7 +10,7 @@ import {
   type ProtocolVersion,
   type Specs,
   type Welcome,
-} from '@cluster/protocol';
+} from '@cluster/protocol/agent-side';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import type { Timers } from '../timers.js';

@@ -1,4 +1,4 @@
-import { CloseCode, closeCodeName, reactionToClose, reactionToHttpStatus, type Reaction } from '@cluster/protocol';
+import { CloseCode, closeCodeName, reactionToClose, reactionToHttpStatus, type Reaction } from '@cluster/protocol/agent-side';
 import type { Logger } from 'pino';
 import { adviceForClose, adviceForStatus, explainConnectError, type AdviceContext } from './advice.js';
 import type { Unreached } from './round-report.js';

@@ -1,4 +1,4 @@
-import { PROTOCOL_VERSION, previousProtocolVersion, type ProtocolVersion } from '@cluster/protocol';
+import { PROTOCOL_VERSION, previousProtocolVersion, type ProtocolVersion } from '@cluster/protocol/agent-side';
 
 /**
  * Which protocol version the agent speaks to each master. It starts with the

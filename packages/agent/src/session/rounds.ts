@@ -1,4 +1,4 @@
-import type { Reaction } from '@cluster/protocol';
+import type { Reaction } from '@cluster/protocol/agent-side';
 import { hintedDelayMs, planRetry, type RetryOptions, type RetryPlan } from './backoff.js';
 
 /** How one connection ended, as far as choosing the next master goes. */

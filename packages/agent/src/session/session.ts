@@ -1,4 +1,4 @@
-import { CloseCode, DEFAULTS, HEADERS, bearer, type Hardware, type Specs } from '@cluster/protocol';
+import { CloseCode, DEFAULTS, HEADERS, bearer, type Hardware, type Specs } from '@cluster/protocol/agent-side';
 import type { Logger } from 'pino';
 import WebSocket, { type ClientOptions } from 'ws';
 import { realTimers, type Timers } from '../timers.js';
