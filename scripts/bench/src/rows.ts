@@ -37,9 +37,12 @@ export function buildRows(args: BenchArgs, results: Record<string, unknown>, int
   };
   const steady = results.steady as SteadyResult | undefined;
   const bare = results.bare as BareResult | undefined;
-  const ramp = results.ramp as { seconds: number; perSecond: number } | undefined;
+  const ramp = results.ramp as { seconds: number; perSecond: number; maxInFlight?: number; complete?: boolean } | undefined;
 
-  if (ramp !== undefined) row('setup', `ramp to ${fmt(args.agents)} agents at ${ramp.perSecond}/s`, fmt(ramp.seconds, 's'));
+  if (ramp !== undefined) {
+    const paced = ramp.maxInFlight === undefined ? '' : `, ≤ ${fmt(ramp.maxInFlight)} in flight`;
+    row('setup', `ramp to ${fmt(args.agents)} agents at ${ramp.perSecond}/s${paced}`, `${fmt(ramp.seconds, 's')}${ramp.complete === false ? ' (not all admitted)' : ''}`);
+  }
   if (steady !== undefined) {
     const s = steady;
     row('setup', `spec writes before the window (first connections; --seed ${args.seed})`, `${s.specsWritesBeforeWindow.count} commands, ${fmt(s.specsWritesBeforeWindow.totalMs, 'ms', 0)}`);

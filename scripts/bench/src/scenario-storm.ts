@@ -86,8 +86,11 @@ export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<Storm
   ).catch(async () => ctx.workers.countDocuments(fleetInactive));
   if (inactiveBefore > 0) progress(`storm: note: ${inactiveBefore} fleet workers inactive in the database before the kill`);
   const port = rig.master.port;
+  // Those welcomed now are the ones expected back (all of them, unless the ramp did not finish).
+  const expected = (await rig.fleet.stats()).states.open ?? 0;
+  if (expected < args.agents) progress(`storm: note: ${expected} of ${args.agents} agents connected before the kill; "all admitted" means those`);
   const p0 = rig.proxy.snapshot();
-  progress(`storm: SIGKILL master pid ${rig.master.pid} with ${args.agents} agents connected; restarting on port ${port}`);
+  progress(`storm: SIGKILL master pid ${rig.master.pid} with ${expected} agents connected; restarting on port ${port}`);
   const t0 = performance.now();
   await rig.master.kill();
   const master = await startMasterBehindProxy(ctx, rig.proxy, port, 'master-restarted');
@@ -127,14 +130,14 @@ export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<Storm
     if (allWelcomedAtFleetMs === undefined) {
       const open = (await rig.fleet.stats()).states.open ?? 0;
       // Only once the fleet has seen the old master go: sessions of the killed one read 'open' until their sockets close.
-      if (open < args.agents) fleetSawTheKill = true;
+      if (open < expected) fleetSawTheKill = true;
       else if (fleetSawTheKill) allWelcomedAtFleetMs = performance.now() - t0;
     }
-    if (allActiveMs === undefined && metric(last, 'cluster_master_connected_agents') >= args.agents) {
+    if (allActiveMs === undefined && metric(last, 'cluster_master_connected_agents') >= expected) {
       allActiveMs = performance.now() - t0;
       cpuAtAll = sampleProcess(master.pid)?.cpuMs;
       p1 = rig.proxy.snapshot();
-      progress(`storm: all ${args.agents} agents admitted ${(allActiveMs / 1000).toFixed(1)} s after the kill`);
+      progress(`storm: all ${expected} agents admitted ${(allActiveMs / 1000).toFixed(1)} s after the kill`);
       if (inspector !== undefined) {
         profile = await inspector.stopProfile(`${ctx.runDir}/master-storm.cpuprofile`);
         inspector.close();
@@ -169,7 +172,7 @@ export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<Storm
   const windowS = (allActiveMs ?? observedS * 1_000) / 1_000;
   const db = diffProxy(p0, p1);
   return {
-    agents: args.agents,
+    agents: expected,
     restartMs,
     readyMs,
     allActiveMs,
