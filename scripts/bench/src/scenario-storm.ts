@@ -102,10 +102,22 @@ export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<Storm
     inspector = await InspectorSession.connect(master.inspectorUrl);
     await inspector.startProfile();
   }
+  const deadline = 120_000;
   let readyMs: number | undefined;
   let allActiveMs: number | undefined;
   let allWelcomedAtFleetMs: number | undefined;
-  let fleetSawTheKill = false;
+  // Its own loop: the scrape loop waits for answers (seconds each while the master is busy), the fleet answers at once.
+  let watching = true;
+  const fleetWatch = (async () => {
+    let sawTheKill = false;
+    while (watching && allWelcomedAtFleetMs === undefined && performance.now() - t0 < deadline) {
+      const open = (await rig.fleet.stats()).states.open ?? 0;
+      // Sessions of the killed master read 'open' until their sockets close: count only after the fleet saw it go.
+      if (open < expected) sawTheKill = true;
+      else if (sawTheKill) allWelcomedAtFleetMs = performance.now() - t0;
+      await sleep(250);
+    }
+  })();
   let scrapeFailures = 0;
   let lastScrapeOkMs = 0;
   let longestScrapeGapMs = 0;
@@ -114,7 +126,6 @@ export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<Storm
   let p1 = p0;
   let profile: ProfileSummary | undefined;
   const minObserveMs = restartMs + ctx.heartbeatTimeoutMs + 5_000;
-  const deadline = 120_000;
   while (performance.now() - t0 < deadline) {
     const now = performance.now() - t0;
     if (readyMs === undefined && (await readyz(port)) === 200) readyMs = performance.now() - t0;
@@ -126,12 +137,6 @@ export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<Storm
     } catch {
       // Not listening yet, or too busy to answer in time: counted, never fatal (the run goes on).
       scrapeFailures += 1;
-    }
-    if (allWelcomedAtFleetMs === undefined) {
-      const open = (await rig.fleet.stats()).states.open ?? 0;
-      // Only once the fleet has seen the old master go: sessions of the killed one read 'open' until their sockets close.
-      if (open < expected) fleetSawTheKill = true;
-      else if (fleetSawTheKill) allWelcomedAtFleetMs = performance.now() - t0;
     }
     if (allActiveMs === undefined && metric(last, 'cluster_master_connected_agents') >= expected) {
       allActiveMs = performance.now() - t0;
@@ -153,6 +158,8 @@ export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<Storm
     inspector.close();
   }
   const observedS = (performance.now() - t0) / 1_000;
+  watching = false;
+  await fleetWatch;
   longestScrapeGapMs = Math.max(longestScrapeGapMs, performance.now() - t0 - lastScrapeOkMs);
   const final = await scrapeWithRetries(port, 30_000);
   scrapeFailures += final.failures;
