@@ -344,12 +344,35 @@ export class AdmissionView {
     return entries;
   }
 
+  /**
+   * At a clean close, once every queued spec and inventory write has landed:
+   * stores the view as it stands (the last read plus those writes), so the
+   * next master does not write again what this one just wrote. Only when the
+   * view was read at a version (it is stored with it) and differs from the stored one.
+   */
+  async storeAtClose(): Promise<void> {
+    const { snapshot, logger } = this.options;
+    await this.#snapshotWrite;
+    const version = this.#loadedVersion;
+    if (snapshot === undefined || !this.#loaded || typeof version !== 'string') return;
+    const rows: SnapshotEntry[] = [];
+    for (const [id, e] of this.#entries) {
+      rows.push([id, e.workerIp, e.tokenHash ?? null, e.specs.total_cpu, e.specs.total_memory, e.specs.total_storage, e.specs.total_gpu, e.hardwareDigest ?? null]);
+    }
+    const text = serializeEntries(sortedById(rows));
+    if (text === this.#snapshotText) return;
+    try {
+      await snapshot.write(version, text, rows.length);
+      this.#snapshotText = text;
+    } catch (error) {
+      logger.warn({ err: error }, 'could not store the admission view at close; the next master reads the registry or an older stored view');
+    }
+  }
+
   #storeSnapshot(version: string, rows: SnapshotEntry[]): void {
     const { snapshot, logger } = this.options;
     if (snapshot === undefined || this.#closed || this.#snapshotWrite !== undefined) return;
-    // Sorted: the same view reads the same text whatever order the database returned it in.
-    rows.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    const text = serializeEntries(rows);
+    const text = serializeEntries(sortedById(rows));
     if (text === this.#snapshotText) return;
     this.#snapshotWrite = snapshot
       .write(version, text, rows.length)
@@ -369,3 +392,8 @@ export class AdmissionView {
 }
 
 const OVERLAY_TTL_MS = 60_000;
+
+/** Sorted by worker_id: the same view gives the same text whatever order the database returned it in. */
+function sortedById(rows: SnapshotEntry[]): SnapshotEntry[] {
+  return rows.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
