@@ -8,8 +8,8 @@ import { describeHosts, guard } from './driver-errors.js';
  * a restarted master can admit from it at once instead of reading every
  * registry document first. On the dev database a full read decodes every
  * whole document, hardware inventory included, whatever the projection: at
- * 19,000 workers that took 8 s (inventories without GPUs) to 25 s (8 GPUs
- * each), while the snapshot is one string of a few megabytes.
+ * 19,000 workers that took 6 s (host-only inventories) to 29 s (8 GPUs
+ * each), while the snapshot is one string of a few megabytes, read in 0.2 s.
  *
  * A snapshot is only used when it was read at the admission version the
  * database holds now (no admin write since), and the master reads the whole
