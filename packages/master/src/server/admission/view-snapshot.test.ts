@@ -108,6 +108,22 @@ describe('admission view kept between runs (dev database)', () => {
     expect(restarted.get('w-1')?.specs).toEqual({ total_cpu: 0, total_memory: 0, total_storage: 0, total_gpu: 0 });
   });
 
+  it('a clean close stores the view with the writes that landed, so the next master does not write them again', async () => {
+    await registerTwo();
+    const { view } = startView();
+    await loaded(view);
+    const upgraded = { total_cpu: 64, total_memory: 1, total_storage: 1, total_gpu: 8 };
+    view.setSpecs('w-1', upgraded);
+    await registry.updateSpecs([{ worker_id: 'w-1', ...upgraded }], new Date());
+    view.close();
+    await view.storeAtClose();
+
+    reads = [];
+    const restarted = await loaded(startView().view);
+    expect(reads).toEqual([]);
+    expect(restarted.get('w-1')?.specs).toEqual(upgraded);
+  });
+
   it('a full read that finds what is stored writes nothing', async () => {
     await registerTwo();
     await loaded(startView().view);
