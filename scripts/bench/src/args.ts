@@ -13,6 +13,8 @@ export interface BenchArgs {
   out: string | undefined;
   /** Agents started per second while ramping up (all simulators together). */
   rampPerSecond: number;
+  /** Agents started and not welcomed yet, at most, while ramping up (all simulators together). */
+  rampInFlight: number;
   /** Agents per simulator process. */
   perProcess: number;
   /** Agents whose heartbeats are followed to the database. */
@@ -39,6 +41,8 @@ export const USAGE = `Usage: pnpm bench [-- options]
   --scenarios LIST    comma-separated: ${SCENARIOS.join(',')} (default all but soak)
   --out PATH          JSON output (default bench-results/<timestamp>.json)
   --ramp-per-s N      agents connected per second while ramping up (default 500)
+  --ramp-in-flight N  agents started and not yet welcomed, at most, while ramping up (default 1000): the ramp
+                      goes as fast as the master admits, up to --ramp-per-s, instead of filling its backlog
   --per-process N     agents per fleet simulator process (default 5000)
   --lag-sample N      agents whose heartbeats are followed to the database (default 40)
   --detection-agents N  agents closed cleanly, and agents silenced, in the detection scenario (default 100)
@@ -70,6 +74,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
       out: { type: 'string' },
       'ramp-per-s': { type: 'string' },
       'per-process': { type: 'string' },
+      'ramp-in-flight': { type: 'string' },
       'lag-sample': { type: 'string' },
       'detection-agents': { type: 'string' },
       profile: { type: 'boolean' },
@@ -102,6 +107,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
     scenarios,
     out: values.out,
     rampPerSecond: positive('ramp-per-s', values['ramp-per-s'], 500),
+    rampInFlight: positive('ramp-in-flight', values['ramp-in-flight'], 1_000),
     perProcess: positive('per-process', values['per-process'], 5_000),
     lagSample: positive('lag-sample', values['lag-sample'], 40),
     detectionAgents,

@@ -105,9 +105,11 @@ export class Fleet {
     return this.processes.map((p) => p.pid);
   }
 
-  async ramp(perSecond: number): Promise<void> {
+  /** `maxInFlight`: agents started and not welcomed yet, all simulators together (finite: it crosses IPC as JSON). */
+  async ramp(perSecond: number, maxInFlight: number): Promise<void> {
     const share = perSecond / this.processes.length;
-    await Promise.all(this.processes.map((p) => p.request({ kind: 'ramp', perSecond: share })));
+    const inFlight = Math.max(1, Math.floor(maxInFlight / this.processes.length));
+    await Promise.all(this.processes.map((p) => p.request({ kind: 'ramp', perSecond: share, maxInFlight: inFlight })));
   }
 
   #byOwner(ids: string[]): Map<FleetProcess, string[]> {

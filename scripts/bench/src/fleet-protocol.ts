@@ -16,8 +16,8 @@ export type FleetRequest =
       /** Agents whose heartbeat send times are reported (those this process holds). */
       sampled: string[];
     }
-  /** Starts every agent not started yet, `perSecond` a second. */
-  | { kind: 'ramp'; perSecond: number }
+  /** Starts every agent not started yet, `perSecond` a second, with at most `maxInFlight` started and not welcomed yet. */
+  | { kind: 'ramp'; perSecond: number; maxInFlight: number }
   /** Clean close (1000), one every `spacingMs`; replies with when each close() was called. */
   | { kind: 'close'; ids: string[]; spacingMs: number }
   /** No heartbeats, no pongs, no reconnects from now on; the socket stays open. */

@@ -169,7 +169,7 @@ async function main(args: BenchArgs): Promise<void> {
         reopenViewers = opened.reopen;
         results.viewers = opened.cost;
       });
-      results.ramp = { agents: args.agents, perSecond: args.rampPerSecond, seconds: rig.rampMs / 1_000, simulators: rig.fleet.processes.length };
+      results.ramp = { agents: args.agents, perSecond: args.rampPerSecond, maxInFlight: args.rampInFlight, seconds: rig.rampMs / 1_000, complete: rig.rampComplete, simulators: rig.fleet.processes.length };
       if (args.scenarios.has('steady')) {
         const viewers = await reopenViewers?.();
         const steady = await runSteady(ctx, rig, args.scenarios.has('agent'));

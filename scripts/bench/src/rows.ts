@@ -37,9 +37,12 @@ export function buildRows(args: BenchArgs, results: Record<string, unknown>, int
   };
   const steady = results.steady as SteadyResult | undefined;
   const bare = results.bare as BareResult | undefined;
-  const ramp = results.ramp as { seconds: number; perSecond: number } | undefined;
+  const ramp = results.ramp as { seconds: number; perSecond: number; maxInFlight?: number; complete?: boolean } | undefined;
 
-  if (ramp !== undefined) row('setup', `ramp to ${fmt(args.agents)} agents at ${ramp.perSecond}/s`, fmt(ramp.seconds, 's'));
+  if (ramp !== undefined) {
+    const paced = ramp.maxInFlight === undefined ? '' : `, ≤ ${fmt(ramp.maxInFlight)} in flight`;
+    row('setup', `ramp to ${fmt(args.agents)} agents at ${ramp.perSecond}/s${paced}`, `${fmt(ramp.seconds, 's')}${ramp.complete === false ? ' (not all admitted)' : ''}`);
+  }
   if (steady !== undefined) {
     const s = steady;
     row('setup', `spec writes before the window (first connections; --seed ${args.seed})`, `${s.specsWritesBeforeWindow.count} commands, ${fmt(s.specsWritesBeforeWindow.totalMs, 'ms', 0)}`);
@@ -95,7 +98,9 @@ export function buildRows(args: BenchArgs, results: Record<string, unknown>, int
     row('storm', 'master restart (SIGKILL → listening)', fmt(storm.restartMs, 'ms', 0));
     row('storm', 'registry view loaded (SIGKILL → /readyz 200)', fmt(storm.readyMs, 'ms', 0));
     row('storm', `all ${fmt(storm.agents)} admitted again after SIGKILL (gauge)`, fmt(storm.allActiveMs === undefined ? undefined : storm.allActiveMs / 1_000, 's'), `≤ ${L.stormMs / 1_000} s`, check(storm.allActiveMs !== undefined && storm.allActiveMs <= L.stormMs));
-    row('storm', 'false inactive flags (new master; db at end)', `${storm.falseInactiveFlags} (db: ${storm.inactiveInDbAtEnd})`, '0', check(storm.falseInactiveFlags === 0 && storm.inactiveInDbAtEnd === 0));
+    row('storm', 'all admitted again, as the fleet sees it (no scrape needed)', fmt(storm.allWelcomedAtFleetMs === undefined ? undefined : storm.allWelcomedAtFleetMs / 1_000, 's'));
+    row('storm', '/metrics scrapes failed / longest gap between answers', `${storm.scrapeFailures ?? 0} / ${fmt(storm.longestScrapeGapMs === undefined ? undefined : storm.longestScrapeGapMs / 1_000, 's')}`);
+    row('storm', 'false inactive flags (new master; db at end)', `${storm.falseInactiveFlags ?? 'unknown (no /metrics)'} (db: ${storm.inactiveInDbAtEnd})`, '0', check(storm.falseInactiveFlags === 0 && storm.inactiveInDbAtEnd === 0));
     row('storm', 'flags by cause: sweep / timeout / clean close', ['sweep', 'timeout', 'clean_close'].map((c) => String(storm.flaggedByCause[c] ?? 0)).join(' / '));
     row('storm', 'upgrades refused while loading (503, Retry-After) / admissions', `${fmt(storm.refusals.unavailable ?? 0)} / ${fmt(storm.admissions)}`);
     row('storm', 'db write / read commands /s during it', `${fmt(storm.dbWritesPerSecond, '', 2)} / ${fmt(storm.dbReadsPerSecond, '', 2)}`);

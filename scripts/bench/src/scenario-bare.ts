@@ -66,7 +66,7 @@ export async function runBare(ctx: BenchContext): Promise<BareResult> {
   });
   ctx.cleanups.unshift(() => fleet.kill());
   progress(`bare baseline: ramping ${args.agents} agents at ${args.rampPerSecond}/s`);
-  const ramp = fleet.ramp(args.rampPerSecond);
+  const ramp = fleet.ramp(args.rampPerSecond, args.rampInFlight);
   await waitUntil(
     'all agents connected to the bare server',
     async () => ((await stats()).connected >= args.agents ? true : undefined),

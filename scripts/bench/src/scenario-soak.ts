@@ -144,7 +144,7 @@ export async function runSoak(ctx: BenchContext): Promise<SoakResult> {
   const fleet = await Fleet.start({ url: `ws://127.0.0.1:${master.port}/agent`, specs: ctx.specs, credentials: credentials(ctx, ctx.fleetIds), sampled: [], perProcess: args.perProcess, onBeats: () => undefined });
   ctx.cleanups.unshift(() => fleet.kill());
   progress(`soak: ramping ${args.agents} agents`);
-  await fleet.ramp(args.rampPerSecond);
+  await fleet.ramp(args.rampPerSecond, args.rampInFlight);
   await waitConnected(master.port, args.agents, (args.agents / args.rampPerSecond) * 3_000 + 90_000);
 
   const cutter = new TcpCutter(master.port, REAL_AGENT_CUT_MS);

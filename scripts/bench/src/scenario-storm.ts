@@ -14,9 +14,19 @@ export interface StormResult {
   readyMs: number | undefined;
   /** SIGKILL to all N agents admitted again (connected gauge). */
   allActiveMs: number | undefined;
+  /** SIGKILL to all N agents welcomed, as the fleet simulators see it (needs no scrape). */
+  allWelcomedAtFleetMs: number | undefined;
+  /**
+   * /metrics scrapes that failed (timeout, refused) while the fleet came back, and the longest time
+   * between two that answered: allActiveMs is late by up to that gap when it fell in one.
+   */
+  scrapeFailures: number;
+  longestScrapeGapMs: number;
+  /** False when no scrape answered after the storm: the master's counters (flags, refusals) are then unknown. */
+  metricsRead: boolean;
   agentsAtEnd: number;
-  /** Workers the new master flagged inactive (any cause) while the fleet came back and one timeout after. */
-  falseInactiveFlags: number;
+  /** Workers the new master flagged inactive (any cause) while the fleet came back and one timeout after; undefined: /metrics never answered. */
+  falseInactiveFlags: number | undefined;
   flaggedByCause: Record<string, number>;
   /** Fleet workers with is_active false in the database before the kill and at the end. */
   inactiveInDbBefore: number;
@@ -36,6 +46,21 @@ export interface StormResult {
 }
 
 const CAUSES = ['clean_close', 'timeout', 'sweep'] as const;
+
+/** The last counters after the storm: a master still busy may miss one scrape's timeout, not the run. */
+async function scrapeWithRetries(port: number, withinMs: number): Promise<{ snapshot: MetricSnapshot | undefined; failures: number }> {
+  const deadline = performance.now() + withinMs;
+  let failures = 0;
+  while (performance.now() < deadline) {
+    try {
+      return { snapshot: await scrape(port, 5_000), failures };
+    } catch {
+      failures += 1;
+      await sleep(1_000);
+    }
+  }
+  return { snapshot: undefined, failures };
+}
 const REFUSALS = ['unknown_worker', 'unauthorized', 'forbidden', 'unavailable', 'shutting_down', 'bad_path', 'unsupported_version', 'bad_worker_id'];
 
 /**
@@ -61,8 +86,11 @@ export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<Storm
   ).catch(async () => ctx.workers.countDocuments(fleetInactive));
   if (inactiveBefore > 0) progress(`storm: note: ${inactiveBefore} fleet workers inactive in the database before the kill`);
   const port = rig.master.port;
+  // Those welcomed now are the ones expected back (all of them, unless the ramp did not finish).
+  const expected = (await rig.fleet.stats()).states.open ?? 0;
+  if (expected < args.agents) progress(`storm: note: ${expected} of ${args.agents} agents connected before the kill; "all admitted" means those`);
   const p0 = rig.proxy.snapshot();
-  progress(`storm: SIGKILL master pid ${rig.master.pid} with ${args.agents} agents connected; restarting on port ${port}`);
+  progress(`storm: SIGKILL master pid ${rig.master.pid} with ${expected} agents connected; restarting on port ${port}`);
   const t0 = performance.now();
   await rig.master.kill();
   const master = await startMasterBehindProxy(ctx, rig.proxy, port, 'master-restarted');
@@ -74,27 +102,47 @@ export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<Storm
     inspector = await InspectorSession.connect(master.inspectorUrl);
     await inspector.startProfile();
   }
+  const deadline = 120_000;
   let readyMs: number | undefined;
   let allActiveMs: number | undefined;
+  let allWelcomedAtFleetMs: number | undefined;
+  // Its own loop: the scrape loop waits for answers (seconds each while the master is busy), the fleet answers at once.
+  let watching = true;
+  const fleetWatch = (async () => {
+    let sawTheKill = false;
+    while (watching && allWelcomedAtFleetMs === undefined && performance.now() - t0 < deadline) {
+      const open = (await rig.fleet.stats()).states.open ?? 0;
+      // Sessions of the killed master read 'open' until their sockets close: count only after the fleet saw it go.
+      if (open < expected) sawTheKill = true;
+      else if (sawTheKill) allWelcomedAtFleetMs = performance.now() - t0;
+      await sleep(250);
+    }
+  })();
+  let scrapeFailures = 0;
+  let lastScrapeOkMs = 0;
+  let longestScrapeGapMs = 0;
   let last: MetricSnapshot | undefined;
   let cpuAtAll: number | undefined;
   let p1 = p0;
   let profile: ProfileSummary | undefined;
   const minObserveMs = restartMs + ctx.heartbeatTimeoutMs + 5_000;
-  const deadline = 120_000;
   while (performance.now() - t0 < deadline) {
     const now = performance.now() - t0;
     if (readyMs === undefined && (await readyz(port)) === 200) readyMs = performance.now() - t0;
     try {
       last = await scrape(port, 2_000);
+      const at = performance.now() - t0;
+      longestScrapeGapMs = Math.max(longestScrapeGapMs, at - lastScrapeOkMs);
+      lastScrapeOkMs = at;
     } catch {
-      // not answering yet
+      // Not listening yet, or too busy to answer in time: counted, never fatal (the run goes on).
+      scrapeFailures += 1;
     }
-    if (allActiveMs === undefined && metric(last, 'cluster_master_connected_agents') >= args.agents) {
+    if (allActiveMs === undefined && metric(last, 'cluster_master_connected_agents') >= expected) {
       allActiveMs = performance.now() - t0;
       cpuAtAll = sampleProcess(master.pid)?.cpuMs;
       p1 = rig.proxy.snapshot();
-      progress(`storm: all ${args.agents} agents admitted ${(allActiveMs / 1000).toFixed(1)} s after the kill`);
+      progress(`storm: all ${expected} agents admitted ${(allActiveMs / 1000).toFixed(1)} s after the kill`);
       if (inspector !== undefined) {
         profile = await inspector.stopProfile(`${ctx.runDir}/master-storm.cpuprofile`);
         inspector.close();
@@ -110,7 +158,15 @@ export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<Storm
     inspector.close();
   }
   const observedS = (performance.now() - t0) / 1_000;
-  last = await scrape(port);
+  watching = false;
+  await fleetWatch;
+  longestScrapeGapMs = Math.max(longestScrapeGapMs, performance.now() - t0 - lastScrapeOkMs);
+  const final = await scrapeWithRetries(port, 30_000);
+  scrapeFailures += final.failures;
+  const metricsRead = final.snapshot !== undefined;
+  if (final.snapshot !== undefined) last = final.snapshot;
+  else progress(`storm: /metrics did not answer in 30 s after the storm; the master's counters are reported as unknown`);
+  if (scrapeFailures > 0) progress(`storm: ${scrapeFailures} /metrics scrapes failed; longest gap between answers ${(longestScrapeGapMs / 1000).toFixed(1)} s`);
   const flaggedByCause: Record<string, number> = {};
   for (const cause of CAUSES) flaggedByCause[cause] = metric(last, 'cluster_master_workers_flagged_inactive_total', { cause });
   const refusals: Record<string, number> = {};
@@ -123,12 +179,16 @@ export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<Storm
   const windowS = (allActiveMs ?? observedS * 1_000) / 1_000;
   const db = diffProxy(p0, p1);
   return {
-    agents: args.agents,
+    agents: expected,
     restartMs,
     readyMs,
     allActiveMs,
+    allWelcomedAtFleetMs,
+    scrapeFailures,
+    longestScrapeGapMs,
+    metricsRead,
     agentsAtEnd: (await connectedAgents(port)) ?? 0,
-    falseInactiveFlags: Object.values(flaggedByCause).reduce((a, b) => a + b, 0),
+    falseInactiveFlags: metricsRead ? Object.values(flaggedByCause).reduce((a, b) => a + b, 0) : undefined,
     flaggedByCause,
     inactiveInDbBefore: inactiveBefore,
     inactiveInDbAtEnd,

@@ -1,5 +1,5 @@
 import { Long, type Db, type ObjectId } from 'mongodb';
-import { COLLECTIONS, createWorkerRegistry, generateToken, hashToken, newWorkerDocument, specsToBson } from '../../../packages/master/dist/index.js';
+import { COLLECTIONS, createAdmissionVersion, createWorkerRegistry, generateToken, hashToken, newWorkerDocument, specsToBson } from '../../../packages/master/dist/index.js';
 import type { FleetSpecs } from './fleet-protocol.js';
 
 export interface SeededWorker {
@@ -44,6 +44,8 @@ export async function seedWorkers(db: Db, ids: readonly string[], workerIp: stri
     await credentials.insertMany(chunk.map((id, i) => ({ worker_id: id, token_hash: hashToken(tokens[i] ?? ''), created_at: now })));
     chunk.forEach((id, i) => out.push({ workerId: id, token: tokens[i] ?? '', _id: docs[i]?._id as ObjectId }));
   }
+  // As registration and token issue do: masters see a new admission version (and may keep their view under it).
+  await createAdmissionVersion(db).bump();
   return out;
 }
 

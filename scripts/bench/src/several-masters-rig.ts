@@ -64,7 +64,7 @@ export async function setUpSeveralMasters(ctx: BenchContext, count: number): Pro
   ctx.cleanups.unshift(() => fleet.kill());
   progress(`ramping ${args.agents} agents at ${args.rampPerSecond}/s over ${fleet.processes.length} simulator process(es), ${count} master URL(s) each`);
   const t0 = performance.now();
-  const ramp = fleet.ramp(args.rampPerSecond);
+  const ramp = fleet.ramp(args.rampPerSecond, args.rampInFlight);
   const outcome = await watchRamp({
     target: args.agents,
     deadlineMs: (args.agents / args.rampPerSecond) * 3_000 + 90_000,

@@ -282,7 +282,7 @@ describe('db init', () => {
   it('creates what is missing, then reports that nothing is', async () => {
     const first = await cli(['db', 'init']);
     expect(first.code).toBe(0);
-    expect(first.stdout).toContain('created collections: WORKER_REGISTRY, USERS, TASKS, ASSIGNMENTS, RESULTS, WORKER_CREDENTIALS, REGISTRY_VERSION');
+    expect(first.stdout).toContain('created collections: WORKER_REGISTRY, USERS, TASKS, ASSIGNMENTS, RESULTS, WORKER_CREDENTIALS, REGISTRY_VERSION, ADMISSION_SNAPSHOT');
     expect(first.stdout).toContain('WORKER_REGISTRY.worker_id_1');
     const second = await cli(['db', 'init', '--json']);
     expect(JSON.parse(second.stdout)).toEqual({

@@ -23,13 +23,13 @@ describe('ensureCollections', () => {
   it('creates the five cluster_db collections, the credentials and version collections and their indexes', async () => {
     const report = await ensureCollections(t.db);
     expect(await names()).toEqual(
-      ['ASSIGNMENTS', 'REGISTRY_VERSION', 'RESULTS', 'TASKS', 'USERS', 'WORKER_CREDENTIALS', 'WORKER_REGISTRY'].sort(),
+      ['ADMISSION_SNAPSHOT', 'ASSIGNMENTS', 'REGISTRY_VERSION', 'RESULTS', 'TASKS', 'USERS', 'WORKER_CREDENTIALS', 'WORKER_REGISTRY'].sort(),
     );
     expect(await indexes(COLLECTIONS.workers)).toEqual(
       ['{"_id":1}', '{"is_active":1}', '{"last_heartbeat":1}', '{"worker_id":1} unique', '{"worker_ip":1}'].sort(),
     );
     expect(await indexes(COLLECTIONS.credentials)).toEqual(['{"_id":1}', '{"worker_id":1} unique'].sort());
-    expect(report.createdCollections).toHaveLength(7);
+    expect(report.createdCollections).toHaveLength(8);
     expect(report.createdIndexes).toEqual([
       'WORKER_REGISTRY.worker_id_1',
       'WORKER_REGISTRY.worker_ip_1',
@@ -59,7 +59,7 @@ describe('ensureCollections', () => {
   it('survives several processes running it at once', async () => {
     const results = await Promise.allSettled([ensureCollections(t.db), ensureCollections(t.db), ensureCollections(t.db)]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
-    expect(await names()).toHaveLength(7);
+    expect(await names()).toHaveLength(8);
   });
 
   it('refuses to go on with a non-unique index on worker_id', async () => {

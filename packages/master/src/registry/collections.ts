@@ -16,6 +16,8 @@ export const COLLECTIONS = {
   credentials: 'WORKER_CREDENTIALS',
   /** One document, the admission version the admin writes set anew, so masters re-read their view only on change. */
   registryVersion: 'REGISTRY_VERSION',
+  /** One document, the admission view as a master last read it, so a restarted master admits before it has read every worker (admission-snapshot.ts). */
+  admissionSnapshot: 'ADMISSION_SNAPSHOT',
 } as const;
 
 interface IndexSpec {

@@ -5,7 +5,7 @@ import type { LookupAll } from './admission/address.js';
 import type { Clock } from './clock.js';
 import type { MasterIdentity } from './http-server.js';
 import type { ServerOptions } from './options.js';
-import type { AdmissionVersionPort, CredentialsPort, RegistryPort, TokenVerifier } from './ports.js';
+import type { AdmissionSnapshotPort, AdmissionVersionPort, CredentialsPort, RegistryPort, TokenVerifier } from './ports.js';
 
 /** What createMaster is given (master.ts), and what wiring.ts builds the parts from. */
 export interface CreateMasterOptions {
@@ -17,6 +17,8 @@ export interface CreateMasterOptions {
   credentials?: CredentialsPort;
   /** The registry's admission version; default createAdmissionVersion(db). Without one (no db), every view check re-reads the whole view. */
   admissionVersion?: AdmissionVersionPort;
+  /** Where the admission view is kept between runs (a restart admits from it); default createAdmissionSnapshotStore(db); none without a db. */
+  admissionSnapshot?: AdmissionSnapshotPort;
   /** Constant-time check of a presented token against a stored hash; default tokensMatch. */
   verifyToken?: TokenVerifier;
   /**

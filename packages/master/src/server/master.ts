@@ -100,6 +100,9 @@ export function createMaster(deps: CreateMasterOptions): Master {
       if (restarting) leaveForNextMaster(served);
       else await handOver(served);
       await writer.stop();
+      const { specs, hardware } = writer.pending;
+      // Every spec and inventory write landed: the next master may take the view as this one holds it.
+      if (specs + hardware === 0) await view.storeAtClose();
       await sweeper.withdraw();
       // After the hand-over's flags and the final flush: their events go in this last write.
       await parts.history?.stop();

@@ -1,5 +1,6 @@
 import type { WorkerHardwareEntry } from '../registry/hardware-document.js';
 import type { AdmissionEntry, WorkerSpecsEntry } from '../registry/worker.js';
+import type { AdmissionSnapshot } from '../registry/admission-snapshot.js';
 
 /**
  * The narrow view of the registry data layer (../registry) that the server
@@ -45,6 +46,12 @@ export interface CredentialsPort {
 /** The admission version of ../registry/admission-version.ts (null: never set). */
 export interface AdmissionVersionPort {
   read(): Promise<string | null>;
+}
+
+/** The stored admission view of ../registry/admission-snapshot.ts. */
+export interface AdmissionSnapshotPort {
+  read(): Promise<AdmissionSnapshot | null>;
+  write(version: string, text: string, count: number): Promise<void>;
 }
 
 /** Constant-time comparison of a presented token with a stored hash. */

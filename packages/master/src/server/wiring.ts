@@ -7,6 +7,7 @@ import { FLEET_GAUGE_DEFAULTS, registerFleetGauges, type FleetStateSource } from
 import { createMasterMetrics } from '../metrics/metrics.js';
 import { registerReadyGauge } from '../metrics/ready-gauge.js';
 import { createAdmissionVersion } from '../registry/admission-version.js';
+import { createAdmissionSnapshotStore } from '../registry/admission-snapshot.js';
 import { createCredentialStore } from '../registry/credential-store.js';
 import { tokensMatch } from '../registry/token.js';
 import { createWorkerRegistry } from '../registry/worker-registry.js';
@@ -59,6 +60,7 @@ export function wireParts(deps: CreateMasterOptions): MasterParts {
     missRefreshMinIntervalMs: options.missRefreshMinIntervalMs,
     version: deps.admissionVersion ?? (deps.db === undefined ? undefined : createAdmissionVersion(deps.db)),
     fullRefreshMs: options.viewFullRefreshMs,
+    snapshot: deps.admissionSnapshot ?? (deps.db === undefined ? undefined : createAdmissionSnapshotStore(deps.db)),
   });
   const tracker = new LivenessTracker(clock.monotonic);
   const arrivals = new RecentArrivals();

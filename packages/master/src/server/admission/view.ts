@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { pickSpecs } from '../../registry/worker.js';
 import type { Clock, Timer } from '../clock.js';
 import type { DbHealth } from '../db-health.js';
-import type { AdmissionVersionPort, CredentialsPort, RegistryPort } from '../ports.js';
+import type { AdmissionSnapshotPort, AdmissionVersionPort, CredentialsPort, RegistryPort } from '../ports.js';
+import { serializeEntries, type SnapshotEntry } from '../../registry/admission-snapshot.js';
 
 export interface ViewEntry {
   workerIp: string;
@@ -30,6 +31,14 @@ export interface AdmissionViewOptions {
   version?: AdmissionVersionPort | undefined;
   /** check() re-reads the view at least this often even when the version did not change (writes made outside our tools). */
   fullRefreshMs: number;
+  /**
+   * Where the view is kept between a master's runs (registry/admission-snapshot.ts).
+   * With it, the first load takes the stored view when it was read at the
+   * current admission version (the whole view is read fullRefreshMs later),
+   * and each full read that differs from the stored one stores itself.
+   * Needs `version`.
+   */
+  snapshot?: AdmissionSnapshotPort | undefined;
 }
 
 /** Handed to listeners after each successful refresh. */
@@ -68,6 +77,10 @@ export class AdmissionView {
   /** Inventory digests queued for writing, kept over refreshes the same way. */
   readonly #hardwareOverlay = new Map<string, { digest: string; atMs: number }>();
   readonly #listeners: ((result: RefreshResult) => void)[] = [];
+  /** The stored view's text, as last read or written: a full read that finds the same stores nothing. */
+  #snapshotText: string | undefined;
+  #snapshotWrite: Promise<void> | undefined;
+  #loadedFromSnapshot = false;
 
   constructor(private readonly options: AdmissionViewOptions) {}
 
@@ -77,6 +90,16 @@ export class AdmissionView {
 
   get size(): number {
     return this.#entries.size;
+  }
+
+  /** Whether the view in memory came from the stored snapshot (no full read since). */
+  get fromSnapshot(): boolean {
+    return this.#loadedFromSnapshot;
+  }
+
+  /** Resolves once the snapshot write a full read started, if any, has ended (for close and tests). */
+  async snapshotWritten(): Promise<void> {
+    await this.#snapshotWrite;
   }
 
   /** Sequence number of the latest refresh that has started. */
@@ -244,21 +267,14 @@ export class AdmissionView {
       // Read before the view: a change whose new version this read missed is
       // in the view already, or its version differs from this one at the next check.
       const version = await this.options.version?.read();
-      const [records, credentials] = await Promise.all([
-        this.options.registry.listAdmissionView(),
-        this.options.credentials.loadAll(),
-      ]);
-      const entries = new Map<string, ViewEntry>();
-      for (const r of records) {
-        const credential = credentials.get(r.worker_id);
-        // A credential issued for an earlier document of this id (deleted, inserted again) admits nobody.
-        const bound = credential !== undefined && (credential.registration ?? r.registration) === r.registration;
-        entries.set(r.worker_id, {
-          workerIp: r.worker_ip,
-          tokenHash: bound ? credential.tokenHash : undefined,
-          specs: pickSpecs(r),
-          hardwareDigest: r.hardwareDigest,
-        });
+      const stored = this.#loaded ? undefined : await this.#readSnapshot(version);
+      let entries: Map<string, ViewEntry>;
+      if (stored !== undefined) {
+        entries = stored;
+        this.#loadedFromSnapshot = true;
+      } else {
+        entries = await this.#readAll(version);
+        this.#loadedFromSnapshot = false;
       }
       this.#applyOverlay(entries);
       this.#entries = entries;
@@ -276,6 +292,108 @@ export class AdmissionView {
       return false;
     }
   }
+
+  /** The two queries: every worker and every credential. Stores what it read when that differs from the stored view. */
+  async #readAll(version: string | null | undefined): Promise<Map<string, ViewEntry>> {
+    const [records, credentials] = await Promise.all([
+      this.options.registry.listAdmissionView(),
+      this.options.credentials.loadAll(),
+    ]);
+    const entries = new Map<string, ViewEntry>();
+    const rows: SnapshotEntry[] = [];
+    for (const r of records) {
+      const credential = credentials.get(r.worker_id);
+      // A credential issued for an earlier document of this id (deleted, inserted again) admits nobody.
+      const bound = credential !== undefined && (credential.registration ?? r.registration) === r.registration;
+      const tokenHash = bound ? credential.tokenHash : undefined;
+      const specs = pickSpecs(r);
+      entries.set(r.worker_id, { workerIp: r.worker_ip, tokenHash, specs, hardwareDigest: r.hardwareDigest });
+      if (this.options.snapshot !== undefined) {
+        rows.push([r.worker_id, r.worker_ip, tokenHash ?? null, specs.total_cpu, specs.total_memory, specs.total_storage, specs.total_gpu, r.hardwareDigest ?? null]);
+      }
+    }
+    // Before the overlay: the stored view holds what the database holds, never a write that may yet be lost.
+    if (typeof version === 'string') this.#storeSnapshot(version, rows);
+    return entries;
+  }
+
+  /** The stored view when it was read at `version` (no admin write since); undefined: read the database. */
+  async #readSnapshot(version: string | null | undefined): Promise<Map<string, ViewEntry> | undefined> {
+    const { snapshot, logger } = this.options;
+    if (snapshot === undefined || typeof version !== 'string') return undefined;
+    let stored;
+    try {
+      stored = await snapshot.read();
+    } catch (error) {
+      // Only an accelerator: the full read that follows says whether the database is there.
+      logger.warn({ err: error }, 'stored admission view unreadable; reading the registry');
+      return undefined;
+    }
+    if (stored === null || stored.version !== version) return undefined;
+    const entries = new Map<string, ViewEntry>();
+    for (const [id, workerIp, tokenHash, total_cpu, total_memory, total_storage, total_gpu, digest] of stored.entries) {
+      entries.set(id, {
+        workerIp,
+        tokenHash: tokenHash ?? undefined,
+        specs: { total_cpu, total_memory, total_storage, total_gpu },
+        hardwareDigest: digest ?? undefined,
+      });
+    }
+    this.#snapshotText = serializeEntries(stored.entries);
+    logger.info({ workers: entries.size, written_at: stored.writtenAt }, 'admission view taken from the stored snapshot');
+    return entries;
+  }
+
+  /**
+   * At a clean close, once every queued spec and inventory write has landed:
+   * stores the view as it stands (the last read plus those writes), so the
+   * next master does not write again what this one just wrote. Only when the
+   * view was read at a version (it is stored with it) and differs from the stored one.
+   */
+  async storeAtClose(): Promise<void> {
+    const { snapshot, logger } = this.options;
+    await this.#snapshotWrite;
+    const version = this.#loadedVersion;
+    if (snapshot === undefined || !this.#loaded || typeof version !== 'string') return;
+    const rows: SnapshotEntry[] = [];
+    for (const [id, e] of this.#entries) {
+      rows.push([id, e.workerIp, e.tokenHash ?? null, e.specs.total_cpu, e.specs.total_memory, e.specs.total_storage, e.specs.total_gpu, e.hardwareDigest ?? null]);
+    }
+    const text = serializeEntries(sortedById(rows));
+    if (text === this.#snapshotText) return;
+    try {
+      await snapshot.write(version, text, rows.length);
+      this.#snapshotText = text;
+    } catch (error) {
+      logger.warn({ err: error }, 'could not store the admission view at close; the next master reads the registry or an older stored view');
+    }
+  }
+
+  #storeSnapshot(version: string, rows: SnapshotEntry[]): void {
+    const { snapshot, logger } = this.options;
+    if (snapshot === undefined || this.#closed || this.#snapshotWrite !== undefined) return;
+    const text = serializeEntries(sortedById(rows));
+    if (text === this.#snapshotText) return;
+    this.#snapshotWrite = snapshot
+      .write(version, text, rows.length)
+      .then(
+        () => {
+          this.#snapshotText = text;
+        },
+        (error: unknown) => {
+          // At close the client may go first: nothing to tell then.
+          if (!this.#closed) logger.warn({ err: error }, 'could not store the admission view; a restart reads the registry instead');
+        },
+      )
+      .finally(() => {
+        this.#snapshotWrite = undefined;
+      });
+  }
 }
 
 const OVERLAY_TTL_MS = 60_000;
+
+/** Sorted by worker_id: the same view gives the same text whatever order the database returned it in. */
+function sortedById(rows: SnapshotEntry[]): SnapshotEntry[] {
+  return rows.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
