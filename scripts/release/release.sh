@@ -13,7 +13,7 @@
 #
 # Options: --out DIR, --version V (default: the packages' version),
 # --agent-executable-only (what install-agent.sh needs: the x64 one alone), --fast (gzip -1 instead of xz in the
-# .deb packages: minutes less on 2 cores, ~20 MB larger; for tests), --x64-only (no arm64
+# .deb packages: ~2 min less on 2 cores, ~18 MB larger; for tests), --x64-only (no arm64
 # artifacts: the emulated steps take about a minute more).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
