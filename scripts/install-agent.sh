@@ -5,6 +5,7 @@
 #   sudo scripts/install-agent.sh --from cluster-agent_0.1.0_amd64.deb \
 #        --master-url wss://master:8443/agent --token-file ./token [--worker-id ID]
 #   sudo scripts/install-agent.sh --from cluster-agent-0.1.0-linux-x64 --master-url … --token-file …
+#   sudo scripts/install-agent.sh --from … --master-url … --enroll-token-file ./rack.enroll   (a rack: one file for all)
 #   sudo scripts/install-agent.sh --uninstall
 #
 # With a .deb it installs the package (apt, or dpkg), then writes
@@ -28,6 +29,11 @@ Usage: install-agent.sh [options]
   --token-file FILE    the worker's token, as `cluster-master worker register` printed it, read
                        from FILE, or from standard input with `--token-file -` (required to install;
                        never on the command line, where every process list and sudo's log show it)
+  --enroll-token-file FILE
+                       instead of --token-file, for a batch of machines: the enrollment token
+                       `cluster-master enroll create` printed (FILE, or - for standard input); the
+                       agent fetches a credential of its own with it once and keeps it in
+                       /var/lib/cluster-agent, so the same file serves every machine of the batch
   --ca-file FILE       CA certificate that signed the master's certificate (copied, mode 0644)
   --root DIR           install under DIR instead of / (the executable only; implies --no-start)
   --no-start           lay down files but do not enable or start the service
@@ -42,7 +48,7 @@ die() { echo "install-agent: $*" >&2; exit 2; }
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo_root=$(cd "$script_dir/.." && pwd)
 
-from="" master_url="" worker_id="" token="" token_file="" ca_file="" root="/"
+from="" master_url="" worker_id="" token="" token_file="" enroll_token_file="" ca_file="" root="/"
 start=1 dry_run=0 uninstall=0
 # An option that takes a value: refuse a missing one, or the next option in its place.
 value() {
@@ -56,6 +62,8 @@ while [ $# -gt 0 ]; do
     --worker-id) worker_id=$(value "$@"); shift 2 ;;
     --token) die "--token would show the token in every process list and in sudo's log: give --token-file FILE, or --token-file - with the token on standard input" ;;
     --token-file) if [ "${2:-}" = - ]; then token_file=-; shift 2; else token_file=$(value "$@"); shift 2; fi ;;
+    --enroll-token) die "--enroll-token would show the enrollment token in every process list and in sudo's log: give --enroll-token-file FILE, or --enroll-token-file - with it on standard input" ;;
+    --enroll-token-file) if [ "${2:-}" = - ]; then enroll_token_file=-; shift 2; else enroll_token_file=$(value "$@"); shift 2; fi ;;
     --ca-file) ca_file=$(value "$@"); shift 2 ;;
     --root) root=$(value "$@"); shift 2 ;;
     --no-start) start=0; shift ;;
@@ -74,6 +82,7 @@ unit_path="$root/etc/systemd/system/cluster-agent.service"
 etc_dir="$root/etc/cluster-agent"
 env_path="$etc_dir/agent.env"
 ca_path="$etc_dir/ca.pem"
+state_dir="$root/var/lib/private/cluster-agent" state_link="$root/var/lib/cluster-agent"
 legacy_dir="$root/opt/cluster-agent" # where earlier versions of this script put a Node.js bundle
 marker="# Written by scripts/install-agent.sh"
 
@@ -105,6 +114,8 @@ if [ "$uninstall" = 1 ]; then
   if [ -f "$legacy_dir/dist/main.js" ]; then run rm -rf "$legacy_dir"; fi
   # The folder goes only when nothing else is left in it (an admin's own token file, say).
   if [ -d "$etc_dir" ]; then run rmdir --ignore-fail-on-non-empty "$etc_dir"; fi
+  # The credential an enrolled agent stored (the unit's StateDirectory=, private to its dynamic user): a secret, not left behind.
+  if [ -e "$state_dir" ] || [ -L "$state_link" ]; then run rm -rf "$state_dir" "$state_link"; fi
   if have_systemd; then run systemctl daemon-reload; fi
   say "cluster-agent $(done_word removed) from '$where'"
   exit 0
@@ -113,14 +124,21 @@ fi
 # Validate everything before touching anything.
 [ -n "$master_url" ] || die "--master-url is required"
 [[ "$master_url" =~ ^wss?://[^[:space:]/]+(/[^[:space:]]*)?$ ]] || die "--master-url must be ws://host[:port]/path or wss://…, got '$master_url'"
+# One credential: the worker's own token, or an enrollment token the agent trades for one.
+[ -z "$token_file" ] || [ -z "$enroll_token_file" ] || die "give either --token-file or --enroll-token-file, not both"
+enroll=0 token_what="token file" token_origin="'cluster-master worker register'"
+if [ -n "$enroll_token_file" ]; then
+  enroll=1 token_file=$enroll_token_file token_what="enrollment token file" token_origin="'cluster-master enroll create'"
+fi
 if [ "$token_file" = - ]; then
   token=$(tr -d '[:space:]')
 elif [ -n "$token_file" ]; then
-  [ -r "$token_file" ] || die "cannot read token file '$token_file'"
+  [ -r "$token_file" ] || die "cannot read $token_what '$token_file'"
   token=$(tr -d '[:space:]' <"$token_file")
 fi
-[ -n "$token" ] || die "--token-file is required (FILE, or - to read the token from standard input)"
-[[ "$token" =~ ^[A-Za-z0-9_-]{16,256}$ ]] || die "the token does not look like one printed by 'cluster-master worker register'"
+[ -n "$token_file" ] || die "--token-file is required (FILE, or - to read the token from standard input), or --enroll-token-file for a batch enrolled with 'cluster-master enroll create'"
+[ -n "$token" ] || die "the $token_what '$token_file' is empty"
+[[ "$token" =~ ^[A-Za-z0-9_-]{16,256}$ ]] || die "the token does not look like one printed by $token_origin"
 if [ -z "$worker_id" ]; then worker_id=$(hostname -s 2>/dev/null || hostname); fi
 [[ "$worker_id" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] || die "invalid worker id '$worker_id' (letters, digits, '.', '_', '-'; at most 64)"
 if [ -n "$ca_file" ]; then [ -r "$ca_file" ] || die "cannot read CA file '$ca_file'"; fi
@@ -201,8 +219,15 @@ if [ -n "$ca_file" ]; then
   run install -m 0644 "$ca_file" "$ca_path"
   ca_line="AGENT_CA_FILE=/etc/cluster-agent/ca.pem"
 fi
+if [ "$enroll" = 1 ]; then
+  # AGENT_TOKEN empty: the agent uses the credential it stored once it has one, the enrollment token before.
+  token_lines="AGENT_TOKEN=
+AGENT_ENROLL_TOKEN=$token"
+else
+  token_lines="AGENT_TOKEN=$token"
+fi
 if [ "$dry_run" = 1 ]; then
-  say "would write $env_path (mode 0600) for worker '$worker_id' and master '$master_url'"
+  say "would write $env_path (mode 0600) for worker '$worker_id' and master '$master_url'$([ "$enroll" = 1 ] && echo ', enrolling with the enrollment token')"
 else
   (
     umask 077
@@ -210,7 +235,7 @@ else
 $marker; run it again to change these.
 AGENT_MASTER_URL=$master_url
 AGENT_WORKER_ID=$worker_id
-AGENT_TOKEN=$token
+$token_lines
 $ca_line
 LOG_LEVEL=info
 ENV

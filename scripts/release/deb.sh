@@ -11,7 +11,8 @@
 #
 # Reproducible: every file's time is SOURCE_DATE_EPOCH, owners are root,
 # dpkg-deb sorts the entries and uses SOURCE_DATE_EPOCH for the archive.
-# DEB_COMPRESSION (xz by default; gzip or none for quick test builds) picks the compressor.
+# DEB_COMPRESSION (xz by default; gzip or none for quick test builds) picks the compressor,
+# DEB_COMPRESSION_LEVEL (dpkg-deb -z; its default when unset) how hard it works.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 package=$1 version=$2 executable=$(realpath "$3") out_dir=$(realpath -m "$4")
@@ -26,6 +27,11 @@ for extra in "$@"; do
 done
 : "${SOURCE_DATE_EPOCH:?set SOURCE_DATE_EPOCH (scripts/release/release.sh does)}"
 compression=${DEB_COMPRESSION:-xz}
+level=()
+if [ -n "${DEB_COMPRESSION_LEVEL:-}" ]; then
+  [[ "$DEB_COMPRESSION_LEVEL" =~ ^[0-9]$ ]] || { echo "deb.sh: DEB_COMPRESSION_LEVEL '$DEB_COMPRESSION_LEVEL' is not 0-9" >&2; exit 2; }
+  level=(-z"$DEB_COMPRESSION_LEVEL")
+fi
 src="$root/packaging/$package"
 [ -f "$src/control" ] || { echo "deb.sh: no packaging/$package" >&2; exit 2; }
 # ENV_FILE, CONFIG_DIR, CONFIGURED, HINT
@@ -98,6 +104,6 @@ for arch in "${arches[@]}"; do
   chmod 0644 "$stage/DEBIAN/control" "$stage/DEBIAN/md5sums"
   find "$stage" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
   deb="$out_dir/${package}_${version}_${arch}.deb"
-  dpkg-deb --root-owner-group -Z"$compression" --build "$stage" "$deb" >&2
+  dpkg-deb --root-owner-group -Z"$compression" "${level[@]}" --build "$stage" "$deb" >&2
   echo "$deb"
 done

@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sharedRelease } from '../support/release-build.js';
 
 const run = promisify(execFile);
 const repo = fileURLToPath(new URL('../../', import.meta.url));
@@ -52,14 +53,11 @@ async function bareRoot(name: string): Promise<string> {
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'install-agent-'));
-  // nice: a CPU-heavy build; tests with tight timing run beside it.
-  const { stdout } = await run('nice', ['-n', '19', 'bash', join(repo, 'scripts/release/release.sh'), '--agent-executable-only', '--out', join(work, 'release')], {
-    cwd: repo,
-  });
-  const out = stdout.trim().split('\n').at(-1) ?? '';
-  const name = (await readdir(out)).find((f) => /^cluster-agent-.+-linux-x64$/.test(f));
-  executable = join(out, name ?? 'missing');
-}, 300_000);
+  // The x64 executable of the release build the artifact tests share (test/support/release-build.ts):
+  // the same bytes `release.sh --agent-executable-only` makes, without a build of its own.
+  const { dir, version } = await sharedRelease();
+  executable = join(dir, `cluster-agent-${version}-linux-x64`);
+}, 900_000);
 
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
@@ -144,6 +142,35 @@ describe('scripts/install-agent.sh', () => {
     expect(await tree(root)).toEqual([...before, 'etc/cluster-agent', 'etc/cluster-agent/notes'].sort());
   });
 
+  it('--enroll-token-file: agent.env with the enrollment token and AGENT_TOKEN empty; --uninstall also removes the credential the agent stored', async () => {
+    const root = await bareRoot('enroll');
+    const enrollToken = 'E'.repeat(43);
+    // From standard input, as with --token-file -: never on the command line.
+    const { stdout } = await run('bash', ['-c', `printf '%s\\n' '${enrollToken}' | bash "$0" --root "$1" --from "$2" --master-url wss://master.test:8443/agent --worker-id rack-07 --enroll-token-file -`, script, root, executable], { cwd: repo });
+    expect(stdout.trim()).toBe(`install-agent: cluster-agent installed under '${root}' (service not started)`);
+    const envPath = join(root, 'etc/cluster-agent/agent.env');
+    expect(await mode(envPath)).toBe('600');
+    const settings = (await readFile(envPath, 'utf8')).split('\n').filter((line) => /^[A-Z_]+=/.test(line));
+    expect(settings).toEqual(['AGENT_MASTER_URL=wss://master.test:8443/agent', 'AGENT_WORKER_ID=rack-07', 'AGENT_TOKEN=', `AGENT_ENROLL_TOKEN=${enrollToken}`, 'LOG_LEVEL=info']);
+
+    // What the unit's StateDirectory= holds once the agent has enrolled (a dynamic user's: private/ and a link to it).
+    await mkdir(join(root, 'var/lib/private/cluster-agent'), { recursive: true });
+    await writeFile(join(root, 'var/lib/private/cluster-agent/credential'), `${'C'.repeat(43)}\n`);
+    await symlink('private/cluster-agent', join(root, 'var/lib/cluster-agent'));
+    const dry = await run('bash', [script, '--root', root, '--uninstall', '--dry-run']);
+    expect(dry.stdout).toContain(`would run: rm -rf ${join(root, 'var/lib/private/cluster-agent')} ${join(root, 'var/lib/cluster-agent')}`);
+    expect(await lstat(join(root, 'var/lib/private/cluster-agent/credential'))).toBeTruthy();
+    await run('bash', [script, '--root', root, '--uninstall']);
+    expect(await tree(root)).toEqual(['etc', 'etc/systemd', 'etc/systemd/system', 'opt', 'usr', 'usr/local', 'usr/local/bin', 'var', 'var/lib', 'var/lib/private']);
+
+    // The same from a file, and the dry run says it enrolls without printing the token.
+    const file = join(work, 'rack.enroll');
+    await writeFile(file, `${enrollToken}\n`);
+    const planned = await install(await bareRoot('enroll-dry'), '--worker-id', 'rack-08', '--enroll-token-file', file, '--dry-run');
+    expect(planned.stdout).toContain("for worker 'rack-08' and master 'wss://master.test:8443/agent', enrolling with the enrollment token");
+    expect(planned.stdout).not.toContain(enrollToken);
+  });
+
   it('refuses an artifact built for another architecture (ELF machine, .deb Architecture vs uname -m), before touching anything', async () => {
     const machine = (await run('uname', ['-m'])).stdout.trim();
     // Real files of the other architecture: Node's own build of it from the lockfile, and a .deb that says it.
@@ -188,13 +215,21 @@ describe('scripts/install-agent.sh', () => {
     [['--master-url', 'ws://m:1/agent', '--token-file', '/nonexistent'], /cannot read token file/],
     [['--master-url', 'ws://m:1/agent', '--token-file', 'TOKEN', '--from', '/nonexistent'], /cannot read '\/nonexistent'/],
     [['--master-url', 'ws://m:1/agent', '--token-file', 'TOKEN', '--from', script], /is neither a .deb nor the cluster-agent executable/],
+    [['--master-url', 'ws://m:1/agent', '--token-file', 'TOKEN', '--enroll-token-file', 'TOKEN'], /either --token-file or --enroll-token-file, not both/],
+    [['--master-url', 'ws://m:1/agent', '--enroll-token', token], /--enroll-token would show the enrollment token in every process list.*--enroll-token-file -/],
+    [['--master-url', 'ws://m:1/agent', '--enroll-token-file'], /--enroll-token-file needs a value/],
+    [['--master-url', 'ws://m:1/agent', '--enroll-token-file', '/nonexistent'], /cannot read enrollment token file '\/nonexistent'/],
+    [['--master-url', 'ws://m:1/agent', '--enroll-token-file', 'SHORT'], /does not look like one printed by 'cluster-master enroll create'/],
+    [['--master-url', 'ws://m:1/agent', '--enroll-token-file', 'EMPTY'], /the enrollment token file '.*' is empty/],
     [['--bogus'], /unknown option/],
   ])('refuses bad arguments %j with exit 2 and one line before touching anything', async (args: string[], message: RegExp) => {
     const root = join(work, 'bad');
-    // TOKEN and SHORT: files holding a good token and a short one.
+    // TOKEN, SHORT and EMPTY: files holding a good token, a short one and nothing.
     const good = (await tokenArgs(token))[1] ?? '';
     const short = (await tokenArgs('short'))[1] ?? '';
-    const resolved = args.map((a) => (a === 'TOKEN' ? good : a === 'SHORT' ? short : a));
+    const empty = (await tokenArgs(''))[1] ?? '';
+    const files: Record<string, string> = { TOKEN: good, SHORT: short, EMPTY: empty };
+    const resolved = args.map((a) => files[a] ?? a);
     const failure = await run('bash', [script, '--root', root, ...resolved]).then(
       () => undefined,
       (e: unknown) => e as { code: number; stderr: string },

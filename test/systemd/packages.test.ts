@@ -28,6 +28,8 @@ const debs = { agent: '', agentNext: '', master: '', masterNext: '', executable:
 /** install-agent.sh and the unit it installs, copied where the machine sees them. */
 let scriptCopy: string;
 const sentinel = { path: '', text: randomBytes(8).toString('hex') };
+/** lintian's verdict on both packages: started in beforeAll, read by the last test (see there). */
+let lintian: Promise<{ code: number; text: string }>;
 const started = performance.now();
 
 function vm(): Machine {
@@ -69,6 +71,14 @@ beforeAll(async () => {
   debs.agent = join(out, `cluster-agent_${version}_amd64.deb`);
   debs.master = join(out, `cluster-master_${version}_amd64.deb`);
   debs.executable = join(out, `cluster-agent-${version}-linux-x64`);
+  // Info tags come from the embedded Node.js binary (spelling in its strings, its build's
+  // hardening flags); the overrides in packaging/*/lintian-overrides say why each is there.
+  // Started now and awaited by the last test: lintian is most of a minute of one core, and the
+  // steps under systemd mostly wait; nice keeps it out of their way.
+  lintian = run('nice', ['-n', '19', 'lintian', '--fail-on', 'error,warning', debs.agent, debs.master], { maxBuffer: 1 << 24 }).then(
+    (r) => ({ code: 0, text: r.stdout + r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, text: e.stdout + e.stderr }),
+  );
   await mkdir(join(work, 'checkout/scripts'), { recursive: true });
   await mkdir(join(work, 'checkout/systemd'), { recursive: true });
   scriptCopy = join(work, 'checkout/scripts/install-agent.sh');
@@ -94,29 +104,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await machine?.kill();
   await database?.close();
+  await lintian; // done already unless a step failed early; it reads from work
   if (work) await rm(work, { recursive: true, force: true });
   console.log(`systemd package test: ${((performance.now() - started) / 1000).toFixed(1)} s wall (build, boot and all steps)`);
-});
-
-describe('the packages as files', () => {
-  it('lintian has no error or warning for either package', async () => {
-    // Info tags come from the embedded Node.js binary (spelling in its strings, its build's
-    // hardening flags); the overrides in packaging/*/lintian-overrides say why each is there.
-    const out = await run('nice', ['-n', '19', 'lintian', '--fail-on', 'error,warning', debs.agent, debs.master], { maxBuffer: 1 << 24 }).then(
-      (r) => ({ code: 0, text: r.stdout + r.stderr }),
-      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, text: e.stdout + e.stderr }),
-    );
-    expect(out.text).not.toMatch(/^[EW]: /m);
-    expect(out.code).toBe(0);
-  }, 300_000);
-
-  it('each installs its bash completion where bash-completion loads it', async () => {
-    for (const [name, deb] of [['cluster-agent', debs.agent], ['cluster-master', debs.master]] as const) {
-      const path = `./usr/share/bash-completion/completions/${name}`;
-      const { stdout } = await run('bash', ['-c', `dpkg-deb --fsys-tarfile "$1" | tar -xO "$2"`, 'extract', deb, path]);
-      expect(stdout).toContain(`complete -o bashdefault -o default -F _${name}_yargs_completions ${name}`);
-    }
-  });
 });
 
 describe('the packages under a real systemd', () => {
@@ -413,5 +403,22 @@ describe('the packages under a real systemd', () => {
     expect(await active('cluster-master')).toBe(false);
     await expect(fetch(`http://127.0.0.1:${port}/readyz`)).rejects.toThrow();
     expect((await vm().sh('test -e /etc/cluster-master || test -e /usr/bin/cluster-master || test -e /usr/lib/cluster-master')).code).not.toBe(0);
+  });
+});
+
+describe('the packages as files', () => {
+  // Last in the file: lintian ran beside the steps above (started in beforeAll).
+  it('lintian has no error or warning for either package', async () => {
+    const out = await lintian;
+    expect(out.text).not.toMatch(/^[EW]: /m);
+    expect(out.code).toBe(0);
+  }, 300_000);
+
+  it('each installs its bash completion where bash-completion loads it', async () => {
+    for (const [name, deb] of [['cluster-agent', debs.agent], ['cluster-master', debs.master]] as const) {
+      const path = `./usr/share/bash-completion/completions/${name}`;
+      const { stdout } = await run('bash', ['-c', `dpkg-deb --fsys-tarfile "$1" | tar -xO "$2"`, 'extract', deb, path]);
+      expect(stdout).toContain(`complete -o bashdefault -o default -F _${name}_yargs_completions ${name}`);
+    }
   });
 });
