@@ -9,9 +9,10 @@ const worker = (id: string, active: boolean, lastHeartbeat = 0): Worker => ({
 });
 
 const FULL_READ_MS = 30_000;
+const QUIET_MS = 300_000;
 
 /** The overlay of this master's own sessions on the database's view, on a manual clock. */
-function setup(initial: Worker[]): {
+function setup(initial: Worker[], horizon?: { others: { count: number }; swept: { count: number } }): {
   feed: FleetFeed;
   clock: ManualClock;
   db: Worker[];
@@ -31,6 +32,9 @@ function setup(initial: Worker[]): {
     logger: captureLogger().logger,
     intervalMs: 1_000,
     fullReadMs: FULL_READ_MS,
+    ...(horizon === undefined
+      ? {}
+      : { otherMasters: () => Promise.resolve(horizon.others.count), sweptFlags: () => horizon.swept.count, quietFullReadMs: QUIET_MS }),
   });
   const seen: FleetSnapshot[] = [];
   feed.subscribe((s) => seen.push(s));
@@ -185,5 +189,62 @@ describe('FleetFeed', () => {
     await clock.advanceAsync(FULL_READ_MS);
     expect(seen.at(-1)?.workers.map((w) => [w.worker_id, w.registered_at])).toEqual([['a', '1970-01-01T00:00:00.000Z'], ['b', null]]);
     feed.close();
+  });
+
+  describe('with the write horizon', () => {
+    const lone = (): { others: { count: number }; swept: { count: number } } => ({ others: { count: 0 }, swept: { count: 0 } });
+
+    test('no other master serves: after two periods, a full read only every quietFullReadMs', async () => {
+      const { feed, clock, seen } = setup([worker('a', false)], lone());
+      await clock.advanceAsync(0);
+      // Until the horizon was read, another master is assumed: two more periods read as before.
+      await clock.advanceAsync(2 * FULL_READ_MS);
+      expect(feed.reads).toBe(3);
+      await clock.advanceAsync(QUIET_MS - 1_000);
+      expect(feed.reads).toBe(3);
+      expect(feed.horizonReads).toBeLessThanOrEqual(QUIET_MS / FULL_READ_MS);
+      await clock.advanceAsync(1_000);
+      expect(feed.reads).toBe(4);
+      expect(seen).toHaveLength(1);
+      feed.close();
+    });
+
+    test('another master starts serving: its workers\' changes show within fullReadMs again', async () => {
+      const h = lone();
+      const { feed, clock, db, seen } = setup([worker('a', false)], h);
+      await clock.advanceAsync(3 * FULL_READ_MS);
+      const reads = feed.reads;
+      h.others.count = 1;
+      db[0] = worker('a', true, 5);
+      await clock.advanceAsync(FULL_READ_MS);
+      expect(feed.reads).toBe(reads + 1);
+      expect(active(seen.at(-1), 'a')).toBe(true);
+      feed.close();
+    });
+
+    test('this master\'s sweep flagged workers: read at the next tick', async () => {
+      const h = lone();
+      const { feed, clock, db, seen } = setup([worker('a', true, 1)], h);
+      await clock.advanceAsync(3 * FULL_READ_MS);
+      const reads = feed.reads;
+      db[0] = worker('a', false, 1);
+      h.swept.count += 1;
+      await clock.advanceAsync(1_000);
+      expect(feed.reads).toBe(reads + 1);
+      expect(active(seen.at(-1), 'a')).toBe(false);
+      feed.close();
+    });
+
+    test('a worker dropped here stays inactive between the quiet reads (the drop is remembered that long)', async () => {
+      const { feed, clock, held, seen } = setup([worker('a', true, 1)], lone());
+      await clock.advanceAsync(3 * FULL_READ_MS);
+      held.add('a');
+      await clock.advanceAsync(1_000);
+      held.delete('a');
+      // The flag's write landed, but the feed reads the registry only every quiet period.
+      await clock.advanceAsync(QUIET_MS / 2);
+      expect(active(seen.at(-1), 'a')).toBe(false);
+      feed.close();
+    });
   });
 });

@@ -2,6 +2,7 @@ import type { Specs } from '@cluster/protocol';
 import type { Logger } from 'pino';
 import { workerToJson } from '../../registry/worker-json.js';
 import type { Worker } from '../../registry/worker.js';
+import { FullReadSchedule, QUIET_FULL_READ_FACTOR, type ServingMasters } from '../../registry/full-read-cadence.js';
 import { every, unixSeconds, type Clock } from '../clock.js';
 import { fleetState, type FleetState } from './fleet-state.js';
 
@@ -33,8 +34,19 @@ export interface FleetFeedDeps {
   logger: Logger;
   /** How often this master's own changes (sessions, heartbeats it wrote) and the admission version are looked at while anyone listens. */
   intervalMs: number;
-  /** How often the whole registry is read while anyone listens: what other masters and other tools changed shows within this. */
+  /** How often the whole registry is read while anyone listens and another master serves (or served lately): what they changed shows within this. */
   fullReadMs: number;
+  /**
+   * How many other masters published on the write horizon since a time (they
+   * serve workers, so they write heartbeats and flags this master does not
+   * know of). None lately: the periodic full read waits `quietFullReadMs`.
+   * Absent: every `fullReadMs`.
+   */
+  otherMasters?: ServingMasters;
+  /** How often the whole registry is read while no other master serves (writes from outside this package). Default 10 × fullReadMs. */
+  quietFullReadMs?: number;
+  /** Workers this master's stale sweep flagged so far (a count that only grows): when it moves, the next tick reads the registry (the sweep's workers are not held here, and not named). */
+  sweptFlags?: () => number;
   /** Full reads asked for by a change (admission version, an inventory written here) are at least this far apart. */
   minFullReadGapMs?: number;
 }
@@ -69,9 +81,12 @@ interface Row {
  *   master wrote (`heartbeatsWritten`, after each write that landed);
  * - the admission version is read at every tick (one find by _id): a
  *   registration, an update, an unregistration shows at the next tick;
- * - the whole registry is read every `fullReadMs` (what other masters and
- *   tools outside this package wrote), and soon after an inventory was
- *   written here.
+ * - the whole registry is read every `fullReadMs` while another master
+ *   serves workers, or served within two such periods (the write horizon
+ *   says; full-read-cadence.ts), else every `quietFullReadMs` (tools outside
+ *   this package); and soon after an inventory was written here or this
+ *   master's sweep flagged workers. A lone master knows every other change
+ *   itself.
  *
  * At 10,000 workers a full read costs the dev database about a CPU-second;
  * one a second (as before) took most of a core while a page was open. The
@@ -89,8 +104,10 @@ export class FleetFeed {
   /** Monotonic ms the last full read that succeeded started, and the admission version read before it. */
   #readStartedAtMonotonic = Number.NEGATIVE_INFINITY;
   #versionAtRead: string | null | undefined;
-  /** A change asked for a full read (the admission version moved, an inventory was written here). */
+  /** A change asked for a full read (the admission version moved, an inventory was written here, the sweep flagged workers). */
   #fullReadWanted = false;
+  readonly #schedule: FullReadSchedule;
+  #sweptSeen: number | undefined;
   /** The rows the listeners were last given (overlaid), by worker_id, and their order (undefined: to sort again). */
   readonly #rows = new Map<string, Row>();
   #order: string[] | undefined;
@@ -110,7 +127,22 @@ export class FleetFeed {
   /** Admission version reads so far. */
   versionReads = 0;
 
-  constructor(private readonly deps: FleetFeedDeps) {}
+  constructor(private readonly deps: FleetFeedDeps) {
+    this.#schedule = new FullReadSchedule(
+      {
+        fullReadMs: deps.fullReadMs,
+        quietFullReadMs: deps.otherMasters === undefined ? deps.fullReadMs : (deps.quietFullReadMs ?? QUIET_FULL_READ_FACTOR * deps.fullReadMs),
+      },
+      deps.otherMasters,
+      deps.clock,
+    );
+    this.#sweptSeen = deps.sweptFlags?.();
+  }
+
+  /** Write horizon reads so far. */
+  get horizonReads(): number {
+    return this.#schedule.asks;
+  }
 
   get listeners(): number {
     return this.#listeners.size;
@@ -205,9 +237,12 @@ export class FleetFeed {
           this.deps.logger.debug({ error: error instanceof Error ? error.message : String(error) }, 'fleet view: admission version not read');
         }
       }
+      const swept = this.deps.sweptFlags?.();
+      if (swept !== this.#sweptSeen) this.#fullReadWanted = true;
+      this.#sweptSeen = swept;
       const sinceRead = this.deps.clock.monotonic() - this.#readStartedAtMonotonic;
       const gap = this.deps.minFullReadGapMs ?? DEFAULT_MIN_FULL_READ_GAP_MS;
-      if (sinceRead >= this.deps.fullReadMs || (this.#fullReadWanted && sinceRead >= gap)) {
+      if ((this.#fullReadWanted && sinceRead >= gap) || (await this.#schedule.due())) {
         await this.refresh();
       } else {
         this.#applyLocal();
@@ -240,6 +275,7 @@ export class FleetFeed {
     const before = this.#db ?? new Map<string, Worker>();
     this.#db = new Map(workers.map((worker) => [worker.worker_id, worker]));
     this.#readStartedAtMonotonic = startedAt;
+    this.#schedule.readAt(startedAt);
     this.#versionAtRead = version;
     this.#fullReadWanted = false;
     for (const id of before.keys()) this.#touched.add(id);
@@ -322,9 +358,9 @@ export class FleetFeed {
     return { ...stored, ...beat, is_active: false };
   }
 
-  /** Long enough for a full read to follow the write of the drop (it may be in flight when the worker drops). */
+  /** Long enough for a full read to follow the write of the drop (it may be in flight when the worker drops), at either cadence. */
   get #dropMemoryMs(): number {
-    return Math.max(DROP_MEMORY_MS, 2 * this.deps.fullReadMs);
+    return Math.max(DROP_MEMORY_MS, 2 * this.#schedule.cadenceMs.quietFullReadMs);
   }
 
   #membershipChanged(): void {
