@@ -69,8 +69,8 @@ export type ServingMasters = (sinceMs: number) => Promise<number>;
 export class FullReadSchedule {
   #lastReadMs = Number.NEGATIVE_INFINITY;
   #lastAskedMs = Number.NEGATIVE_INFINITY;
-  /** Until the horizon says otherwise, assume a master serves. */
-  #servingSeenMs: number;
+  /** When the horizon last showed a master serving (or leaving); it is asked before the first periodic read. */
+  #servingSeenMs = Number.NEGATIVE_INFINITY;
   /** Horizon reads so far (what the cost tests count). */
   asks = 0;
 
@@ -78,9 +78,7 @@ export class FullReadSchedule {
     private readonly cadence: FullReadCadence,
     private readonly serving: ServingMasters | undefined,
     private readonly clock: { monotonic(): number; now(): number },
-  ) {
-    this.#servingSeenMs = clock.monotonic();
-  }
+  ) {}
 
   get cadenceMs(): FullReadCadence {
     return this.cadence;
