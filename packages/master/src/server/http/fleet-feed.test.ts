@@ -83,6 +83,23 @@ describe('FleetFeed', () => {
     expect(feed.reads).toBe(reads);
   });
 
+  test('a heartbeat written here moves the row to what the database will say (the quick path and a full read agree)', async () => {
+    const { feed, clock, db, held, seen } = setup([worker('a', true, 100)]);
+    held.add('a');
+    await clock.advanceAsync(1_000);
+    feed.heartbeatsWritten(['a'], 250, new Date(250_000));
+    await clock.advanceAsync(5_000);
+    const quick = row(seen.at(-1), 'a');
+    expect(quick).toMatchObject({ last_heartbeat: 250, is_active: true, total_cpu: 8 });
+    // An older write than what is shown moves nothing.
+    feed.heartbeatsWritten(['a'], 200, new Date(200_000));
+    await clock.advanceAsync(5_000);
+    expect(row(seen.at(-1), 'a')).toEqual(quick);
+    db[0] = { ...worker('a', true, 250), updated_at: new Date(250_000) };
+    await feed.refresh();
+    expect(row(seen.at(-1), 'a')).toEqual(quick);
+  });
+
   test('heartbeats alone go out at most every 5 s; any other change at the next tick, with them', async () => {
     const { feed, clock, held, seen } = setup([worker('a', true, 100), worker('b', false)]);
     held.add('a');

@@ -122,6 +122,8 @@ export class FleetFeed {
   readonly #ownBeats = new Map<string, { second: number; at: Date }>();
   /** Workers whose row must be worked out again at the next tick. */
   readonly #touched = new Set<string>();
+  /** Workers whose only news since the last tick is a heartbeat this master wrote: their row's two timestamps move, nothing else is worked out. */
+  readonly #beaten = new Set<string>();
   /** Full database reads so far (what the cost tests count). */
   reads = 0;
   /** Admission version reads so far. */
@@ -176,7 +178,7 @@ export class FleetFeed {
     if (this.#stop === undefined) return;
     for (const id of workerIds) {
       this.#ownBeats.set(id, { second, at });
-      this.#touched.add(id);
+      this.#beaten.add(id);
     }
   }
 
@@ -308,8 +310,31 @@ export class FleetFeed {
     for (const [id, droppedAt] of this.#dropped) {
       if (nowMs - droppedAt > this.#dropMemoryMs) this.#touched.add(id);
     }
+    for (const id of this.#beaten) {
+      if (!this.#touched.has(id) && !this.#moveBeat(id, held)) this.#touched.add(id);
+    }
+    this.#beaten.clear();
     for (const id of this.#touched) this.#refreshRow(id, held, nowMs);
     this.#touched.clear();
+  }
+
+  /**
+   * The heartbeat path (every beat of every worker held here, each flush): the
+   * row's last_heartbeat and updated_at take this master's write when it is
+   * newer, without the overlay, the JSON form and the change key worked out
+   * again. False when the row needs the whole work (none yet, or a worker
+   * neither held nor dropped here: its row is the database's).
+   */
+  #moveBeat(id: string, held: ReadonlySet<string>): boolean {
+    const row = this.#rows.get(id);
+    const own = this.#ownBeats.get(id);
+    if (row === undefined || own === undefined || (!held.has(id) && !this.#dropped.has(id))) return false;
+    if (own.second <= row.worker.last_heartbeat) return true;
+    row.worker = { ...row.worker, last_heartbeat: own.second, updated_at: own.at };
+    row.json = { ...row.json, last_heartbeat: own.second, updated_at: own.at.toISOString() };
+    row.beat = `${own.second}|${own.at.getTime()}`;
+    this.#beatsChanged = true;
+    return true;
   }
 
   #refreshRow(id: string, held: ReadonlySet<string>, nowMs: number): void {
