@@ -71,6 +71,8 @@ export class FullReadSchedule {
   #lastAskedMs = Number.NEGATIVE_INFINITY;
   /** When the horizon last showed a master serving (or leaving); it is asked before the first periodic read. */
   #servingSeenMs = Number.NEGATIVE_INFINITY;
+  /** Monotonic ms of the last horizon read that found no master writing (the view was current then, as far as masters go). */
+  #quietAskMs = Number.NEGATIVE_INFINITY;
   /** Horizon reads so far (what the cost tests count). */
   asks = 0;
 
@@ -87,6 +89,11 @@ export class FullReadSchedule {
   /** Monotonic ms the last full read that succeeded started (-Infinity: none yet). */
   get lastReadMs(): number {
     return this.#lastReadMs;
+  }
+
+  /** When the horizon last said that no master had written the registry lately (monotonic ms; -Infinity: never). */
+  get quietAsOfMs(): number {
+    return this.#quietAskMs;
   }
 
   /** A full read started at `monotonicMs` succeeded. */
@@ -120,6 +127,7 @@ export class FullReadSchedule {
       count = 1;
     }
     if (count > 0) this.#servingSeenMs = askedAt;
+    else if (askedAt - this.#servingSeenMs > SERVING_MEMORY_PERIODS * this.cadence.fullReadMs) this.#quietAskMs = askedAt;
     return fullReadStep(this.cadence, state()) === 'read';
   }
 }

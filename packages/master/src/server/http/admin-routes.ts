@@ -35,9 +35,18 @@ export function adminRoutesFor(
   const workers = createWorkerRegistry(db);
   const horizon = createWriteHorizon(db);
   const { clock, logger, host, view } = parts;
+  // A re-read admission view may carry other specs for held workers (an admin update).
+  let viewRefreshes = 0;
+  view.onRefresh(() => {
+    viewRefreshes += 1;
+  });
   const feed = new FleetFeed({
     source: workers,
-    local: { heldWorkerIds: () => [...host.sessions.values()].map((s) => s.workerId), specsOf: (id) => view.get(id)?.specs },
+    local: {
+      heldWorkerIds: () => [...host.sessions.values()].map((s) => s.workerId),
+      specsOf: (id) => view.get(id)?.specs,
+      changes: () => host.sessions.changes + host.specsSet + viewRefreshes,
+    },
     version: createAdmissionVersion(db),
     clock,
     logger,

@@ -261,4 +261,54 @@ describe('FleetFeed', () => {
       feed.close();
     });
   });
+
+  test('the session table is listed again only when it may have changed (local.changes moved)', async () => {
+    const clock = new ManualClock();
+    const held = new Set<string>(['a']);
+    const changes = { value: 1 };
+    let listed = 0;
+    const feed = new FleetFeed({
+      source: { getAllWorkers: () => Promise.resolve([worker('a', false), worker('b', false)]) },
+      local: {
+        heldWorkerIds: () => ((listed += 1), held),
+        specsOf: () => ({ total_cpu: 8, total_memory: 16, total_storage: 100, total_gpu: 1 }),
+        changes: () => changes.value,
+      },
+      clock,
+      logger: captureLogger().logger,
+      intervalMs: 1_000,
+      fullReadMs: FULL_READ_MS,
+    });
+    const seen: FleetSnapshot[] = [];
+    feed.subscribe((s) => seen.push(s));
+    await clock.advanceAsync(0);
+    expect(active(seen.at(-1), 'a')).toBe(true);
+    const before = listed;
+    await clock.advanceAsync(10_000);
+    expect(listed).toBe(before);
+    held.add('b');
+    changes.value += 1;
+    await clock.advanceAsync(1_000);
+    expect(listed).toBe(before + 1);
+    expect(active(seen.at(-1), 'b')).toBe(true);
+    feed.close();
+  });
+
+  test('a scrape while a page listens reads nothing (the feed keeps its view); with none, a read older than maxAgeMs is made', async () => {
+    const { feed, clock, held } = setup([worker('a', false), worker('b', true, 1)], { others: { count: 0 }, swept: { count: 0 } });
+    held.add('a');
+    await clock.advanceAsync(3 * FULL_READ_MS);
+    const reads = feed.reads;
+    const got = await feed.stateForScrape(FULL_READ_MS / 2, 1_000);
+    expect(feed.reads).toBe(reads);
+    expect(got?.state).toMatchObject({ active: 2, inactive: 0 });
+    // The horizon was read within the last period and found nobody: the view is that recent.
+    expect(got?.ageMs).toBeLessThanOrEqual(FULL_READ_MS);
+    feed.close();
+    await clock.advanceAsync(FULL_READ_MS);
+    const again = feed.stateForScrape(FULL_READ_MS / 2, 1_000);
+    await clock.advanceAsync(0);
+    await again;
+    expect(feed.reads).toBe(reads + 1);
+  });
 });

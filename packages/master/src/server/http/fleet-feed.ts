@@ -10,6 +10,14 @@ import { fleetState, type FleetState } from './fleet-state.js';
 export interface LocalFleet {
   heldWorkerIds(): Iterable<string>;
   specsOf(workerId: string): Specs | undefined;
+  /**
+   * A number that moves whenever the held workers or their specs may have
+   * changed (sessions claimed or released, specs set, the admission view
+   * re-read). Unmoved since the last tick: the held workers are not listed
+   * and compared again (the whole session table each second, at 10,000
+   * agents the feed's largest cost). Absent: listed every tick.
+   */
+  changes?(): number;
 }
 
 export interface FleetSnapshot {
@@ -117,6 +125,8 @@ export class FleetFeed {
   /** Monotonic ms of the last snapshot. */
   #publishedAtMonotonic = Number.NEGATIVE_INFINITY;
   #held = new Set<string>();
+  /** `local.changes()` when #held was last listed. */
+  #heldAt: number | undefined;
   readonly #dropped = new Map<string, number>();
   /** The newest last_heartbeat this master wrote (and the write landed) for workers held or lately dropped here. */
   readonly #ownBeats = new Map<string, { second: number; at: Date }>();
@@ -196,16 +206,20 @@ export class FleetFeed {
   }
 
   /**
-   * The registry's counts for a scrape: from the last full read (with this
+   * The registry's counts for a scrape: from the feed's view while a page
+   * listens (it reads as often as its cadence says: a scrape adds no read, so
+   * a lone master's page and Prometheus together still read the registry
+   * only every quiet period), else from the last full read (with this
    * master's own sessions laid over it) when it is no older than `maxAgeMs`
-   * (a page open, or another scrape just now), else a fresh read, waited for
+   * (another scrape just now), else a fresh read, waited for
    * at most `waitMs` (a slow or absent database must not make /metrics time
    * out; the last counts are reported then, with their age). Undefined until
    * a read succeeded.
    */
   async stateForScrape(maxAgeMs: number, waitMs: number): Promise<{ state: FleetState; ageMs: number } | undefined> {
     const { clock } = this.deps;
-    if (!this.#fresh(maxAgeMs)) {
+    const live = this.#stop !== undefined && this.#db !== undefined;
+    if (!live && !this.#fresh(maxAgeMs)) {
       let timer: ReturnType<Clock['setTimeout']> | undefined;
       const waited = new Promise<void>((resolve) => {
         timer = clock.setTimeout(resolve, waitMs);
@@ -217,7 +231,8 @@ export class FleetFeed {
     if (this.#db === undefined) return undefined;
     this.#applyLocal();
     const workers = [...this.#rows.values()].map((row) => row.worker);
-    return { state: fleetState(workers, clock.now()), ageMs: clock.monotonic() - this.#readStartedAtMonotonic };
+    const asOf = live ? Math.max(this.#readStartedAtMonotonic, this.#schedule.quietAsOfMs) : this.#readStartedAtMonotonic;
+    return { state: fleetState(workers, clock.now()), ageMs: clock.monotonic() - asOf };
   }
 
   #fresh(maxAgeMs: number): boolean {
@@ -290,6 +305,23 @@ export class FleetFeed {
   #applyLocal(): void {
     if (this.#db === undefined) return;
     const nowMs = this.deps.clock.now();
+    const changes = this.deps.local.changes?.();
+    if (changes === undefined || changes !== this.#heldAt) this.#listHeld(nowMs);
+    this.#heldAt = changes;
+    const held = this.#held;
+    for (const [id, droppedAt] of this.#dropped) {
+      if (nowMs - droppedAt > this.#dropMemoryMs) this.#touched.add(id);
+    }
+    for (const id of this.#beaten) {
+      if (!this.#touched.has(id) && !this.#moveBeat(id, held)) this.#touched.add(id);
+    }
+    this.#beaten.clear();
+    for (const id of this.#touched) this.#refreshRow(id, held, nowMs);
+    this.#touched.clear();
+  }
+
+  /** Who is held here now, against who was: the ones that came, went or changed specs are touched. */
+  #listHeld(nowMs: number): void {
     const held = new Set(this.deps.local.heldWorkerIds());
     for (const id of this.#held) {
       if (held.has(id)) continue;
@@ -307,15 +339,6 @@ export class FleetFeed {
       if (specs !== undefined && shown !== undefined && !sameSpecs(specs, shown)) this.#touched.add(id);
     }
     this.#held = held;
-    for (const [id, droppedAt] of this.#dropped) {
-      if (nowMs - droppedAt > this.#dropMemoryMs) this.#touched.add(id);
-    }
-    for (const id of this.#beaten) {
-      if (!this.#touched.has(id) && !this.#moveBeat(id, held)) this.#touched.add(id);
-    }
-    this.#beaten.clear();
-    for (const id of this.#touched) this.#refreshRow(id, held, nowMs);
-    this.#touched.clear();
   }
 
   /**
@@ -330,8 +353,12 @@ export class FleetFeed {
     const own = this.#ownBeats.get(id);
     if (row === undefined || own === undefined || (!held.has(id) && !this.#dropped.has(id))) return false;
     if (own.second <= row.worker.last_heartbeat) return true;
-    row.worker = { ...row.worker, last_heartbeat: own.second, updated_at: own.at };
-    row.json = { ...row.json, last_heartbeat: own.second, updated_at: own.at.toISOString() };
+    // In place: both are this feed's own copies (the overlay of a held or dropped worker). A
+    // snapshot already sent holds the same json objects, but its bytes were serialised when sent.
+    row.worker.last_heartbeat = own.second;
+    row.worker.updated_at = own.at;
+    row.json.last_heartbeat = own.second;
+    row.json.updated_at = own.at.toISOString();
     row.beat = `${own.second}|${own.at.getTime()}`;
     this.#beatsChanged = true;
     return true;
