@@ -72,4 +72,20 @@ describe('write horizon (real database)', () => {
     expect((await registry.getWorker('protected'))?.is_active).toBe(true);
     expect((await registry.getWorker('orphan'))?.is_active).toBe(false);
   });
+
+  it('activity: other masters that published, and any withdrawal, since a time; the withdrawals note is no master', async () => {
+    const nowMs = clock.now();
+    await horizon.publish('me', nowMs, nowMs);
+    expect(await horizon.activitySince(nowMs - 60_000, 'me')).toBe(0);
+    await horizon.publish('other', nowMs, nowMs);
+    expect(await horizon.activitySince(nowMs - 60_000, 'me')).toBe(1);
+    // It serves nobody now: its entry goes, the withdrawal is noted.
+    await horizon.withdraw('other', nowMs - 86_400_000, nowMs + 1_000);
+    expect(await horizon.activitySince(nowMs - 60_000, 'me')).toBe(1);
+    expect(await horizon.activitySince(nowMs + 2_000, 'me')).toBe(0);
+    // The sweep's count of live masters and the clean-up pass the note by.
+    expect(await horizon.othersLive(nowMs - 60_000, 'me')).toEqual({ count: 0, oldestWrittenAsOfMs: undefined });
+    await horizon.withdraw('me', nowMs + 86_400_000, nowMs + 3_000);
+    expect(await horizon.activitySince(nowMs + 2_000, 'nobody')).toBe(1);
+  });
 });

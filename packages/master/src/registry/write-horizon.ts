@@ -25,9 +25,28 @@ export interface WriteHorizon {
    * One find (a handful of small documents).
    */
   othersLive(liveSinceMs: number, exceptId: string): Promise<LiveMasters>;
-  /** Removes this master's entry (clean stop) and any entry not published since `staleBeforeMs` (masters long gone). */
-  withdraw(instanceId: string, staleBeforeMs: number): Promise<void>;
+  /**
+   * Removes this master's entry (clean stop, or it serves nobody now) and any
+   * entry not published since `staleBeforeMs` (masters long gone), and notes
+   * the time of the withdrawal (WITHDRAWALS_ID): the flags such a master wrote
+   * as it went are news to those who read the registry only while a master
+   * serves (full-read-cadence.ts).
+   */
+  withdraw(instanceId: string, staleBeforeMs: number, nowMs: number): Promise<void>;
+  /**
+   * How many masters other than `exceptId` published since `sinceMs`, plus
+   * one if any master withdrew since then: whether masters wrote the registry
+   * lately. One find (a handful of small documents).
+   */
+  activitySince(sinceMs: number, exceptId: string): Promise<number>;
 }
+
+/**
+ * The one document of the collection that is not a master's entry: when a
+ * master last withdrew. It has no published_at, so othersLive and the stale
+ * clean-up pass it by.
+ */
+export const WITHDRAWALS_ID = 'withdrawals';
 
 /** Created by the first publish (an upsert); a handful of documents, found by _id or a scan. */
 export const WRITE_HORIZON_COLLECTION = 'MASTER_WRITE_HORIZON';
@@ -41,6 +60,7 @@ interface HorizonDocument {
   _id: string;
   written_as_of: Date;
   published_at: Date;
+  last_withdrawn_at?: Date;
 }
 
 export function createWriteHorizon(db: Db, options: { describeDatabase?: string } = {}): WriteHorizon {
@@ -59,8 +79,18 @@ export function createWriteHorizon(db: Db, options: { describeDatabase?: string 
       const times = live.map((e) => e.written_as_of).filter((at) => at instanceof Date && !Number.isNaN(at.getTime())).map((at) => at.getTime());
       return { count: live.length, oldestWrittenAsOfMs: times.length === 0 ? undefined : Math.min(...times) };
     },
-    async withdraw(instanceId, staleBeforeMs) {
+    async withdraw(instanceId, staleBeforeMs, nowMs) {
       await guard(where, () => entries.deleteMany({ $or: [{ _id: instanceId }, { published_at: { $lt: new Date(staleBeforeMs) } }] }));
+      await guard(where, () => entries.updateOne({ _id: WITHDRAWALS_ID }, { $set: { last_withdrawn_at: new Date(nowMs) } }, { upsert: true }));
+    },
+    async activitySince(sinceMs, exceptId) {
+      const since = new Date(sinceMs);
+      const found = await guard(where, () =>
+        entries
+          .find({ $or: [{ published_at: { $gte: since }, _id: { $ne: exceptId } }, { _id: WITHDRAWALS_ID, last_withdrawn_at: { $gte: since } }] }, { projection: { _id: 1 } })
+          .toArray(),
+      );
+      return found.length;
     },
   };
 }

@@ -61,5 +61,5 @@ export type TokenVerifier = (token: string, hashHex: string) => boolean;
 export interface WriteHorizonPort {
   publish(instanceId: string, writtenAsOfMs: number, nowMs: number): Promise<void>;
   othersLive(liveSinceMs: number, exceptId: string): Promise<{ count: number; oldestWrittenAsOfMs: number | undefined }>;
-  withdraw(instanceId: string, staleBeforeMs: number): Promise<void>;
+  withdraw(instanceId: string, staleBeforeMs: number, nowMs: number): Promise<void>;
 }

@@ -6,6 +6,7 @@ import { formatWorkerTable, unixSeconds, workerToJson } from '../format.js';
 import { WATCH_FULL_READ_MS, watchWorkers } from './worker-watch.js';
 import { createEnrolledCredentials } from '../../registry/enrolled-credential.js';
 import { createAdmissionVersion } from '../../registry/admission-version.js';
+import { createWriteHorizon } from '../../registry/write-horizon.js';
 
 interface Args {
   active: boolean | undefined;
@@ -69,6 +70,7 @@ export function workerListCommand(ctx: CommandContext): CommandModule<object, Ar
         const { registry, connection, settings } = await ctx.services();
         const intervalMs = Math.max(100, args['interval-ms']);
         const version = createAdmissionVersion(connection.db, { describeDatabase: settings.hosts });
+        const horizon = createWriteHorizon(connection.db, { describeDatabase: settings.hosts });
         await watchWorkers({
           find: (f) => registry.findWorkers(f),
           version: () => version.read(),
@@ -81,6 +83,7 @@ export function workerListCommand(ctx: CommandContext): CommandModule<object, Ar
           signals: ctx.signals,
           intervalMs,
           fullReadMs: Math.max(intervalMs, args['full-read-ms']),
+          servingMasters: (sinceMs) => horizon.activitySince(sinceMs, ''),
         });
         return;
       }

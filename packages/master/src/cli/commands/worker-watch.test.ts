@@ -8,7 +8,7 @@ const worker = (id: string, active: boolean): Worker => ({
 });
 
 /** What the watch reads and when: the registry behind a narrow port, on fake timers (the spawned CLI is tested in test/cli). */
-function setup(): { db: Worker[]; version: { value: string }; finds: () => number; out: string[]; stop: () => Promise<void> } {
+function setup(options: { serving?: { count: number }; tty?: boolean } = {}): { db: Worker[]; version: { value: string }; finds: () => number; out: string[]; stop: () => Promise<void> } {
   const db = [worker('a', false)];
   const version = { value: 'v1' };
   let finds = 0;
@@ -26,7 +26,9 @@ function setup(): { db: Worker[]; version: { value: string }; finds: () => numbe
     stdout: (text) => out.push(text),
     stderr: () => undefined,
     errorLine: String,
-    tty: false,
+    tty: options.tty ?? false,
+    servingMasters: options.serving === undefined ? undefined : () => Promise.resolve(options.serving?.count ?? 0),
+    quietFullReadMs: 300_000,
     signals: { onShutdown: (listener) => ((shutdown = listener), () => undefined) },
     intervalMs: 1_000,
     fullReadMs: 30_000,
@@ -73,6 +75,32 @@ describe('watchWorkers', () => {
     expect(w.out).toHaveLength(2);
     await vi.advanceTimersByTimeAsync(5_000);
     expect(w.out.at(-1)).toContain('"event":"modified","worker_id":"a"');
+    await w.stop();
+  });
+
+  test('no master serves: the registry is read once per quiet period; one that serves brings the period back', async () => {
+    const serving = { count: 0 };
+    const w = setup({ serving });
+    await vi.advanceTimersByTimeAsync(299_500);
+    expect(w.finds()).toBe(1);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(w.finds()).toBe(2);
+    serving.count = 1;
+    w.db[0] = worker('a', true);
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(w.finds()).toBe(3);
+    expect(w.out.at(-1)).toContain('"event":"modified","worker_id":"a"');
+    await w.stop();
+  });
+
+  test('on a terminal: ages count from the time of each redraw, and the header says how old the rows are', async () => {
+    const w = setup({ tty: true });
+    w.db[0] = { ...worker('a', true), last_heartbeat: Math.floor(Date.now() / 1000) };
+    await vi.advanceTimersByTimeAsync(0);
+    await vi.advanceTimersByTimeAsync(12_000);
+    const frame = w.out.at(-1) ?? '';
+    expect(frame).toMatch(/registry read 12s ago/);
+    expect(frame).toMatch(/\b12s ago\b/);
     await w.stop();
   });
 });

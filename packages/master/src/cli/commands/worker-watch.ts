@@ -2,6 +2,7 @@ import type { Worker, WorkerFilter } from '../../registry/worker.js';
 import { DatabaseUnavailableError } from '../../errors.js';
 import type { ShutdownSignals } from '../serve-command.js';
 import { formatDate, formatWorkerTable, workerToJson } from '../format.js';
+import { FullReadSchedule, QUIET_FULL_READ_FACTOR, type ServingMasters } from '../../registry/full-read-cadence.js';
 
 export interface WatchDeps {
   find(filter: WorkerFilter): Promise<Worker[]>;
@@ -26,13 +27,17 @@ export interface WatchDeps {
   signals?: ShutdownSignals | undefined;
   intervalMs: number;
   /**
-   * The registry is read (with the filter) at least this often: connections,
-   * heartbeats and flags of any master, and writes from outside the admin
-   * tools, show within it. A read is the whole collection; at 10,000 workers
-   * it costs the dev database about a CPU-second, so once an interval took
-   * most of a core.
+   * The registry is read (with the filter) this often while a master serves
+   * workers or served lately (the write horizon says): connections,
+   * heartbeats and flags of masters show within it. A read is the whole
+   * collection; at 10,000 workers it costs the dev database about two
+   * CPU-seconds, so once an interval took most of a core.
    */
   fullReadMs: number;
+  /** How many masters published on the write horizon since a time (full-read-cadence.ts). Absent: a read every fullReadMs. */
+  servingMasters?: ServingMasters | undefined;
+  /** While no master serves: the registry is read this often (writes from outside the admin tools). Default 10 × fullReadMs. */
+  quietFullReadMs?: number | undefined;
 }
 
 /** How often `--watch` reads the whole registry by default. */
@@ -52,8 +57,10 @@ const seconds = (ms: number): string => `${ms / 1000}s`;
 /**
  * `worker list --watch`. Every interval it reads the admission version (one
  * find by _id) and reads the registry only when that moved (an admin write)
- * or `fullReadMs` has passed since the last read: what it costs follows what
- * changed, not the fleet's size. On a terminal the table is redrawn in place
+ * or a full read is due: every `fullReadMs` while a master serves workers
+ * (or served lately), every `quietFullReadMs` while none does (nobody but the
+ * admin tools writes then). What it costs follows what changed, not the
+ * fleet's size. On a terminal the table is redrawn in place
  * every interval (ages tick); otherwise one JSON line per change,
  * `{"event":"added"|"modified"|"deleted", ...worker}`, the first read being
  * all "added" (like `kubectl get -w`). A signal ends it cleanly (exit 0).
@@ -81,19 +88,27 @@ export async function watchWorkers(deps: WatchDeps): Promise<void> {
   const known = new Map<string, string>();
   /** The error line of the outage under way, if the last read failed. */
   let outage: string | undefined;
-  /** The last read of the registry: its workers, when it started (monotonic), and the admission version read before it. */
-  let last: { workers: Worker[]; atMs: number; version: string | null | undefined } | undefined;
+  /** The last read of the registry: its workers and the admission version read before it. */
+  let last: { workers: Worker[]; version: string | null | undefined } | undefined;
+  const schedule = new FullReadSchedule(
+    { fullReadMs: deps.fullReadMs, quietFullReadMs: deps.servingMasters === undefined ? deps.fullReadMs : (deps.quietFullReadMs ?? QUIET_FULL_READ_FACTOR * deps.fullReadMs) },
+    deps.servingMasters,
+    { monotonic, now: () => deps.now().getTime() },
+  );
   try {
     while (running) {
       const now = deps.now();
-      const header = `Every ${seconds(deps.intervalMs)}: cluster-master worker list   ${formatDate(now)}   (full read every ${seconds(deps.fullReadMs)}; Ctrl-C to stop)\n\n`;
+      // Ages count from now at each redraw; the rows are as of the last read, whose age is said.
+      const readAgo = schedule.lastReadMs === Number.NEGATIVE_INFINITY ? '' : `registry read ${Math.round((monotonic() - schedule.lastReadMs) / 1000)}s ago; `;
+      const header = `Every ${seconds(deps.intervalMs)}: cluster-master worker list   ${formatDate(now)}   (${readAgo}Ctrl-C to stop)\n\n`;
       let workers: Worker[];
       let read = false;
       try {
         const version = await deps.version?.();
-        const startedAt = monotonic();
-        if (last === undefined || version !== last.version || startedAt - last.atMs >= deps.fullReadMs) {
-          last = { workers: await deps.find(deps.filterAt(now)), atMs: startedAt, version };
+        if (last === undefined || version !== last.version || (await schedule.due())) {
+          const startedAt = monotonic();
+          last = { workers: await deps.find(deps.filterAt(now)), version };
+          schedule.readAt(startedAt);
           read = true;
         }
         workers = last.workers;
@@ -104,7 +119,7 @@ export async function watchWorkers(deps: WatchDeps): Promise<void> {
         if (outage === undefined) deps.stderr(`${line} (still watching: retrying every ${seconds(deps.intervalMs)})\n`);
         outage = line;
         // Read again as soon as it answers: what changed during the outage is not in the version.
-        if (last !== undefined) last.atMs = Number.NEGATIVE_INFINITY;
+        schedule.forget();
         if (deps.tty) deps.stdout(`${REDRAW}${header}${line}\n`);
         await pause();
         continue;

@@ -2,6 +2,7 @@ import type { Db } from 'mongodb';
 import { createAdminTokenStore } from '../../registry/admin-token-store.js';
 import { createAdmissionVersion } from '../../registry/admission-version.js';
 import { createWorkerRegistry } from '../../registry/worker-registry.js';
+import { createWriteHorizon } from '../../registry/write-horizon.js';
 import type { MasterParts } from '../master-parts.js';
 import { LogBudget } from '../admission/log-budget.js';
 import { failureLimitFor } from '../admission/failure-limit.js';
@@ -27,20 +28,32 @@ export const REFUSAL_LINES_PER_SECOND = 20;
  */
 export function adminRoutesFor(
   db: Db | undefined,
-  parts: Pick<MasterParts, 'clock' | 'logger' | 'host' | 'view' | 'options' | 'writer'>,
+  parts: Pick<MasterParts, 'clock' | 'logger' | 'host' | 'view' | 'options' | 'writer' | 'identity' | 'sweeper'>,
 ): { routes: RouteHandler; feed: FleetFeed } | undefined {
   if (db === undefined) return undefined;
   const adminTokens = createAdminTokenStore(db);
   const workers = createWorkerRegistry(db);
+  const horizon = createWriteHorizon(db);
   const { clock, logger, host, view } = parts;
+  // A re-read admission view may carry other specs for held workers (an admin update).
+  let viewRefreshes = 0;
+  view.onRefresh(() => {
+    viewRefreshes += 1;
+  });
   const feed = new FleetFeed({
     source: workers,
-    local: { heldWorkerIds: () => [...host.sessions.values()].map((s) => s.workerId), specsOf: (id) => view.get(id)?.specs },
+    local: {
+      heldWorkerIds: () => [...host.sessions.values()].map((s) => s.workerId),
+      specsOf: (id) => view.get(id)?.specs,
+      changes: () => host.sessions.changes + host.specsSet + viewRefreshes,
+    },
     version: createAdmissionVersion(db),
     clock,
     logger,
     intervalMs: FLEET_REFRESH_MS,
     fullReadMs: parts.options.fleetFullReadMs,
+    otherMasters: (sinceMs) => horizon.activitySince(sinceMs, parts.identity.instanceId),
+    sweptFlags: () => parts.sweeper.flaggedTotal,
   });
   parts.writer.onWritten((written) => {
     if (written.kind === 'heartbeats') feed.heartbeatsWritten(written.workerIds, written.second, written.at);

@@ -9,9 +9,10 @@ const worker = (id: string, active: boolean, lastHeartbeat = 0): Worker => ({
 });
 
 const FULL_READ_MS = 30_000;
+const QUIET_MS = 300_000;
 
 /** The overlay of this master's own sessions on the database's view, on a manual clock. */
-function setup(initial: Worker[]): {
+function setup(initial: Worker[], horizon?: { others: { count: number }; swept: { count: number } }): {
   feed: FleetFeed;
   clock: ManualClock;
   db: Worker[];
@@ -31,6 +32,9 @@ function setup(initial: Worker[]): {
     logger: captureLogger().logger,
     intervalMs: 1_000,
     fullReadMs: FULL_READ_MS,
+    ...(horizon === undefined
+      ? {}
+      : { otherMasters: () => Promise.resolve(horizon.others.count), sweptFlags: () => horizon.swept.count, quietFullReadMs: QUIET_MS }),
   });
   const seen: FleetSnapshot[] = [];
   feed.subscribe((s) => seen.push(s));
@@ -77,6 +81,23 @@ describe('FleetFeed', () => {
     // Not held here: another master's worker, which this master does not know about.
     expect(row(seen.at(-1), 'b')).toMatchObject({ last_heartbeat: 100 });
     expect(feed.reads).toBe(reads);
+  });
+
+  test('a heartbeat written here moves the row to what the database will say (the quick path and a full read agree)', async () => {
+    const { feed, clock, db, held, seen } = setup([worker('a', true, 100)]);
+    held.add('a');
+    await clock.advanceAsync(1_000);
+    feed.heartbeatsWritten(['a'], 250, new Date(250_000));
+    await clock.advanceAsync(5_000);
+    const quick = row(seen.at(-1), 'a');
+    expect(quick).toMatchObject({ last_heartbeat: 250, is_active: true, total_cpu: 8 });
+    // An older write than what is shown moves nothing.
+    feed.heartbeatsWritten(['a'], 200, new Date(200_000));
+    await clock.advanceAsync(5_000);
+    expect(row(seen.at(-1), 'a')).toEqual(quick);
+    db[0] = { ...worker('a', true, 250), updated_at: new Date(250_000) };
+    await feed.refresh();
+    expect(row(seen.at(-1), 'a')).toEqual(quick);
   });
 
   test('heartbeats alone go out at most every 5 s; any other change at the next tick, with them', async () => {
@@ -185,5 +206,109 @@ describe('FleetFeed', () => {
     await clock.advanceAsync(FULL_READ_MS);
     expect(seen.at(-1)?.workers.map((w) => [w.worker_id, w.registered_at])).toEqual([['a', '1970-01-01T00:00:00.000Z'], ['b', null]]);
     feed.close();
+  });
+
+  describe('with the write horizon', () => {
+    const lone = (): { others: { count: number }; swept: { count: number } } => ({ others: { count: 0 }, swept: { count: 0 } });
+
+    test('no other master serves: a full read only every quietFullReadMs', async () => {
+      const { feed, clock, seen } = setup([worker('a', false)], lone());
+      await clock.advanceAsync(0);
+      await clock.advanceAsync(QUIET_MS - 1_000);
+      expect(feed.reads).toBe(1);
+      expect(feed.horizonReads).toBeLessThanOrEqual(QUIET_MS / FULL_READ_MS);
+      await clock.advanceAsync(1_000);
+      expect(feed.reads).toBe(2);
+      expect(seen).toHaveLength(1);
+      feed.close();
+    });
+
+    test('another master starts serving: its workers\' changes show within fullReadMs again', async () => {
+      const h = lone();
+      const { feed, clock, db, seen } = setup([worker('a', false)], h);
+      await clock.advanceAsync(3 * FULL_READ_MS);
+      const reads = feed.reads;
+      h.others.count = 1;
+      db[0] = worker('a', true, 5);
+      await clock.advanceAsync(FULL_READ_MS);
+      expect(feed.reads).toBe(reads + 1);
+      expect(active(seen.at(-1), 'a')).toBe(true);
+      feed.close();
+    });
+
+    test('this master\'s sweep flagged workers: read at the next tick', async () => {
+      const h = lone();
+      const { feed, clock, db, seen } = setup([worker('a', true, 1)], h);
+      await clock.advanceAsync(3 * FULL_READ_MS);
+      const reads = feed.reads;
+      db[0] = worker('a', false, 1);
+      h.swept.count += 1;
+      await clock.advanceAsync(1_000);
+      expect(feed.reads).toBe(reads + 1);
+      expect(active(seen.at(-1), 'a')).toBe(false);
+      feed.close();
+    });
+
+    test('a worker dropped here stays inactive between the quiet reads (the drop is remembered that long)', async () => {
+      const { feed, clock, held, seen } = setup([worker('a', true, 1)], lone());
+      await clock.advanceAsync(3 * FULL_READ_MS);
+      held.add('a');
+      await clock.advanceAsync(1_000);
+      held.delete('a');
+      // The flag's write landed, but the feed reads the registry only every quiet period.
+      await clock.advanceAsync(QUIET_MS / 2);
+      expect(active(seen.at(-1), 'a')).toBe(false);
+      feed.close();
+    });
+  });
+
+  test('the session table is listed again only when it may have changed (local.changes moved)', async () => {
+    const clock = new ManualClock();
+    const held = new Set<string>(['a']);
+    const changes = { value: 1 };
+    let listed = 0;
+    const feed = new FleetFeed({
+      source: { getAllWorkers: () => Promise.resolve([worker('a', false), worker('b', false)]) },
+      local: {
+        heldWorkerIds: () => ((listed += 1), held),
+        specsOf: () => ({ total_cpu: 8, total_memory: 16, total_storage: 100, total_gpu: 1 }),
+        changes: () => changes.value,
+      },
+      clock,
+      logger: captureLogger().logger,
+      intervalMs: 1_000,
+      fullReadMs: FULL_READ_MS,
+    });
+    const seen: FleetSnapshot[] = [];
+    feed.subscribe((s) => seen.push(s));
+    await clock.advanceAsync(0);
+    expect(active(seen.at(-1), 'a')).toBe(true);
+    const before = listed;
+    await clock.advanceAsync(10_000);
+    expect(listed).toBe(before);
+    held.add('b');
+    changes.value += 1;
+    await clock.advanceAsync(1_000);
+    expect(listed).toBe(before + 1);
+    expect(active(seen.at(-1), 'b')).toBe(true);
+    feed.close();
+  });
+
+  test('a scrape while a page listens reads nothing (the feed keeps its view); with none, a read older than maxAgeMs is made', async () => {
+    const { feed, clock, held } = setup([worker('a', false), worker('b', true, 1)], { others: { count: 0 }, swept: { count: 0 } });
+    held.add('a');
+    await clock.advanceAsync(3 * FULL_READ_MS);
+    const reads = feed.reads;
+    const got = await feed.stateForScrape(FULL_READ_MS / 2, 1_000);
+    expect(feed.reads).toBe(reads);
+    expect(got?.state).toMatchObject({ active: 2, inactive: 0 });
+    // The horizon was read within the last period and found nobody: the view is that recent.
+    expect(got?.ageMs).toBeLessThanOrEqual(FULL_READ_MS);
+    feed.close();
+    await clock.advanceAsync(FULL_READ_MS);
+    const again = feed.stateForScrape(FULL_READ_MS / 2, 1_000);
+    await clock.advanceAsync(0);
+    await again;
+    expect(feed.reads).toBe(reads + 1);
   });
 });

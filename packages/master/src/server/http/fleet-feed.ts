@@ -2,6 +2,7 @@ import type { Specs } from '@cluster/protocol';
 import type { Logger } from 'pino';
 import { workerToJson } from '../../registry/worker-json.js';
 import type { Worker } from '../../registry/worker.js';
+import { FullReadSchedule, QUIET_FULL_READ_FACTOR, type ServingMasters } from '../../registry/full-read-cadence.js';
 import { every, unixSeconds, type Clock } from '../clock.js';
 import { fleetState, type FleetState } from './fleet-state.js';
 
@@ -9,6 +10,14 @@ import { fleetState, type FleetState } from './fleet-state.js';
 export interface LocalFleet {
   heldWorkerIds(): Iterable<string>;
   specsOf(workerId: string): Specs | undefined;
+  /**
+   * A number that moves whenever the held workers or their specs may have
+   * changed (sessions claimed or released, specs set, the admission view
+   * re-read). Unmoved since the last tick: the held workers are not listed
+   * and compared again (the whole session table each second, at 10,000
+   * agents the feed's largest cost). Absent: listed every tick.
+   */
+  changes?(): number;
 }
 
 export interface FleetSnapshot {
@@ -33,8 +42,19 @@ export interface FleetFeedDeps {
   logger: Logger;
   /** How often this master's own changes (sessions, heartbeats it wrote) and the admission version are looked at while anyone listens. */
   intervalMs: number;
-  /** How often the whole registry is read while anyone listens: what other masters and other tools changed shows within this. */
+  /** How often the whole registry is read while anyone listens and another master serves (or served lately): what they changed shows within this. */
   fullReadMs: number;
+  /**
+   * How many other masters published on the write horizon since a time (they
+   * serve workers, so they write heartbeats and flags this master does not
+   * know of). None lately: the periodic full read waits `quietFullReadMs`.
+   * Absent: every `fullReadMs`.
+   */
+  otherMasters?: ServingMasters;
+  /** How often the whole registry is read while no other master serves (writes from outside this package). Default 10 × fullReadMs. */
+  quietFullReadMs?: number;
+  /** Workers this master's stale sweep flagged so far (a count that only grows): when it moves, the next tick reads the registry (the sweep's workers are not held here, and not named). */
+  sweptFlags?: () => number;
   /** Full reads asked for by a change (admission version, an inventory written here) are at least this far apart. */
   minFullReadGapMs?: number;
 }
@@ -69,9 +89,12 @@ interface Row {
  *   master wrote (`heartbeatsWritten`, after each write that landed);
  * - the admission version is read at every tick (one find by _id): a
  *   registration, an update, an unregistration shows at the next tick;
- * - the whole registry is read every `fullReadMs` (what other masters and
- *   tools outside this package wrote), and soon after an inventory was
- *   written here.
+ * - the whole registry is read every `fullReadMs` while another master
+ *   serves workers, or served within two such periods (the write horizon
+ *   says; full-read-cadence.ts), else every `quietFullReadMs` (tools outside
+ *   this package); and soon after an inventory was written here or this
+ *   master's sweep flagged workers. A lone master knows every other change
+ *   itself.
  *
  * At 10,000 workers a full read costs the dev database about a CPU-second;
  * one a second (as before) took most of a core while a page was open. The
@@ -89,8 +112,10 @@ export class FleetFeed {
   /** Monotonic ms the last full read that succeeded started, and the admission version read before it. */
   #readStartedAtMonotonic = Number.NEGATIVE_INFINITY;
   #versionAtRead: string | null | undefined;
-  /** A change asked for a full read (the admission version moved, an inventory was written here). */
+  /** A change asked for a full read (the admission version moved, an inventory was written here, the sweep flagged workers). */
   #fullReadWanted = false;
+  readonly #schedule: FullReadSchedule;
+  #sweptSeen: number | undefined;
   /** The rows the listeners were last given (overlaid), by worker_id, and their order (undefined: to sort again). */
   readonly #rows = new Map<string, Row>();
   #order: string[] | undefined;
@@ -100,17 +125,36 @@ export class FleetFeed {
   /** Monotonic ms of the last snapshot. */
   #publishedAtMonotonic = Number.NEGATIVE_INFINITY;
   #held = new Set<string>();
+  /** `local.changes()` when #held was last listed. */
+  #heldAt: number | undefined;
   readonly #dropped = new Map<string, number>();
   /** The newest last_heartbeat this master wrote (and the write landed) for workers held or lately dropped here. */
   readonly #ownBeats = new Map<string, { second: number; at: Date }>();
   /** Workers whose row must be worked out again at the next tick. */
   readonly #touched = new Set<string>();
+  /** Workers whose only news since the last tick is a heartbeat this master wrote: their row's two timestamps move, nothing else is worked out. */
+  readonly #beaten = new Set<string>();
   /** Full database reads so far (what the cost tests count). */
   reads = 0;
   /** Admission version reads so far. */
   versionReads = 0;
 
-  constructor(private readonly deps: FleetFeedDeps) {}
+  constructor(private readonly deps: FleetFeedDeps) {
+    this.#schedule = new FullReadSchedule(
+      {
+        fullReadMs: deps.fullReadMs,
+        quietFullReadMs: deps.otherMasters === undefined ? deps.fullReadMs : (deps.quietFullReadMs ?? QUIET_FULL_READ_FACTOR * deps.fullReadMs),
+      },
+      deps.otherMasters,
+      deps.clock,
+    );
+    this.#sweptSeen = deps.sweptFlags?.();
+  }
+
+  /** Write horizon reads so far. */
+  get horizonReads(): number {
+    return this.#schedule.asks;
+  }
 
   get listeners(): number {
     return this.#listeners.size;
@@ -144,7 +188,7 @@ export class FleetFeed {
     if (this.#stop === undefined) return;
     for (const id of workerIds) {
       this.#ownBeats.set(id, { second, at });
-      this.#touched.add(id);
+      this.#beaten.add(id);
     }
   }
 
@@ -162,16 +206,20 @@ export class FleetFeed {
   }
 
   /**
-   * The registry's counts for a scrape: from the last full read (with this
+   * The registry's counts for a scrape: from the feed's view while a page
+   * listens (it reads as often as its cadence says: a scrape adds no read, so
+   * a lone master's page and Prometheus together still read the registry
+   * only every quiet period), else from the last full read (with this
    * master's own sessions laid over it) when it is no older than `maxAgeMs`
-   * (a page open, or another scrape just now), else a fresh read, waited for
+   * (another scrape just now), else a fresh read, waited for
    * at most `waitMs` (a slow or absent database must not make /metrics time
    * out; the last counts are reported then, with their age). Undefined until
    * a read succeeded.
    */
   async stateForScrape(maxAgeMs: number, waitMs: number): Promise<{ state: FleetState; ageMs: number } | undefined> {
     const { clock } = this.deps;
-    if (!this.#fresh(maxAgeMs)) {
+    const live = this.#stop !== undefined && this.#db !== undefined;
+    if (!live && !this.#fresh(maxAgeMs)) {
       let timer: ReturnType<Clock['setTimeout']> | undefined;
       const waited = new Promise<void>((resolve) => {
         timer = clock.setTimeout(resolve, waitMs);
@@ -183,7 +231,8 @@ export class FleetFeed {
     if (this.#db === undefined) return undefined;
     this.#applyLocal();
     const workers = [...this.#rows.values()].map((row) => row.worker);
-    return { state: fleetState(workers, clock.now()), ageMs: clock.monotonic() - this.#readStartedAtMonotonic };
+    const asOf = live ? Math.max(this.#readStartedAtMonotonic, this.#schedule.quietAsOfMs) : this.#readStartedAtMonotonic;
+    return { state: fleetState(workers, clock.now()), ageMs: clock.monotonic() - asOf };
   }
 
   #fresh(maxAgeMs: number): boolean {
@@ -205,9 +254,12 @@ export class FleetFeed {
           this.deps.logger.debug({ error: error instanceof Error ? error.message : String(error) }, 'fleet view: admission version not read');
         }
       }
+      const swept = this.deps.sweptFlags?.();
+      if (swept !== this.#sweptSeen) this.#fullReadWanted = true;
+      this.#sweptSeen = swept;
       const sinceRead = this.deps.clock.monotonic() - this.#readStartedAtMonotonic;
       const gap = this.deps.minFullReadGapMs ?? DEFAULT_MIN_FULL_READ_GAP_MS;
-      if (sinceRead >= this.deps.fullReadMs || (this.#fullReadWanted && sinceRead >= gap)) {
+      if ((this.#fullReadWanted && sinceRead >= gap) || (await this.#schedule.due())) {
         await this.refresh();
       } else {
         this.#applyLocal();
@@ -240,6 +292,7 @@ export class FleetFeed {
     const before = this.#db ?? new Map<string, Worker>();
     this.#db = new Map(workers.map((worker) => [worker.worker_id, worker]));
     this.#readStartedAtMonotonic = startedAt;
+    this.#schedule.readAt(startedAt);
     this.#versionAtRead = version;
     this.#fullReadWanted = false;
     for (const id of before.keys()) this.#touched.add(id);
@@ -252,6 +305,23 @@ export class FleetFeed {
   #applyLocal(): void {
     if (this.#db === undefined) return;
     const nowMs = this.deps.clock.now();
+    const changes = this.deps.local.changes?.();
+    if (changes === undefined || changes !== this.#heldAt) this.#listHeld(nowMs);
+    this.#heldAt = changes;
+    const held = this.#held;
+    for (const [id, droppedAt] of this.#dropped) {
+      if (nowMs - droppedAt > this.#dropMemoryMs) this.#touched.add(id);
+    }
+    for (const id of this.#beaten) {
+      if (!this.#touched.has(id) && !this.#moveBeat(id, held)) this.#touched.add(id);
+    }
+    this.#beaten.clear();
+    for (const id of this.#touched) this.#refreshRow(id, held, nowMs);
+    this.#touched.clear();
+  }
+
+  /** Who is held here now, against who was: the ones that came, went or changed specs are touched. */
+  #listHeld(nowMs: number): void {
     const held = new Set(this.deps.local.heldWorkerIds());
     for (const id of this.#held) {
       if (held.has(id)) continue;
@@ -269,11 +339,29 @@ export class FleetFeed {
       if (specs !== undefined && shown !== undefined && !sameSpecs(specs, shown)) this.#touched.add(id);
     }
     this.#held = held;
-    for (const [id, droppedAt] of this.#dropped) {
-      if (nowMs - droppedAt > this.#dropMemoryMs) this.#touched.add(id);
-    }
-    for (const id of this.#touched) this.#refreshRow(id, held, nowMs);
-    this.#touched.clear();
+  }
+
+  /**
+   * The heartbeat path (every beat of every worker held here, each flush): the
+   * row's last_heartbeat and updated_at take this master's write when it is
+   * newer, without the overlay, the JSON form and the change key worked out
+   * again. False when the row needs the whole work (none yet, or a worker
+   * neither held nor dropped here: its row is the database's).
+   */
+  #moveBeat(id: string, held: ReadonlySet<string>): boolean {
+    const row = this.#rows.get(id);
+    const own = this.#ownBeats.get(id);
+    if (row === undefined || own === undefined || (!held.has(id) && !this.#dropped.has(id))) return false;
+    if (own.second <= row.worker.last_heartbeat) return true;
+    // In place: both are this feed's own copies (the overlay of a held or dropped worker). A
+    // snapshot already sent holds the same json objects, but its bytes were serialised when sent.
+    row.worker.last_heartbeat = own.second;
+    row.worker.updated_at = own.at;
+    row.json.last_heartbeat = own.second;
+    row.json.updated_at = own.at.toISOString();
+    row.beat = `${own.second}|${own.at.getTime()}`;
+    this.#beatsChanged = true;
+    return true;
   }
 
   #refreshRow(id: string, held: ReadonlySet<string>, nowMs: number): void {
@@ -322,9 +410,9 @@ export class FleetFeed {
     return { ...stored, ...beat, is_active: false };
   }
 
-  /** Long enough for a full read to follow the write of the drop (it may be in flight when the worker drops). */
+  /** Long enough for a full read to follow the write of the drop (it may be in flight when the worker drops), at either cadence. */
   get #dropMemoryMs(): number {
-    return Math.max(DROP_MEMORY_MS, 2 * this.deps.fullReadMs);
+    return Math.max(DROP_MEMORY_MS, 2 * this.#schedule.cadenceMs.quietFullReadMs);
   }
 
   #membershipChanged(): void {

@@ -94,6 +94,8 @@ export class StaleSweeper {
   #started: { monotonicMs: number; wallMs: number } | undefined;
   /** Monotonic time from which the master could admit agents (view loaded): undefined until admittingSince(), and no regular sweep until then. */
   #admittingSinceMs: number | undefined;
+  /** Workers flagged by this master's sweeps so far (the fleet page's feed reads the registry again when it moves). */
+  flaggedTotal = 0;
 
   constructor(private readonly options: StaleSweepOptions) {}
 
@@ -132,6 +134,7 @@ export class StaleSweeper {
     const flagged = await this.options.registry.sweepStale(cutoff, now);
     this.options.health.success('sweep');
     this.options.onSwept?.(now, flagged);
+    this.flaggedTotal += flagged;
     if (flagged > 0) {
       this.options.metrics.workersFlaggedInactive.inc({ cause: 'sweep' }, flagged);
       this.options.logger.info({ cause: 'sweep', at_start: true, count: flagged, cutoff }, 'workers flagged inactive');
@@ -187,6 +190,7 @@ export class StaleSweeper {
     end();
     health.success('sweep');
     this.options.onSwept?.(new Date(nowMs), flagged);
+    this.flaggedTotal += flagged;
     if (flagged > 0) {
       this.options.metrics.workersFlaggedInactive.inc({ cause: 'sweep' }, flagged);
       this.options.logger.info({ cause: 'sweep', count: flagged, cutoff }, 'workers flagged inactive');
@@ -203,7 +207,7 @@ export class StaleSweeper {
     const mono = this.options.clock.monotonic();
     if (!horizon.serving()) {
       if (this.#publishedAtMs === undefined) return;
-      await horizon.port.withdraw(horizon.instanceId, this.options.clock.now() - FORGOTTEN_AFTER_MS);
+      await horizon.port.withdraw(horizon.instanceId, this.options.clock.now() - FORGOTTEN_AFTER_MS, this.options.clock.now());
       this.#publishedAtMs = undefined;
       return;
     }
@@ -230,7 +234,7 @@ export class StaleSweeper {
     const { horizon, clock, logger } = this.options;
     if (horizon === undefined) return;
     try {
-      await horizon.port.withdraw(horizon.instanceId, clock.now() - FORGOTTEN_AFTER_MS);
+      await horizon.port.withdraw(horizon.instanceId, clock.now() - FORGOTTEN_AFTER_MS, clock.now());
     } catch (error) {
       logger.warn({ error: error instanceof Error ? error.message : String(error) }, 'could not withdraw this master from the write horizon; it ages out after one heartbeat timeout');
     }

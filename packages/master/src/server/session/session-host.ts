@@ -52,6 +52,8 @@ const FLAGS_AT_ONCE: ReadonlySet<SessionEndCause> = new Set<SessionEndCause>([
  */
 export class SessionHost implements SessionEvents {
   readonly sessions = new SessionTable<AgentSession>();
+  /** Specs set in the admission view from a hello or a specs message so far (the fleet feed compares specs only when this moved). */
+  specsSet = 0;
   /** Every open session, including those still waiting for their hello. */
   readonly open = new Set<AgentSession>();
 
@@ -204,6 +206,7 @@ export class SessionHost implements SessionEvents {
     if (changed) this.deps.history?.changeSeen(workerId, 'specs', { from: entry?.specs ?? null, to: specs });
     this.deps.writer.queueSpecs(workerId, specs);
     this.deps.view.setSpecs(workerId, specs);
+    this.specsSet += 1;
     return changed;
   }
 }

@@ -9,6 +9,8 @@ export interface KeyedSession {
  */
 export class SessionTable<S extends KeyedSession> {
   readonly #byWorker = new Map<string, S>();
+  /** Claims and releases so far: who holds what changed when this moved (the fleet feed skips its scan otherwise). */
+  changes = 0;
 
   get size(): number {
     return this.#byWorker.size;
@@ -26,6 +28,7 @@ export class SessionTable<S extends KeyedSession> {
   claim(session: S): S | undefined {
     const previous = this.#byWorker.get(session.workerId);
     this.#byWorker.set(session.workerId, session);
+    this.changes += 1;
     return previous === session ? undefined : previous;
   }
 
@@ -33,6 +36,7 @@ export class SessionTable<S extends KeyedSession> {
   release(session: S): boolean {
     if (!this.isCurrent(session)) return false;
     this.#byWorker.delete(session.workerId);
+    this.changes += 1;
     return true;
   }
 
