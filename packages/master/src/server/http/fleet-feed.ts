@@ -1,4 +1,4 @@
-import type { Specs } from '@cluster/protocol';
+import { sameSpecs, type Specs } from '@cluster/protocol';
 import type { Logger } from 'pino';
 import { workerToJson } from '../../registry/worker-json.js';
 import type { Worker } from '../../registry/worker.js';
@@ -439,6 +439,3 @@ export class FleetFeed {
   }
 }
 
-function sameSpecs(a: Specs, b: Specs): boolean {
-  return a.total_cpu === b.total_cpu && a.total_memory === b.total_memory && a.total_storage === b.total_storage && a.total_gpu === b.total_gpu;
-}
