@@ -90,4 +90,18 @@ describe('the enrollment client', () => {
     expect(await running).toBe(true);
     expect(master.upgrades).toHaveLength(2);
   }, 10_000);
+
+  it('a refusal about this worker (409: it has a credential already) waits for an admin, at the slow pace', async () => {
+    await using master = await startFakeMaster();
+    master.refuse = { status: 409, reason: 'enrollment: worker gpu-01 already has a credential' };
+    const { enroller, logs } = enrollerFor(master.url, join(dir, 'enrolled', 'credential'));
+    const running = enroller.run();
+    expect(await logs.waitFor('enrollment-refused')).toMatchObject({ status: 409 });
+    // Asked once, then asleep for the refusal's 60 s: no second upgrade soon after.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(master.upgrades).toHaveLength(1);
+    expect(logs.text()).not.toContain('enrollment-waiting');
+    enroller.close();
+    expect(await running).toBe(false);
+  });
 });

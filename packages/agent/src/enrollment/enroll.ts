@@ -5,7 +5,6 @@ import {
   HEADERS,
   enrollAuthorization,
   parseEnrolledMessage,
-  reactionToHttpStatus,
 } from '@cluster/protocol/agent-side';
 import type { Logger } from 'pino';
 import WebSocket, { type ClientOptions } from 'ws';
@@ -192,7 +191,7 @@ export function createEnroller(options: EnrollerOptions): Enroller {
         return true;
       }
       const roundDone = index % options.urls.length === 0;
-      if (outcome.kind === 'refused' && reactionToHttpStatus(outcome.status) === 'retry') {
+      if (outcome.kind === 'refused' && cannotEnrollNow(outcome.status)) {
         // Not a refusal only an admin can fix (a master starting, a database away, too many at once): asked
         // again like a session would be, after the master's Retry-After when it gave one.
         const retryInMs = outcome.retryAfterMs === undefined ? undefined : hintedDelayMs(outcome.retryAfterMs, { baseMs, capMs }, random);
@@ -229,6 +228,15 @@ export function createEnroller(options: EnrollerOptions): Enroller {
       wake?.();
     },
   };
+}
+
+/**
+ * The master cannot take an enrollment now, whoever asks (429 too many at once, 5xx: starting, its database
+ * away): the statuses a session retries with its backoff. Every other status is about this worker or this
+ * token (401, 403, 409 already enrolled, 426 …) and waits for an admin.
+ */
+function cannotEnrollNow(status: number): boolean {
+  return status === 429 || (status >= 500 && status < 600);
 }
 
 function safe(url: string): string {

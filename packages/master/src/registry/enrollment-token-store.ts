@@ -2,6 +2,7 @@ import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 import type { Db } from 'mongodb';
 import { SINGLE_BATCH_SIZE } from './collections.js';
 import { describeHosts, guard } from './driver-errors.js';
+import { OneAtATime } from './one-at-a-time.js';
 import { generateToken, hashToken, type RandomBytes } from './token.js';
 
 /**
@@ -50,7 +51,9 @@ export interface EnrollmentTokenStore {
   /**
    * Counts one use if the token is still usable: one conditional update
    * (`uses` below `maxUses`, as read with the token), so two enrollments at
-   * once cannot both take the last use.
+   * once cannot both take the last use (on the dev database, whose updates
+   * are not atomic, only because this store counts one use of a token at a
+   * time).
    */
   consume(tokenId: string, maxUses: number | null, now: Date): Promise<boolean>;
   /** Gives a use back (an enrollment undone after its use was counted). */
@@ -87,6 +90,10 @@ export function createEnrollmentTokenStore(db: Db, options: { now?: () => Date; 
   const randomBytes = options.randomBytes ?? cryptoRandomBytes;
   const where = options.describeDatabase ?? describeHosts(db);
   const tokens = db.collection<EnrollmentTokenDocument>(ENROLLMENT_TOKENS_COLLECTION);
+  // Uses are counted with $inc, which the dev database does not apply atomically (a rack of 10 enrolling at once
+  // was counted 9, and a --uses limit could be passed): this store counts one use of a token at a time. Several
+  // masters still race on such a database; MongoDB applies each $inc atomically.
+  const uses = new OneAtATime();
 
   return {
     async issue({ patterns, ttlMs, maxUses }) {
@@ -125,14 +132,14 @@ export function createEnrollmentTokenStore(db: Db, options: { now?: () => Date; 
 
     async consume(tokenId, maxUses, at) {
       const limit = maxUses === null ? {} : { uses: { $lt: maxUses } };
-      const result = await guard(where, () =>
-        tokens.updateOne({ token_id: tokenId, ...limit, revoked_at: { $exists: false }, expires_at: { $gt: at } }, { $inc: { uses: 1 } }),
+      const result = await uses.run(tokenId, () =>
+        guard(where, () => tokens.updateOne({ token_id: tokenId, ...limit, revoked_at: { $exists: false }, expires_at: { $gt: at } }, { $inc: { uses: 1 } })),
       );
       return result.modifiedCount === 1;
     },
 
     async release(tokenId) {
-      await guard(where, () => tokens.updateOne({ token_id: tokenId, uses: { $gt: 0 } }, { $inc: { uses: -1 } }));
+      await uses.run(tokenId, () => guard(where, () => tokens.updateOne({ token_id: tokenId, uses: { $gt: 0 } }, { $inc: { uses: -1 } })));
     },
   };
 }
