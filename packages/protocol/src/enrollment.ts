@@ -18,13 +18,15 @@
  * release refuses the upgrade with 426, which the agent reports as "upgrade
  * the master" instead of stepping down, as there is nothing older to step down to.
  */
+import { ISSUED_TOKEN_PATTERN, tokenAfterScheme } from './token-shape.js';
+
 export const ENROLLMENT_PROTOCOL_VERSION = 3;
 
 /** The Authorization scheme of an enrollment upgrade: never confused with a worker's `Bearer` credential. */
 export const ENROLL_SCHEME = 'Enroll';
 
 /** A worker credential as the master issues it (the `enrolled` message's token). */
-export const ISSUED_TOKEN_PATTERN = /^[A-Za-z0-9_-]{16,256}$/;
+export { ISSUED_TOKEN_PATTERN };
 
 export function enrollAuthorization(token: string): string {
   return `${ENROLL_SCHEME} ${token}`;
@@ -37,7 +39,5 @@ export function isEnrollAuthorization(value: string | undefined): boolean {
 
 /** The token of an `Enroll <token>` header value, or undefined when malformed. */
 export function parseEnrollAuthorization(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  const match = /^Enroll ([A-Za-z0-9_-]{16,256})$/.exec(value);
-  return match?.[1];
+  return tokenAfterScheme('Enroll', value);
 }

@@ -1,3 +1,5 @@
+import { tokenAfterScheme } from './token-shape.js';
+
 /**
  * Admission happens at the HTTP upgrade, before a WebSocket exists. These are
  * the request headers the agent sends and the master reads (lower case, as
@@ -16,9 +18,7 @@ export function bearer(token: string): string {
 
 /** Returns the token of a `Bearer <token>` header value, or undefined. */
 export function parseBearer(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  const match = /^Bearer ([A-Za-z0-9_-]{16,256})$/.exec(value);
-  return match?.[1];
+  return tokenAfterScheme('Bearer', value);
 }
 
 /**

@@ -8,6 +8,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { cpus, totalmem } from 'node:os';
 import { MongoClient, type ObjectId } from 'mongodb';
 import { DEFAULTS } from '../../../packages/protocol/dist/index.js';
@@ -221,7 +222,8 @@ async function main(args: BenchArgs): Promise<void> {
     results,
     table: rows,
   };
-  mkdirSync(new URL('.', `file://${out}`).pathname, { recursive: true });
+  // A relative --out is taken from the working directory; its folder is made if missing.
+  mkdirSync(dirname(resolve(out)), { recursive: true });
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   process.stdout.write(`\n${table(rows)}\n\nJSON: ${out}\nlogs: ${runDir}\n`);
 }

@@ -1,4 +1,5 @@
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
+import { ISSUED_TOKEN_PATTERN } from '@cluster/protocol';
 import type { Db } from 'mongodb';
 import { SINGLE_BATCH_SIZE } from './collections.js';
 import { describeHosts, guard } from './driver-errors.js';
@@ -60,8 +61,6 @@ export interface AdminTokenStoreOptions {
   describeDatabase?: string;
 }
 
-/** What a Bearer token can be; anything else is refused before the database is asked. */
-const TOKEN_SHAPE = /^[A-Za-z0-9_-]{16,256}$/;
 
 export function createAdminTokenStore(db: Db, options: AdminTokenStoreOptions = {}): AdminTokenStore {
   const now = options.now ?? (() => new Date());
@@ -101,7 +100,7 @@ export function createAdminTokenStore(db: Db, options: AdminTokenStoreOptions = 
     },
 
     async verify(token) {
-      if (typeof token !== 'string' || !TOKEN_SHAPE.test(token)) return null;
+      if (typeof token !== 'string' || !ISSUED_TOKEN_PATTERN.test(token)) return null;
       // Looked up by its hash: the token is 256 random bits, so the hash is
       // as unguessable as the token, and no comparison loop runs in our code.
       const doc = await guard(where, () =>

@@ -1,4 +1,5 @@
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
+import { ISSUED_TOKEN_PATTERN } from '@cluster/protocol';
 import type { Db } from 'mongodb';
 import { SINGLE_BATCH_SIZE } from './collections.js';
 import { describeHosts, guard } from './driver-errors.js';
@@ -71,7 +72,6 @@ interface EnrollmentTokenDocument {
   revoked_at?: Date;
 }
 
-const TOKEN_SHAPE = /^[A-Za-z0-9_-]{16,256}$/;
 
 function toInfo(doc: Partial<EnrollmentTokenDocument>): EnrollmentTokenInfo {
   return {
@@ -124,7 +124,7 @@ export function createEnrollmentTokenStore(db: Db, options: { now?: () => Date; 
     },
 
     async find(token) {
-      if (typeof token !== 'string' || !TOKEN_SHAPE.test(token)) return null;
+      if (typeof token !== 'string' || !ISSUED_TOKEN_PATTERN.test(token)) return null;
       // By its hash, as admin tokens: 256 random bits, so the hash is as unguessable as the token.
       const doc = await guard(where, () => tokens.findOne({ token_hash: hashToken(token) }, { projection: { _id: 0, token_hash: 0 } }));
       return doc === null ? null : toInfo(doc);
