@@ -1,4 +1,5 @@
 import { isValidWorkerId } from '@cluster/protocol';
+import { globMatches } from './glob-match.js';
 import { expandRange } from './id-range.js';
 
 /**
@@ -25,11 +26,6 @@ export function checkEnrollmentPattern(pattern: string): string | undefined {
   return undefined;
 }
 
-function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|\\-]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
-}
-
 /** Whether `workerId` is one of the ids the patterns name (every id, with no pattern). */
 export function matchesEnrollmentPatterns(patterns: readonly string[], workerId: string): boolean {
   if (patterns.length === 0) return true;
@@ -41,6 +37,6 @@ export function matchesEnrollmentPatterns(patterns: readonly string[], workerId:
         return false;
       }
     }
-    return globToRegExp(pattern).test(workerId);
+    return globMatches(pattern, workerId);
   });
 }
