@@ -17,6 +17,19 @@ import { WriteOutcomes } from './write-outcomes.js';
  */
 export const INACTIVE_PROMPT_MS = 250;
 
+/**
+ * This many pending heartbeats bring the next cycle forward to now: the flush
+ * interval is the longest a beat waits for its write, not a fixed cadence. A
+ * beat that arrives just after a write took the pending set waits for the next
+ * write to start and to end, and a write's time grows with its ids (about
+ * 0.1 ms an id on the dev database, docs/DESIGN.md "Heartbeat write
+ * cadence"): at 19,000 agents (3,800 beats/s) a 1 s cadence wrote ~3,900 ids
+ * a write, ~0.5 s each, and a slow write pushed the tail past 2 s. Writing at
+ * 2,000 ids keeps each write near 0.2 s and the wait near 0.5 s there; a fleet
+ * under 10,000 agents never reaches it and keeps the interval.
+ */
+export const FLUSH_AT_PENDING_HEARTBEATS = 2_000;
+
 /** A write of this master that landed: heartbeats (last_heartbeat `second`, is_active true, updated_at `at`) or inventories. */
 export type WrittenBatch =
   | { kind: 'heartbeats'; workerIds: readonly string[]; second: number; at: Date }
@@ -51,6 +64,8 @@ export interface HeartbeatWriterOptions {
   onSpecsWritten?: (what: 'specs' | 'hardware', ids: readonly string[], modified: number | undefined) => void;
   /** Default INACTIVE_PROMPT_MS. */
   inactivePromptMs?: number;
+  /** Default FLUSH_AT_PENDING_HEARTBEATS. */
+  flushAtPendingHeartbeats?: number;
 }
 
 /**
@@ -70,6 +85,11 @@ export interface HeartbeatWriterOptions {
  * express write has landed, so timeouts reach the database as soon as they
  * are found, however slow the heartbeat writes are. A failed write puts its
  * ids back and the next cycle waits with exponential backoff.
+ *
+ * The flush interval bounds how long a beat waits for its write to start; as
+ * many pending beats as flushAtPendingHeartbeats start it at once (after the
+ * cycle in flight), so a large fleet's writes stay small and its beats' wait
+ * short, while a small fleet keeps one write per interval.
  */
 export class HeartbeatWriter {
   #heartbeats = new Set<string>();
@@ -141,6 +161,7 @@ export class HeartbeatWriter {
     this.#flags.admit(workerId);
     this.#heartbeats.add(workerId);
     this.#unwrittenAdmissions.add(workerId);
+    this.#flushIfFull();
   }
 
   /**
@@ -155,6 +176,7 @@ export class HeartbeatWriter {
   heartbeat(workerId: string): void {
     if (this.#flags.has(workerId)) return;
     this.#heartbeats.add(workerId);
+    this.#flushIfFull();
   }
 
   /** A goodbye or a timeout: drops the pending heartbeat and queues is_active false. */
@@ -266,12 +288,25 @@ export class HeartbeatWriter {
   }
 
   /** A flag is pending: run the next cycle within #promptMs, unless one is already due sooner or running. */
-  #bringForward(): void {
+  #bringForward(delayMs = this.#promptMs): void {
     if (!this.#running || this.#timer === undefined || this.#writes.failures > 0) return;
-    const promptDue = this.options.clock.monotonic() + this.#promptMs;
-    if (this.#timerDueMs <= promptDue) return;
+    const due = this.options.clock.monotonic() + delayMs;
+    if (this.#timerDueMs <= due) return;
     this.options.clock.clearTimeout(this.#timer);
-    this.#schedule(this.#promptMs);
+    this.#schedule(delayMs);
+  }
+
+  get #fullAt(): number {
+    return this.options.flushAtPendingHeartbeats ?? FLUSH_AT_PENDING_HEARTBEATS;
+  }
+
+  /**
+   * Enough beats pending for a write of their own: the next cycle starts now,
+   * or, while one runs, as soon as it ends (#schedule). Called for every beat:
+   * once the timer is due now, the rest return at the size check or the due check.
+   */
+  #flushIfFull(): void {
+    if (this.#heartbeats.size >= this.#fullAt) this.#bringForward(0);
   }
 
   /**
@@ -296,7 +331,7 @@ export class HeartbeatWriter {
           this.#writes.failures = 0;
           // A fixed cadence: the time the cycle took counts towards the interval.
           const took = clock.monotonic() - startedAt;
-          const next = Math.max(0, this.options.flushIntervalMs - took);
+          const next = this.#heartbeats.size >= this.#fullAt ? 0 : Math.max(0, this.options.flushIntervalMs - took);
           this.#schedule(this.#flags.size > 0 ? Math.min(next, this.#promptMs) : next);
         } else {
           this.#schedule(this.#retryDelay(this.#writes.failures - 1));
