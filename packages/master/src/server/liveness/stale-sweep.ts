@@ -231,7 +231,12 @@ export class StaleSweeper {
    * next sweep need only name the seconds from it to its own cutoff: on the
    * dev database an equality list on last_heartbeat reads a few rows through
    * its index, where the full filter reads every active document (docs/
-   * DESIGN.md, "Stale sweep"). Full: the first regular sweep, with workers to
+   * DESIGN.md, "Stale sweep by windows"). The window reaches one more timeout
+   * below the last cutoff swept, for a write that breaks the rule by less
+   * (a master's clock behind by more than the second to spare, a write held
+   * up longer than the timeout by a master that had not published yet): its
+   * workers are flagged by the sweep that would have flagged them without
+   * windows. Full: the first regular sweep, with workers to
    * spare, after the database came back, a window wider than
    * MAX_STALE_WINDOW_SECONDS, and at least every FULL_SWEEP_EVERY_MS, for
    * what came in by other ways (a restored backup, a hand edit, a clock set back).
@@ -241,8 +246,9 @@ export class StaleSweeper {
     if (covered === undefined || spared > 0) return undefined;
     if (this.options.health.recoveredAtMs !== this.#recoveredAtSeenMs) return undefined;
     if (mono - this.#lastFullMs >= FULL_SWEEP_EVERY_MS) return undefined;
-    if (cutoff - covered > MAX_STALE_WINDOW_SECONDS) return undefined;
-    return covered;
+    const since = Math.max(0, covered - Math.ceil(this.options.heartbeatTimeoutMs / 1000));
+    if (cutoff - since > MAX_STALE_WINDOW_SECONDS) return undefined;
+    return since;
   }
 
   /**
