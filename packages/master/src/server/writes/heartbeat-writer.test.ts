@@ -119,8 +119,8 @@ describe('HeartbeatWriter', () => {
     await writer.stop();
   });
 
-  test('flushAtPendingHeartbeats pending beats start the write now, and the next one right after a cycle that leaves as many pending', async () => {
-    const { registry, writer, clock } = setup({ flushAtPendingHeartbeats: 3 });
+  test('flushAtPendingHeartbeats pending beats start the write early, no sooner than earlyFlushMinGapMs after the last started', async () => {
+    const { registry, writer, clock } = setup({ flushAtPendingHeartbeats: 3, earlyFlushMinGapMs: 300 });
     for (const id of ['w4', 'w5', 'w6']) registry.add(id);
     writer.start();
     writer.heartbeat('w1');
@@ -132,10 +132,14 @@ describe('HeartbeatWriter', () => {
     writer.heartbeat('w3');
     await clock.advanceAsync(0);
     expect(registry.count('recordHeartbeats')).toBe(1);
-    // Beats that fill the pending set while that write is in flight go as soon as it ends.
+    // Beats that fill the pending set while that write is in flight go once it has ended
+    // and the least gap since it started has passed.
     for (const id of ['w4', 'w5', 'w6']) writer.heartbeat(id);
+    await clock.advanceAsync(100);
     registry.release();
-    await clock.advanceAsync(0);
+    await clock.advanceAsync(199);
+    expect(registry.count('recordHeartbeats')).toBe(1);
+    await clock.advanceAsync(1);
     expect(registry.count('recordHeartbeats')).toBe(2);
     expect(registry.calls.filter((c) => c.op === 'recordHeartbeats').map((c) => c.ids)).toEqual([
       ['w1', 'w2', 'w3'],
