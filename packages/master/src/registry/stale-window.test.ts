@@ -116,19 +116,26 @@ describe('StaleSweeper by windows (real database)', () => {
     expect(await active('edited')).toBe(false);
   });
 
-  it('with workers to spare, the sweep is full', async () => {
-    const s = sweeper();
-    await s.maybeSweep(clock.now());
-    clock.advance(5_000);
-    const spared = new StaleSweeper({
+  it('workers to spare (a reconnect within the timeout) are left out of a window, not made a full sweep', async () => {
+    const back = new Set<string>();
+    const s = new StaleSweeper({
       registry, clock, health: testHealth(clock).health, metrics: testMetrics(), logger: captureLogger().logger,
-      heartbeatTimeoutMs: TIMEOUT_MS, intervalMs: 5_000, unwrittenAdmissions: () => new Set(['back']),
+      heartbeatTimeoutMs: TIMEOUT_MS, intervalMs: 5_000, unwrittenAdmissions: () => back,
     });
-    spared.startNow();
-    spared.admittingSince(clock.monotonic() - TIMEOUT_MS);
-    await spared.maybeSweep(clock.now());
-    clock.advance(5_000);
-    await spared.maybeSweep(clock.now());
-    expect(filters.map(windowed)).toEqual([false, false, false]);
+    s.startNow();
+    s.admittingSince(clock.monotonic() - TIMEOUT_MS);
+    await s.maybeSweep(clock.now());
+    // Both last written now; 'back' reconnects (its return not written yet), 'gone' does not.
+    await worker('back', nowS());
+    await worker('gone', nowS());
+    back.add('back');
+    for (let i = 0; i < 4; i++) {
+      clock.advance(5_000);
+      await s.maybeSweep(clock.now());
+    }
+    expect(filters.map(windowed)).toEqual([false, true, true, true, true]);
+    expect(filters.at(-1)).toMatchObject({ worker_id: { $nin: ['back'] } });
+    expect(await active('gone')).toBe(false);
+    expect(await active('back')).toBe(true);
   });
 });

@@ -41,7 +41,7 @@ export const MAX_SPARED_IN_FILTER = 5_000;
 /**
  * A regular sweep names every active worker (a full sweep) at least this
  * often; in between, it names only the seconds its cutoff moved on by since
- * the last sweep (see StaleSweeper.#windowStart).
+ * the last sweep, and one timeout more (see StaleSweeper.#windowStart).
  */
 export const FULL_SWEEP_EVERY_MS = 60_000;
 
@@ -200,7 +200,7 @@ export class StaleSweeper {
     let since: number | undefined;
     try {
       cutoff = sweepCutoffSeconds(await this.#judgedAsOf(Math.min(writtenAsOfMs ?? nowMs, nowMs), nowMs), heartbeatTimeoutMs);
-      since = this.#windowStart(mono, cutoff, spared.length);
+      since = this.#windowStart(mono, cutoff);
       flagged = await this.options.registry.sweepStale(cutoff, new Date(nowMs), spared, since);
     } catch (error) {
       end();
@@ -227,7 +227,9 @@ export class StaleSweeper {
    * timeout and a second older than this master's write and than every live
    * master's published one (#judgedAsOf), and a write's second is not older
    * than its master's last publication. So an active worker below the last
-   * cutoff swept was flagged then (or spared: such a sweep is full), and the
+   * cutoff swept was flagged then, or spared: back at this master, which
+   * writes its heartbeat or flags it when its session ends (another master's
+   * sweeps do not spare it, and a master that starts sweeps in full), and the
    * next sweep need only name the seconds from it to its own cutoff: on the
    * dev database an equality list on last_heartbeat reads a few rows through
    * its index, where the full filter reads every active document (docs/
@@ -236,14 +238,13 @@ export class StaleSweeper {
    * (a master's clock behind by more than the second to spare, a write held
    * up longer than the timeout by a master that had not published yet): its
    * workers are flagged by the sweep that would have flagged them without
-   * windows. Full: the first regular sweep, with workers to
-   * spare, after the database came back, a window wider than
+   * windows. Full: the first regular sweep, after the database came back, a window wider than
    * MAX_STALE_WINDOW_SECONDS, and at least every FULL_SWEEP_EVERY_MS, for
    * what came in by other ways (a restored backup, a hand edit, a clock set back).
    */
-  #windowStart(mono: number, cutoff: number, spared: number): number | undefined {
+  #windowStart(mono: number, cutoff: number): number | undefined {
     const covered = this.#coveredBelowS;
-    if (covered === undefined || spared > 0) return undefined;
+    if (covered === undefined) return undefined;
     if (this.options.health.recoveredAtMs !== this.#recoveredAtSeenMs) return undefined;
     if (mono - this.#lastFullMs >= FULL_SWEEP_EVERY_MS) return undefined;
     const since = Math.max(0, covered - Math.ceil(this.options.heartbeatTimeoutMs / 1000));
