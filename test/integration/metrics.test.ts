@@ -114,7 +114,10 @@ describe('agents come, beat and go', () => {
 
   test('a worker left active by a master that died is flagged by the sweep (cause sweep)', async () => {
     const s0 = await scrape();
-    await h.registry.updateHeartbeat('orphan', Math.floor(Date.now() / 1000) - 60);
+    // As a master leaves it when it dies: active, with the second of its last write, now.
+    // (A second older than the sweeps' cutoffs so far is written by no master; the sweeps
+    // between full ones name only the seconds since, docs/DESIGN.md "Stale sweep by windows".)
+    await h.registry.updateHeartbeat('orphan', Math.floor(Date.now() / 1000));
     const s1 = await scrapeUntil('the sweep flagged it', (s) => s.value(FLAGGED, { cause: 'sweep' }) === s0.value(FLAGGED, { cause: 'sweep' }) + 1);
     expect(s1.value(SWEEPS)).toBeGreaterThan(s0.value(SWEEPS));
     expect((await h.worker('orphan'))?.is_active).toBe(false);

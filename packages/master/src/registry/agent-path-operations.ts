@@ -36,6 +36,17 @@ function groupBySpecs(entries: readonly WorkerSpecsEntry[]): { specs: WorkerSpec
   return [...groups.values()];
 }
 
+/** Most whole seconds a windowed sweep names; a wider window is the caller's to sweep in full. */
+export const MAX_STALE_WINDOW_SECONDS = 600;
+
+/** The whole seconds in [since, cutoff). */
+function staleWindowSeconds(since: number, cutoff: number): number[] {
+  if (cutoff - since > MAX_STALE_WINDOW_SECONDS) throw new RangeError(`a stale window holds at most ${MAX_STALE_WINDOW_SECONDS} seconds`);
+  const seconds: number[] = [];
+  for (let second = since; second < cutoff; second += 1) seconds.push(second);
+  return seconds;
+}
+
 function assertDigest(digest: string): void {
   if (!/^[0-9a-f]{64}$/.test(digest)) throw new TypeError('hardware digest must be 64 hex digits');
 }
@@ -73,11 +84,20 @@ export function agentPathOperations(context: RegistryContext): AgentPathOperatio
       return result.modifiedCount;
     },
 
-    async sweepStale(cutoffUnixSeconds, now, spare = []) {
+    async sweepStale(cutoffUnixSeconds, now, spare = [], sinceUnixSeconds) {
       assertUnixSeconds(cutoffUnixSeconds, 'cutoff');
       assertWorkerIds(spare);
       // Without spared workers, the contract's stale filter alone (the form the dev database pushes down).
-      const filter = spare.length === 0 ? filterFor({ staleBefore: cutoffUnixSeconds }) : { ...filterFor({ staleBefore: cutoffUnixSeconds }), worker_id: { $nin: [...spare] } };
+      const stale = filterFor({ staleBefore: cutoffUnixSeconds });
+      let filter: Record<string, unknown> = spare.length === 0 ? stale : { ...stale, worker_id: { $nin: [...spare] } };
+      if (sinceUnixSeconds !== undefined) {
+        assertUnixSeconds(sinceUnixSeconds, 'since');
+        const seconds = staleWindowSeconds(sinceUnixSeconds, cutoffUnixSeconds);
+        if (seconds.length === 0) return 0;
+        // The window as the whole seconds it holds: an equality list drives the last_heartbeat
+        // index on the dev database too, where a range is checked on every active row.
+        filter = { ...filter, last_heartbeat: { $lt: unixSecondsToBson(cutoffUnixSeconds), $in: seconds.map(unixSecondsToBson) } };
+      }
       const result = await run(() =>
         workers.updateMany(filter, {
           $set: { is_active: false, updated_at: now },

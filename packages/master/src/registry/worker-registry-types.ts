@@ -63,9 +63,12 @@ export interface WorkerRegistry {
   /**
    * One updateMany: active workers with last_heartbeat < cutoff become
    * inactive, but for those in `spare` (workers whose return a master has not
-   * written yet); returns how many.
+   * written yet); returns how many. With `sinceUnixSeconds`, only those with
+   * last_heartbeat in [since, cutoff) (at most MAX_STALE_WINDOW_SECONDS
+   * seconds): the incremental sweep, for a caller that swept below `since`
+   * already (StaleSweeper); an empty window sends no command.
    */
-  sweepStale(cutoffUnixSeconds: number, now: Date, spare?: readonly string[]): Promise<number>;
+  sweepStale(cutoffUnixSeconds: number, now: Date, spare?: readonly string[], sinceUnixSeconds?: number): Promise<number>;
   /**
    * A bulkWrite (no upsert) of one statement per distinct set of specs: an
    * updateOne for a worker alone with its specs, an updateMany ($in) for

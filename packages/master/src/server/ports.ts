@@ -25,8 +25,8 @@ export interface RegistryPort {
    * entry in `lastWritten` only while its last_heartbeat is not newer than it.
    */
   markInactive(ids: string[], now: Date, lastWritten?: ReadonlyMap<string, number>): Promise<number>;
-  /** One updateMany {is_active: true, last_heartbeat: {$lt: cutoff}} (worker_id not among `spare`): is_active false. */
-  sweepStale(cutoffUnixSeconds: number, now: Date, spare?: readonly string[]): Promise<number>;
+  /** One updateMany {is_active: true, last_heartbeat: {$lt: cutoff}} (worker_id not among `spare`; last_heartbeat ≥ `since` when given): is_active false. */
+  sweepStale(cutoffUnixSeconds: number, now: Date, spare?: readonly string[], sinceUnixSeconds?: number): Promise<number>;
   /** One bulkWrite, one statement per distinct set of specs; never upserts. */
   updateSpecs(entries: SpecsEntry[], now: Date): Promise<unknown>;
   /** One bulkWrite, one updateOne per worker where `hardware.digest` differs; never upserts. */

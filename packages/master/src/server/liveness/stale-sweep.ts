@@ -3,6 +3,7 @@ import type { MasterMetrics } from '../../metrics/metrics.js';
 import type { Clock } from '../clock.js';
 import type { DbHealth } from '../db-health.js';
 import type { RegistryPort, WriteHorizonPort } from '../ports.js';
+import { MAX_STALE_WINDOW_SECONDS } from '../../registry/agent-path-operations.js';
 
 /**
  * The sweep flags `last_heartbeat < cutoff`. last_heartbeat is whole seconds,
@@ -36,6 +37,13 @@ export function sweepAllowed(nowMs: number, admittingSinceMs: number, recoveredA
  * (a reconnect storm is still being written; the next cycle writes them).
  */
 export const MAX_SPARED_IN_FILTER = 5_000;
+
+/**
+ * A regular sweep names every active worker (a full sweep) at least this
+ * often; in between, it names only the seconds its cutoff moved on by since
+ * the last sweep, and one timeout more (see StaleSweeper.#windowStart).
+ */
+export const FULL_SWEEP_EVERY_MS = 60_000;
 
 export interface StaleSweepOptions {
   registry: Pick<RegistryPort, 'sweepStale'>;
@@ -94,6 +102,16 @@ export class StaleSweeper {
   #started: { monotonicMs: number; wallMs: number } | undefined;
   /** Monotonic time from which the master could admit agents (view loaded): undefined until admittingSince(), and no regular sweep until then. */
   #admittingSinceMs: number | undefined;
+  /**
+   * Every worker active with last_heartbeat below this second (whole unix
+   * seconds) was flagged by a sweep of this master that succeeded; undefined:
+   * no regular sweep succeeded yet.
+   */
+  #coveredBelowS: number | undefined;
+  /** Monotonic time of the last full regular sweep that succeeded. */
+  #lastFullMs = Number.NEGATIVE_INFINITY;
+  /** DbHealth.recoveredAtMs at the last sweep: a recovery since makes the next sweep full. */
+  #recoveredAtSeenMs: number | undefined;
   /** Workers flagged by this master's sweeps so far (the fleet page's feed reads the registry again when it moves). */
   flaggedTotal = 0;
 
@@ -179,15 +197,20 @@ export class StaleSweeper {
     const end = this.options.metrics.sweepDuration.startTimer();
     let cutoff: number;
     let flagged: number;
+    let since: number | undefined;
     try {
       cutoff = sweepCutoffSeconds(await this.#judgedAsOf(Math.min(writtenAsOfMs ?? nowMs, nowMs), nowMs), heartbeatTimeoutMs);
-      flagged = await this.options.registry.sweepStale(cutoff, new Date(nowMs), spared);
+      since = this.#windowStart(mono, cutoff);
+      flagged = await this.options.registry.sweepStale(cutoff, new Date(nowMs), spared, since);
     } catch (error) {
       end();
       this.options.metrics.dbWriteErrors.inc({ op: 'sweep' });
       throw error;
     }
     end();
+    if (since === undefined) this.#lastFullMs = mono;
+    this.#coveredBelowS = Math.max(this.#coveredBelowS ?? cutoff, cutoff);
+    this.#recoveredAtSeenMs = health.recoveredAtMs;
     health.success('sweep');
     this.options.onSwept?.(new Date(nowMs), flagged);
     this.flaggedTotal += flagged;
@@ -195,6 +218,38 @@ export class StaleSweeper {
       this.options.metrics.workersFlaggedInactive.inc({ cause: 'sweep' }, flagged);
       this.options.logger.info({ cause: 'sweep', count: flagged, cutoff }, 'workers flagged inactive');
     }
+  }
+
+  /**
+   * Where this sweep's window starts, or undefined for a full sweep. A worker
+   * becomes active only by a heartbeat write, which gives it a last_heartbeat
+   * of that write: never below a cutoff already swept, since a cutoff is a
+   * timeout and a second older than this master's write and than every live
+   * master's published one (#judgedAsOf), and a write's second is not older
+   * than its master's last publication. So an active worker below the last
+   * cutoff swept was flagged then, or spared: back at this master, which
+   * writes its heartbeat or flags it when its session ends (another master's
+   * sweeps do not spare it, and a master that starts sweeps in full), and the
+   * next sweep need only name the seconds from it to its own cutoff: on the
+   * dev database an equality list on last_heartbeat reads a few rows through
+   * its index, where the full filter reads every active document (docs/
+   * DESIGN.md, "Stale sweep by windows"). The window reaches one more timeout
+   * below the last cutoff swept, for a write that breaks the rule by less
+   * (a master's clock behind by more than the second to spare, a write held
+   * up longer than the timeout by a master that had not published yet): its
+   * workers are flagged by the sweep that would have flagged them without
+   * windows. Full: the first regular sweep, after the database came back, a window wider than
+   * MAX_STALE_WINDOW_SECONDS, and at least every FULL_SWEEP_EVERY_MS, for
+   * what came in by other ways (a restored backup, a hand edit, a clock set back).
+   */
+  #windowStart(mono: number, cutoff: number): number | undefined {
+    const covered = this.#coveredBelowS;
+    if (covered === undefined) return undefined;
+    if (this.options.health.recoveredAtMs !== this.#recoveredAtSeenMs) return undefined;
+    if (mono - this.#lastFullMs >= FULL_SWEEP_EVERY_MS) return undefined;
+    const since = Math.max(0, covered - Math.ceil(this.options.heartbeatTimeoutMs / 1000));
+    if (cutoff - since > MAX_STALE_WINDOW_SECONDS) return undefined;
+    return since;
   }
 
   /**

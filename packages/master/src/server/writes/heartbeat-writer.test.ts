@@ -119,6 +119,41 @@ describe('HeartbeatWriter', () => {
     await writer.stop();
   });
 
+  test('flushAtPendingHeartbeats pending beats start the write early, no sooner than earlyFlushMinGapMs after the last started', async () => {
+    const { registry, writer, clock } = setup({ flushAtPendingHeartbeats: 3, earlyFlushMinGapMs: 300 });
+    for (const id of ['w4', 'w5', 'w6']) registry.add(id);
+    writer.start();
+    writer.heartbeat('w1');
+    writer.heartbeat('w2');
+    writer.heartbeat('w1'); // the same worker again is not one more pending write
+    await clock.advanceAsync(0);
+    expect(registry.count('recordHeartbeats')).toBe(0);
+    registry.hold();
+    writer.heartbeat('w3');
+    await clock.advanceAsync(0);
+    expect(registry.count('recordHeartbeats')).toBe(1);
+    // Beats that fill the pending set while that write is in flight go once it has ended
+    // and the least gap since it started has passed.
+    for (const id of ['w4', 'w5', 'w6']) writer.heartbeat(id);
+    await clock.advanceAsync(100);
+    registry.release();
+    await clock.advanceAsync(199);
+    expect(registry.count('recordHeartbeats')).toBe(1);
+    await clock.advanceAsync(1);
+    expect(registry.count('recordHeartbeats')).toBe(2);
+    expect(registry.calls.filter((c) => c.op === 'recordHeartbeats').map((c) => c.ids)).toEqual([
+      ['w1', 'w2', 'w3'],
+      ['w4', 'w5', 'w6'],
+    ]);
+    // Fewer than that wait for the interval, as before.
+    writer.heartbeat('w1');
+    await clock.advanceAsync(999);
+    expect(registry.count('recordHeartbeats')).toBe(2);
+    await clock.advanceAsync(1);
+    expect(registry.count('recordHeartbeats')).toBe(3);
+    await writer.stop();
+  });
+
   test('the sweep after a cycle is told the time written as last_heartbeat, not the time the writes ended', async () => {
     const { registry, writer, clock, afterFlush } = setup();
     writer.heartbeat('w1');

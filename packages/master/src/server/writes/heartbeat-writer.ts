@@ -17,6 +17,29 @@ import { WriteOutcomes } from './write-outcomes.js';
  */
 export const INACTIVE_PROMPT_MS = 250;
 
+/**
+ * This many pending heartbeats bring the next cycle forward to now: the flush
+ * interval is the longest a beat waits for its write, not a fixed cadence. A
+ * beat that arrives just after a write took the pending set waits for the next
+ * write to start and to end, and a write's time grows with its ids (about
+ * 0.1 ms an id on the dev database, docs/DESIGN.md "Heartbeat write
+ * cadence"): at 19,000 agents (3,800 beats/s) a 1 s cadence wrote ~3,900 ids
+ * a write, ~0.5 s each, and a slow write pushed the tail past 2 s. Writing
+ * from 2,000 ids (every 650 ms there, EARLY_FLUSH_MIN_GAP_MS: ~2,500 ids,
+ * ~0.3 s) shortens both the wait and the write; a fleet under 10,000 agents
+ * never reaches it and keeps the interval.
+ */
+export const FLUSH_AT_PENDING_HEARTBEATS = 2_000;
+
+/**
+ * A write brought forward by FLUSH_AT_PENDING_HEARTBEATS starts no sooner
+ * than this after the previous cycle started: at most ~1.5 heartbeat writes a
+ * second, so that with the sweep and the write-horizon publication the
+ * master stays within 2 write commands a second (docs/DESIGN.md, "Performance
+ * limits") at any fleet size; a fleet above ~15,000 agents is written every 650 ms.
+ */
+export const EARLY_FLUSH_MIN_GAP_MS = 650;
+
 /** A write of this master that landed: heartbeats (last_heartbeat `second`, is_active true, updated_at `at`) or inventories. */
 export type WrittenBatch =
   | { kind: 'heartbeats'; workerIds: readonly string[]; second: number; at: Date }
@@ -51,6 +74,10 @@ export interface HeartbeatWriterOptions {
   onSpecsWritten?: (what: 'specs' | 'hardware', ids: readonly string[], modified: number | undefined) => void;
   /** Default INACTIVE_PROMPT_MS. */
   inactivePromptMs?: number;
+  /** Default FLUSH_AT_PENDING_HEARTBEATS. */
+  flushAtPendingHeartbeats?: number;
+  /** Default EARLY_FLUSH_MIN_GAP_MS (capped at the flush interval). */
+  earlyFlushMinGapMs?: number;
 }
 
 /**
@@ -70,6 +97,12 @@ export interface HeartbeatWriterOptions {
  * express write has landed, so timeouts reach the database as soon as they
  * are found, however slow the heartbeat writes are. A failed write puts its
  * ids back and the next cycle waits with exponential backoff.
+ *
+ * The flush interval bounds how long a beat waits for its write to start; as
+ * many pending beats as flushAtPendingHeartbeats start it earlier (after the
+ * cycle in flight, and earlyFlushMinGapMs after the last cycle started), so a
+ * large fleet's writes stay small and its beats' wait short, while a small
+ * fleet keeps one write per interval.
  */
 export class HeartbeatWriter {
   #heartbeats = new Set<string>();
@@ -92,6 +125,8 @@ export class HeartbeatWriter {
   #timer: Timer | undefined;
   /** Monotonic time #timer fires. */
   #timerDueMs = 0;
+  /** Monotonic time the last timed cycle started. */
+  #cycleStartedMs = Number.NEGATIVE_INFINITY;
   #running = false;
   #stopped: Promise<void> | undefined;
   readonly #writtenListeners = new Set<WrittenListener>();
@@ -141,6 +176,7 @@ export class HeartbeatWriter {
     this.#flags.admit(workerId);
     this.#heartbeats.add(workerId);
     this.#unwrittenAdmissions.add(workerId);
+    this.#flushIfFull();
   }
 
   /**
@@ -155,6 +191,7 @@ export class HeartbeatWriter {
   heartbeat(workerId: string): void {
     if (this.#flags.has(workerId)) return;
     this.#heartbeats.add(workerId);
+    this.#flushIfFull();
   }
 
   /** A goodbye or a timeout: drops the pending heartbeat and queues is_active false. */
@@ -266,12 +303,32 @@ export class HeartbeatWriter {
   }
 
   /** A flag is pending: run the next cycle within #promptMs, unless one is already due sooner or running. */
-  #bringForward(): void {
+  #bringForward(delayMs = this.#promptMs): void {
     if (!this.#running || this.#timer === undefined || this.#writes.failures > 0) return;
-    const promptDue = this.options.clock.monotonic() + this.#promptMs;
-    if (this.#timerDueMs <= promptDue) return;
+    const due = this.options.clock.monotonic() + delayMs;
+    if (this.#timerDueMs <= due) return;
     this.options.clock.clearTimeout(this.#timer);
-    this.#schedule(this.#promptMs);
+    this.#schedule(delayMs);
+  }
+
+  get #fullAt(): number {
+    return this.options.flushAtPendingHeartbeats ?? FLUSH_AT_PENDING_HEARTBEATS;
+  }
+
+  /** How long from now a cycle brought forward by the pending beats may start. */
+  #earlyDelayMs(): number {
+    const gap = Math.min(this.options.earlyFlushMinGapMs ?? EARLY_FLUSH_MIN_GAP_MS, this.options.flushIntervalMs);
+    return Math.max(0, this.#cycleStartedMs + gap - this.options.clock.monotonic());
+  }
+
+  /**
+   * Enough beats pending for a write of their own: the next cycle starts now
+   * (or at the least gap after the last one started), or, while one runs, as
+   * soon as it ends (#schedule). Called for every beat: once the timer is due,
+   * the rest return at the size check or the due check.
+   */
+  #flushIfFull(): void {
+    if (this.#heartbeats.size >= this.#fullAt) this.#bringForward(this.#earlyDelayMs());
   }
 
   /**
@@ -290,13 +347,14 @@ export class HeartbeatWriter {
     this.#timer = clock.setTimeout(() => {
       this.#timer = undefined;
       const startedAt = clock.monotonic();
+      this.#cycleStartedMs = startedAt;
       void this.flushNow().then((ok) => {
         if (!this.#running) return;
         if (ok) {
           this.#writes.failures = 0;
           // A fixed cadence: the time the cycle took counts towards the interval.
           const took = clock.monotonic() - startedAt;
-          const next = Math.max(0, this.options.flushIntervalMs - took);
+          const next = this.#heartbeats.size >= this.#fullAt ? this.#earlyDelayMs() : Math.max(0, this.options.flushIntervalMs - took);
           this.#schedule(this.#flags.size > 0 ? Math.min(next, this.#promptMs) : next);
         } else {
           this.#schedule(this.#retryDelay(this.#writes.failures - 1));
