@@ -20,10 +20,27 @@ export interface LocalFleet {
   changes?(): number;
 }
 
+/** Workers whose heartbeat moved to the same values (one write of this master moves thousands at once). */
+export interface BeatGroup {
+  last_heartbeat: number;
+  /** ISO 8601, or null for a date out of range (as workerToJson writes it). */
+  updated_at: string | null;
+  worker_ids: string[];
+}
+
 export interface FleetSnapshot {
+  /** Counts the snapshots of one feed: a listener tells by it which one it had last. */
+  seq: number;
   /** Epoch ms of the refresh that produced it (the page's ages count from the master's clock). */
   at: number;
   workers: ReturnType<typeof workerToJson>[];
+  /**
+   * Set when this snapshot differs from snapshot `afterSeq` in heartbeats
+   * alone (last_heartbeat and updated_at of the workers named): a listener
+   * that has that one may send this instead of the whole fleet (the steady
+   * state at 10,000 agents: every row's heartbeat moves, nothing else).
+   */
+  beats?: { afterSeq: number; groups: BeatGroup[] };
 }
 
 export type FleetListener = (snapshot: FleetSnapshot) => void;
@@ -122,6 +139,9 @@ export class FleetFeed {
   #changed = false;
   /** Rows changed by heartbeats alone since the last snapshot (published at most every BEATS_ONLY_EVERY_MS). */
   #beatsChanged = false;
+  /** Which rows those are: the beats of the next snapshot when nothing else changed. */
+  readonly #beatsMoved = new Set<string>();
+  #seq = 0;
   /** Monotonic ms of the last snapshot. */
   #publishedAtMonotonic = Number.NEGATIVE_INFINITY;
   #held = new Set<string>();
@@ -361,6 +381,7 @@ export class FleetFeed {
     row.json.updated_at = own.at.toISOString();
     row.beat = `${own.second}|${own.at.getTime()}`;
     this.#beatsChanged = true;
+    this.#beatsMoved.add(id);
     return true;
   }
 
@@ -383,8 +404,10 @@ export class FleetFeed {
       return;
     }
     if (row === undefined) this.#membershipChanged();
-    if (row?.key === key) this.#beatsChanged = true;
-    else this.#changed = true;
+    if (row?.key === key) {
+      this.#beatsChanged = true;
+      this.#beatsMoved.add(id);
+    } else this.#changed = true;
     this.#rows.set(id, { worker, json, key, beat });
   }
 
@@ -424,8 +447,11 @@ export class FleetFeed {
     const mono = this.deps.clock.monotonic();
     const beatsDue = this.#beatsChanged && mono - this.#publishedAtMonotonic >= BEATS_ONLY_EVERY_MS;
     if (!this.#changed && !beatsDue && this.#last !== undefined) return;
+    const last = this.#last;
+    const beats = this.#changed || last === undefined ? undefined : { afterSeq: last.seq, groups: this.#beatGroups() };
     this.#changed = false;
     this.#beatsChanged = false;
+    this.#beatsMoved.clear();
     this.#publishedAtMonotonic = mono;
     this.#order ??= [...this.#rows.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     const workers: FleetSnapshot['workers'] = [];
@@ -433,9 +459,26 @@ export class FleetFeed {
       const row = this.#rows.get(id);
       if (row !== undefined) workers.push(row.json);
     }
-    const snapshot: FleetSnapshot = { at: this.deps.clock.now(), workers };
+    this.#seq += 1;
+    const snapshot: FleetSnapshot = { seq: this.#seq, at: this.deps.clock.now(), workers, ...(beats === undefined ? {} : { beats }) };
     this.#last = snapshot;
     for (const listener of this.#listeners) listener(snapshot);
+  }
+
+  /** The rows moved by heartbeats alone since the last snapshot, grouped by their two new values (a few groups: one per write). */
+  #beatGroups(): BeatGroup[] {
+    const groups = new Map<string, BeatGroup>();
+    for (const id of this.#beatsMoved) {
+      const json = this.#rows.get(id)?.json;
+      if (json === undefined) continue;
+      const lastHeartbeat = json.last_heartbeat as number;
+      const updatedAt = json.updated_at as string | null;
+      const key = `${lastHeartbeat}|${updatedAt}`;
+      const group = groups.get(key);
+      if (group === undefined) groups.set(key, { last_heartbeat: lastHeartbeat, updated_at: updatedAt, worker_ids: [id] });
+      else group.worker_ids.push(id);
+    }
+    return [...groups.values()];
   }
 }
 
