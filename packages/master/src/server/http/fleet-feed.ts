@@ -87,6 +87,21 @@ const DEFAULT_MIN_FULL_READ_GAP_MS = 2_000;
  */
 export const BEATS_ONLY_EVERY_MS = 5_000;
 
+/** A heartbeat write of this master that landed: the same record for every worker it wrote. */
+interface OwnBeat {
+  second: number;
+  at: Date;
+  /** `at` as workerToJson writes it. */
+  iso: string | null;
+  /** `second|at`, as Row.beat. */
+  beat: string;
+}
+
+/** As workerToJson writes a date: ISO 8601, null out of range. */
+function isoOrNull(date: Date): string | null {
+  return Number.isNaN(date.getTime()) ? null : date.toISOString();
+}
+
 interface Row {
   worker: Worker;
   json: ReturnType<typeof workerToJson>;
@@ -149,7 +164,7 @@ export class FleetFeed {
   #heldAt: number | undefined;
   readonly #dropped = new Map<string, number>();
   /** The newest last_heartbeat this master wrote (and the write landed) for workers held or lately dropped here. */
-  readonly #ownBeats = new Map<string, { second: number; at: Date }>();
+  readonly #ownBeats = new Map<string, OwnBeat>();
   /** Workers whose row must be worked out again at the next tick. */
   readonly #touched = new Set<string>();
   /** Workers whose only news since the last tick is a heartbeat this master wrote: their row's two timestamps move, nothing else is worked out. */
@@ -206,8 +221,10 @@ export class FleetFeed {
   /** A heartbeat write of this master landed: these workers' last_heartbeat is `second` in the registry now. */
   heartbeatsWritten(workerIds: readonly string[], second: number, at: Date): void {
     if (this.#stop === undefined) return;
+    // One write of thousands of workers: one record shared by all of them, its text forms worked out once.
+    const own: OwnBeat = { second, at, iso: isoOrNull(at), beat: `${second}|${at.getTime()}` };
     for (const id of workerIds) {
-      this.#ownBeats.set(id, { second, at });
+      this.#ownBeats.set(id, own);
       this.#beaten.add(id);
     }
   }
@@ -378,8 +395,8 @@ export class FleetFeed {
     row.worker.last_heartbeat = own.second;
     row.worker.updated_at = own.at;
     row.json.last_heartbeat = own.second;
-    row.json.updated_at = own.at.toISOString();
-    row.beat = `${own.second}|${own.at.getTime()}`;
+    row.json.updated_at = own.iso;
+    row.beat = own.beat;
     this.#beatsChanged = true;
     this.#beatsMoved.add(id);
     return true;
