@@ -153,6 +153,27 @@ describe('FleetFeed', () => {
     expect(active(seen.at(-1), 'b')).toBe(false);
   });
 
+  test('a row whose heartbeat moved here and then again by a full read is named once, with the newer values; two writes before a tick: the later wins', async () => {
+    const { feed, clock, db, held, seen } = setup([worker('a', true, 100), worker('b', true, 100)]);
+    held.add('a');
+    held.add('b');
+    await clock.advanceAsync(1_000);
+    feed.heartbeatsWritten(['a', 'b'], 105, new Date(105_000));
+    await clock.advanceAsync(1_000);
+    // Another master wrote a newer heartbeat of a (it holds it too for a moment): the full read brings it.
+    db[0] = { ...worker('a', true, 108), updated_at: new Date(108_000) };
+    await feed.refresh();
+    feed.heartbeatsWritten(['b'], 109, new Date(109_000));
+    feed.heartbeatsWritten(['b'], 110, new Date(110_000));
+    await clock.advanceAsync(5_000);
+    expect([...(seen.at(-1)?.beats?.groups ?? [])].sort((x, y) => x.last_heartbeat - y.last_heartbeat)).toEqual([
+      { last_heartbeat: 108, updated_at: new Date(108_000).toISOString(), worker_ids: ['a'] },
+      { last_heartbeat: 110, updated_at: new Date(110_000).toISOString(), worker_ids: ['b'] },
+    ]);
+    expect(row(seen.at(-1), 'a')).toMatchObject({ last_heartbeat: 108 });
+    expect(row(seen.at(-1), 'b')).toMatchObject({ last_heartbeat: 110 });
+  });
+
   test('nothing changed: no event, one version read per tick, and a full read every fullReadMs only', async () => {
     const { feed, clock, seen } = setup([worker('a', false)]);
     await clock.advanceAsync(0);

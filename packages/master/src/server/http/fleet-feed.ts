@@ -109,6 +109,8 @@ interface Row {
   key: string;
   /** last_heartbeat and updated_at: a heartbeat alone. */
   beat: string;
+  /** The seq of the snapshot before the one this row's heartbeat moved for (it is in #movedRows then); undefined: not moved, or replaced by a newer row. */
+  movedSince?: number | undefined;
 }
 
 /**
@@ -151,11 +153,12 @@ export class FleetFeed {
   /** The rows the listeners were last given (overlaid), by worker_id, and their order (undefined: to sort again). */
   readonly #rows = new Map<string, Row>();
   #order: string[] | undefined;
+  #orderedRows: Row[] | undefined;
   #changed = false;
   /** Rows changed by heartbeats alone since the last snapshot (published at most every BEATS_ONLY_EVERY_MS). */
   #beatsChanged = false;
-  /** Which rows those are: the beats of the next snapshot when nothing else changed. */
-  readonly #beatsMoved = new Set<string>();
+  /** Which rows those are (each once: marked with movedSince): the beats of the next snapshot when nothing else changed. */
+  #movedRows: Row[] = [];
   #seq = 0;
   /** Monotonic ms of the last snapshot. */
   #publishedAtMonotonic = Number.NEGATIVE_INFINITY;
@@ -167,8 +170,13 @@ export class FleetFeed {
   readonly #ownBeats = new Map<string, OwnBeat>();
   /** Workers whose row must be worked out again at the next tick. */
   readonly #touched = new Set<string>();
-  /** Workers whose only news since the last tick is a heartbeat this master wrote: their row's two timestamps move, nothing else is worked out. */
-  readonly #beaten = new Set<string>();
+  /**
+   * Heartbeat writes of this master that landed since the last tick, as the
+   * writer told them (its arrays, not changed after): their rows' two
+   * timestamps move at the tick, nothing else is worked out. Kept whole, so
+   * that telling costs nothing per worker.
+   */
+  #beaten: { workerIds: readonly string[]; own: OwnBeat }[] = [];
   /** Full database reads so far (what the cost tests count). */
   reads = 0;
   /** Admission version reads so far. */
@@ -216,6 +224,7 @@ export class FleetFeed {
     this.#stop?.();
     this.#stop = undefined;
     this.#ownBeats.clear();
+    this.#beaten = [];
   }
 
   /** A heartbeat write of this master landed: these workers' last_heartbeat is `second` in the registry now. */
@@ -223,10 +232,7 @@ export class FleetFeed {
     if (this.#stop === undefined) return;
     // One write of thousands of workers: one record shared by all of them, its text forms worked out once.
     const own: OwnBeat = { second, at, iso: isoOrNull(at), beat: `${second}|${at.getTime()}` };
-    for (const id of workerIds) {
-      this.#ownBeats.set(id, own);
-      this.#beaten.add(id);
-    }
+    this.#beaten.push({ workerIds, own });
   }
 
   /** An inventory write of this master landed: read the registry at the next tick (inventories are rare, and not kept here). */
@@ -349,10 +355,14 @@ export class FleetFeed {
     for (const [id, droppedAt] of this.#dropped) {
       if (nowMs - droppedAt > this.#dropMemoryMs) this.#touched.add(id);
     }
-    for (const id of this.#beaten) {
-      if (!this.#touched.has(id) && !this.#moveBeat(id, held)) this.#touched.add(id);
+    // In the order written: a later write of a worker wins.
+    for (const { workerIds, own } of this.#beaten) {
+      for (const id of workerIds) {
+        this.#ownBeats.set(id, own);
+        if (!this.#touched.has(id) && !this.#moveBeat(id, own, held)) this.#touched.add(id);
+      }
     }
-    this.#beaten.clear();
+    this.#beaten = [];
     for (const id of this.#touched) this.#refreshRow(id, held, nowMs);
     this.#touched.clear();
   }
@@ -385,10 +395,9 @@ export class FleetFeed {
    * again. False when the row needs the whole work (none yet, or a worker
    * neither held nor dropped here: its row is the database's).
    */
-  #moveBeat(id: string, held: ReadonlySet<string>): boolean {
+  #moveBeat(id: string, own: OwnBeat, held: ReadonlySet<string>): boolean {
     const row = this.#rows.get(id);
-    const own = this.#ownBeats.get(id);
-    if (row === undefined || own === undefined || (!held.has(id) && !this.#dropped.has(id))) return false;
+    if (row === undefined || (!held.has(id) && !this.#dropped.has(id))) return false;
     if (own.second <= row.worker.last_heartbeat) return true;
     // In place: both are this feed's own copies (the overlay of a held or dropped worker). A
     // snapshot already sent holds the same json objects, but its bytes were serialised when sent.
@@ -397,8 +406,7 @@ export class FleetFeed {
     row.json.last_heartbeat = own.second;
     row.json.updated_at = own.iso;
     row.beat = own.beat;
-    this.#beatsChanged = true;
-    this.#beatsMoved.add(id);
+    this.#moved(row);
     return true;
   }
 
@@ -421,11 +429,12 @@ export class FleetFeed {
       return;
     }
     if (row === undefined) this.#membershipChanged();
-    if (row?.key === key) {
-      this.#beatsChanged = true;
-      this.#beatsMoved.add(id);
-    } else this.#changed = true;
-    this.#rows.set(id, { worker, json, key, beat });
+    else row.movedSince = undefined;
+    this.#orderedRows = undefined;
+    const fresh: Row = { worker, json, key, beat, movedSince: undefined };
+    if (row?.key === key) this.#moved(fresh);
+    else this.#changed = true;
+    this.#rows.set(id, fresh);
   }
 
   #overlay(stored: Worker, held: ReadonlySet<string>, nowMs: number): Worker {
@@ -455,8 +464,17 @@ export class FleetFeed {
     return Math.max(DROP_MEMORY_MS, 2 * this.#schedule.cadenceMs.quietFullReadMs);
   }
 
+  /** The row's heartbeat moved since the last snapshot (listed once). */
+  #moved(row: Row): void {
+    this.#beatsChanged = true;
+    if (row.movedSince === this.#seq) return;
+    row.movedSince = this.#seq;
+    this.#movedRows.push(row);
+  }
+
   #membershipChanged(): void {
     this.#order = undefined;
+    this.#orderedRows = undefined;
     this.#changed = true;
   }
 
@@ -468,14 +486,13 @@ export class FleetFeed {
     const beats = this.#changed || last === undefined ? undefined : { afterSeq: last.seq, groups: this.#beatGroups() };
     this.#changed = false;
     this.#beatsChanged = false;
-    this.#beatsMoved.clear();
+    // The marks of these rows name this seq, which ends here: none needs clearing.
+    this.#movedRows = [];
     this.#publishedAtMonotonic = mono;
     this.#order ??= [...this.#rows.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    const workers: FleetSnapshot['workers'] = [];
-    for (const id of this.#order) {
-      const row = this.#rows.get(id);
-      if (row !== undefined) workers.push(row.json);
-    }
+    // The rows in order, kept while no row is replaced: a snapshot of heartbeats alone looks up no row.
+    this.#orderedRows ??= this.#order.flatMap((id) => this.#rows.get(id) ?? []);
+    const workers = this.#orderedRows.map((row) => row.json);
     this.#seq += 1;
     const snapshot: FleetSnapshot = { seq: this.#seq, at: this.deps.clock.now(), workers, ...(beats === undefined ? {} : { beats }) };
     this.#last = snapshot;
@@ -485,15 +502,13 @@ export class FleetFeed {
   /** The rows moved by heartbeats alone since the last snapshot, grouped by their two new values (a few groups: one per write). */
   #beatGroups(): BeatGroup[] {
     const groups = new Map<string, BeatGroup>();
-    for (const id of this.#beatsMoved) {
-      const json = this.#rows.get(id)?.json;
-      if (json === undefined) continue;
-      const lastHeartbeat = json.last_heartbeat as number;
-      const updatedAt = json.updated_at as string | null;
-      const key = `${lastHeartbeat}|${updatedAt}`;
-      const group = groups.get(key);
-      if (group === undefined) groups.set(key, { last_heartbeat: lastHeartbeat, updated_at: updatedAt, worker_ids: [id] });
-      else group.worker_ids.push(id);
+    for (const row of this.#movedRows) {
+      // Replaced by a newer row since it moved (that one is listed too, if its heartbeat moved).
+      if (row.movedSince !== this.#seq) continue;
+      const id = row.worker.worker_id;
+      const group = groups.get(row.beat);
+      if (group !== undefined) group.worker_ids.push(id);
+      else groups.set(row.beat, { last_heartbeat: row.json.last_heartbeat as number, updated_at: row.json.updated_at as string | null, worker_ids: [id] });
     }
     return [...groups.values()];
   }
