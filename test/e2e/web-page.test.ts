@@ -26,6 +26,8 @@ let base: string;
 let adminToken: string;
 let browser: Browser;
 let page: Page;
+/** Every server-sent event the page received (over the DevTools protocol), in order. */
+const received: { event: string; data: string }[] = [];
 
 const WORKERS = [
   { id: 'web-1', specs: FAKE_SPECS },
@@ -67,6 +69,9 @@ beforeAll(async () => {
   browser = await puppeteer.launch({ executablePath, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
   page = await browser.newPage();
   await page.setViewport({ width: 1200, height: 560 });
+  const devtools = await page.createCDPSession();
+  await devtools.send('Network.enable');
+  devtools.on('Network.eventSourceMessageReceived', (e) => received.push({ event: e.eventName, data: e.data }));
 }, 240_000);
 
 afterAll(async () => {
@@ -182,6 +187,20 @@ describe.sequential('the fleet page in Chromium', () => {
     expect(cells).toEqual([[id, 0], [ip, 0]]);
     expect(await page.$('#workers img')).toBeNull();
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+  });
+
+  test('heartbeats alone come as `beats` events (not the whole fleet), and the rows take them', async () => {
+    type Beats = { beats: { last_heartbeat: number; worker_ids: string[] }[] };
+    const lastBeatOfWeb3 = (): number | undefined => {
+      const last = received.at(-1);
+      if (last?.event !== 'beats') return undefined;
+      return (JSON.parse(last.data) as Beats).beats.find((g) => g.worker_ids.includes('web-3'))?.last_heartbeat;
+    };
+    // The last event so far is heartbeats alone, web-3's among them: the row shows that heartbeat (heartbeats only move
+    // forward, so no whole event before it brought it).
+    await until('a beats event naming web-3, last', () => Promise.resolve(lastBeatOfWeb3() !== undefined));
+    const beat = lastBeatOfWeb3() ?? 0;
+    await page.waitForFunction((b) => Number(document.querySelector<HTMLElement>('tr[data-worker-id="web-3"] td.age')?.dataset.heartbeat) >= b, { timeout: 2_000 }, beat);
   });
 
   test('a sign-in form on another site, submitted by Chromium with a valid token: 403, no new session', async () => {

@@ -19,11 +19,18 @@ let otherToken: string;
 
 interface FleetEvent {
   now: number;
-  workers: { worker_id: string; is_active: boolean; worker_ip?: string; last_heartbeat?: number }[];
+  workers: { worker_id: string; is_active: boolean; worker_ip?: string; last_heartbeat?: number; updated_at?: string | null }[];
+}
+
+interface BeatsEvent {
+  now: number;
+  beats: { last_heartbeat: number; updated_at: string | null; worker_ids: string[] }[];
 }
 
 class Stream {
   readonly events: FleetEvent[] = [];
+  /** How many of them came as `beats` events (heartbeats alone, applied to the event before). */
+  beatsEvents = 0;
   /** When each keepalive comment arrived (performance.now()). */
   readonly keepalives: number[] = [];
   #buffer = '';
@@ -37,8 +44,23 @@ class Stream {
         if (block === ': keepalive') this.keepalives.push(performance.now());
         const data = /^event: fleet\ndata: (.*)$/s.exec(block)?.[1];
         if (data !== undefined) this.events.push(JSON.parse(data) as FleetEvent);
+        // Heartbeats alone since the event before: applied to it as the page does.
+        const beats = /^event: beats\ndata: (.*)$/s.exec(block)?.[1];
+        if (beats !== undefined) {
+          this.events.push(this.#applied(JSON.parse(beats) as BeatsEvent));
+          this.beatsEvents += 1;
+        }
       }
     });
+  }
+  #applied(beats: BeatsEvent): FleetEvent {
+    const last = this.last;
+    if (last === undefined) throw new Error('a beats event before any fleet event');
+    const workers = last.workers.map((w) => {
+      const group = beats.beats.find((g) => g.worker_ids.includes(w.worker_id));
+      return group === undefined ? w : { ...w, last_heartbeat: group.last_heartbeat, updated_at: group.updated_at };
+    });
+    return { now: beats.now, workers };
   }
   get last(): FleetEvent | undefined {
     return this.events.at(-1);
@@ -117,6 +139,8 @@ describe('GET /api/events', () => {
     const firstBeat = beat(streams[0] as Stream);
     // Heartbeats alone go out at most every 5 s (BEATS_ONLY_EVERY_MS).
     await waitFor('a later heartbeat on every stream', () => streams.every((s) => typeof beat(s) === 'number' && beat(s) !== firstBeat), { timeoutMs: 7_000 });
+    // …as `beats` events: the heartbeats alone, not the whole fleet again.
+    expect(streams.every((s) => s.beatsEvents >= 1)).toBe(true);
     agent.stopBeating();
     await agent.close();
     const closedAt = performance.now();

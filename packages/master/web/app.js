@@ -188,19 +188,29 @@ async function showDetail(workerId) {
   }
 }
 
+/** Rows by worker_id, for the `beats` events that name them. */
+let byId = new Map();
+
 function connect() {
   const events = new EventSource('/api/events');
   events.addEventListener('fleet', (event) => {
     const data = JSON.parse(event.data);
     state.workers = data.workers;
-    state.offsetMs = data.now - Date.now();
-    $('live').textContent = 'live';
-    $('live').className = '';
-    renderTotals();
-    renderRows();
-    // The open detail follows the feed (its events are read when it opens).
-    const shown = state.detail !== undefined && $('detail').open ? state.workers.find((x) => x.worker_id === state.detail) : undefined;
-    if (shown !== undefined) renderDetail(shown);
+    byId = new Map(state.workers.map((w) => [w.worker_id, w]));
+    showFleet(data.now);
+  });
+  // Heartbeats alone since the event before: the rows named take their two new values.
+  events.addEventListener('beats', (event) => {
+    const data = JSON.parse(event.data);
+    for (const group of data.beats) {
+      for (const id of group.worker_ids) {
+        const w = byId.get(id);
+        if (w === undefined) continue;
+        w.last_heartbeat = group.last_heartbeat;
+        w.updated_at = group.updated_at;
+      }
+    }
+    showFleet(data.now);
   });
   events.addEventListener('error', () => {
     $('live').textContent = 'disconnected: retrying…';
@@ -208,6 +218,18 @@ function connect() {
     // A closed stream (401 after the session ended): back to the sign-in page.
     if (events.readyState === EventSource.CLOSED) window.location.reload();
   });
+}
+
+/** The rows as the last event left them, on the master's clock at `now`. */
+function showFleet(now) {
+  state.offsetMs = now - Date.now();
+  $('live').textContent = 'live';
+  $('live').className = '';
+  renderTotals();
+  renderRows();
+  // The open detail follows the feed (its events are read when it opens).
+  const open = state.detail !== undefined && $('detail').open ? byId.get(state.detail) : undefined;
+  if (open !== undefined) renderDetail(open);
 }
 
 document.addEventListener('DOMContentLoaded', () => {

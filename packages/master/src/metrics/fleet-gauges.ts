@@ -24,8 +24,15 @@ export const FLEET_GAUGE_DEFAULTS: FleetGaugeOptions = { maxAgeMs: 60_000, waitM
  */
 export function registerFleetGauges(registry: MetricsRegistry, source: FleetStateSource, options: FleetGaugeOptions = FLEET_GAUGE_DEFAULTS): void {
   const registers = [registry];
-  // prom-client calls each gauge's collect in turn: the first one reads, the rest find that read fresh.
-  const read = (): ReturnType<FleetStateSource['stateForScrape']> => source.stateForScrape(options.maxAgeMs, options.waitMs);
+  // prom-client starts every gauge's collect of one scrape together: they share one answer (the
+  // feed's view is the whole fleet, O(workers) to count; once a scrape, not once a gauge).
+  let inFlight: ReturnType<FleetStateSource['stateForScrape']> | undefined;
+  const read = (): ReturnType<FleetStateSource['stateForScrape']> => {
+    inFlight ??= source.stateForScrape(options.maxAgeMs, options.waitMs).finally(() => {
+      inFlight = undefined;
+    });
+    return inFlight;
+  };
   new Gauge({
     name: 'cluster_master_registry_workers',
     help: 'Workers in the registry (all masters share it), by state (active, inactive); their sum is the workers registered',

@@ -43,6 +43,12 @@ export interface MasterMetrics {
   refusals: Counter<'reason'>;
   httpRefusals: Counter<'reason'>;
   heartbeatsReceived: Counter;
+  /**
+   * One heartbeat received: a plain count, added to `heartbeatsReceived` when
+   * it is read (a scrape). The heartbeat path calls it 2,000 times a second
+   * at 10,000 agents; prom-client's inc() allocates on every call.
+   */
+  heartbeatReceived(): void;
   dbWriteDuration: Histogram<'op'>;
   dbWriteErrors: Counter<'op'>;
   workersFlaggedInactive: Counter<'cause'>;
@@ -57,6 +63,8 @@ export interface MasterMetrics {
  */
 export function createMasterMetrics(registry: MetricsRegistry): MasterMetrics {
   const registers = [registry];
+  /** Heartbeats counted by heartbeatReceived() since the counter was last read. */
+  let heartbeatsNotAdded = 0;
   const writeBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
   return {
     connectedAgents: new Gauge({
@@ -85,7 +93,15 @@ export function createMasterMetrics(registry: MetricsRegistry): MasterMetrics {
       name: 'cluster_master_heartbeats_received_total',
       help: 'Heartbeat messages received from agents',
       registers,
+      collect() {
+        if (heartbeatsNotAdded === 0) return;
+        this.inc(heartbeatsNotAdded);
+        heartbeatsNotAdded = 0;
+      },
     }),
+    heartbeatReceived: () => {
+      heartbeatsNotAdded += 1;
+    },
     dbWriteDuration: new Histogram({
       name: 'cluster_master_db_write_duration_seconds',
       help: 'Duration of batched registry writes, by operation',

@@ -97,7 +97,16 @@ const bearer = (id: string): Record<string, string> => ({ Authorization: `Bearer
 /** A snapshot of about `bytes`, whose serialisations are counted. */
 function snapshot(bytes: number, counter: { n: number }, at = 0): FleetSnapshot {
   const worker = { toJSON: () => ((counter.n += 1), { worker_id: 'w', note: 'x'.repeat(bytes) }) };
-  return { at, workers: [worker as unknown as FleetSnapshot['workers'][number]] };
+  return { seq: at + 1, at, workers: [worker as unknown as FleetSnapshot['workers'][number]] };
+}
+
+/** The SSE events in a body, parsed: name and data. */
+function eventsIn(body: string): { event: string; data: unknown }[] {
+  return body
+    .split('\n\n')
+    .map((block) => /^event: (\w+)\ndata: (.*)$/s.exec(block))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ event: m[1] ?? '', data: JSON.parse(m[2] ?? '') as unknown }));
 }
 
 async function until(what: string, check: () => boolean): Promise<void> {
@@ -113,6 +122,29 @@ describe('event streams', () => {
     s.emit(snapshot(100, counter));
     await until('every stream has the event', () => clients.every((c) => c.body().includes('event: fleet')));
     expect(counter.n).toBe(1);
+  });
+
+  test('heartbeats alone go as a `beats` event to a stream that has the snapshot before, serialised once; a stream opened later gets the whole fleet', async () => {
+    const s = await setup();
+    const early = await Promise.all(Array.from({ length: 3 }, () => open(s.port, bearer('aaaaaaaaaaaaaaaa'))));
+    const w = (beat: number): FleetSnapshot['workers'][number] => ({ worker_id: 'w-1', is_active: true, last_heartbeat: beat, updated_at: '2026-01-01T00:00:00.000Z' });
+    s.emit({ seq: 1, at: 1_000, workers: [w(1)] });
+    await until('the whole fleet on every stream', () => early.every((c) => eventsIn(c.body()).length === 1));
+    const groups = [{ last_heartbeat: 6, updated_at: '2026-01-01T00:00:06.000Z', worker_ids: ['w-1'] }];
+    const counted = { n: 0 };
+    const worker = { toJSON: () => ((counted.n += 1), w(6)) } as unknown as FleetSnapshot['workers'][number];
+    s.emit({ seq: 2, at: 6_000, workers: [worker], beats: { afterSeq: 1, groups } });
+    await until('the beats on every stream', () => early.every((c) => eventsIn(c.body()).length === 2));
+    for (const c of early) expect(eventsIn(c.body())[1]).toEqual({ event: 'beats', data: { now: 6_000, beats: groups } });
+    // Nobody needed the whole fleet of snapshot 2.
+    expect(counted.n).toBe(0);
+    const late = await open(s.port, bearer('bbbbbbbbbbbbbbbb'));
+    // Heartbeats since snapshot 2, which the late stream never had: it gets the whole fleet instead.
+    s.emit({ seq: 3, at: 11_000, workers: [w(11)], beats: { afterSeq: 2, groups } });
+    await until('an event on the late stream', () => eventsIn(late.body()).length === 1);
+    expect(eventsIn(late.body())[0]).toEqual({ event: 'fleet', data: { now: 11_000, workers: [w(11)] } });
+    await until('the beats on the early streams', () => early.every((c) => eventsIn(c.body()).length === 3));
+    expect(early.map((c) => eventsIn(c.body())[2]?.event)).toEqual(['beats', 'beats', 'beats']);
   });
 
   test('streams that never read: buffered bytes stay bounded (skipped to the latest), and they are closed after a keepalive without reading', async () => {

@@ -41,6 +41,17 @@ export function fleetEvent(snapshot: FleetSnapshot): string {
   return `event: fleet\ndata: ${safeJson({ now: snapshot.at, workers: snapshot.workers })}\n\n`;
 }
 
+/**
+ * One `beats` event: what changed since the event before on this stream was
+ * heartbeats alone, so only those go: groups of worker ids whose
+ * last_heartbeat and updated_at took the same values, and the master's time.
+ * The page sets those two fields of the rows named and keeps the rest. At
+ * 10,000 agents that is ~150 KB every 5 s instead of ~2.5 MB of whole fleet.
+ */
+export function beatsEvent(snapshot: FleetSnapshot): string {
+  return `event: beats\ndata: ${safeJson({ now: snapshot.at, beats: snapshot.beats?.groups ?? [] })}\n\n`;
+}
+
 type EndReason = 'revoked' | 'signed out' | 'client does not read';
 
 /** One open stream: whose it is, and what waits for its client to read. */
@@ -48,8 +59,10 @@ interface Stream {
   res: ServerResponse;
   tokenId: string;
   sessionId: string | undefined;
-  /** The latest event not yet written because the client had not read the one before (only the latest is kept). */
-  pending: Buffer | undefined;
+  /** The seq of the last snapshot written to it (undefined: none yet): a `beats` event that follows it may stand for the next one. */
+  sentSeq: number | undefined;
+  /** The latest snapshot not yet written because the client had not read the one before (only the latest is kept). */
+  pending: FleetSnapshot | undefined;
   /** The client had not read what was written when the previous keepalive came. */
   stalled: boolean;
   unsubscribe: () => void;
@@ -59,7 +72,8 @@ interface Stream {
  * `GET /api/events`: Server-Sent Events of the fleet. Each stream is a
  * listener of the one shared feed, so a hundred open pages cost the database
  * what one does; each snapshot is serialised once and the same bytes are
- * written to every stream. A client that does not read gets no more until it
+ * written to every stream (a `beats` event where the stream has the snapshot
+ * before and only heartbeats moved, else a whole `fleet` event). A client that does not read gets no more until it
  * has (it skips to the latest snapshot: at most one waits per stream), and
  * one that has read nothing for a whole keepalive is closed. The credential is
  * checked at every event and keepalive: the live token ids are read once per
@@ -73,11 +87,23 @@ export function createEventsStream(deps: EventsStreamDeps): RouteHandler {
   /** Live admin token ids as last read (undefined: not read yet, or the database failed: no stream is ended for that). */
   let liveIds: Set<string> | undefined;
   let stopTicker: (() => void) | undefined;
-  let serialised: { snapshot: FleetSnapshot; bytes: Buffer } | undefined;
+  let whole: { snapshot: FleetSnapshot; bytes: Buffer } | undefined;
+  let beats: { snapshot: FleetSnapshot; bytes: Buffer } | undefined;
 
-  const bytesOf = (snapshot: FleetSnapshot): Buffer => {
-    if (serialised?.snapshot !== snapshot) serialised = { snapshot, bytes: Buffer.from(fleetEvent(snapshot)) };
-    return serialised.bytes;
+  /**
+   * The event that brings a stream from the snapshot it has to this one: the
+   * heartbeats alone when it has the one they follow, else the whole fleet.
+   * Each form is serialised at most once per snapshot, for all streams, and
+   * the whole fleet only when some stream needs it (a new one, one that
+   * skipped a snapshot, or a change other than heartbeats).
+   */
+  const bytesOf = (snapshot: FleetSnapshot, sentSeq: number | undefined): Buffer => {
+    if (snapshot.beats !== undefined && sentSeq !== undefined && snapshot.beats.afterSeq === sentSeq) {
+      if (beats?.snapshot !== snapshot) beats = { snapshot, bytes: Buffer.from(beatsEvent(snapshot)) };
+      return beats.bytes;
+    }
+    if (whole?.snapshot !== snapshot) whole = { snapshot, bytes: Buffer.from(fleetEvent(snapshot)) };
+    return whole.bytes;
   };
 
   const end = (stream: Stream, reason: EndReason): void => {
@@ -93,13 +119,14 @@ export function createEventsStream(deps: EventsStreamDeps): RouteHandler {
     return null;
   };
 
-  /** Writes unless the client still has not read the last write; then only the latest is kept for when it does. */
-  const send = (stream: Stream, bytes: Buffer, droppable: boolean): void => {
+  /** Writes unless the client still has not read the last write; then only the latest snapshot is kept for when it does. */
+  const sendSnapshot = (stream: Stream, snapshot: FleetSnapshot): void => {
     if (stream.res.writableNeedDrain) {
-      if (!droppable) stream.pending = bytes;
+      stream.pending = snapshot;
       return;
     }
-    stream.res.write(bytes);
+    stream.res.write(bytesOf(snapshot, stream.sentSeq));
+    stream.sentSeq = snapshot.seq;
   };
 
   const tick = async (): Promise<void> => {
@@ -115,7 +142,7 @@ export function createEventsStream(deps: EventsStreamDeps): RouteHandler {
       else if (stream.res.writableNeedDrain && stream.stalled) end(stream, 'client does not read');
       else {
         stream.stalled = stream.res.writableNeedDrain;
-        send(stream, KEEPALIVE_BYTES, true);
+        if (!stream.res.writableNeedDrain) stream.res.write(KEEPALIVE_BYTES);
       }
     }
   };
@@ -146,18 +173,18 @@ export function createEventsStream(deps: EventsStreamDeps): RouteHandler {
     res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': 'text/event-stream; charset=utf-8', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
     // The browser reconnects by itself 2 s after the master restarts or the stream drops.
     res.write('retry: 2000\n\n');
-    const stream: Stream = { res, tokenId: auth.tokenId, sessionId: auth.sessionId, pending: undefined, stalled: false, unsubscribe: () => undefined };
+    const stream: Stream = { res, tokenId: auth.tokenId, sessionId: auth.sessionId, sentSeq: undefined, pending: undefined, stalled: false, unsubscribe: () => undefined };
     streams.add(stream);
     res.on('drain', () => {
       stream.stalled = false;
       const pending = stream.pending;
       stream.pending = undefined;
-      if (pending !== undefined) send(stream, pending, false);
+      if (pending !== undefined) sendSnapshot(stream, pending);
     });
     stream.unsubscribe = deps.feed.subscribe((snapshot) => {
       const ended = credentialLasts(stream);
       if (ended !== null) end(stream, ended);
-      else send(stream, bytesOf(snapshot), false);
+      else sendSnapshot(stream, snapshot);
     });
     stopTicker ??= every(deps.clock, deps.keepaliveMs, () => void tick());
     res.on('close', () => {

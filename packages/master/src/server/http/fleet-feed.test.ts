@@ -119,6 +119,61 @@ describe('FleetFeed', () => {
     expect(row(seen.at(-1), 'a')).toMatchObject({ last_heartbeat: 110 });
   });
 
+  test('a snapshot whose only news is heartbeats names them, grouped by their new values, after the snapshot before; any other change makes a whole one', async () => {
+    const { feed, clock, db, held, seen } = setup([worker('a', true, 100), worker('b', true, 100), worker('c', true, 100), worker('d', false)]);
+    held.add('a');
+    held.add('b');
+    held.add('c');
+    await clock.advanceAsync(1_000);
+    const first = seen.at(-1);
+    feed.heartbeatsWritten(['a', 'b'], 105, new Date(105_000));
+    await clock.advanceAsync(1_000);
+    feed.heartbeatsWritten(['c'], 106, new Date(106_000));
+    await clock.advanceAsync(5_000);
+    const beats = seen.at(-1);
+    expect(beats?.seq).toBe((first?.seq ?? 0) + 1);
+    expect(beats?.beats?.afterSeq).toBe(first?.seq);
+    expect(beats?.beats?.groups).toEqual([
+      { last_heartbeat: 105, updated_at: new Date(105_000).toISOString(), worker_ids: ['a', 'b'] },
+      { last_heartbeat: 106, updated_at: new Date(106_000).toISOString(), worker_ids: ['c'] },
+    ]);
+    // The whole fleet is there too (a listener that missed the one before takes it).
+    expect(row(beats, 'c')).toMatchObject({ last_heartbeat: 106, is_active: true, total_cpu: 8 });
+    // A heartbeat another master wrote, seen by a full read, is a heartbeat too.
+    db[3] = { ...worker('d', false, 107), updated_at: new Date(107_000) };
+    await feed.refresh();
+    await clock.advanceAsync(5_000);
+    expect(seen.at(-1)?.beats?.groups).toEqual([{ last_heartbeat: 107, updated_at: new Date(107_000).toISOString(), worker_ids: ['d'] }]);
+    // A beat and another change in the same interval: a whole snapshot, with the beat in it.
+    feed.heartbeatsWritten(['a'], 112, new Date(112_000));
+    held.delete('b');
+    await clock.advanceAsync(1_000);
+    expect(seen.at(-1)?.beats).toBeUndefined();
+    expect(row(seen.at(-1), 'a')).toMatchObject({ last_heartbeat: 112 });
+    expect(active(seen.at(-1), 'b')).toBe(false);
+  });
+
+  test('a row whose heartbeat moved here and then again by a full read is named once, with the newer values; two writes before a tick: the later wins', async () => {
+    const { feed, clock, db, held, seen } = setup([worker('a', true, 100), worker('b', true, 100)]);
+    held.add('a');
+    held.add('b');
+    await clock.advanceAsync(1_000);
+    feed.heartbeatsWritten(['a', 'b'], 105, new Date(105_000));
+    await clock.advanceAsync(1_000);
+    // Another master wrote a newer heartbeat of a (it holds it too for a moment): the full read brings it.
+    db[0] = { ...worker('a', true, 108), updated_at: new Date(108_000) };
+    await feed.refresh();
+    feed.heartbeatsWritten(['b'], 109, new Date(109_000));
+    feed.heartbeatsWritten(['b'], 110, new Date(110_000));
+    await clock.advanceAsync(5_000);
+    expect([...(seen.at(-1)?.beats?.groups ?? [])].sort((x, y) => x.last_heartbeat - y.last_heartbeat)).toEqual([
+      { last_heartbeat: 108, updated_at: new Date(108_000).toISOString(), worker_ids: ['a'] },
+      { last_heartbeat: 110, updated_at: new Date(110_000).toISOString(), worker_ids: ['b'] },
+    ]);
+    expect(row(seen.at(-1), 'a')).toMatchObject({ last_heartbeat: 108 });
+    expect(row(seen.at(-1), 'b')).toMatchObject({ last_heartbeat: 110 });
+  });
+
   test('nothing changed: no event, one version read per tick, and a full read every fullReadMs only', async () => {
     const { feed, clock, seen } = setup([worker('a', false)]);
     await clock.advanceAsync(0);

@@ -20,10 +20,27 @@ export interface LocalFleet {
   changes?(): number;
 }
 
+/** Workers whose heartbeat moved to the same values (one write of this master moves thousands at once). */
+export interface BeatGroup {
+  last_heartbeat: number;
+  /** ISO 8601, or null for a date out of range (as workerToJson writes it). */
+  updated_at: string | null;
+  worker_ids: string[];
+}
+
 export interface FleetSnapshot {
+  /** Counts the snapshots of one feed: a listener tells by it which one it had last. */
+  seq: number;
   /** Epoch ms of the refresh that produced it (the page's ages count from the master's clock). */
   at: number;
   workers: ReturnType<typeof workerToJson>[];
+  /**
+   * Set when this snapshot differs from snapshot `afterSeq` in heartbeats
+   * alone (last_heartbeat and updated_at of the workers named): a listener
+   * that has that one may send this instead of the whole fleet (the steady
+   * state at 10,000 agents: every row's heartbeat moves, nothing else).
+   */
+  beats?: { afterSeq: number; groups: BeatGroup[] };
 }
 
 export type FleetListener = (snapshot: FleetSnapshot) => void;
@@ -70,6 +87,21 @@ const DEFAULT_MIN_FULL_READ_GAP_MS = 2_000;
  */
 export const BEATS_ONLY_EVERY_MS = 5_000;
 
+/** A heartbeat write of this master that landed: the same record for every worker it wrote. */
+interface OwnBeat {
+  second: number;
+  at: Date;
+  /** `at` as workerToJson writes it. */
+  iso: string | null;
+  /** `second|at`, as Row.beat. */
+  beat: string;
+}
+
+/** As workerToJson writes a date: ISO 8601, null out of range. */
+function isoOrNull(date: Date): string | null {
+  return Number.isNaN(date.getTime()) ? null : date.toISOString();
+}
+
 interface Row {
   worker: Worker;
   json: ReturnType<typeof workerToJson>;
@@ -77,6 +109,8 @@ interface Row {
   key: string;
   /** last_heartbeat and updated_at: a heartbeat alone. */
   beat: string;
+  /** The seq of the snapshot before the one this row's heartbeat moved for (it is in #movedRows then); undefined: not moved, or replaced by a newer row. */
+  movedSince?: number | undefined;
 }
 
 /**
@@ -119,9 +153,13 @@ export class FleetFeed {
   /** The rows the listeners were last given (overlaid), by worker_id, and their order (undefined: to sort again). */
   readonly #rows = new Map<string, Row>();
   #order: string[] | undefined;
+  #orderedRows: Row[] | undefined;
   #changed = false;
   /** Rows changed by heartbeats alone since the last snapshot (published at most every BEATS_ONLY_EVERY_MS). */
   #beatsChanged = false;
+  /** Which rows those are (each once: marked with movedSince): the beats of the next snapshot when nothing else changed. */
+  #movedRows: Row[] = [];
+  #seq = 0;
   /** Monotonic ms of the last snapshot. */
   #publishedAtMonotonic = Number.NEGATIVE_INFINITY;
   #held = new Set<string>();
@@ -129,11 +167,16 @@ export class FleetFeed {
   #heldAt: number | undefined;
   readonly #dropped = new Map<string, number>();
   /** The newest last_heartbeat this master wrote (and the write landed) for workers held or lately dropped here. */
-  readonly #ownBeats = new Map<string, { second: number; at: Date }>();
+  readonly #ownBeats = new Map<string, OwnBeat>();
   /** Workers whose row must be worked out again at the next tick. */
   readonly #touched = new Set<string>();
-  /** Workers whose only news since the last tick is a heartbeat this master wrote: their row's two timestamps move, nothing else is worked out. */
-  readonly #beaten = new Set<string>();
+  /**
+   * Heartbeat writes of this master that landed since the last tick, as the
+   * writer told them (its arrays, not changed after): their rows' two
+   * timestamps move at the tick, nothing else is worked out. Kept whole, so
+   * that telling costs nothing per worker.
+   */
+  #beaten: { workerIds: readonly string[]; own: OwnBeat }[] = [];
   /** Full database reads so far (what the cost tests count). */
   reads = 0;
   /** Admission version reads so far. */
@@ -181,15 +224,15 @@ export class FleetFeed {
     this.#stop?.();
     this.#stop = undefined;
     this.#ownBeats.clear();
+    this.#beaten = [];
   }
 
   /** A heartbeat write of this master landed: these workers' last_heartbeat is `second` in the registry now. */
   heartbeatsWritten(workerIds: readonly string[], second: number, at: Date): void {
     if (this.#stop === undefined) return;
-    for (const id of workerIds) {
-      this.#ownBeats.set(id, { second, at });
-      this.#beaten.add(id);
-    }
+    // One write of thousands of workers: one record shared by all of them, its text forms worked out once.
+    const own: OwnBeat = { second, at, iso: isoOrNull(at), beat: `${second}|${at.getTime()}` };
+    this.#beaten.push({ workerIds, own });
   }
 
   /** An inventory write of this master landed: read the registry at the next tick (inventories are rare, and not kept here). */
@@ -312,10 +355,14 @@ export class FleetFeed {
     for (const [id, droppedAt] of this.#dropped) {
       if (nowMs - droppedAt > this.#dropMemoryMs) this.#touched.add(id);
     }
-    for (const id of this.#beaten) {
-      if (!this.#touched.has(id) && !this.#moveBeat(id, held)) this.#touched.add(id);
+    // In the order written: a later write of a worker wins.
+    for (const { workerIds, own } of this.#beaten) {
+      for (const id of workerIds) {
+        this.#ownBeats.set(id, own);
+        if (!this.#touched.has(id) && !this.#moveBeat(id, own, held)) this.#touched.add(id);
+      }
     }
-    this.#beaten.clear();
+    this.#beaten = [];
     for (const id of this.#touched) this.#refreshRow(id, held, nowMs);
     this.#touched.clear();
   }
@@ -348,19 +395,18 @@ export class FleetFeed {
    * again. False when the row needs the whole work (none yet, or a worker
    * neither held nor dropped here: its row is the database's).
    */
-  #moveBeat(id: string, held: ReadonlySet<string>): boolean {
+  #moveBeat(id: string, own: OwnBeat, held: ReadonlySet<string>): boolean {
     const row = this.#rows.get(id);
-    const own = this.#ownBeats.get(id);
-    if (row === undefined || own === undefined || (!held.has(id) && !this.#dropped.has(id))) return false;
+    if (row === undefined || (!held.has(id) && !this.#dropped.has(id))) return false;
     if (own.second <= row.worker.last_heartbeat) return true;
     // In place: both are this feed's own copies (the overlay of a held or dropped worker). A
     // snapshot already sent holds the same json objects, but its bytes were serialised when sent.
     row.worker.last_heartbeat = own.second;
     row.worker.updated_at = own.at;
     row.json.last_heartbeat = own.second;
-    row.json.updated_at = own.at.toISOString();
-    row.beat = `${own.second}|${own.at.getTime()}`;
-    this.#beatsChanged = true;
+    row.json.updated_at = own.iso;
+    row.beat = own.beat;
+    this.#moved(row);
     return true;
   }
 
@@ -383,9 +429,12 @@ export class FleetFeed {
       return;
     }
     if (row === undefined) this.#membershipChanged();
-    if (row?.key === key) this.#beatsChanged = true;
+    else row.movedSince = undefined;
+    this.#orderedRows = undefined;
+    const fresh: Row = { worker, json, key, beat, movedSince: undefined };
+    if (row?.key === key) this.#moved(fresh);
     else this.#changed = true;
-    this.#rows.set(id, { worker, json, key, beat });
+    this.#rows.set(id, fresh);
   }
 
   #overlay(stored: Worker, held: ReadonlySet<string>, nowMs: number): Worker {
@@ -415,8 +464,17 @@ export class FleetFeed {
     return Math.max(DROP_MEMORY_MS, 2 * this.#schedule.cadenceMs.quietFullReadMs);
   }
 
+  /** The row's heartbeat moved since the last snapshot (listed once). */
+  #moved(row: Row): void {
+    this.#beatsChanged = true;
+    if (row.movedSince === this.#seq) return;
+    row.movedSince = this.#seq;
+    this.#movedRows.push(row);
+  }
+
   #membershipChanged(): void {
     this.#order = undefined;
+    this.#orderedRows = undefined;
     this.#changed = true;
   }
 
@@ -424,18 +482,35 @@ export class FleetFeed {
     const mono = this.deps.clock.monotonic();
     const beatsDue = this.#beatsChanged && mono - this.#publishedAtMonotonic >= BEATS_ONLY_EVERY_MS;
     if (!this.#changed && !beatsDue && this.#last !== undefined) return;
+    const last = this.#last;
+    const beats = this.#changed || last === undefined ? undefined : { afterSeq: last.seq, groups: this.#beatGroups() };
     this.#changed = false;
     this.#beatsChanged = false;
+    // The marks of these rows name this seq, which ends here: none needs clearing.
+    this.#movedRows = [];
     this.#publishedAtMonotonic = mono;
     this.#order ??= [...this.#rows.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    const workers: FleetSnapshot['workers'] = [];
-    for (const id of this.#order) {
-      const row = this.#rows.get(id);
-      if (row !== undefined) workers.push(row.json);
-    }
-    const snapshot: FleetSnapshot = { at: this.deps.clock.now(), workers };
+    // The rows in order, kept while no row is replaced: a snapshot of heartbeats alone looks up no row.
+    this.#orderedRows ??= this.#order.flatMap((id) => this.#rows.get(id) ?? []);
+    const workers = this.#orderedRows.map((row) => row.json);
+    this.#seq += 1;
+    const snapshot: FleetSnapshot = { seq: this.#seq, at: this.deps.clock.now(), workers, ...(beats === undefined ? {} : { beats }) };
     this.#last = snapshot;
     for (const listener of this.#listeners) listener(snapshot);
+  }
+
+  /** The rows moved by heartbeats alone since the last snapshot, grouped by their two new values (a few groups: one per write). */
+  #beatGroups(): BeatGroup[] {
+    const groups = new Map<string, BeatGroup>();
+    for (const row of this.#movedRows) {
+      // Replaced by a newer row since it moved (that one is listed too, if its heartbeat moved).
+      if (row.movedSince !== this.#seq) continue;
+      const id = row.worker.worker_id;
+      const group = groups.get(row.beat);
+      if (group !== undefined) group.worker_ids.push(id);
+      else groups.set(row.beat, { last_heartbeat: row.json.last_heartbeat as number, updated_at: row.json.updated_at as string | null, worker_ids: [id] });
+    }
+    return [...groups.values()];
   }
 }
 

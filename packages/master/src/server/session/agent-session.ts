@@ -85,6 +85,8 @@ export class AgentSession {
   readonly workerIp: string | undefined;
   readonly viewSeq: number;
   readonly protocolVersion: ProtocolVersion;
+  /** Whether this is its worker's current session: SessionTable's to write (session-table.ts). */
+  current = false;
   #state: SessionState = 'awaiting-hello';
   #cause: SessionEndCause | undefined;
   #lastActivityMs: number;

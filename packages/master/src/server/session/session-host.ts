@@ -98,7 +98,7 @@ export class SessionHost implements SessionEvents {
   }
 
   onHeartbeat(session: AgentSession, _heartbeat: Heartbeat): void {
-    this.deps.metrics.heartbeatsReceived.inc();
+    this.deps.metrics.heartbeatReceived();
     if (!this.sessions.isCurrent(session)) return;
     this.deps.writer.heartbeat(session.workerId);
     this.deps.liveness.seen(session.workerId);
