@@ -29,8 +29,8 @@ export interface HeapTrimOptions {
  * the old generation every `everyMs` and collecting once it holds
  * `slackBytes` more than after the last full collection caps that garbage at
  * `slackBytes` plus what one interval adds. A collection costs a few ms on
- * the agent's ~6 MB heap; while nothing reconnects the old generation does not
- * grow and no collection runs. Legitimate growth raises the baseline (it is
+ * the agent's ~6 MB heap; while nothing reconnects the old generation grows
+ * by heartbeats alone (~0.1 MB a minute). Legitimate growth raises the baseline (it is
  * what the collection left), so it never makes collections run back to back.
  */
 export const HEAP_TRIM_DEFAULTS: HeapTrimOptions = { everyMs: 5_000, slackBytes: 512 * 1024 };
