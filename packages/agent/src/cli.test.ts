@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Agent, AgentOptions } from './agent.js';
 import { runCli, SHUTDOWN_DEADLINE_MS, type CliDeps, type Signal } from './cli.js';
+import { HEAP_TRIM_DEFAULTS } from './heap-trim.js';
 import { createFakeProbe } from './probe/fake.js';
 import { captureLogs, type CapturedLogs } from './test-support/logs.js';
 
@@ -92,6 +93,21 @@ describe('cluster-agent command line', () => {
     expect(h.agent.closeCalls).toBe(1);
     expect(h.exits).toEqual([0]);
     expect(h.logs.events('stopped')).toHaveLength(1);
+  });
+
+  it('run keeps the old generation trimmed while it runs, and stops on SIGTERM', async () => {
+    const h = harness(['run']);
+    const heap = { used: 8_000_000, collections: 0, oldGenerationUsedBytes: () => heap.used, collect: () => void (heap.collections += 1, (heap.used = 8_000_000)) };
+    h.deps.heap = heap;
+    await runCli(h.deps);
+    heap.used = 9_000_000;
+    await vi.advanceTimersByTimeAsync(HEAP_TRIM_DEFAULTS.everyMs);
+    expect(heap.collections).toBe(1);
+    h.signals.get('SIGTERM')?.();
+    heap.used = 10_000_000;
+    await vi.advanceTimersByTimeAsync(HEAP_TRIM_DEFAULTS.everyMs * 3);
+    expect(heap.collections).toBe(1);
+    expect(h.exits).toEqual([0]);
   });
 
   it.each([

@@ -10,6 +10,7 @@ import { createFakeProbe } from './probe/fake.js';
 import { formatProbeReport } from './probe/format.js';
 import { createProbe, type Probe } from './probe/index.js';
 import { safeUrl } from './session/session.js';
+import { processHeap, startHeapTrim, type HeapAccess } from './heap-trim.js';
 import { realTimers, type Timers } from './timers.js';
 import { plainTextTokenUrls } from './plain-text-token.js';
 import { fixedToken, tokenFile } from './token.js';
@@ -42,6 +43,8 @@ export interface CliDeps {
   logDestination?: DestinationStream;
   timers?: Timers;
   agentOverrides?: Partial<AgentOptions>;
+  /** The heap the daemon keeps trimmed (heap-trim.ts); default: this process's; null: no trim. */
+  heap?: HeapAccess | null;
 }
 
 export async function runCli(deps: CliDeps): Promise<void> {
@@ -157,6 +160,7 @@ async function run(config: RunConfig, deps: CliDeps): Promise<void> {
       return;
     }
     stopping = true;
+    trim?.stop();
     logger.info({ event: 'stopping', signal }, `${signal}: closing the session`);
     const deadline = timers.setTimeout(() => {
       logger.warn({ event: 'stop-deadline' }, `the session did not close within ${SHUTDOWN_DEADLINE_MS} ms; exiting anyway`);
@@ -175,6 +179,9 @@ async function run(config: RunConfig, deps: CliDeps): Promise<void> {
       },
     );
   };
+  // Caps the garbage reconnects leave in the old generation (heap-trim.ts: why).
+  const heap = deps.heap === undefined ? processHeap() : (deps.heap ?? undefined);
+  const trim = heap === undefined ? undefined : startHeapTrim(heap, timers);
   deps.onSignal('SIGTERM', () => onSignal('SIGTERM'));
   deps.onSignal('SIGINT', () => onSignal('SIGINT'));
 
