@@ -5,6 +5,7 @@ import { sampleProcess } from './procfs.js';
 import { delta, metric, readyz, scrape, type MetricSnapshot } from './prom.js';
 import { progress, sleep, waitUntil } from './util.js';
 import { diffProxy } from './wire-proxy.js';
+import { formatTimeline, stormTimeline, type StormTimeline } from './storm-timeline.js';
 
 export interface StormResult {
   agents: number;
@@ -43,6 +44,8 @@ export interface StormResult {
   masterCpuMs: number | undefined;
   masterRssBytes: number | undefined;
   profile?: ProfileSummary;
+  /** The agents' connection attempts after the kill, by second: what each got (refused, 503, welcomed, …). */
+  timeline?: StormTimeline;
 }
 
 const CAUSES = ['clean_close', 'timeout', 'sweep'] as const;
@@ -92,6 +95,7 @@ export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<Storm
   const p0 = rig.proxy.snapshot();
   progress(`storm: SIGKILL master pid ${rig.master.pid} with ${expected} agents connected; restarting on port ${port}`);
   const t0 = performance.now();
+  const killedAt = Date.now();
   await rig.master.kill();
   const master = await startMasterBehindProxy(ctx, rig.proxy, port, 'master-restarted');
   rig.master = master;
@@ -174,6 +178,8 @@ export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<Storm
     const n = metric(last, 'cluster_master_refusals_total', { reason });
     if (n > 0) refusals[reason] = n;
   }
+  const timeline = stormTimeline(await rig.fleet.attempts(killedAt), killedAt);
+  for (const line of formatTimeline(timeline)) progress(line);
   // One scan of the collection (~1 s on the dev database), after the storm.
   const inactiveInDbAtEnd = await ctx.workers.countDocuments(fleetInactive);
   const windowS = (allActiveMs ?? observedS * 1_000) / 1_000;
@@ -202,5 +208,6 @@ export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<Storm
     masterCpuMs: cpuAtAll,
     masterRssBytes: sampleProcess(master.pid)?.rssBytes,
     ...(profile === undefined ? {} : { profile }),
+    timeline,
   };
 }
