@@ -109,6 +109,13 @@ export interface ServerOptions {
    */
   loadingRetrySpreadPerS: number;
   /**
+   * Admissions in flight (upgrades being decided, sessions admitted and not
+   * yet said hello) past which an upgrade is answered 503 with a Retry-After
+   * booked as the loading ones (admission/upgrade.ts): a master that answers
+   * later than its agents wait spends its time on admissions they gave up.
+   */
+  maxAdmissionsInFlight: number;
+  /**
    * While a page or a watch listens, the fleet feed reads the whole registry
    * this often: what other masters and tools outside this package changed
    * shows within it. This master's own sessions and heartbeat writes show at
@@ -204,6 +211,7 @@ export const SERVER_DEFAULTS: ServerOptions = {
   fleetGaugeMaxAgeMs: 60_000,
   loadingRetryAfterMs: 2_000,
   loadingRetrySpreadPerS: 1_000,
+  maxAdmissionsInFlight: 1_000,
   fleetFullReadMs: 60_000,
   maxEventStreams: 100,
   maxEventStreamsPerToken: 10,

@@ -178,6 +178,12 @@ export function wireEndpoint(
     failures: failureLimitFor(options, clock),
     checkSourceAddress: options.checkSourceAddress,
     loadingRetryAfterS,
+    inFlight: {
+      max: options.maxAdmissionsInFlight,
+      // Sessions admitted whose hello has not come yet: every open one but the current ones.
+      awaitingHello: () => Math.max(0, host.open.size - host.sessions.size),
+      retryAfterS: () => spread.nextS(),
+    },
     refusals,
     logger,
     accepting,
