@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { MAIN, ROOT, cleanEnv, runCli } from './run-cli.js';
@@ -82,5 +82,39 @@ describe('cluster-master serve', () => {
     const parsed = lines.map((line) => JSON.parse(line) as { name: string; msg: string });
     expect(parsed.map((l) => l.name)).toEqual(lines.map(() => 'cluster-master'));
     expect(parsed.map((l) => l.msg)).toEqual(expect.arrayContaining(['starting', 'listening', 'shutting down', 'closed']));
+  });
+
+  test('the port accepts before the master is loaded: a request made then is answered once it is, no connection refused after the bind', async () => {
+    const holder: Server = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as { port: number };
+    await new Promise((resolve) => holder.close(resolve));
+    const p = new Spawned(spawn(process.execPath, [MAIN, 'serve', '--host', '127.0.0.1', '--port', String(port)], { cwd: ROOT, env }));
+    onTestFinished(() => {
+      if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    });
+    // Tries every 5 ms from the spawn (refused until node has started) until one connects; it asks for /healthz at once.
+    const answer = await new Promise<string>((resolve, reject) => {
+      const deadline = performance.now() + 15_000;
+      const attempt = (): void => {
+        const socket = connect(port, '127.0.0.1');
+        let text = '';
+        socket.once('connect', () => socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+        socket.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+        socket.once('end', () => resolve(text));
+        socket.once('error', (error) => {
+          if (performance.now() > deadline) reject(error);
+          else setTimeout(attempt, 5);
+        });
+      };
+      attempt();
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    await p.waitFor('the listening line', (out) => out.includes('"msg":"listening"'));
+    const listening = p.out.split('\n').map((line) => (line.startsWith('{') ? (JSON.parse(line) as Record<string, unknown>) : {})).find((l) => l.msg === 'listening');
+    // The first connection waited on the early socket while the master loaded (a second or so), then was served.
+    expect(listening).toMatchObject({ port, bound_early: true, queued_connections: 1 });
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
   });
 });

@@ -2,9 +2,23 @@
 // The only file of the master that touches the process: it hands argv, env
 // and the standard streams to the CLI and turns its result into an exit code.
 import { readFileSync } from 'node:fs';
-import { hideBin } from 'yargs/helpers';
-import { runCli } from './cli/program.js';
-import { processShutdownSignals } from './cli/serve-command.js';
+import { earlyListenAddress } from './cli/early-address.js';
+import { EarlyListener } from './server/early-listener.js';
+
+const argv = process.argv.slice(2);
+
+// `serve` binds its port before the CLI and the master are loaded (a second or more, several on a
+// loaded machine): a restarted master's fleet queues there instead of meeting `connection refused`,
+// which grows each agent's backoff. Any failure here (the port taken, a guess the CLI reads
+// otherwise) leaves the binding to the master, as before: it reports the error in its own words.
+const early = await (async () => {
+  const address = earlyListenAddress(argv, process.env);
+  return address === undefined ? undefined : EarlyListener.bind(address).catch(() => undefined);
+})();
+
+const { hideBin } = await import('yargs/helpers');
+const { runCli } = await import('./cli/program.js');
+const { processShutdownSignals } = await import('./cli/serve-command.js');
 
 function packageVersion(): string | undefined {
   try {
@@ -26,6 +40,7 @@ for (const stream of [process.stdout, process.stderr]) {
 // exitCode rather than exit(): pending writes to a pipe are flushed first.
 process.exitCode = await runCli({
   argv: hideBin(process.argv),
+  earlyListener: early,
   env: process.env,
   stdout: (text) => process.stdout.write(text),
   stdoutIsTTY: process.stdout.isTTY === true,
@@ -39,3 +54,5 @@ process.exitCode = await runCli({
     return Buffer.concat(chunks).toString('utf8');
   },
 });
+// Closed with the master; here too when serve stopped before taking it (a configuration error).
+await early?.close();

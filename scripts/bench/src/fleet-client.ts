@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { FleetEnvelope, FleetReply, FleetRequest, FleetSpecs, FleetStats } from './fleet-protocol.js';
+import type { AttemptRecord, FleetEnvelope, FleetReply, FleetRequest, FleetSpecs, FleetStats } from './fleet-protocol.js';
 
 const FLEET_MAIN = fileURLToPath(new URL('./fleet.js', import.meta.url));
 
@@ -190,6 +190,15 @@ export class Fleet {
     const out = new Map<string, number | null>();
     for (const r of await Promise.all(this.processes.map((p) => p.request({ kind: 'moves' })))) {
       if (r.kind === 'moves') for (const [id, at] of r.moves) out.set(id, at);
+    }
+    return out;
+  }
+
+  /** Every simulator's connection attempts started since `sinceEpochMs`. */
+  async attempts(sinceEpochMs: number): Promise<AttemptRecord[]> {
+    const out: AttemptRecord[] = [];
+    for (const r of await Promise.all(this.processes.map((p) => p.request({ kind: 'attempts', sinceEpochMs })))) {
+      if (r.kind === 'attempts') out.push(...r.attempts);
     }
     return out;
   }

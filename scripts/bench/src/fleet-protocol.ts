@@ -30,7 +30,17 @@ export type FleetRequest =
   /** Remembers the agents welcomed now by `url` (its master is about to be killed); replies with how many. */
   | { kind: 'mark'; url: string }
   /** For each marked agent: when (epoch ms) another master welcomed it after the mark, or null. */
-  | { kind: 'moves' };
+  | { kind: 'moves' }
+  /** Connection attempts started at or after `sinceEpochMs` (epoch ms), with what each got. */
+  | { kind: 'attempts'; sinceEpochMs: number };
+
+/**
+ * One connection attempt of a simulated agent: [started, outcome, 101 received, ended] (epoch ms;
+ * null: not yet). Outcome: 'welcomed', 'refused' (ECONNREFUSED), 'http-503' (and other statuses),
+ * 'closed-before-welcome' (upgraded, closed with no welcome: the agent's welcome timeout or the master),
+ * 'error-CODE', or 'pending'.
+ */
+export type AttemptRecord = [number, string, number | null, number | null];
 
 export interface FleetStats {
   agents: number;
@@ -51,6 +61,7 @@ export type FleetReply =
   | { kind: 'placement'; byUrl: Record<string, number> }
   | { kind: 'marked'; count: number }
   | { kind: 'moves'; moves: [string, number | null][] }
+  | { kind: 'attempts'; attempts: AttemptRecord[] }
   | { kind: 'error'; message: string };
 
 /** Unsolicited: send times (epoch ms) of sampled heartbeats, batched. */

@@ -11,7 +11,7 @@
  */
 import WebSocket, { type ClientOptions } from 'ws';
 import { createAgent, createFakeProbe, createLogger, type Agent } from '../../../packages/agent/dist/index.js';
-import type { BeatReport, FleetEnvelope, FleetReply, FleetRequest, FleetSpecs, FleetStats } from './fleet-protocol.js';
+import type { AttemptRecord, BeatReport, FleetEnvelope, FleetReply, FleetRequest, FleetSpecs, FleetStats } from './fleet-protocol.js';
 import { Placement } from './placement.js';
 import { sampleProcess } from './procfs.js';
 import { sleep } from './util.js';
@@ -35,6 +35,28 @@ let specs: FleetSpecs = { total_cpu: 0, total_memory: 0, total_storage: 0, total
 let heartbeatsSent = 0;
 let connects = 0;
 let beatBuffer: [string, number][] = [];
+/** Recent connection attempts (the storm's timeline); the oldest half dropped past the bound. */
+let attempts: AttemptRecord[] = [];
+const MAX_ATTEMPTS = 200_000;
+
+/** Notes what this attempt got: the first outcome wins (a refusal's 'close' follows its 'unexpected-response'). */
+function recordAttempt(ws: WebSocket): void {
+  const record: AttemptRecord = [Date.now(), 'pending', null, null];
+  if (attempts.length >= MAX_ATTEMPTS) attempts = attempts.slice(MAX_ATTEMPTS / 2);
+  attempts.push(record);
+  const end = (outcome: string): void => {
+    if (record[1] !== 'pending') return;
+    record[1] = outcome;
+    record[3] = Date.now();
+  };
+  ws.once('upgrade', () => {
+    record[2] = Date.now();
+  });
+  ws.once('unexpected-response', (_req: unknown, res: { statusCode?: number }) => end(`http-${res.statusCode ?? 0}`));
+  ws.once('error', (error: Error & { code?: string }) => end(error.code === 'ECONNREFUSED' ? 'refused' : `error-${error.code ?? 'other'}`));
+  ws.once('message', () => end('welcomed'));
+  ws.once('close', () => end(record[2] === null ? 'closed-before-upgrade' : 'closed-before-welcome'));
+}
 
 function post(message: FleetEnvelope): void {
   process.send?.(message);
@@ -49,6 +71,7 @@ function connectFor(holder: Holder): (target: string, options: ClientOptions) =>
     connects += 1;
     const ws = new WebSocket(target, options);
     placement.watch(holder.id, target, ws);
+    recordAttempt(ws);
     const send = ws.send.bind(ws) as (...args: unknown[]) => void;
     const pong = ws.pong.bind(ws) as (...args: unknown[]) => void;
     // Own properties shadow the prototype's methods for this socket only.
@@ -207,6 +230,8 @@ async function handle(request: FleetRequest): Promise<FleetReply> {
       return { kind: 'marked', count: placement.mark(request.url) };
     case 'moves':
       return { kind: 'moves', moves: placement.moves() };
+    case 'attempts':
+      return { kind: 'attempts', attempts: attempts.filter((a) => a[0] >= request.sinceEpochMs) };
   }
 }
 

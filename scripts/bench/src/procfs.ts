@@ -92,3 +92,12 @@ export function machineLoad(): { loadavg1: number; cores: number } {
     return { loadavg1: Number.NaN, cores: 0 };
   }
 }
+
+/** CPU time the whole machine spent (every core, every process: user, nice, system, irq, softirq, steal) from /proc/stat, in ms. */
+export function machineCpuMs(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  // cpu  user nice system idle iowait irq softirq steal …
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const busy = (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0) + (f[7] ?? 0);
+  return (busy * 1000) / clockTicks();
+}

@@ -102,7 +102,14 @@ export function buildRows(args: BenchArgs, results: Record<string, unknown>, int
     row('storm', '/metrics scrapes failed / longest gap between answers', `${storm.scrapeFailures ?? 0} / ${fmt(storm.longestScrapeGapMs === undefined ? undefined : storm.longestScrapeGapMs / 1_000, 's')}`);
     row('storm', 'false inactive flags (new master; db at end)', `${storm.falseInactiveFlags ?? 'unknown (no /metrics)'} (db: ${storm.inactiveInDbAtEnd})`, '0', check(storm.falseInactiveFlags === 0 && storm.inactiveInDbAtEnd === 0));
     row('storm', 'flags by cause: sweep / timeout / clean close', ['sweep', 'timeout', 'clean_close'].map((c) => String(storm.flaggedByCause[c] ?? 0)).join(' / '));
-    row('storm', 'upgrades refused while loading (503, Retry-After) / admissions', `${fmt(storm.refusals.unavailable ?? 0)} / ${fmt(storm.admissions)}`);
+    row('storm', 'upgrades refused 503 + Retry-After (loading, or admissions in flight) / admissions', `${fmt(storm.refusals.unavailable ?? 0)} / ${fmt(storm.admissions)}`);
+    if (storm.timeline !== undefined) {
+      const o = storm.timeline.byOutcome;
+      const gaveUp = (o['closed-before-welcome'] ?? 0) + (o['error-other'] ?? 0);
+      row('storm', "agents' attempts: refused (port closed) / 503 / gave up before the welcome / welcomed", [o.refused ?? 0, o['http-503'] ?? 0, gaveUp, o.welcomed ?? 0].map((n) => fmt(n)).join(' / '));
+      const w = storm.timeline.welcomeMs;
+      row('storm', 'attempt → welcome, welcomed attempts: p50 / p99', w === undefined ? '—' : `${fmt(w.p50, 'ms', 0)} / ${fmt(w.p99, 'ms', 0)}`);
+    }
     row('storm', 'db write / read commands /s during it', `${fmt(storm.dbWritesPerSecond, '', 2)} / ${fmt(storm.dbReadsPerSecond, '', 2)}`);
     // The master's only inserts are the history's (WORKER_EVENTS): one insertMany per flush at most.
     row('storm', 'history: insert commands to all back / events written by the end', `${storm.dbByCommand.insert?.count ?? 0} / ${fmt(storm.historyEventsWritten)}`);

@@ -1,10 +1,11 @@
 import type { BenchContext } from './context.js';
 import { connectedAgents, startMasterBehindProxy, type MasterRig } from './master-rig.js';
 import { InspectorSession, type ProfileSummary } from './profile.js';
-import { sampleProcess } from './procfs.js';
+import { machineCpuMs, sampleProcess } from './procfs.js';
 import { delta, metric, readyz, scrape, type MetricSnapshot } from './prom.js';
 import { progress, sleep, waitUntil } from './util.js';
 import { diffProxy } from './wire-proxy.js';
+import { formatTimeline, stormTimeline, type StormTimeline } from './storm-timeline.js';
 
 export interface StormResult {
   agents: number;
@@ -41,8 +42,16 @@ export interface StormResult {
   admissions: number;
   /** CPU the new master used from its start until all agents were back. */
   masterCpuMs: number | undefined;
+  /**
+   * Over the same window (the kill until all back): CPU of the fleet simulators together, of the dev
+   * database, and of the whole machine (all its cores, every process, from /proc/stat): whether the
+   * agents waited for the master or for a machine that had no CPU left.
+   */
+  cpuWhileBackMs?: { fleet: number; devDb: number | undefined; machine: number; wallMs: number };
   masterRssBytes: number | undefined;
   profile?: ProfileSummary;
+  /** The agents' connection attempts after the kill, by second: what each got (refused, 503, welcomed, …). */
+  timeline?: StormTimeline;
 }
 
 const CAUSES = ['clean_close', 'timeout', 'sweep'] as const;
@@ -91,7 +100,14 @@ export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<Storm
   if (expected < args.agents) progress(`storm: note: ${expected} of ${args.agents} agents connected before the kill; "all admitted" means those`);
   const p0 = rig.proxy.snapshot();
   progress(`storm: SIGKILL master pid ${rig.master.pid} with ${expected} agents connected; restarting on port ${port}`);
+  const cpuAt = (): { fleet: number; devDb: number | undefined; machine: number } => ({
+    fleet: rig.fleet.pids.reduce((n, pid) => n + (sampleProcess(pid)?.cpuMs ?? 0), 0),
+    devDb: ctx.devDbPid === undefined ? undefined : sampleProcess(ctx.devDbPid)?.cpuMs,
+    machine: machineCpuMs(),
+  });
+  const cpu0 = cpuAt();
   const t0 = performance.now();
+  const killedAt = Date.now();
   await rig.master.kill();
   const master = await startMasterBehindProxy(ctx, rig.proxy, port, 'master-restarted');
   rig.master = master;
@@ -123,6 +139,7 @@ export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<Storm
   let longestScrapeGapMs = 0;
   let last: MetricSnapshot | undefined;
   let cpuAtAll: number | undefined;
+  let cpuWhileBackMs: StormResult['cpuWhileBackMs'];
   let p1 = p0;
   let profile: ProfileSummary | undefined;
   const minObserveMs = restartMs + ctx.heartbeatTimeoutMs + 5_000;
@@ -141,6 +158,14 @@ export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<Storm
     if (allActiveMs === undefined && metric(last, 'cluster_master_connected_agents') >= expected) {
       allActiveMs = performance.now() - t0;
       cpuAtAll = sampleProcess(master.pid)?.cpuMs;
+      const cpu1 = cpuAt();
+      cpuWhileBackMs = {
+        fleet: cpu1.fleet - cpu0.fleet,
+        devDb: cpu1.devDb === undefined || cpu0.devDb === undefined ? undefined : cpu1.devDb - cpu0.devDb,
+        machine: cpu1.machine - cpu0.machine,
+        wallMs: performance.now() - t0,
+      };
+      progress(`storm: CPU from the kill until all back (${(cpuWhileBackMs.wallMs / 1000).toFixed(1)} s): master ${cpuAtAll ?? '?'} ms, fleet ${cpuWhileBackMs.fleet} ms, dev db ${cpuWhileBackMs.devDb ?? '?'} ms, machine ${cpuWhileBackMs.machine} ms (all cores)`);
       p1 = rig.proxy.snapshot();
       progress(`storm: all ${expected} agents admitted ${(allActiveMs / 1000).toFixed(1)} s after the kill`);
       if (inspector !== undefined) {
@@ -174,6 +199,8 @@ export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<Storm
     const n = metric(last, 'cluster_master_refusals_total', { reason });
     if (n > 0) refusals[reason] = n;
   }
+  const timeline = stormTimeline(await rig.fleet.attempts(killedAt), killedAt);
+  for (const line of formatTimeline(timeline)) progress(line);
   // One scan of the collection (~1 s on the dev database), after the storm.
   const inactiveInDbAtEnd = await ctx.workers.countDocuments(fleetInactive);
   const windowS = (allActiveMs ?? observedS * 1_000) / 1_000;
@@ -200,7 +227,9 @@ export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<Storm
     historyEventsWritten: metric(last, 'cluster_master_worker_events_written_total'),
     admissions: delta(undefined, last, 'cluster_master_admissions_total'),
     masterCpuMs: cpuAtAll,
+    ...(cpuWhileBackMs === undefined ? {} : { cpuWhileBackMs }),
     masterRssBytes: sampleProcess(master.pid)?.rssBytes,
     ...(profile === undefined ? {} : { profile }),
+    timeline,
   };
 }

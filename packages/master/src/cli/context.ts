@@ -1,3 +1,4 @@
+import type { EarlyListener } from '../server/early-listener.js';
 import { createCredentialStore, type CredentialStore } from '../registry/credential-store.js';
 import { CLI_SERVER_SELECTION_TIMEOUT_MS, connectDatabase, type DatabaseConnection } from '../db/connect.js';
 import { scrubSecrets } from '../db/redact.js';
@@ -23,6 +24,8 @@ export interface CliOptions {
   version?: string;
   /** Shutdown requests for `serve` (main.ts passes SIGTERM/SIGINT). */
   signals?: ShutdownSignals;
+  /** The socket main.ts bound for `serve` before loading the CLI (server/early-listener.ts). */
+  earlyListener?: EarlyListener | undefined;
   /** Whether stdout is a terminal (`worker list --watch` redraws in place there). */
   stdoutIsTTY?: boolean;
   /** Standard input, for `pretty` (main.ts passes process.stdin). */

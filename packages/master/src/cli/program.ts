@@ -70,7 +70,7 @@ export async function runCli(options: CliOptions): Promise<ExitCode> {
     .usage(
       "$0 <command>\n\nThe cluster master: runs the agents' endpoint (serve) and administers the workers in cluster_db.WORKER_REGISTRY.",
     )
-    .command(serveCommand({ env: options.env, stdout: options.stdout, stdoutIsTTY: options.stdoutIsTTY, signals: options.signals }))
+    .command(serveCommand({ env: options.env, stdout: options.stdout, stdoutIsTTY: options.stdoutIsTTY, signals: options.signals, earlyListener: options.earlyListener }))
     .command(restartCommand({ env: options.env, stdout: options.stdout, now: ctx.now }))
     .command('worker', 'Register, list, show, update and unregister workers; issue tokens; show their history', (worker) =>
       worker

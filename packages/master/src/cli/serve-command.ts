@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { CommandModule } from 'yargs';
 import type { Env } from '../db/settings.js';
 import { createMaster, type Master } from '../server/master.js';
+import type { EarlyListener } from '../server/early-listener.js';
 import { InvalidDatabaseSettingsError, listenError } from '../errors.js';
 import { ConfigError, integerHelp, parseServeConfig, type ServeConfig, type ServeFlags } from './serve-config.js';
 import { createMasterLogger } from '../logger.js';
@@ -26,6 +27,12 @@ export interface ServeIo {
    * listens to the process's SIGTERM and SIGINT itself (the second one exits at once).
    */
   signals?: ShutdownSignals;
+  /**
+   * The listening socket bound before the master was loaded (main.ts binds it
+   * first thing; server/early-listener.ts): the master takes it over when it is
+   * bound to the configured address. Absent: the master binds once loaded.
+   */
+  earlyListener?: EarlyListener | undefined;
   /** For tests: called once the master listens. */
   onListening?: (master: Master, port: number) => void;
   /** Database server selection timeout per operation; default 5 s. */
@@ -113,6 +120,7 @@ export async function runServe(args: ServeFlags, io: ServeIo): Promise<void> {
     connect: () => client.connect(),
     logger,
     closeDatabase: () => client.close(),
+    earlyListener: io.earlyListener,
     options: {
       host: config.host,
       port: config.port,

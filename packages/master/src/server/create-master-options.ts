@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import type { LookupAll } from './admission/address.js';
 import type { Clock } from './clock.js';
+import type { EarlyListener } from './early-listener.js';
 import type { MasterIdentity } from './http-server.js';
 import type { ServerOptions } from './options.js';
 import type { AdmissionSnapshotPort, AdmissionVersionPort, CredentialsPort, RegistryPort, TokenVerifier } from './ports.js';
@@ -37,6 +38,12 @@ export interface CreateMasterOptions {
   /** Host name resolution for worker_ip host names. */
   lookup?: LookupAll;
   options?: Partial<ServerOptions>;
+  /**
+   * The listening socket, bound before the master was loaded (serve binds it
+   * first thing): taken over when it is bound to options.host/port, else
+   * closed and the master listens itself. Absent: the master listens itself.
+   */
+  earlyListener?: EarlyListener | undefined;
   /** What /healthz names this master by; default this process's pid and a random id. */
   identity?: MasterIdentity;
 }

@@ -7,6 +7,7 @@ import type { MasterMetrics } from '../metrics/metrics.js';
 import { every } from './clock.js';
 import type { CreateMasterOptions } from './create-master-options.js';
 import type { ServerOptions } from './options.js';
+import { LISTEN_BACKLOG, type EarlyListener } from './early-listener.js';
 import { closeSessions, stopListening } from './session/shutdown.js';
 import { wireEndpoint, wireParts } from './wiring.js';
 
@@ -55,12 +56,26 @@ export function createMaster(deps: CreateMasterOptions): Master {
     return null;
   };
   const { server, wss } = wireEndpoint(parts, deps, () => state === 'running', notReadyReason);
+  /** The socket bound before the master was loaded (serve), once this master took it over. */
+  let adopted: EarlyListener | undefined;
 
   const start = (): Promise<{ port: number }> => {
     started ??= (async () => {
       if (state !== 'new') throw new Error('master already closed');
       state = 'starting';
-      const bound = await listen(server, options);
+      const early = deps.earlyListener;
+      let bound: AddressInfo;
+      /** Connections that waited on the early socket while the master loaded: logged with 'listening'. */
+      let queued: number | undefined;
+      if (early?.serves(options) === true) {
+        queued = early.queued;
+        bound = adopt(server, early);
+        adopted = early;
+      } else {
+        // Bound for another address than the one configured (not expected): let it go, listen as asked.
+        await early?.close();
+        bound = await listen(server, options);
+      }
       // close() was called while we were binding: it takes over from here.
       if (state !== 'starting') return { port: bound.port };
       state = 'running';
@@ -75,7 +90,14 @@ export function createMaster(deps: CreateMasterOptions): Master {
         stopViewChecks = every(clock, options.viewRefreshMs, () => void view.check());
       });
       logger.info(
-        { host: bound.address, port: bound.port, tls: options.tls !== undefined, path: DEFAULTS.agentPath, instance_id: parts.identity.instanceId },
+        {
+          host: bound.address,
+          port: bound.port,
+          tls: options.tls !== undefined,
+          path: DEFAULTS.agentPath,
+          instance_id: parts.identity.instanceId,
+          ...(queued === undefined ? {} : { bound_early: true, queued_connections: queued }),
+        },
         'listening',
       );
       return { port: bound.port };
@@ -93,7 +115,8 @@ export function createMaster(deps: CreateMasterOptions): Master {
       stopViewChecks?.();
       view.close();
       monitor.stop();
-      const released = stopListening(server);
+      // An early socket not taken over (closed before start): released too, or it would hold the process.
+      const released = adopted === undefined ? Promise.all([stopListening(server), deps.earlyListener?.close()]) : stopAdopted(server, adopted);
       const served = [...host.sessions.values()].map((s) => s.workerId);
       await closeSessions(host.open, CloseCode.shuttingDown, restarting ? 'restarting' : 'shutting down', 'shutdown');
       server.closeAllConnections();
@@ -151,6 +174,7 @@ export function createMaster(deps: CreateMasterOptions): Master {
     start,
     close,
     address: () => {
+      if (adopted !== undefined) return adopted.address();
       const a = server.address();
       return a !== null && typeof a === 'object' ? a : undefined;
     },
@@ -161,19 +185,34 @@ export function createMaster(deps: CreateMasterOptions): Master {
   };
 }
 
-const LISTEN_BACKLOG = 4_096;
-
 function listen(server: Server, options: Pick<ServerOptions, 'port' | 'host'>): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    // A restarted master meets its whole fleet within seconds: past Node's default backlog (511) the
-    // kernel drops connection attempts and an agent waits 1 s, 3 s, … for its retry (its welcome timeout runs meanwhile).
-    // The kernel caps it at net.core.somaxconn.
     server.listen({ port: options.port, host: options.host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', reject);
       resolve(server.address() as AddressInfo);
     });
   });
+}
+
+/**
+ * Takes over the socket serve bound before loading the master: the server
+ * reads its connections as if it had accepted them, the queued ones first.
+ * 'listening' is what starts an http server's tracking of its connections
+ * (closeAllConnections, the request timeouts) when it listens itself.
+ */
+function adopt(server: Server, early: EarlyListener): AddressInfo {
+  server.emit('listening');
+  early.handTo(server);
+  return early.address() as AddressInfo;
+}
+
+/** stopListening for an adopted socket: stop accepting there; the server closes its idle connections and stops its checks. */
+async function stopAdopted(server: Server, early: EarlyListener): Promise<void> {
+  // The server never listened itself: close() only ends its connection checks (and reports 'not running', ignored).
+  server.close(() => undefined);
+  server.closeIdleConnections();
+  await early.close();
 }
 
 async function closeDatabase(close: (() => Promise<void>) | undefined, logger: Logger): Promise<void> {

@@ -102,6 +102,20 @@ export interface ServerOptions {
    */
   loadingRetryAfterMs: number;
   /**
+   * How many of the agents refused while the view loads are told each second
+   * more of wait, from loadingRetryAfterMs up to half the agents' reconnect cap
+   * (admission/retry-spread.ts): about what one master admits in a second, so
+   * that a whole fleet refused at once comes back at a pace the master can take.
+   */
+  loadingRetrySpreadPerS: number;
+  /**
+   * Admissions in flight (upgrades being decided, sessions admitted and not
+   * yet said hello) past which an upgrade is answered 503 with a Retry-After
+   * booked as the loading ones (admission/upgrade.ts): a master that answers
+   * later than its agents wait spends its time on admissions they gave up.
+   */
+  maxAdmissionsInFlight: number;
+  /**
    * While a page or a watch listens, the fleet feed reads the whole registry
    * this often: what other masters and tools outside this package changed
    * shows within it. This master's own sessions and heartbeat writes show at
@@ -196,6 +210,8 @@ export const SERVER_DEFAULTS: ServerOptions = {
   eventsKeepaliveMs: 15_000,
   fleetGaugeMaxAgeMs: 60_000,
   loadingRetryAfterMs: 2_000,
+  loadingRetrySpreadPerS: 1_000,
+  maxAdmissionsInFlight: 1_000,
   fleetFullReadMs: 60_000,
   maxEventStreams: 100,
   maxEventStreamsPerToken: 10,

@@ -13,6 +13,7 @@ import { tokensMatch } from '../registry/token.js';
 import { createWorkerRegistry } from '../registry/worker-registry.js';
 import { AddressMatcher, systemLookupAll } from './admission/address.js';
 import { RefusalLog } from './admission/refusal-log.js';
+import { RetrySpread } from './admission/retry-spread.js';
 import { UpgradeAdmission, addressOf } from './admission/upgrade.js';
 import { enrollmentFor } from './admission/enrollment-wiring.js';
 import { AdmissionView } from './admission/view.js';
@@ -157,7 +158,14 @@ export function wireEndpoint(
   const addresses = new AddressMatcher(deps.lookup ?? systemLookupAll, clock, options.dnsCacheTtlMs);
   // Only while the start-up goes well: with the database failing, the load's end is unknown and a
   // fleet told "2 s" forever would knock harder than its own backoff does.
-  const loadingRetryAfterS = (): number | undefined => (parts.health.failing ? undefined : options.loadingRetryAfterMs / 1_000);
+  const spread = new RetrySpread({
+    minMs: options.loadingRetryAfterMs,
+    // Past half the cap the agent's window [wait, 2·wait) is cut at the cap and the returns pile there.
+    maxMs: Math.max(options.loadingRetryAfterMs, DEFAULTS.reconnectCapMs / 2),
+    perSecond: options.loadingRetrySpreadPerS,
+    now: () => clock.monotonic(),
+  });
+  const loadingRetryAfterS = (): number | undefined => (parts.health.failing ? undefined : spread.nextS());
   const upgrades = new UpgradeAdmission({
     wss,
     view,
@@ -170,6 +178,12 @@ export function wireEndpoint(
     failures: failureLimitFor(options, clock),
     checkSourceAddress: options.checkSourceAddress,
     loadingRetryAfterS,
+    inFlight: {
+      max: options.maxAdmissionsInFlight,
+      // Sessions admitted whose hello has not come yet: every open one but the current ones.
+      awaitingHello: () => Math.max(0, host.open.size - host.sessions.size),
+      retryAfterS: () => spread.nextS(),
+    },
     refusals,
     logger,
     accepting,

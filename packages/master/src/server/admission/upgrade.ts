@@ -27,6 +27,12 @@ export interface UpgradeAdmissionDeps {
   accepting(): boolean;
   /** Retry-After (seconds) on the 503 of a master still loading its admission view; undefined: none. */
   loadingRetryAfterS?: () => number | undefined;
+  /**
+   * Admissions the master has taken on and not finished: past `max`, an
+   * upgrade is answered 503 with `retryAfterS()` before any admission work
+   * (see #admitting). Absent: no limit.
+   */
+  inFlight?: { max: number; awaitingHello(): number; retryAfterS(): number | undefined } | undefined;
   /** Enrollment upgrades (`Authorization: Enroll …`, protocol 3); absent: refused (a master without a database). */
   enrollment?: EnrollmentAdmission | undefined;
   /** ws completed the handshake of an admitted worker. */
@@ -50,6 +56,9 @@ export function addressOf(socket: { remoteAddress?: string | undefined }): strin
  * counted and answered with its HTTP status on the same path.
  */
 export class UpgradeAdmission {
+  /** Upgrades decided on but not handed to ws or refused yet. */
+  #deciding = 0;
+
   constructor(private readonly deps: UpgradeAdmissionDeps) {
     // checkHandshake mirrors ws's checks; this is the net for any ws makes beyond them (a malformed
     // Sec-WebSocket-Protocol): refused on the same logged, counted path instead of silently by ws.
@@ -85,13 +94,20 @@ export class UpgradeAdmission {
       this.#enroll(req, socket, head, address, mayRefresh);
       return;
     }
+    const busy = this.#busy();
+    if (busy !== undefined) {
+      this.#refuse(req, socket, busy, address);
+      return;
+    }
     const { loadingRetryAfterS } = this.deps;
+    this.#deciding += 1;
     decideAdmission({ view, addresses, verifyToken, checkSourceAddress, mayRefresh, ...(loadingRetryAfterS === undefined ? {} : { loadingRetryAfterS }) }, req.headers, address)
       .catch((error: unknown): Refusal => {
         logger.error({ error: error instanceof Error ? error.message : String(error) }, 'admission failed');
         return { ok: false, status: 503, reason: 'admission failed', metric: 'unavailable' };
       })
       .then((decision) => {
+        this.#deciding -= 1;
         if (socket.destroyed) return;
         if (!this.deps.accepting()) {
           this.#refuse(req, socket, SHUTTING_DOWN, address);
@@ -110,6 +126,24 @@ export class UpgradeAdmission {
         socket.destroy();
       });
   };
+
+  /**
+   * The refusal for an upgrade that comes while the master has more admissions
+   * in flight (decisions pending, sessions admitted and waiting for their hello)
+   * than it should: in a reconnect storm on a loaded master those counts grow
+   * when the master answers later than the agents wait (their welcome timeout,
+   * 10 s), and each admission it still completes then is lost work (the agent
+   * has gone, and comes again). A 503 with a Retry-After booked with the
+   * loading ones costs an HTTP answer instead of the handshake, the session and
+   * its writes, and brings the agent back when the master can take it, its
+   * backoff not grown. Undefined: admit.
+   */
+  #busy(): Refusal | undefined {
+    const limit = this.deps.inFlight;
+    if (limit === undefined || this.#deciding + limit.awaitingHello() < limit.max) return undefined;
+    const retryAfterS = limit.retryAfterS();
+    return { ok: false, status: 503, reason: 'master busy admitting other agents; try again later', metric: 'unavailable', ...(retryAfterS === undefined ? {} : { retryAfterS }) };
+  }
 
   /** An enrollment upgrade (enrollment.ts): refusals on the same logged, counted path; each one a failed authentication. */
   #enroll(req: IncomingMessage, socket: Duplex, head: Buffer, address: string | undefined, mayRefresh: () => boolean): void {
