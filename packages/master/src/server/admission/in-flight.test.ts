@@ -72,4 +72,16 @@ describe('admissions in flight', () => {
     first.ws.terminate();
     await expect.poll(async () => (await upgrade(port, 'w2')).got).toBe('open');
   });
+
+  test('one worker holds at most one place: its newer connection replaces the older one still waiting for its hello', async () => {
+    const port = await start(2);
+    const first = await upgrade(port, 'w1');
+    const closed = new Promise<number>((resolve) => first.ws.once('close', (code) => resolve(code)));
+    // Without the per-worker rule this is the second place taken, and w2 below would be refused.
+    const again = await upgrade(port, 'w1');
+    expect(again.got).toBe('open');
+    expect(await closed).toBe(4409);
+    expect((await upgrade(port, 'w2')).got).toBe('open');
+    await hello(again.ws, 'w1');
+  });
 });

@@ -56,16 +56,33 @@ export class SessionHost implements SessionEvents {
   specsSet = 0;
   /** Every open session, including those still waiting for their hello. */
   readonly open = new Set<AgentSession>();
+  /**
+   * The one session of each worker admitted and still waiting for its hello.
+   * At most one: the admissions in flight are bounded (upgrade.ts #busy), and
+   * without this one valid credential could hold the whole bound with
+   * connections that never say hello, turning every other agent away for a
+   * hello timeout at a time. An agent that opens a second connection has given
+   * up on the first.
+   */
+  readonly #awaitingHello = new Map<string, AgentSession>();
 
   constructor(private readonly deps: SessionHostDeps) {}
 
-  /** A socket passed admission. */
+  /** A socket passed admission: an older connection of its worker still waiting for its hello is closed. */
   attach(session: AgentSession): void {
     this.open.add(session);
+    const older = this.#awaitingHello.get(session.workerId);
+    this.#awaitingHello.set(session.workerId, session);
+    older?.close(CloseCode.replaced, 'replaced by a newer connection', 'replaced');
+  }
+
+  #helloDone(session: AgentSession): void {
+    if (this.#awaitingHello.get(session.workerId) === session) this.#awaitingHello.delete(session.workerId);
   }
 
   onHello(session: AgentSession, hello: Hello): void {
     const { writer, liveness, metrics, logger } = this.deps;
+    this.#helloDone(session);
     const previous = this.sessions.claim(session);
     previous?.close(CloseCode.replaced, 'replaced by a newer connection', 'replaced');
     writer.admit(session.workerId);
@@ -117,6 +134,7 @@ export class SessionHost implements SessionEvents {
 
   onClosed(session: AgentSession, closed: SessionClosed): void {
     this.open.delete(session);
+    this.#helloDone(session);
     const { workerId } = session;
     const wasCurrent = this.sessions.release(session);
     this.deps.metrics.connectedAgents.set(this.sessions.size);
