@@ -20,7 +20,10 @@ export interface AdmissionCounts {
  * found: a document inserted or deleted by hand (mongosh sets no admission
  * version) changes one of them, and the view is read again. An edit in place
  * (a token hash or a worker_ip set by hand) changes neither; the periodic
- * full read is what catches those (server/admission/view.ts).
+ * full read is what catches those (server/admission/view.ts). A count that
+ * is off (MongoDB's metadata after an unclean shutdown) differs from what the
+ * read returned at every check, and costs a full read each time: never a
+ * change missed.
  */
 export interface AdmissionCountsReader {
   read(): Promise<AdmissionCounts>;
