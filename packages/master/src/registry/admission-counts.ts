@@ -22,8 +22,8 @@ export interface AdmissionCounts {
  * (a token hash or a worker_ip set by hand) changes neither; the periodic
  * full read is what catches those (server/admission/view.ts). A count that
  * is off (MongoDB's metadata after an unclean shutdown) differs from what the
- * read returned at every check, and costs a full read each time: never a
- * change missed.
+ * read returned and costs a full read at each check; an edit that happens to
+ * bring it back to the read's number is left to the periodic full read.
  */
 export interface AdmissionCountsReader {
   read(): Promise<AdmissionCounts>;
