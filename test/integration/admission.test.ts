@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { PROTOCOL_VERSION } from '@cluster/protocol';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { FAST, openHarness, type Harness, type RunningMaster } from './helpers/harness.js';
+import { FAST, openHarness, waitFor, type Harness, type RunningMaster } from './helpers/harness.js';
 import { RawAgent } from './helpers/raw-agent.js';
 
 /**
@@ -191,8 +191,17 @@ describe('a credential belongs to one registration', () => {
     const doc = await workers.findOne({ worker_id: 'again' }, { projection: { _id: 0 } });
     await workers.deleteOne({ worker_id: 'again' });
     await workers.insertOne({ ...doc, registered_at: new Date() });
-    await new Promise((r) => setTimeout(r, 600));
-    const refused = await RawAgent.refused(hand.url, { workerId: 'again', token });
+    // Admitted until the master's next full re-read (the counts did not move), refused from then on.
+    const refused = await waitFor(
+      'the old token refused',
+      async () => {
+        const result = await RawAgent.connect(hand.url, { workerId: 'again', token });
+        if (!(result instanceof RawAgent)) return result;
+        result.ws.terminate();
+        return false;
+      },
+      { intervalMs: 50 },
+    );
     expect(refused.status).toBe(401);
     const rotated = await h.credentials.rotate('again');
     const agent = await RawAgent.admitted(hand.url, { workerId: 'again', token: rotated });

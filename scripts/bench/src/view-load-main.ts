@@ -68,7 +68,8 @@ async function measure(client: MongoClient, db: Db, dbPid: number | undefined, w
     logger,
     missRefreshMinIntervalMs: 0,
     version: createAdmissionVersion(db),
-    fullRefreshMs: 60_000,
+    countCheckMs: 60_000,
+    fullRefreshMs: 600_000,
     snapshot: withSnapshot ? createAdmissionSnapshotStore(db) : undefined,
   });
   let replyBytes = 0;

@@ -20,7 +20,8 @@ import { describeHosts, guard, isDuplicateKeyError } from './driver-errors.js';
  * before cannot be mistaken for one a master holds.
  *
  * Writes made outside these tools (mongosh) set no new version; the master
- * also re-reads the view at a slower fixed period for them.
+ * also compares the collections' counts every minute and re-reads the view
+ * every 10 minutes for them (admission-counts.ts).
  */
 export interface AdmissionVersion {
   /** The current version; null when none was ever set. One find by _id. */
@@ -30,8 +31,9 @@ export interface AdmissionVersion {
    * _id. Best effort: it resolves false instead of throwing, because the admin
    * write it follows has landed and must not be reported as failed (an
    * unregister would then leave the token behind, a token rotation would not
-   * print the new token). Masters then see that change at their next full
-   * re-read of the view (at most a minute).
+   * print the new token). Masters then see that change at their next count
+   * check when it changed how many workers or credentials there are (a
+   * minute), else at their next full re-read of the view (10 minutes).
    */
   bump(): Promise<boolean>;
 }

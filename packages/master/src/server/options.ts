@@ -20,7 +20,19 @@ export interface ServerOptions {
    * closes the sessions of unregistered workers and replaced credentials).
    */
   viewRefreshMs: number;
-  /** The view is re-read at least this often even when the version did not change (edits made outside our tools). */
+  /**
+   * How often the counts of worker documents and credentials are compared
+   * with those of the view's last full read (two `$collStats` counts, no
+   * scan): a document inserted or deleted outside our tools (mongosh sets no
+   * admission version) is seen within this period.
+   */
+  viewCountCheckMs: number;
+  /**
+   * The view is re-read at least this often even when neither the version
+   * nor the counts changed: the bound for edits in place made outside our
+   * tools (a token hash, a worker_ip, a document deleted and inserted again
+   * between two count checks).
+   */
   viewFullRefreshMs: number;
   /** Refuse (403) connections whose source address is not the worker's worker_ip. */
   checkSourceAddress: boolean;
@@ -186,7 +198,9 @@ export const SERVER_DEFAULTS: ServerOptions = {
   flushIntervalMs: OPERATOR_OPTIONS.flushIntervalMs.default,
   helloTimeoutMs: OPERATOR_OPTIONS.helloTimeoutMs.default,
   viewRefreshMs: OPERATOR_OPTIONS.viewRefreshMs.default,
-  viewFullRefreshMs: 60_000,
+  viewCountCheckMs: 60_000,
+  // Ten count checks: a full read of 10,000 workers was 8–9 % of the master's CPU at steady state when it ran every minute.
+  viewFullRefreshMs: 600_000,
   checkSourceAddress: true,
   tls: undefined,
   missRefreshMinIntervalMs: 500,

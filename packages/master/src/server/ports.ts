@@ -48,6 +48,11 @@ export interface AdmissionVersionPort {
   read(): Promise<string | null>;
 }
 
+/** The counts of worker documents and credentials of ../registry/admission-counts.ts. */
+export interface AdmissionCountsPort {
+  read(): Promise<{ workers: number; credentials: number }>;
+}
+
 /** The stored admission view of ../registry/admission-snapshot.ts. */
 export interface AdmissionSnapshotPort {
   read(): Promise<AdmissionSnapshot | null>;

@@ -6,6 +6,7 @@ import { WebSocketServer } from 'ws';
 import { FLEET_GAUGE_DEFAULTS, registerFleetGauges, type FleetStateSource } from '../metrics/fleet-gauges.js';
 import { createMasterMetrics } from '../metrics/metrics.js';
 import { registerReadyGauge } from '../metrics/ready-gauge.js';
+import { createAdmissionCounts } from '../registry/admission-counts.js';
 import { createAdmissionVersion } from '../registry/admission-version.js';
 import { createAdmissionSnapshotStore } from '../registry/admission-snapshot.js';
 import { createCredentialStore } from '../registry/credential-store.js';
@@ -60,6 +61,8 @@ export function wireParts(deps: CreateMasterOptions): MasterParts {
     logger,
     missRefreshMinIntervalMs: options.missRefreshMinIntervalMs,
     version: deps.admissionVersion ?? (deps.db === undefined ? undefined : createAdmissionVersion(deps.db)),
+    counts: deps.db === undefined ? undefined : createAdmissionCounts(deps.db),
+    countCheckMs: options.viewCountCheckMs,
     fullRefreshMs: options.viewFullRefreshMs,
     snapshot: deps.admissionSnapshot ?? (deps.db === undefined ? undefined : createAdmissionSnapshotStore(deps.db)),
   });

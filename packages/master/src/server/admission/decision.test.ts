@@ -33,7 +33,8 @@ async function setup(options: { checkSourceAddress?: boolean; lookup?: (host: st
     health,
     logger: captureLogger().logger,
     missRefreshMinIntervalMs: 0,
-    fullRefreshMs: 60_000,
+    countCheckMs: 60_000,
+    fullRefreshMs: 600_000,
   });
   const deps: AdmissionDeps = {
     view,
@@ -79,7 +80,8 @@ describe('decideAdmission', () => {
       health: testHealth(clock).health,
       logger: captureLogger().logger,
       missRefreshMinIntervalMs: 0,
-      fullRefreshMs: 60_000,
+      countCheckMs: 60_000,
+      fullRefreshMs: 600_000,
     });
     const deps: AdmissionDeps = {
       view,

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openTestDatabase, type TestDatabase } from '../../../../../test/support/database.js';
 import { createAdmissionSnapshotStore, ADMISSION_SNAPSHOT_ID } from '../../registry/admission-snapshot.js';
+import { createAdmissionCounts } from '../../registry/admission-counts.js';
 import { createAdmissionVersion } from '../../registry/admission-version.js';
 import { COLLECTIONS } from '../../registry/collections.js';
 import { createCredentialStore } from '../../registry/credential-store.js';
@@ -36,7 +37,9 @@ function startView(clock = new ManualClock()) {
     logger: captureLogger().logger,
     missRefreshMinIntervalMs: 0,
     version: createAdmissionVersion(t.db),
-    fullRefreshMs: 60_000,
+    counts: createAdmissionCounts(t.db),
+    countCheckMs: 60_000,
+    fullRefreshMs: 600_000,
     snapshot: createAdmissionSnapshotStore(t.db),
   });
   return { view, clock, credentials };
@@ -139,7 +142,7 @@ describe('admission view kept between runs (dev database)', () => {
     expect(after?.entries).toBe(before?.entries);
   });
 
-  it('a hand edit of the registry (no new version) is in the view at the first full refresh after a restart', async () => {
+  it('a hand edit of the registry (no new version) is in the view at the first count check after a restart (the stored view has no counts)', async () => {
     await registerTwo();
     await loaded(startView().view);
     await t.db.collection(COLLECTIONS.workers).updateOne({ worker_id: 'w-1' }, { $set: { worker_ip: '10.9.9.9' } });

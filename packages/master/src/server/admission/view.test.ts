@@ -20,21 +20,36 @@ class FakeVersion {
   }
 }
 
-function setup(minIntervalMs = 0, version?: FakeVersion) {
+/** The database's counts, as $collStats gives them: of the fake registry's documents and credentials. */
+class FakeCounts {
+  reads = 0;
+  failing = false;
+  constructor(private readonly registry: FakeRegistry) {}
+  read(): Promise<{ workers: number; credentials: number }> {
+    this.reads += 1;
+    if (this.failing) return Promise.reject(new Error('count failed'));
+    return Promise.resolve({ workers: this.registry.docs.size, credentials: this.registry.hashes.size });
+  }
+}
+
+function setup(minIntervalMs = 0, version?: FakeVersion, withCounts = false) {
   const registry = new FakeRegistry();
+  const counts = withCounts ? new FakeCounts(registry) : undefined;
   const clock = new ManualClock();
   const { health } = testHealth(clock);
   const view = new AdmissionView({
     version,
+    counts,
     registry,
     credentials: registry,
     clock,
     health,
     logger: captureLogger().logger,
     missRefreshMinIntervalMs: minIntervalMs,
-    fullRefreshMs: 60_000,
+    countCheckMs: 60_000,
+    fullRefreshMs: 600_000,
   });
-  return { registry, clock, health, view };
+  return { registry, clock, health, view, counts };
 }
 
 describe('AdmissionView', () => {
@@ -156,7 +171,7 @@ describe('AdmissionView.check', () => {
     const version = new FakeVersion();
     const { registry, view, clock } = setup(0, version);
     await view.check();
-    clock.advance(59_999);
+    clock.advance(599_999);
     await view.check();
     expect(registry.count('listAdmissionView')).toBe(1);
     registry.add('edited-by-hand'); // a write that set no version
@@ -212,6 +227,71 @@ describe('AdmissionView.check', () => {
     version.failing = false;
     expect(await view.check()).toBe(true);
     expect(health.ok).toBe(true);
+  });
+
+  test('with counts: a worker or credential inserted or deleted without a new version is read at the next count check, not before', async () => {
+    const version = new FakeVersion();
+    const { registry, view, clock, counts } = setup(0, version, true);
+    registry.add('w1');
+    registry.add('w2');
+    await view.check();
+    // Nothing changed: count checks read nothing more, and come at most every countCheckMs.
+    clock.advance(60_000);
+    expect(await view.check()).toBe(true);
+    expect(await view.check()).toBe(true);
+    expect(counts?.reads).toBe(1);
+    expect(registry.count('listAdmissionView')).toBe(1);
+
+    registry.remove('w2'); // deleted by hand: no new version
+    clock.advance(59_999);
+    expect(await view.check()).toBe(true);
+    expect(view.get('w2')).toBeDefined();
+    clock.advance(1);
+    expect(await view.check()).toBe(true);
+    expect(registry.count('listAdmissionView')).toBe(2);
+    expect(view.get('w2')).toBeUndefined();
+
+    // A credential deleted by hand moves the credentials' count alone.
+    registry.hashes.delete('w1');
+    clock.advance(60_000);
+    await view.check();
+    expect(view.get('w1')?.tokenHash).toBeUndefined();
+    expect(registry.count('listAdmissionView')).toBe(3);
+  });
+
+  test('with counts: a token hash changed in place (counts the same) waits for the full read', async () => {
+    const version = new FakeVersion();
+    const { registry, view, clock } = setup(0, version, true);
+    registry.add('w1', '127.0.0.1', 'a'.repeat(64));
+    await view.check();
+    registry.hashes.set('w1', 'b'.repeat(64));
+    for (let passed = 0; passed < 540_000; passed += 60_000) {
+      clock.advance(60_000);
+      await view.check();
+    }
+    expect(view.get('w1')?.tokenHash).toBe('a'.repeat(64));
+    expect(registry.count('listAdmissionView')).toBe(1);
+    clock.advance(60_000);
+    await view.check();
+    expect(view.get('w1')?.tokenHash).toBe('b'.repeat(64));
+  });
+
+  test('with counts: a count that cannot be read re-reads the view; a full read by a miss resets the count check', async () => {
+    const version = new FakeVersion();
+    const { registry, view, clock, counts } = setup(0, version, true);
+    registry.add('w1');
+    await view.check();
+    if (counts !== undefined) counts.failing = true;
+    clock.advance(60_000);
+    expect(await view.check()).toBe(true);
+    expect(registry.count('listAdmissionView')).toBe(2);
+    if (counts !== undefined) counts.failing = false;
+    clock.advance(30_000);
+    expect(await view.fresh()).toBe(true); // a miss: a full read, with its counts
+    clock.advance(59_999);
+    await view.check();
+    expect(counts?.reads).toBe(1);
+    expect(registry.count('listAdmissionView')).toBe(3);
   });
 
   test('without a version every check re-reads the view', async () => {

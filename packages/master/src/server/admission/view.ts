@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { pickSpecs } from '../../registry/worker.js';
 import type { Clock, Timer } from '../clock.js';
 import type { DbHealth } from '../db-health.js';
-import type { AdmissionSnapshotPort, AdmissionVersionPort, CredentialsPort, RegistryPort } from '../ports.js';
+import type { AdmissionCountsPort, AdmissionSnapshotPort, AdmissionVersionPort, CredentialsPort, RegistryPort } from '../ports.js';
 import { serializeEntries, type SnapshotEntry } from '../../registry/admission-snapshot.js';
 
 export interface ViewEntry {
@@ -25,16 +25,31 @@ export interface AdmissionViewOptions {
   missRefreshMinIntervalMs: number;
   /**
    * The registry's admission version, which admin writes set anew. With it,
-   * check() re-reads the view only when the version changed (or
-   * fullRefreshMs passed); without it, every check() re-reads the view.
+   * check() re-reads the view only when the version changed, the counts
+   * moved (below) or fullRefreshMs passed; without it, every check() re-reads the view.
    */
   version?: AdmissionVersionPort | undefined;
-  /** check() re-reads the view at least this often even when the version did not change (writes made outside our tools). */
+  /**
+   * How many worker documents and credentials the database holds. With it,
+   * check() compares them, at most every countCheckMs, with what the last
+   * full read found, and re-reads the view when they differ: a document
+   * inserted or deleted outside our tools (no new version) is then seen
+   * within countCheckMs instead of fullRefreshMs.
+   */
+  counts?: AdmissionCountsPort | undefined;
+  /** Least time between two count checks. */
+  countCheckMs: number;
+  /**
+   * check() re-reads the view at least this often even when neither the
+   * version nor the counts changed: the backstop for edits in place made
+   * outside our tools (a token hash or worker_ip set by hand).
+   */
   fullRefreshMs: number;
   /**
    * Where the view is kept between a master's runs (registry/admission-snapshot.ts).
    * With it, the first load takes the stored view when it was read at the
-   * current admission version (the whole view is read fullRefreshMs later),
+   * current admission version (the whole view is read at the first count
+   * check, or fullRefreshMs later without counts),
    * and each full read that differs from the stored one stores itself.
    * Needs `version`.
    */
@@ -66,6 +81,10 @@ export class AdmissionView {
   /** Monotonic start time and admission version of the latest successful refresh (undefined: none read). */
   #loadedAtMs = Number.NEGATIVE_INFINITY;
   #loadedVersion: string | null | undefined;
+  /** What the latest full read found (undefined: the view came from the stored snapshot, or nothing read yet). */
+  #loadedCounts: { workers: number; credentials: number } | undefined;
+  /** Monotonic time of the latest count check, or of the full read that set #loadedCounts. */
+  #countedAtMs = Number.NEGATIVE_INFINITY;
   #checking: Promise<boolean> | undefined;
   #inFlight: Promise<boolean> | undefined;
   #next: Promise<boolean> | undefined;
@@ -159,8 +178,10 @@ export class AdmissionView {
   /**
    * The periodic check: reads the admission version (one read by _id) and
    * refreshes when it changed since the view was read, when fullRefreshMs has
-   * passed, or when there is no version to read. Resolves true when the view
-   * is known to be current (refreshed, or the version did not change).
+   * passed, or when there is no version to read; every countCheckMs it also
+   * reads the counts and refreshes when they differ from the last full
+   * read's. Resolves true when the view is known to be current (refreshed, or
+   * nothing said it changed).
    */
   check(): Promise<boolean> {
     if (this.#closed) return Promise.resolve(false);
@@ -183,10 +204,41 @@ export class AdmissionView {
       this.options.health.failure('view', error, undefined);
       return false;
     }
-    if (current === this.#loadedVersion) {
-      this.options.health.success('view');
+    if (current !== this.#loadedVersion) return this.refresh();
+    if (this.options.counts !== undefined && clock.monotonic() - this.#countedAtMs >= this.options.countCheckMs) {
+      return this.#checkCounts(this.options.counts);
+    }
+    this.options.health.success('view');
+    return true;
+  }
+
+  /**
+   * Refreshes when the database holds another number of workers or
+   * credentials than the last full read found. Without that read's counts
+   * (the view came from the stored snapshot) it refreshes: the snapshot
+   * was stored with the version, which hand edits do not move.
+   */
+  async #checkCounts(counts: AdmissionCountsPort): Promise<boolean> {
+    const { clock, logger, health } = this.options;
+    this.#countedAtMs = clock.monotonic();
+    const read = this.#loadedCounts;
+    if (read === undefined) return this.refresh();
+    let current: { workers: number; credentials: number };
+    try {
+      current = await counts.read();
+    } catch (error) {
+      // Not knowing is no reason to admit from a view that may be old: read it (that reports the database's health).
+      logger.warn({ err: error }, 'could not count the registry; reading the admission view instead');
+      return this.refresh();
+    }
+    if (current.workers === read.workers && current.credentials === read.credentials) {
+      health.success('view');
       return true;
     }
+    logger.info(
+      { workers: current.workers, credentials: current.credentials, read_workers: read.workers, read_credentials: read.credentials },
+      'the registry holds other counts than the admission view read, with no new admission version (an edit outside cluster-master?): reading the view',
+    );
     return this.refresh();
   }
 
@@ -269,11 +321,12 @@ export class AdmissionView {
       const version = await this.options.version?.read();
       const stored = this.#loaded ? undefined : await this.#readSnapshot(version);
       let entries: Map<string, ViewEntry>;
+      let counts: { workers: number; credentials: number } | undefined;
       if (stored !== undefined) {
         entries = stored;
         this.#loadedFromSnapshot = true;
       } else {
-        entries = await this.#readAll(version);
+        ({ entries, counts } = await this.#readAll(version));
         this.#loadedFromSnapshot = false;
       }
       this.#applyOverlay(entries);
@@ -282,6 +335,8 @@ export class AdmissionView {
       if (seq > this.#completedSeq) {
         this.#loadedVersion = version;
         this.#loadedAtMs = startedAtMs;
+        this.#loadedCounts = counts;
+        this.#countedAtMs = startedAtMs;
       }
       this.#completedSeq = Math.max(this.#completedSeq, seq);
       this.options.health.success('view');
@@ -293,8 +348,12 @@ export class AdmissionView {
     }
   }
 
-  /** The two queries: every worker and every credential. Stores what it read when that differs from the stored view. */
-  async #readAll(version: string | null | undefined): Promise<Map<string, ViewEntry>> {
+  /**
+   * The two queries: every worker and every credential. Stores what it read when that differs from the stored view.
+   * The counts are of what the queries returned (a credential the store skips as malformed is not counted:
+   * the count check then finds a difference each time and reads the view at every check, as before it existed).
+   */
+  async #readAll(version: string | null | undefined): Promise<{ entries: Map<string, ViewEntry>; counts: { workers: number; credentials: number } }> {
     const [records, credentials] = await Promise.all([
       this.options.registry.listAdmissionView(),
       this.options.credentials.loadAll(),
@@ -314,7 +373,7 @@ export class AdmissionView {
     }
     // Before the overlay: the stored view holds what the database holds, never a write that may yet be lost.
     if (typeof version === 'string') this.#storeSnapshot(version, rows);
-    return entries;
+    return { entries, counts: { workers: records.length, credentials: credentials.size } };
   }
 
   /** The stored view when it was read at `version` (no admin write since); undefined: read the database. */

@@ -120,4 +120,65 @@ describe('LivenessMonitor', () => {
     expect(seen.pings).toBe(1);
     expect(seen.terminated[0]).toBe('no_pong');
   });
+
+  test('at steady state a tick visits no session until one may be due; a quiet one is still pinged and cut off at the first tick past its limit', () => {
+    const { clock, tracker } = setup();
+    let visits = 0;
+    const pings: number[] = [];
+    const cutOff: number[] = [];
+    /** A session as the monitor reads it; each read of its quiet counts as a visit. */
+    const fake = (workerId: string) => {
+      const state = { lastActivityMs: clock.monoMs, pingSentAtMs: undefined as number | undefined, beating: true };
+      const session = {
+        workerId,
+        get lastActivityMs() {
+          visits += 1;
+          return state.lastActivityMs;
+        },
+        get pingSentAtMs() {
+          return state.pingSentAtMs;
+        },
+        ping: () => {
+          pings.push(clock.monoMs);
+          state.pingSentAtMs = clock.monoMs;
+        },
+        terminate: () => cutOff.push(clock.monoMs),
+      };
+      return { state, session: session as unknown as AgentSession };
+    };
+    const host: MonitoredHost = { sessions: new SessionTable<AgentSession>(), flagInactive: () => undefined };
+    const fleet = Array.from({ length: 20 }, (_, i) => fake(`w${i}`));
+    for (const { session } of fleet) host.sessions.claim(session);
+    const monitor = new LivenessMonitor({ tracker, host, clock, heartbeatIntervalMs: INTERVAL, heartbeatTimeoutMs: TIMEOUT, tickMs: TICK });
+    /** Ticks for `ms`; each beating session hears from its agent once per interval, at its own phase. */
+    const run = (ms: number): number => {
+      let ticks = 0;
+      for (let passed = 0; passed < ms; passed += TICK) {
+        clock.advance(TICK);
+        fleet.forEach(({ state }, i) => {
+          if (state.beating && (clock.monoMs + i * TICK) % INTERVAL < TICK) {
+            state.lastActivityMs = clock.monoMs;
+            state.pingSentAtMs = undefined;
+          }
+        });
+        monitor.tick();
+        ticks += 1;
+      }
+      return ticks;
+    };
+    const ticks = run(10 * INTERVAL);
+    expect(pings).toEqual([]);
+    // Walking every session at every tick would be ticks × 20; the earliest quiet at the last walk sets the next.
+    expect(visits).toBeLessThanOrEqual((ticks * fleet.length) / 2);
+
+    const quiet = fleet[0];
+    if (quiet === undefined) throw new Error('no session');
+    quiet.state.beating = false;
+    const lastHeard = quiet.state.lastActivityMs;
+    run(3 * INTERVAL);
+    // Pinged at the first tick past 1.5 intervals of quiet, cut off at the first tick past an unanswered interval.
+    const firstTickAfter = (ms: number): number => lastHeard + (Math.floor((ms - lastHeard) / TICK) + 1) * TICK;
+    expect(pings[0]).toBe(firstTickAfter(lastHeard + 1.5 * INTERVAL));
+    expect(cutOff[0]).toBe(firstTickAfter((pings[0] ?? 0) + INTERVAL));
+  });
 });

@@ -1,5 +1,5 @@
 import { every, type Clock } from '../clock.js';
-import { pongOverdue, shouldPing, stalledMs, type LivenessTracker } from './rules.js';
+import { pingDecisionNotBeforeMs, pongOverdue, shouldPing, stalledMs, type LivenessTracker } from './rules.js';
 import type { SessionHost } from '../session/session-host.js';
 
 /** What the monitor needs of the session host. */
@@ -27,6 +27,12 @@ export interface LivenessMonitorOptions {
  * Only the first late tick of a run does: under sustained lag every tick is
  * late, and skipping them all would never ping a quiet socket nor cut off a
  * dead peer for as long as the lag lasts.
+ *
+ * The sessions are walked for pings only from the tick at which one of them
+ * may be due (pingDecisionNotBeforeMs, the earliest over all of them at the
+ * last walk): at steady state, with every agent beating each interval, about
+ * every interval / 2 instead of at every tick (10,000 sessions 4 times a
+ * second was 40,000 visits a second, nearly all of which did nothing).
  */
 export class LivenessMonitor {
   #stop: (() => void) | undefined;
@@ -34,6 +40,8 @@ export class LivenessMonitor {
   #lastTickMs: number | undefined;
   /** Whether the previous tick came late (then this one's buffers have been read since). */
   #previousTickLate = false;
+  /** Monotonic time before which no session can need a ping or a cut-off (set by each walk). */
+  #pingWalkDueMs = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: LivenessMonitorOptions) {}
 
@@ -46,6 +54,7 @@ export class LivenessMonitor {
     this.#stop = undefined;
     this.#lastTickMs = undefined;
     this.#previousTickLate = false;
+    this.#pingWalkDueMs = Number.NEGATIVE_INFINITY;
   }
 
   tick(): void {
@@ -61,13 +70,20 @@ export class LivenessMonitor {
     }
     const skipPings = stall > 0 && !this.#previousTickLate;
     this.#previousTickLate = stall > 0;
-    if (skipPings) return;
+    if (skipPings || now < this.#pingWalkDueMs) return;
+    const idleMs = 1.5 * heartbeatIntervalMs;
+    // A session that joins the table later does so at its hello, a message: quiet from then on at the earliest.
+    let dueMs = now + idleMs;
     for (const session of host.sessions.values()) {
       if (pongOverdue(session.pingSentAtMs, now, heartbeatIntervalMs)) {
         session.terminate('no_pong');
-      } else if (shouldPing(session.lastActivityMs, session.pingSentAtMs, now, 1.5 * heartbeatIntervalMs)) {
+      } else if (shouldPing(session.lastActivityMs, session.pingSentAtMs, now, idleMs)) {
         session.ping();
       }
+      // Read after the ping: a socket just pinged may need another as soon as it answers (pingDecisionNotBeforeMs).
+      const sessionDueMs = pingDecisionNotBeforeMs(session.lastActivityMs, session.pingSentAtMs, idleMs, heartbeatIntervalMs);
+      if (sessionDueMs < dueMs) dueMs = sessionDueMs;
     }
+    this.#pingWalkDueMs = dueMs;
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { LivenessTracker, overdueWorkers, pongOverdue, shouldPing, stalledMs } from './rules.js';
+import { LivenessTracker, overdueWorkers, pingDecisionNotBeforeMs, pongOverdue, shouldPing, stalledMs } from './rules.js';
 
 describe('overdueWorkers', () => {
   test('older than the timeout, not at it', () => {
@@ -26,6 +26,18 @@ describe('ping decisions', () => {
     expect(pongOverdue(100, 300, 200)).toBe(false);
     expect(pongOverdue(100, 301, 200)).toBe(true);
   });
+
+  test('no decision before pingDecisionNotBeforeMs, whatever the socket receives meanwhile', () => {
+    // Quiet, no ping: nothing before idleMs of quiet.
+    expect(pingDecisionNotBeforeMs(1_000, undefined, 300, 200)).toBe(1_300);
+    expect(shouldPing(1_000, undefined, 1_300, 300)).toBe(false);
+    // Pinged at 1_301 for its quiet: a pong (which leaves lastActivityMs) makes it quiet again at once,
+    // so the bound is the quiet time already past, not the pong's deadline.
+    expect(pingDecisionNotBeforeMs(1_000, 1_301, 300, 200)).toBe(1_300);
+    expect(shouldPing(1_000, undefined, 1_302, 300)).toBe(true);
+    // A ping sent while the socket was busy (not the monitor's) is bounded by its deadline.
+    expect(pingDecisionNotBeforeMs(1_000, 1_050, 300, 200)).toBe(1_250);
+  });
 });
 
 describe('LivenessTracker', () => {
@@ -44,6 +56,23 @@ describe('LivenessTracker', () => {
     now = 1_801;
     expect(tracker.takeOverdue(1_000)).toEqual(['b']);
     expect(tracker.size).toBe(0);
+  });
+
+  test('a worker first seen after a walk that found nobody overdue is still flagged at its own timeout', () => {
+    let now = 0;
+    const tracker = new LivenessTracker(() => now);
+    tracker.seen('old');
+    now = 500;
+    expect(tracker.takeOverdue(1_000)).toEqual([]);
+    tracker.forget('old');
+    now = 700;
+    tracker.seen('new');
+    now = 1_001;
+    expect(tracker.takeOverdue(1_000)).toEqual([]);
+    now = 1_700;
+    expect(tracker.takeOverdue(1_000)).toEqual([]);
+    now = 1_701;
+    expect(tracker.takeOverdue(1_000)).toEqual(['new']);
   });
 });
 

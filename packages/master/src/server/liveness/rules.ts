@@ -22,6 +22,19 @@ export function pongOverdue(pingSentAtMs: number | undefined, nowMs: number, wai
 }
 
 /**
+ * A time before which neither shouldPing nor pongOverdue can say yes for a
+ * socket in this state, whatever it receives meanwhile: a message moves
+ * `lastActivityMs` later and clears the ping; a pong clears the ping but
+ * leaves `lastActivityMs` (so a socket pinged for its quiet may need a ping
+ * again as soon as it answers). Lets the monitor skip the ticks at which no
+ * session can be due.
+ */
+export function pingDecisionNotBeforeMs(lastActivityMs: number, pingSentAtMs: number | undefined, idleMs: number, waitMs: number): number {
+  const quietAtMs = lastActivityMs + idleMs;
+  return pingSentAtMs === undefined ? quietAtMs : Math.min(quietAtMs, pingSentAtMs + waitMs);
+}
+
+/**
  * How much of the time between two liveness ticks the master itself was
  * stalled (its event loop busy: a reconnect storm, a long synchronous task):
  * none while ticks come within twice their period, else everything beyond
@@ -43,6 +56,13 @@ export class LivenessTracker {
   readonly #lastSeen = new Map<string, number>();
   /** Time the master was stalled (see stalledMs), not counted as anyone's silence. */
   #discountedMs = 0;
+  /**
+   * No tracked worker was seen before this (running time): the oldest entry
+   * at the last walk, or that walk's time when none was left. seen() only
+   * moves entries later and adds them at the present, so it stays a lower
+   * bound, and takeOverdue walks nobody until this is older than the timeout.
+   */
+  #oldestSeenAtMs = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly monotonic: () => number) {}
 
@@ -68,10 +88,19 @@ export class LivenessTracker {
     this.#lastSeen.delete(workerId);
   }
 
-  /** Removes and returns the workers not heard from for longer than `timeoutMs`. */
+  /**
+   * Removes and returns the workers not heard from for longer than `timeoutMs`.
+   * Walks the workers only when one may be overdue: at steady state (all
+   * beating) about once per timeout less interval, not at every tick.
+   */
   takeOverdue(timeoutMs: number): string[] {
-    const overdue = overdueWorkers(this.#lastSeen, this.#now(), timeoutMs);
+    const now = this.#now();
+    if (now - this.#oldestSeenAtMs <= timeoutMs) return [];
+    const overdue = overdueWorkers(this.#lastSeen, now, timeoutMs);
     for (const id of overdue) this.#lastSeen.delete(id);
+    let oldest = now;
+    for (const seenAt of this.#lastSeen.values()) if (seenAt < oldest) oldest = seenAt;
+    this.#oldestSeenAtMs = oldest;
     return overdue;
   }
 }
