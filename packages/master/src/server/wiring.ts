@@ -205,9 +205,11 @@ export function wireEndpoint(
       logger.debug({ worker_id: admitted.workerId, address }, 'upgrade accepted');
     },
   });
-  // What lets a held upgrade go on: the view loaded, an admission in flight ended.
+  // What lets a held upgrade go on: the view loaded, an admission in flight ended; and an outage
+  // while the view loads, which ends the holding for the load (refused then, with no Retry-After).
   view.onRefresh(upgrades.takeHeld);
   host.onAdmissionEnded(upgrades.takeHeld);
+  parts.health.onOutage(upgrades.takeHeld);
   const admin = adminRoutesFor(deps.db, parts);
   // The registry-wide gauges read the page's feed at scrape time (a master without a database has neither).
   // Not while the master comes up (view loading, then its agents' return for one heartbeat timeout): a read of

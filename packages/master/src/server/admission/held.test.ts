@@ -111,6 +111,19 @@ describe('held upgrades', () => {
     expect(await holds(m)).toEqual({ expired: 1 });
   });
 
+  test('a database outage while the view loads ends the holding: held upgrades are refused at once, with no Retry-After', async () => {
+    const registry = new SlowViewRegistry();
+    const { port, m } = await start(registry, {});
+    const held = upgrade(port, 'w1');
+    await expect.poll(() => gauge(m, 'cluster_master_upgrades_held')).toBe(1);
+    registry.failing = true;
+    registry.load();
+    // The load's end is unknown now: the agent keeps its own backoff, as an upgrade arriving now is told.
+    expect(await held.got).toBe('503 retry-after undefined registry not loaded yet');
+    expect(await upgrade(port, 'w2').got).toBe('503 retry-after undefined registry not loaded yet');
+    expect(await holds(m)).toEqual({ taken: 1 });
+  });
+
   test('past maxAdmissionsInFlight an upgrade is held, and admitted when one in flight says hello', async () => {
     const { port, m } = await start(new FakeRegistry(), { maxAdmissionsInFlight: 1 });
     await expect.poll(() => m.notReadyReason()).toBeNull();
