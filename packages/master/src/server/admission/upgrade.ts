@@ -195,7 +195,8 @@ export class UpgradeAdmission {
       }
       if (this.#wait() !== undefined) return;
       held.remove(next);
-      this.#let(next, 'taken');
+      // Closed, and its 'close' not emitted yet: nothing to admit.
+      this.#let(next, next.socket.destroyed ? 'gone' : 'taken');
       this.#admit(next.req, next.socket, next.head, next.address);
     }
   };
