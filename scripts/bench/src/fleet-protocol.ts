@@ -39,7 +39,7 @@ export type FleetRequest =
 /**
  * An agent's recent events, oldest first: [event, epoch ms]. Events: 'connect' (a WebSocket opened),
  * '101', 'welcome' (the first message of a connection), 'beat' (a heartbeat sent), 'refused' (an
- * HTTP answer other than 101), 'close'. Kept for the last TRACE_EVENTS events of each agent.
+ * HTTP answer other than 101), 'close'. Kept for the last 32 events of each agent (fleet.ts TRACE_EVENTS).
  */
 export type AgentTrace = [string, number][];
 

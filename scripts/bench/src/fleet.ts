@@ -30,7 +30,7 @@ interface Holder {
   trace: AgentTrace;
 }
 
-const TRACE_EVENTS = 16;
+const TRACE_EVENTS = 32;
 
 function traceEvent(holder: Holder, event: string): void {
   if (holder.trace.length >= TRACE_EVENTS) holder.trace.shift();
