@@ -1,8 +1,8 @@
 import { connect } from 'node:net';
 import { PROTOCOL_VERSION } from '@cluster/protocol';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { FAST, openHarness, type Harness, type RunningMaster } from './helpers/harness.js';
-import { RawAgent } from './helpers/raw-agent.js';
+import { FAST, openHarness, waitFor, type Harness, type RunningMaster } from './helpers/harness.js';
+import { RawAgent, isRefused } from './helpers/raw-agent.js';
 
 /**
  * Admission at the upgrade: each refusal is an HTTP status with a short
@@ -191,8 +191,13 @@ describe('a credential belongs to one registration', () => {
     const doc = await workers.findOne({ worker_id: 'again' }, { projection: { _id: 0 } });
     await workers.deleteOne({ worker_id: 'again' });
     await workers.insertOne({ ...doc, registered_at: new Date() });
-    await new Promise((r) => setTimeout(r, 600));
-    const refused = await RawAgent.refused(hand.url, { workerId: 'again', token });
+    // Admitted on the old registration until that re-read; refused from it on (a fixed 600 ms wait before).
+    const refused = await waitFor('the old token refused once the view is re-read', async () => {
+      const result = await RawAgent.connect(hand.url, { workerId: 'again', token });
+      if (isRefused(result)) return result;
+      result.ws.terminate();
+      return undefined;
+    });
     expect(refused.status).toBe(401);
     const rotated = await h.credentials.rotate('again');
     const agent = await RawAgent.admitted(hand.url, { workerId: 'again', token: rotated });

@@ -80,6 +80,11 @@ async function gauge(m: Master, name: string): Promise<number> {
   return metric?.values[0]?.value ?? 0;
 }
 
+/** Waits until `n` upgrades are held (polled every 5 ms: a held upgrade is a matter of milliseconds here). */
+async function heldNow(m: Master, n: number): Promise<void> {
+  await expect.poll(() => gauge(m, 'cluster_master_upgrades_held'), { interval: 5 }).toBe(n);
+}
+
 async function holds(m: Master): Promise<Record<string, number>> {
   const metric = await m.metricsRegistry.getSingleMetric('cluster_master_upgrade_holds_total')?.get();
   return Object.fromEntries((metric?.values ?? []).map((v) => [String(v.labels.outcome), v.value]));
@@ -91,7 +96,7 @@ describe('held upgrades', () => {
     const { port, m } = await start(registry, {});
     expect(m.notReadyReason()).toBe('registry not loaded yet');
     const first = upgrade(port, 'w1');
-    await expect.poll(() => gauge(m, 'cluster_master_upgrades_held')).toBe(1);
+    await heldNow(m, 1);
     registry.load();
     expect(await first.got).toBe('open');
     await hello(first.ws, 'w1');
@@ -103,7 +108,7 @@ describe('held upgrades', () => {
     const clock = new ManualClock();
     const { port, m } = await start(new SlowViewRegistry(), { upgradeHoldMs: 3_000 }, clock);
     const held = upgrade(port, 'w1');
-    await expect.poll(() => gauge(m, 'cluster_master_upgrades_held')).toBe(1);
+    await heldNow(m, 1);
     await clock.advanceAsync(2_999);
     expect(await gauge(m, 'cluster_master_upgrades_held')).toBe(1);
     await clock.advanceAsync(1);
@@ -115,7 +120,7 @@ describe('held upgrades', () => {
     const registry = new SlowViewRegistry();
     const { port, m } = await start(registry, {});
     const held = upgrade(port, 'w1');
-    await expect.poll(() => gauge(m, 'cluster_master_upgrades_held')).toBe(1);
+    await heldNow(m, 1);
     registry.failing = true;
     registry.load();
     // The load's end is unknown now: the agent keeps its own backoff, as an upgrade arriving now is told.
@@ -126,14 +131,14 @@ describe('held upgrades', () => {
 
   test('past maxAdmissionsInFlight an upgrade is held, and admitted when one in flight says hello', async () => {
     const { port, m } = await start(new FakeRegistry(), { maxAdmissionsInFlight: 1 });
-    await expect.poll(() => m.notReadyReason()).toBeNull();
+    await expect.poll(() => m.notReadyReason(), { interval: 5 }).toBeNull();
     const first = upgrade(port, 'w1');
     expect(await first.got).toBe('open');
     const second = upgrade(port, 'w2');
-    await expect.poll(() => gauge(m, 'cluster_master_upgrades_held')).toBe(1);
+    await heldNow(m, 1);
     // A third waits behind the second, in arrival order.
     const third = upgrade(port, 'w3');
-    await expect.poll(() => gauge(m, 'cluster_master_upgrades_held')).toBe(2);
+    await heldNow(m, 2);
     await hello(first.ws, 'w1');
     expect(await second.got).toBe('open');
     expect(await gauge(m, 'cluster_master_upgrades_held')).toBe(1);
@@ -144,13 +149,13 @@ describe('held upgrades', () => {
 
   test('past maxHeldUpgrades an upgrade is refused at once (busy); a held one whose peer leaves is dropped', async () => {
     const { port, m } = await start(new FakeRegistry(), { maxAdmissionsInFlight: 1, maxHeldUpgrades: 1 });
-    await expect.poll(() => m.notReadyReason()).toBeNull();
+    await expect.poll(() => m.notReadyReason(), { interval: 5 }).toBeNull();
     expect(await upgrade(port, 'w1').got).toBe('open');
     const held = upgrade(port, 'w2');
-    await expect.poll(() => gauge(m, 'cluster_master_upgrades_held')).toBe(1);
+    await heldNow(m, 1);
     expect(await upgrade(port, 'w3').got).toBe('503 retry-after 2 master busy admitting other agents; try again later');
     held.ws.terminate();
-    await expect.poll(() => gauge(m, 'cluster_master_upgrades_held')).toBe(0);
+    await heldNow(m, 0);
     expect(await holds(m)).toEqual({ gone: 1 });
     const refusals = await m.metricsRegistry.getSingleMetric('cluster_master_refusals_total')?.get();
     expect(refusals?.values.map((v) => [v.labels.reason, v.value])).toEqual([['busy', 1]]);
@@ -159,7 +164,7 @@ describe('held upgrades', () => {
   test('a master that closes answers its held upgrades 503 shutting down', async () => {
     const { port, m } = await start(new SlowViewRegistry(), {});
     const held = upgrade(port, 'w1');
-    await expect.poll(() => gauge(m, 'cluster_master_upgrades_held')).toBe(1);
+    await heldNow(m, 1);
     const closed = m.close();
     expect(await held.got).toBe('503 retry-after undefined master shutting down');
     await closed;
