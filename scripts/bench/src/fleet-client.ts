@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { AttemptRecord, FleetEnvelope, FleetReply, FleetRequest, FleetSpecs, FleetStats } from './fleet-protocol.js';
+import type { AgentTrace, AttemptRecord, FleetEnvelope, FleetReply, FleetRequest, FleetSpecs, FleetStats, LoopDelay } from './fleet-protocol.js';
 
 const FLEET_MAIN = fileURLToPath(new URL('./fleet.js', import.meta.url));
 
@@ -201,6 +201,21 @@ export class Fleet {
       if (r.kind === 'attempts') out.push(...r.attempts);
     }
     return out;
+  }
+
+  /**
+   * The recent events of these agents (whichever process holds them), and each process's event-loop
+   * delay since the last reset (`reset`: start a new window now).
+   */
+  async trace(ids: string[], reset = false): Promise<{ traces: Map<string, AgentTrace>; loopDelay: LoopDelay[] }> {
+    const traces = new Map<string, AgentTrace>();
+    const loopDelay: LoopDelay[] = [];
+    for (const r of await Promise.all(this.processes.map((p) => p.request({ kind: 'trace', ids, reset })))) {
+      if (r.kind !== 'trace') continue;
+      for (const [id, t] of r.traces) traces.set(id, t);
+      loopDelay.push(r.loopDelay);
+    }
+    return { traces, loopDelay };
   }
 
   async kill(): Promise<void> {

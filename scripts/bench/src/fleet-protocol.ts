@@ -32,7 +32,23 @@ export type FleetRequest =
   /** For each marked agent: when (epoch ms) another master welcomed it after the mark, or null. */
   | { kind: 'moves' }
   /** Connection attempts started at or after `sinceEpochMs` (epoch ms), with what each got. */
-  | { kind: 'attempts'; sinceEpochMs: number };
+  | { kind: 'attempts'; sinceEpochMs: number }
+  /** The recent events of these agents (AgentTrace), and this process's event-loop delay since the last reset; `reset`: start it anew. */
+  | { kind: 'trace'; ids: string[]; reset?: boolean };
+
+/**
+ * An agent's recent events, oldest first: [event, epoch ms]. Events: 'connect' (a WebSocket opened),
+ * '101', 'welcome' (the first message of a connection), 'beat' (a heartbeat sent), 'refused' (an
+ * HTTP answer other than 101), 'close'. Kept for the last 32 events of each agent (fleet.ts TRACE_EVENTS).
+ */
+export type AgentTrace = [string, number][];
+
+/** This process's event-loop delay (ms) over a window: how late its timers (heartbeats, welcome timeouts) fired. */
+export interface LoopDelay {
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
 
 /**
  * One connection attempt of a simulated agent: [started, outcome, 101 received, ended] (epoch ms;
@@ -62,6 +78,7 @@ export type FleetReply =
   | { kind: 'marked'; count: number }
   | { kind: 'moves'; moves: [string, number | null][] }
   | { kind: 'attempts'; attempts: AttemptRecord[] }
+  | { kind: 'trace'; traces: [string, AgentTrace][]; loopDelay: LoopDelay }
   | { kind: 'error'; message: string };
 
 /** Unsolicited: send times (epoch ms) of sampled heartbeats, batched. */

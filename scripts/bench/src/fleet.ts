@@ -9,9 +9,10 @@
  * (no heartbeats, no pongs, no reconnect) without closing its socket, and
  * notes which master welcomed it (several masters: placement.ts).
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import WebSocket, { type ClientOptions } from 'ws';
 import { createAgent, createFakeProbe, createLogger, type Agent } from '../../../packages/agent/dist/index.js';
-import type { AttemptRecord, BeatReport, FleetEnvelope, FleetReply, FleetRequest, FleetSpecs, FleetStats } from './fleet-protocol.js';
+import type { AgentTrace, AttemptRecord, BeatReport, FleetEnvelope, FleetReply, FleetRequest, FleetSpecs, FleetStats } from './fleet-protocol.js';
 import { Placement } from './placement.js';
 import { sampleProcess } from './procfs.js';
 import { sleep } from './util.js';
@@ -25,7 +26,20 @@ interface Holder {
   sampled: boolean;
   silenced: boolean;
   lastBeatAt: number | undefined;
+  /** Its last TRACE_EVENTS events (what a false flag's agent did, read after the storm). */
+  trace: AgentTrace;
 }
+
+const TRACE_EVENTS = 32;
+
+function traceEvent(holder: Holder, event: string): void {
+  if (holder.trace.length >= TRACE_EVENTS) holder.trace.shift();
+  holder.trace.push([event, Date.now()]);
+}
+
+/** How late this process's timers fire: with thousands of agents on a busy core, a heartbeat is sent that much late. */
+const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+loopDelay.enable();
 
 const logger = createLogger({ level: 'silent' });
 const holders = new Map<string, Holder>();
@@ -72,6 +86,11 @@ function connectFor(holder: Holder): (target: string, options: ClientOptions) =>
     const ws = new WebSocket(target, options);
     placement.watch(holder.id, target, ws);
     recordAttempt(ws);
+    traceEvent(holder, 'connect');
+    ws.once('upgrade', () => traceEvent(holder, '101'));
+    ws.once('message', () => traceEvent(holder, 'welcome'));
+    ws.once('unexpected-response', () => traceEvent(holder, 'refused'));
+    ws.once('close', () => traceEvent(holder, 'close'));
     const send = ws.send.bind(ws) as (...args: unknown[]) => void;
     const pong = ws.pong.bind(ws) as (...args: unknown[]) => void;
     // Own properties shadow the prototype's methods for this socket only.
@@ -82,6 +101,7 @@ function connectFor(holder: Holder): (target: string, options: ClientOptions) =>
           heartbeatsSent += 1;
           const now = Date.now();
           holder.lastBeatAt = now;
+          traceEvent(holder, 'beat');
           if (holder.sampled) beatBuffer.push([holder.id, now]);
         }
         send(data, ...rest);
@@ -209,7 +229,7 @@ async function handle(request: FleetRequest): Promise<FleetReply> {
       specs = request.specs;
       const sampled = new Set(request.sampled);
       for (const [id, token] of request.agents) {
-        holders.set(id, { id, token, specs: undefined, agent: undefined, sampled: sampled.has(id), silenced: false, lastBeatAt: undefined });
+        holders.set(id, { id, token, specs: undefined, agent: undefined, sampled: sampled.has(id), silenced: false, lastBeatAt: undefined, trace: [] });
       }
       return { kind: 'stats', stats: stats() };
     }
@@ -232,6 +252,16 @@ async function handle(request: FleetRequest): Promise<FleetReply> {
       return { kind: 'moves', moves: placement.moves() };
     case 'attempts':
       return { kind: 'attempts', attempts: attempts.filter((a) => a[0] >= request.sinceEpochMs) };
+    case 'trace': {
+      const traces: [string, AgentTrace][] = [];
+      for (const id of request.ids) {
+        const h = holders.get(id);
+        if (h !== undefined) traces.push([id, [...h.trace]]);
+      }
+      const delay = { p50Ms: loopDelay.percentile(50) / 1e6, p99Ms: loopDelay.percentile(99) / 1e6, maxMs: loopDelay.max / 1e6 };
+      if (request.reset === true) loopDelay.reset();
+      return { kind: 'trace', traces, loopDelay: delay };
+    }
   }
 }
 

@@ -102,7 +102,9 @@ export function buildRows(args: BenchArgs, results: Record<string, unknown>, int
     row('storm', '/metrics scrapes failed / longest gap between answers', `${storm.scrapeFailures ?? 0} / ${fmt(storm.longestScrapeGapMs === undefined ? undefined : storm.longestScrapeGapMs / 1_000, 's')}`);
     row('storm', 'false inactive flags (new master; db at end)', `${storm.falseInactiveFlags ?? 'unknown (no /metrics)'} (db: ${storm.inactiveInDbAtEnd})`, '0', check(storm.falseInactiveFlags === 0 && storm.inactiveInDbAtEnd === 0));
     row('storm', 'flags by cause: sweep / timeout / clean close', ['sweep', 'timeout', 'clean_close'].map((c) => String(storm.flaggedByCause[c] ?? 0)).join(' / '));
-    row('storm', 'upgrades refused 503 + Retry-After (loading, or admissions in flight) / admissions', `${fmt(storm.refusals.unavailable ?? 0)} / ${fmt(storm.admissions)}`);
+    row('storm', 'upgrades refused 503 + Retry-After: view loading / admissions in flight at the bound / admissions', `${fmt(storm.refusals.unavailable ?? 0)} / ${fmt(storm.refusals.busy ?? 0)} / ${fmt(storm.admissions)}`);
+    const h = storm.holds ?? {};
+    row('storm', 'upgrades held instead: taken / expired (then 503) / peer left', [h.taken ?? 0, h.expired ?? 0, h.gone ?? 0].map((n) => fmt(n)).join(' / '));
     if (storm.timeline !== undefined) {
       const o = storm.timeline.byOutcome;
       const gaveUp = (o['closed-before-welcome'] ?? 0) + (o['error-other'] ?? 0);

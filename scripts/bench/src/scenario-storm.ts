@@ -6,6 +6,7 @@ import { delta, metric, readyz, scrape, type MetricSnapshot } from './prom.js';
 import { progress, sleep, waitUntil } from './util.js';
 import { diffProxy } from './wire-proxy.js';
 import { formatTimeline, stormTimeline, type StormTimeline } from './storm-timeline.js';
+import { explainTimeoutFlags, formatTimeoutFlags, type TimeoutFlagReport } from './storm-flags.js';
 
 export interface StormResult {
   agents: number;
@@ -37,6 +38,8 @@ export interface StormResult {
   dbReadsPerSecond: number;
   dbByCommand: Record<string, { count: number; totalMs: number }>;
   refusals: Record<string, number>;
+  /** Upgrades the new master held instead of refusing, by how the hold ended (taken, expired, gone, shutdown). */
+  holds: Record<string, number>;
   /** Worker events the new master wrote to WORKER_EVENTS by the end (its history's own counter). */
   historyEventsWritten: number;
   admissions: number;
@@ -52,6 +55,8 @@ export interface StormResult {
   profile?: ProfileSummary;
   /** The agents' connection attempts after the kill, by second: what each got (refused, 503, welcomed, …). */
   timeline?: StormTimeline;
+  /** The timeout flags explained (master log beside each agent's events) and the simulators' event-loop delay. */
+  timeoutFlags?: TimeoutFlagReport;
 }
 
 const CAUSES = ['clean_close', 'timeout', 'sweep'] as const;
@@ -70,7 +75,8 @@ async function scrapeWithRetries(port: number, withinMs: number): Promise<{ snap
   }
   return { snapshot: undefined, failures };
 }
-const REFUSALS = ['unknown_worker', 'unauthorized', 'forbidden', 'unavailable', 'shutting_down', 'bad_path', 'unsupported_version', 'bad_worker_id'];
+const HOLD_OUTCOMES = ['taken', 'expired', 'gone', 'shutdown'];
+const REFUSALS = ['unknown_worker', 'unauthorized', 'forbidden', 'unavailable', 'busy', 'shutting_down', 'bad_path', 'unsupported_version', 'bad_worker_id'];
 
 /**
  * Reconnect storm: SIGKILL the master with N agents connected and start a
@@ -105,6 +111,8 @@ export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<Storm
     devDb: ctx.devDbPid === undefined ? undefined : sampleProcess(ctx.devDbPid)?.cpuMs,
     machine: machineCpuMs(),
   });
+  // The simulators' event-loop delay is read from here to the end of the storm.
+  await rig.fleet.trace([], true);
   const cpu0 = cpuAt();
   const t0 = performance.now();
   const killedAt = Date.now();
@@ -199,8 +207,16 @@ export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<Storm
     const n = metric(last, 'cluster_master_refusals_total', { reason });
     if (n > 0) refusals[reason] = n;
   }
+  const holds: Record<string, number> = {};
+  for (const outcome of HOLD_OUTCOMES) {
+    const n = metric(last, 'cluster_master_upgrade_holds_total', { outcome });
+    if (n > 0) holds[outcome] = n;
+  }
   const timeline = stormTimeline(await rig.fleet.attempts(killedAt), killedAt);
   for (const line of formatTimeline(timeline)) progress(line);
+  progress(`storm: refusals ${JSON.stringify(refusals)}; held upgrades ${JSON.stringify(holds)}`);
+  const timeoutFlags = await explainTimeoutFlags(master.logFile, ctx.heartbeatTimeoutMs, (ids) => rig.fleet.trace(ids));
+  for (const line of formatTimeoutFlags(timeoutFlags)) progress(line);
   // One scan of the collection (~1 s on the dev database), after the storm.
   const inactiveInDbAtEnd = await ctx.workers.countDocuments(fleetInactive);
   const windowS = (allActiveMs ?? observedS * 1_000) / 1_000;
@@ -224,6 +240,7 @@ export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<Storm
     dbReadsPerSecond: db.reads / windowS,
     dbByCommand: db.byCommand,
     refusals,
+    holds,
     historyEventsWritten: metric(last, 'cluster_master_worker_events_written_total'),
     admissions: delta(undefined, last, 'cluster_master_admissions_total'),
     masterCpuMs: cpuAtAll,
@@ -231,5 +248,6 @@ export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<Storm
     masterRssBytes: sampleProcess(master.pid)?.rssBytes,
     ...(profile === undefined ? {} : { profile }),
     timeline,
+    timeoutFlags,
   };
 }

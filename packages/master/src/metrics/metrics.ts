@@ -9,6 +9,7 @@ export type RefusalReason =
   | 'unauthorized'
   | 'forbidden'
   | 'unavailable'
+  | 'busy'
   | 'too_many_failures'
   | 'shutting_down';
 
@@ -41,6 +42,10 @@ export interface MasterMetrics {
   connectedAgents: Gauge;
   admissions: Counter;
   refusals: Counter<'reason'>;
+  /** Upgrades held now, waiting for the master to take them (admission/held-upgrades.ts). */
+  upgradesHeld: Gauge;
+  /** Held upgrades by how their hold ended. */
+  upgradeHolds: Counter<'outcome'>;
   httpRefusals: Counter<'reason'>;
   heartbeatsReceived: Counter;
   /**
@@ -81,6 +86,17 @@ export function createMasterMetrics(registry: MetricsRegistry): MasterMetrics {
       name: 'cluster_master_refusals_total',
       help: 'Upgrades refused, by reason',
       labelNames: ['reason'],
+      registers,
+    }),
+    upgradesHeld: new Gauge({
+      name: 'cluster_master_upgrades_held',
+      help: 'Upgrades held (not answered yet) because the master could not take them: admission view loading, or admissions in flight at their bound',
+      registers,
+    }),
+    upgradeHolds: new Counter({
+      name: 'cluster_master_upgrade_holds_total',
+      help: 'Held upgrades by how the hold ended: taken (went on to admission), expired (answered 503 + Retry-After), gone (the peer closed), shutdown (answered 503)',
+      labelNames: ['outcome'],
       registers,
     }),
     httpRefusals: new Counter({

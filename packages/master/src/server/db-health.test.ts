@@ -6,11 +6,14 @@ test('an outage is logged once (error, with the retry delay) and its end once (i
   const clock = new ManualClock();
   const { logger, lines } = captureLogger();
   const health = new DbHealth(logger, clock);
+  let outages = 0;
+  health.onOutage(() => (outages += 1));
   expect(health.ok).toBe(false); // nothing answered yet
   health.success('view');
   expect(health.ok).toBe(true);
   expect(health.recoveredAtMs).toBeUndefined();
   for (let i = 0; i < 5; i++) health.failure('heartbeat', new Error('connect ECONNREFUSED'), 500 * 2 ** i);
+  expect(outages).toBe(1); // its listeners told once, as the log
   expect(health.ok).toBe(false);
   clock.advance(3_000);
   health.success('heartbeat');

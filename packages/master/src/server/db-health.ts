@@ -19,6 +19,7 @@ export class DbHealth {
   #ok = false;
   #outageSinceMs: number | undefined;
   #recoveredAtMs: number | undefined;
+  readonly #outageListeners: (() => void)[] = [];
 
   constructor(
     private readonly logger: Logger,
@@ -40,6 +41,11 @@ export class DbHealth {
     return this.#recoveredAtMs;
   }
 
+  /** Called when an outage begins (the first failure after a success, or before any). */
+  onOutage(listener: () => void): void {
+    this.#outageListeners.push(listener);
+  }
+
   success(op: string): void {
     if (this.#outageSinceMs !== undefined) {
       const now = this.clock.monotonic();
@@ -55,6 +61,7 @@ export class DbHealth {
     if (this.#outageSinceMs === undefined) {
       this.#outageSinceMs = this.clock.monotonic();
       this.logger.error({ op, error: describeError(error), retry_in_ms: retryInMs }, 'database error; retrying with backoff');
+      for (const listener of this.#outageListeners) listener();
     } else {
       this.logger.debug({ op, error: describeError(error), retry_in_ms: retryInMs }, 'database still failing');
     }

@@ -37,6 +37,8 @@ async function start(registry: FakeRegistry, clock: ManualClock) {
       retryBaseMs: 50,
       retryCapMs: 100,
       checkSourceAddress: false,
+      // Refused at once, as a held upgrade is once its hold is over (held.test.ts): the Retry-After told is what these tests read.
+      maxHeldUpgrades: 0,
     },
   });
   const { port } = await master.start();

@@ -55,7 +55,7 @@ export function createMaster(deps: CreateMasterOptions): Master {
     if (!health.ok) return 'database unreachable';
     return null;
   };
-  const { server, wss } = wireEndpoint(parts, deps, () => state === 'running', notReadyReason);
+  const { server, wss, upgrades } = wireEndpoint(parts, deps, () => state === 'running', notReadyReason);
   /** The socket bound before the master was loaded (serve), once this master took it over. */
   let adopted: EarlyListener | undefined;
 
@@ -110,6 +110,8 @@ export function createMaster(deps: CreateMasterOptions): Master {
       const restarting = closeOptions.plannedRestart === true;
       const wasListening = state === 'running' || state === 'starting';
       state = 'closing';
+      // Held upgrades are sockets the server no longer tracks (closeAllConnections does not reach them).
+      upgrades.releaseHeld();
       startup.stop();
       if (started !== undefined) await started.catch(() => undefined);
       stopViewChecks?.();

@@ -128,6 +128,23 @@ export interface ServerOptions {
    */
   maxAdmissionsInFlight: number;
   /**
+   * An upgrade the master cannot take yet (the view loading, or
+   * maxAdmissionsInFlight reached) is held, in arrival order, instead of
+   * answered 503 (admission/held-upgrades.ts), for at most this long; then it
+   * gets the 503 with its booked Retry-After. Well under the agents' welcome
+   * timeout (10 s, counted from their connect, which under load comes seconds
+   * before the master reads the request): a held upgrade taken then still has
+   * time for its handshake, hello and welcome.
+   */
+  upgradeHoldMs: number;
+  /**
+   * Upgrades held at most (0: none, every one refused at once); past it a new
+   * one is answered 503 at once. About what the master admits within
+   * upgradeHoldMs: one held beyond that would mostly wait its hold out and be
+   * refused anyway, later than at once.
+   */
+  maxHeldUpgrades: number;
+  /**
    * While a page or a watch listens, the fleet feed reads the whole registry
    * this often: what other masters and tools outside this package changed
    * shows within it. This master's own sessions and heartbeat writes show at
@@ -226,6 +243,8 @@ export const SERVER_DEFAULTS: ServerOptions = {
   loadingRetryAfterMs: 2_000,
   loadingRetrySpreadPerS: 1_000,
   maxAdmissionsInFlight: 1_000,
+  upgradeHoldMs: 3_000,
+  maxHeldUpgrades: 3_000,
   fleetFullReadMs: 60_000,
   maxEventStreams: 100,
   maxEventStreamsPerToken: 10,

@@ -155,7 +155,7 @@ export function wireEndpoint(
   deps: Pick<CreateMasterOptions, 'lookup' | 'verifyToken' | 'db'>,
   accepting: () => boolean,
   notReadyReason: () => string | null,
-): { server: Server; wss: WebSocketServer } {
+): { server: Server; wss: WebSocketServer; upgrades: UpgradeAdmission } {
   const { options, clock, logger, metrics, view, host, refusals, history } = parts;
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: options.maxMessageBytes, clientTracking: false });
   const addresses = new AddressMatcher(deps.lookup ?? systemLookupAll, clock, options.dnsCacheTtlMs);
@@ -187,6 +187,13 @@ export function wireEndpoint(
       awaitingHello: () => Math.max(0, host.open.size - host.sessions.size),
       retryAfterS: () => spread.nextS(),
     },
+    hold: {
+      max: options.maxHeldUpgrades,
+      holdMs: options.upgradeHoldMs,
+      clock,
+      whileLoading: () => !parts.health.failing,
+      metrics,
+    },
     refusals,
     logger,
     accepting,
@@ -201,6 +208,11 @@ export function wireEndpoint(
       logger.debug({ worker_id: admitted.workerId, address }, 'upgrade accepted');
     },
   });
+  // What lets a held upgrade go on: the view loaded, an admission in flight ended; and an outage
+  // while the view loads, which ends the holding for the load (refused then, with no Retry-After).
+  view.onRefresh(upgrades.takeHeld);
+  host.onAdmissionEnded(upgrades.takeHeld);
+  parts.health.onOutage(upgrades.takeHeld);
   const admin = adminRoutesFor(deps.db, parts);
   // The registry-wide gauges read the page's feed at scrape time (a master without a database has neither).
   // Not while the master comes up (view loading, then its agents' return for one heartbeat timeout): a read of
@@ -226,7 +238,7 @@ export function wireEndpoint(
     onRefused: (refusal) => refusals.http({ ...refusal, address: addressOf({ remoteAddress: refusal.address }) }),
     adminRoutes: admin?.routes,
   });
-  return { server, wss };
+  return { server, wss, upgrades };
 }
 
 /** The feed's read for a scrape once `settled()` says so; before that, nothing (the gauges stay unset). */

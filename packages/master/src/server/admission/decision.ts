@@ -57,6 +57,36 @@ export function checkHeaders(headers: IncomingHttpHeaders): HeaderCheck {
   return { ok: true, workerId, token: parseBearer(single(headers[HEADERS.authorization])), protocolVersion };
 }
 
+export type RequestCheck = { ok: true; workerId: string; token: string; protocolVersion: ProtocolVersion } | Refusal;
+
+/**
+ * Everything an upgrade can be refused for without the view: the headers'
+ * checks and a token present. A request that passes may still be refused once
+ * the view is read; one that fails is refused alike whether the view is loaded or not.
+ */
+export function checkRequest(headers: IncomingHttpHeaders): RequestCheck {
+  const checked = checkHeaders(headers);
+  if (!checked.ok) return checked;
+  const { workerId, token, protocolVersion } = checked;
+  // A missing token stays missing whatever the database says, and is answered alike for every id.
+  if (token === undefined) {
+    return { ok: false, status: 401, reason: 'missing or malformed bearer token', metric: 'unauthorized', workerId };
+  }
+  return { ok: true, workerId, token, protocolVersion };
+}
+
+/** The refusal while the view is not loaded yet (the master is starting). */
+export function notLoaded(workerId: string | undefined, retryAfterS: number | undefined): Refusal {
+  return {
+    ok: false,
+    status: 503,
+    reason: 'registry not loaded yet',
+    metric: 'unavailable',
+    ...(workerId === undefined ? {} : { workerId }),
+    ...(retryAfterS === undefined ? {} : { retryAfterS }),
+  };
+}
+
 export interface AdmissionDeps {
   view: AdmissionView;
   addresses: AddressMatcher;
@@ -84,17 +114,10 @@ export async function decideAdmission(
   headers: IncomingHttpHeaders,
   remoteAddress: string | undefined,
 ): Promise<AdmissionDecision> {
-  const checked = checkHeaders(headers);
+  const checked = checkRequest(headers);
   if (!checked.ok) return checked;
   const { workerId, token, protocolVersion } = checked;
-  // A missing token stays missing whatever the database says, and is answered alike for every id.
-  if (token === undefined) {
-    return { ok: false, status: 401, reason: 'missing or malformed bearer token', metric: 'unauthorized', workerId };
-  }
-  if (!deps.view.loaded) {
-    const retryAfterS = deps.loadingRetryAfterS?.();
-    return { ok: false, status: 503, reason: 'registry not loaded yet', metric: 'unavailable', workerId, ...(retryAfterS === undefined ? {} : { retryAfterS }) };
-  }
+  if (!deps.view.loaded) return notLoaded(workerId, deps.loadingRetryAfterS?.());
   const seq = deps.view.startedSeq;
   const first = await judge(deps, workerId, deps.view.get(workerId), token, remoteAddress, seq, protocolVersion);
   if (first.ok || deps.mayRefresh?.() === false) return first;

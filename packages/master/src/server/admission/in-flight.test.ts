@@ -27,7 +27,8 @@ async function start(maxAdmissionsInFlight: number): Promise<number> {
     credentials: registry,
     logger,
     // The system clock: close() waits the hand-over grace (10 ms here) for the welcomed worker.
-    options: { host: '127.0.0.1', port: 0, checkSourceAddress: false, maxAdmissionsInFlight, handoverGraceMs: 10 },
+    // Nothing held (held.test.ts holds): past the bound an upgrade is refused at once, as with holding once the queue is full.
+    options: { host: '127.0.0.1', port: 0, checkSourceAddress: false, maxAdmissionsInFlight, maxHeldUpgrades: 0, handoverGraceMs: 10 },
   });
   const { port } = await master.start();
   await expect.poll(() => master?.notReadyReason()).toBeNull();
@@ -61,6 +62,9 @@ describe('admissions in flight', () => {
     expect([first.got, second.got]).toEqual(['open', 'open']);
     // Two admitted sessions wait for their hello: the third upgrade is refused before any admission work.
     expect((await upgrade(port, 'w3')).got).toBe('503 retry-after 2');
+    // Counted apart from the loading refusals.
+    const refusals = await master?.metricsRegistry.getSingleMetric('cluster_master_refusals_total')?.get();
+    expect(refusals?.values.map((v) => [v.labels.reason, v.value])).toEqual([['busy', 1]]);
     await hello(first.ws, 'w1');
     expect((await upgrade(port, 'w3')).got).toBe('open');
   });

@@ -4,7 +4,10 @@ import type { Logger } from 'pino';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { TokenVerifier } from '../ports.js';
 import { normaliseAddress, type AddressMatcher } from './address.js';
-import { decideAdmission, type Admitted, type Refusal } from './decision.js';
+import { checkRequest, decideAdmission, notLoaded, type Admitted, type Refusal } from './decision.js';
+import { HeldUpgrades } from './held-upgrades.js';
+import type { Clock } from '../clock.js';
+import type { MasterMetrics } from '../../metrics/metrics.js';
 import { checkHandshake } from './handshake.js';
 import type { RefusalLog } from './refusal-log.js';
 import type { FailureLimit } from './failure-limit.js';
@@ -33,15 +36,49 @@ export interface UpgradeAdmissionDeps {
    * (see #admitting). Absent: no limit.
    */
   inFlight?: { max: number; awaitingHello(): number; retryAfterS(): number | undefined } | undefined;
+  /**
+   * Upgrades the master cannot take yet (view loading, admissions in flight at
+   * `inFlight.max`) are held, in arrival order, and taken as soon as it can
+   * (held-upgrades.ts); one held longer than `holdMs`, or that finds `max`
+   * held already, is refused 503 as without this. Absent, or `max` 0: refused at once.
+   */
+  hold?: HoldOptions | undefined;
   /** Enrollment upgrades (`Authorization: Enroll …`, protocol 3); absent: refused (a master without a database). */
   enrollment?: EnrollmentAdmission | undefined;
   /** ws completed the handshake of an admitted worker. */
   onAdmitted(ws: WebSocket, admitted: Admitted, address: string | undefined): void;
 }
 
+export interface HoldOptions {
+  max: number;
+  holdMs: number;
+  clock: Pick<Clock, 'monotonic' | 'setTimeout' | 'clearTimeout'>;
+  /** Whether an upgrade may wait for the view's load: not while the database fails (the load has no end to wait for). */
+  whileLoading(): boolean;
+  metrics: Pick<MasterMetrics, 'upgradesHeld' | 'upgradeHolds'>;
+}
+
+/** An upgrade held: what it takes to go on with it later. */
+interface Held {
+  req: IncomingMessage;
+  socket: Duplex;
+  head: Buffer;
+  address: string | undefined;
+  workerId: string;
+  /** Drops the entry when its peer leaves while it waits. */
+  gone: () => void;
+  /** Ends the socket of a peer that sent data or its end while held. */
+  cut: () => void;
+}
+
+/** Why the master cannot take an upgrade now. */
+type Wait = 'loading' | 'busy';
+
 const TOO_MANY_FAILURES: Refusal = { ok: false, status: 429, reason: 'too many refused upgrades from this address; try again later', metric: 'too_many_failures' };
 /** The refusals that say a credential was wrong: what FailureLimit counts. */
 const FAILED_AUTH = new Set(['unknown_worker', 'unauthorized', 'forbidden']);
+
+const IGNORE = (): void => undefined;
 
 const SHUTTING_DOWN: Refusal = { ok: false, status: 503, reason: 'master shutting down', metric: 'shutting_down' };
 
@@ -58,8 +95,30 @@ export function addressOf(socket: { remoteAddress?: string | undefined }): strin
 export class UpgradeAdmission {
   /** Upgrades decided on but not handed to ws or refused yet. */
   #deciding = 0;
+  readonly #held: HeldUpgrades<Held> | undefined;
 
   constructor(private readonly deps: UpgradeAdmissionDeps) {
+    const hold = deps.hold;
+    this.#held =
+      hold === undefined || hold.max <= 0
+        ? undefined
+        : new HeldUpgrades<Held>({
+            max: hold.max,
+            holdMs: hold.holdMs,
+            clock: hold.clock,
+            onExpired: (held) => {
+              const wait = this.#wait();
+              if (wait === undefined) {
+                // The master can take it after all (the database failed while the view loaded: no more holding for that).
+                this.#let(held, 'taken');
+                this.#admit(held.req, held.socket, held.head, held.address);
+                return;
+              }
+              this.#let(held, 'expired');
+              // Refused as it would have been on arrival, its Retry-After booked now.
+              this.#refuse(held.req, held.socket, this.#refusalFor(wait, held.workerId), held.address);
+            },
+          });
     // checkHandshake mirrors ws's checks; this is the net for any ws makes beyond them (a malformed
     // Sec-WebSocket-Protocol): refused on the same logged, counted path instead of silently by ws.
     deps.wss.on('wsClientError', (error: Error, socket: Duplex, req: IncomingMessage) => {
@@ -70,8 +129,8 @@ export class UpgradeAdmission {
 
   /** An upgrade request on the agents' path. */
   readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const ignore = (): void => undefined;
-    socket.on('error', ignore);
+    // Until ws has the socket (it listens itself): a peer's reset must not be an unhandled error.
+    socket.on('error', IGNORE);
     const address = addressOf(req.socket);
     if (!this.deps.accepting()) {
       this.#refuse(req, socket, SHUTTING_DOWN, address);
@@ -83,7 +142,7 @@ export class UpgradeAdmission {
       this.#refuse(req, socket, badHandshake, address);
       return;
     }
-    const { view, addresses, verifyToken, checkSourceAddress, logger, failures } = this.deps;
+    const { failures } = this.deps;
     if (failures?.blocked(address) === true) {
       this.#refuse(req, socket, TOO_MANY_FAILURES, address);
       return;
@@ -94,11 +153,110 @@ export class UpgradeAdmission {
       this.#enroll(req, socket, head, address, mayRefresh);
       return;
     }
-    const busy = this.#busy();
-    if (busy !== undefined) {
-      this.#refuse(req, socket, busy, address);
+    const checked = checkRequest(req.headers);
+    if (!checked.ok) {
+      this.#refuse(req, socket, checked, address);
       return;
     }
+    // In arrival order: what is held and can go goes first; if anything is left held, the master
+    // cannot take this one either (#wait() says why), and it waits behind them.
+    this.takeHeld();
+    const wait = this.#wait();
+    if (wait !== undefined) {
+      if (!this.#hold(req, socket, head, address, checked.workerId)) this.#refuse(req, socket, this.#refusalFor(wait, checked.workerId), address);
+      return;
+    }
+    this.#admit(req, socket, head, address);
+  };
+
+  /**
+   * Answers every held upgrade 503 "master shutting down" (close()); later
+   * ones are refused on arrival (accepting() is false by then).
+   */
+  releaseHeld(): void {
+    for (const held of this.#held?.clear() ?? []) {
+      this.#let(held, 'shutdown');
+      this.#refuse(held.req, held.socket, SHUTTING_DOWN, held.address);
+    }
+  }
+
+  /**
+   * Takes the held upgrades, oldest first, for as long as the master can: call
+   * whenever that may have changed (the view loaded, an admission in flight
+   * ended: decided, said hello, or its session closed).
+   */
+  readonly takeHeld = (): void => {
+    const held = this.#held;
+    if (held === undefined) return;
+    for (let next = held.oldest(); next !== undefined; next = held.oldest()) {
+      if (!this.deps.accepting()) {
+        this.releaseHeld();
+        return;
+      }
+      if (this.#wait() !== undefined) return;
+      held.remove(next);
+      // Closed, and its 'close' not emitted yet: nothing to admit.
+      this.#let(next, next.socket.destroyed ? 'gone' : 'taken');
+      this.#admit(next.req, next.socket, next.head, next.address);
+    }
+  };
+
+  /** Holds the upgrade; false when the queue is full or holding is off (refuse it). */
+  #hold(req: IncomingMessage, socket: Duplex, head: Buffer, address: string | undefined, workerId: string): boolean {
+    const held = this.#held;
+    if (held === undefined) return false;
+    const entry: Held = {
+      req,
+      socket,
+      head,
+      address,
+      workerId,
+      gone: () => {
+        if (held.remove(entry)) this.#let(entry, 'gone');
+      },
+      cut: () => socket.destroy(),
+    };
+    if (!held.hold(entry)) return false;
+    socket.once('close', entry.gone);
+    // Node leaves an upgraded socket unread, so a peer that gave up would go unnoticed until its turn:
+    // read it. A client sends nothing before the 101 (RFC 6455, 4.1): data, or its end, means it left.
+    socket.on('data', entry.cut);
+    socket.on('end', entry.cut);
+    this.deps.hold?.metrics.upgradesHeld.set(held.size);
+    return true;
+  }
+
+  /** The entry has left the queue (taken, expired, its peer gone, shutdown): counted, its close watch removed. */
+  #let(held: Held, outcome: 'taken' | 'expired' | 'gone' | 'shutdown'): void {
+    held.socket.off('close', held.gone);
+    held.socket.off('data', held.cut);
+    held.socket.off('end', held.cut);
+    // Unread again until ws takes it (#admit resumes it then), as Node hands over an upgraded socket.
+    held.socket.pause();
+    const metrics = this.deps.hold?.metrics;
+    metrics?.upgradeHolds.inc({ outcome });
+    metrics?.upgradesHeld.set(this.#held?.size ?? 0);
+  }
+
+  /** Why the master cannot take an upgrade now; undefined: it can. */
+  #wait(): Wait | undefined {
+    if (!this.deps.view.loaded) {
+      // Without holding while loading, decideAdmission answers it (503, with Retry-After unless the database fails).
+      return this.#held !== undefined && this.deps.hold?.whileLoading() === true ? 'loading' : undefined;
+    }
+    return this.#atBound() ? 'busy' : undefined;
+  }
+
+  #refusalFor(wait: Wait, workerId: string | undefined): Refusal {
+    if (wait === 'loading') return notLoaded(workerId, this.deps.loadingRetryAfterS?.());
+    return this.#busy();
+  }
+
+  /** The admission proper: the decision from the view, then the hand-over to ws or the refusal. */
+  #admit(req: IncomingMessage, socket: Duplex, head: Buffer, address: string | undefined): void {
+    if (socket.destroyed) return;
+    const { view, addresses, verifyToken, checkSourceAddress, logger, failures } = this.deps;
+    const mayRefresh = (): boolean => failures?.saturated !== true;
     const { loadingRetryAfterS } = this.deps;
     this.#deciding += 1;
     decideAdmission({ view, addresses, verifyToken, checkSourceAddress, mayRefresh, ...(loadingRetryAfterS === undefined ? {} : { loadingRetryAfterS }) }, req.headers, address)
@@ -118,14 +276,18 @@ export class UpgradeAdmission {
           this.#refuse(req, socket, decision, address);
           return;
         }
-        socket.off('error', ignore);
+        socket.off('error', IGNORE);
+        // A socket that was held was paused when it was taken (#let); ws reads it from here.
+        if (socket.isPaused()) socket.resume();
         this.deps.wss.handleUpgrade(req, socket, head, (ws) => this.deps.onAdmitted(ws, decision, address));
       })
       .catch((error: unknown) => {
         logger.error({ error: error instanceof Error ? error.message : String(error) }, 'upgrade failed');
         socket.destroy();
-      });
-  };
+      })
+      // One decision fewer in flight (the admitted session, if any, counts now as awaiting its hello).
+      .finally(this.takeHeld);
+  }
 
   /**
    * The refusal for an upgrade that comes while the master has more admissions
@@ -138,11 +300,17 @@ export class UpgradeAdmission {
    * its writes, and brings the agent back when the master can take it, its
    * backoff not grown. Undefined: admit.
    */
-  #busy(): Refusal | undefined {
+  #busy(): Refusal {
+    const retryAfterS = this.deps.inFlight?.retryAfterS();
+    // No workerId: the refusal says nothing about the worker, and a worker named in a refusal gets a
+    // history event (RefusalLog.onWorkerRefused): in a 19,000-agent storm ~11,000 database inserts.
+    return { ok: false, status: 503, reason: 'master busy admitting other agents; try again later', metric: 'busy', ...(retryAfterS === undefined ? {} : { retryAfterS }) };
+  }
+
+  /** Whether the admissions in flight are at their bound (see #busy). */
+  #atBound(): boolean {
     const limit = this.deps.inFlight;
-    if (limit === undefined || this.#deciding + limit.awaitingHello() < limit.max) return undefined;
-    const retryAfterS = limit.retryAfterS();
-    return { ok: false, status: 503, reason: 'master busy admitting other agents; try again later', metric: 'unavailable', ...(retryAfterS === undefined ? {} : { retryAfterS }) };
+    return limit !== undefined && this.#deciding + limit.awaitingHello() >= limit.max;
   }
 
   /** An enrollment upgrade (enrollment.ts): refusals on the same logged, counted path; each one a failed authentication. */
@@ -187,7 +355,7 @@ export class UpgradeAdmission {
 
   /** An upgrade request on any other path. */
   readonly onStrayUpgrade = (req: IncomingMessage, socket: Duplex): void => {
-    socket.on('error', () => undefined);
+    socket.on('error', IGNORE);
     // 'unknown path', not 'unknown worker': the agent tells a wrong URL path from an unregistered worker by this body.
     this.#refuse(req, socket, { ok: false, status: 404, reason: 'unknown path', metric: 'bad_path' }, addressOf(req.socket));
   };

@@ -65,6 +65,7 @@ export class SessionHost implements SessionEvents {
    * up on the first.
    */
   readonly #awaitingHello = new Map<string, AgentSession>();
+  readonly #admissionEndedListeners: (() => void)[] = [];
 
   constructor(private readonly deps: SessionHostDeps) {}
 
@@ -76,8 +77,21 @@ export class SessionHost implements SessionEvents {
     older?.close(CloseCode.replaced, 'replaced by a newer connection', 'replaced');
   }
 
+  /**
+   * Called whenever an admitted session stops counting as an admission in
+   * flight (it said hello, or closed before): a held upgrade may go on then
+   * (admission/upgrade.ts takeHeld).
+   */
+  onAdmissionEnded(listener: () => void): void {
+    this.#admissionEndedListeners.push(listener);
+  }
+
   #helloDone(session: AgentSession): void {
     if (this.#awaitingHello.get(session.workerId) === session) this.#awaitingHello.delete(session.workerId);
+  }
+
+  #admissionEnded(): void {
+    for (const listener of this.#admissionEndedListeners) listener();
   }
 
   onHello(session: AgentSession, hello: Hello): void {
@@ -112,6 +126,7 @@ export class SessionHost implements SessionEvents {
       },
       'admitted',
     );
+    this.#admissionEnded();
   }
 
   onHeartbeat(session: AgentSession, _heartbeat: Heartbeat): void {
@@ -156,7 +171,11 @@ export class SessionHost implements SessionEvents {
         reason: printableForLog(closed.reason || undefined) ?? null,
       });
     }
-    if (!wasCurrent) return;
+    // A session that had not said hello was one of the admissions in flight.
+    if (!wasCurrent) {
+      this.#admissionEnded();
+      return;
+    }
     const agentSaidGoodbye =
       closed.cause === undefined && (closed.code === CloseCode.normal || closed.code === CloseCode.goingAway);
     if (agentSaidGoodbye) {
