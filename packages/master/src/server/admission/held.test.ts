@@ -1,4 +1,6 @@
 import { PROTOCOL_VERSION } from '@cluster/protocol';
+import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import WebSocket from 'ws';
 import { hashToken } from '../../registry/token.js';
@@ -159,6 +161,32 @@ describe('held upgrades', () => {
     expect(await holds(m)).toEqual({ gone: 1 });
     const refusals = await m.metricsRegistry.getSingleMetric('cluster_master_refusals_total')?.get();
     expect(refusals?.values.map((v) => [v.labels.reason, v.value])).toEqual([['busy', 1]]);
+  });
+
+  test('a flood of unregistered upgrades while the view loads: at most maxHeldUpgrades held, the rest refused at once; one that sends bytes while held is cut off', async () => {
+    const registry = new SlowViewRegistry();
+    const { port, m } = await start(registry, { maxHeldUpgrades: 50 });
+    const flood = Array.from({ length: 200 }, (_, i) => upgrade(port, `stranger-${i}`));
+    await heldNow(m, 50);
+    const answers = await Promise.all(flood.slice(50).map((u) => u.got));
+    expect(answers.every((a) => a.startsWith('503 '))).toBe(true);
+    expect(await gauge(m, 'cluster_master_upgrades_held')).toBe(50);
+    // A peer that leaves frees its place; one that sends bytes before its 101 (a client sends none,
+    // RFC 6455 4.1) is cut off, and its place freed too.
+    flood[0]?.ws.terminate();
+    await heldNow(m, 49);
+    const raw = connect(port, '127.0.0.1');
+    raw.on('error', () => undefined);
+    const cut = new Promise((resolve) => raw.once('close', resolve));
+    raw.write(`GET /agent HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nx-protocol-version: ${PROTOCOL_VERSION}\r\nx-worker-id: stranger-raw\r\nauthorization: Bearer ${TOKEN}\r\n\r\n`);
+    await heldNow(m, 50);
+    raw.write('not a websocket frame');
+    await cut;
+    await heldNow(m, 49);
+    registry.load();
+    const rest = await Promise.all(flood.slice(1, 50).map((u) => u.got));
+    expect(rest.filter((a) => a === 'open')).toEqual([]);
+    expect(await holds(m)).toEqual({ gone: 2, taken: 49 });
   });
 
   test('a master that closes answers its held upgrades 503 shutting down', async () => {
