@@ -111,6 +111,25 @@ describe('guessed admin tokens', () => {
     }
   });
 
+  test('a burst of parallel guesses from one address is looked up at most failedAuthPerAddress times', async () => {
+    const m = await h.startMaster({ failedAuthPerAddress: 10, failedAuthWindowMs: 60_000 });
+    const seen = finds(m);
+    try {
+      const from = performance.now();
+      // All sent at once: each is checked before any lookup has ended and been counted.
+      const statuses = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => fetch(`${m.http}/api/workers`, { headers: { Authorization: `Bearer ${guess(1_000 + i)}` } }).then(async (a) => (await a.text(), a.status))),
+      );
+      const tokenReads = seen.filter((f) => f.atMs >= from && f.collection === ADMIN_TOKENS_COLLECTION).length;
+      console.log(`parallel guesses: 60 at once, ${tokenReads} reads of ${ADMIN_TOKENS_COLLECTION}`);
+      expect(tokenReads).toBeLessThanOrEqual(10);
+      expect(statuses.filter((s) => s === 401)).toHaveLength(10);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(50);
+    } finally {
+      await m.close();
+    }
+  });
+
   test('an address past failedAuthPerAddress is answered 429 (the sign-in form says so)', async () => {
     const m = await h.startMaster({ failedAuthPerAddress: 3, failedAuthWindowMs: 60_000 });
     try {

@@ -28,15 +28,27 @@ export class FailureLimit {
 
   constructor(private readonly options: FailureLimitOptions) {}
 
-  /** The address has failed too often in this window: refuse it without looking further. */
-  blocked(address: string | undefined): boolean {
+  /**
+   * The address has failed too often in this window: refuse it without
+   * looking further. `unsettled` are its checks still in flight, counted as
+   * failures until they end (a caller whose check awaits the database passes
+   * them, so parallel guesses cannot all pass before the first is recorded).
+   */
+  blocked(address: string | undefined, unsettled = 0): boolean {
     const entry = this.#addresses.get(address ?? '');
-    return entry !== undefined && this.#current(entry.windowStartMs) && entry.count >= this.options.perAddress;
+    const failed = entry !== undefined && this.#current(entry.windowStartMs) ? entry.count : 0;
+    return failed + unsettled >= this.options.perAddress;
+  }
+
+  /** All addresses together have failed too often in this window (`unsettled`: checks in flight, as for blocked). */
+  saturatedWith(unsettled: number): boolean {
+    const failed = this.#current(this.#totalWindowStartMs) ? this.#total : 0;
+    return failed + unsettled >= this.options.total;
   }
 
   /** All addresses together have failed too often in this window. */
   get saturated(): boolean {
-    return this.#current(this.#totalWindowStartMs) && this.#total >= this.options.total;
+    return this.saturatedWith(0);
   }
 
   record(address: string | undefined): void {

@@ -14,9 +14,17 @@ export type AdminAuth = { ok: true; tokenId: string; /** Set when the credential
  * Failed admin authentications, per address and in total (FailureLimit), and
  * the tokens that passed lately: while failures flood in from everywhere, only
  * those are still looked up, so guessed tokens stop costing database reads.
+ *
+ * A token not seen to pass counts as a failure while its lookup is in flight:
+ * the check comes before the database read and the failure is recorded after
+ * it, so without that a burst of parallel guesses from one address would all
+ * be looked up before the first was counted (50 at once got 46 reads past a
+ * limit of 30).
  */
 export class AdminAuthLimit {
   readonly #passed = new Set<string>();
+  readonly #unsettled = new Map<string, number>();
+  #unsettledTotal = 0;
   constructor(readonly failures: FailureLimit, private readonly maxRemembered = 1_000) {}
 
   passed(token: string): void {
@@ -24,9 +32,32 @@ export class AdminAuthLimit {
     this.#passed.add(hashToken(token));
   }
 
-  /** Whether this credential may cost a database read now. */
-  mayVerify(token: string): boolean {
-    return !this.failures.saturated || this.#passed.has(hashToken(token));
+  /**
+   * Whether this credential may cost a database read now. When it may and is
+   * a token not seen to pass, it is counted as a failure until the returned
+   * `settle` runs (call it once the lookup ended, whatever its outcome).
+   */
+  begin(address: string | undefined, credential: AdminCredential): { ok: false } | { ok: true; settle: () => void } {
+    const proven = typeof credential !== 'string' || this.#passed.has(hashToken(credential));
+    const key = address ?? '';
+    const inFlight = this.#unsettled.get(key) ?? 0;
+    if (this.failures.blocked(address, inFlight)) return { ok: false };
+    if (proven) return { ok: true, settle: () => undefined };
+    if (this.failures.saturatedWith(this.#unsettledTotal)) return { ok: false };
+    this.#unsettled.set(key, inFlight + 1);
+    this.#unsettledTotal += 1;
+    let settled = false;
+    return {
+      ok: true,
+      settle: () => {
+        if (settled) return;
+        settled = true;
+        this.#unsettledTotal -= 1;
+        const left = (this.#unsettled.get(key) ?? 1) - 1;
+        if (left === 0) this.#unsettled.delete(key);
+        else this.#unsettled.set(key, left);
+      },
+    };
   }
 }
 
@@ -79,7 +110,8 @@ export async function authenticateAdmin(
     refused({ ...where, reason });
     return { ok: false, status: 401 };
   }
-  if (limit !== undefined && (limit.failures.blocked(where.address) || (typeof presented === 'string' && !limit.mayVerify(presented)))) {
+  const lookup = limit?.begin(where.address, presented) ?? { ok: true, settle: () => undefined };
+  if (!lookup.ok) {
     refused({ ...where, reason: 'too many refused credentials' });
     return { ok: false, status: 429 };
   }
@@ -90,6 +122,8 @@ export async function authenticateAdmin(
   } catch (error) {
     logger.warn({ ...where, error: error instanceof Error ? error.message : String(error) }, 'admin credential not checked: database unavailable');
     return { ok: false, status: 503 };
+  } finally {
+    lookup.settle();
   }
   if (tokenId === null) {
     limit?.failures.record(where.address);
