@@ -4,8 +4,8 @@
  * A real fleet's agents connect from as many machines, each with its own ephemeral ports. All from
  * 127.0.0.1, 19,000 simulated agents hold ~19,000 of its 28,232 ephemeral ports (32768–60999)
  * before any reconnect, and every connect() in a storm then searches a nearly full port range in
- * the kernel: measured here (.cache/exp/connect-cost.mjs in h63's notes) 1.17 ms of CPU per
- * connect with 16,000 ports taken against 0.04 ms from another 127/8 address — at ~30,000 attempts
+ * the kernel: measured on the 2-core development machine, 1.17 ms of CPU per connect with
+ * 16,000 of 127.0.0.1's ports taken against 0.04 ms from another 127/8 address — at ~30,000 attempts
  * most of the simulators' CPU in the storm, a cost no real agent pays. Linux answers on all of
  * 127.0.0.0/8, so each agent gets its own address there; the master checks it against worker_ip as
  * it checks a real worker's (checkSourceAddress), a string compare either way.
