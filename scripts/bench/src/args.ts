@@ -54,7 +54,8 @@ export const USAGE = `Usage: pnpm bench [-- options]
                       the same run with one master, for comparison
   --soak-minute-s S   the soak's minute (default 60): churn once per soak minute, a sample every 5; with
                       --scenarios soak --duration-s 600 --soak-minute-s 10 --agents 2000, a quick try
-  --profile           CPU-profile the master (steady window and reconnect storm); figures are then not comparable
+  --profile           CPU-profile the master (steady window and reconnect storm) and, in the storm, the fleet
+                      simulators (kill to all back); figures are then not comparable
   -h, --help`;
 
 function positive(name: string, text: string | undefined, fallback: number): number {

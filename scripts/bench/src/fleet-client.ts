@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { ProfileSummary } from './profile.js';
 import type { AgentTrace, AttemptRecord, FleetEnvelope, FleetReply, FleetRequest, FleetSpecs, FleetStats, LoopDelay } from './fleet-protocol.js';
 
 const FLEET_MAIN = fileURLToPath(new URL('./fleet.js', import.meta.url));
@@ -216,6 +217,17 @@ export class Fleet {
       loopDelay.push(r.loopDelay);
     }
     return { traces, loopDelay };
+  }
+
+  /** Starts a CPU profile in every simulator. */
+  async startProfile(): Promise<void> {
+    await Promise.all(this.processes.map((p) => p.request({ kind: 'profile', action: 'start' })));
+  }
+
+  /** Stops them; each writes `${prefix}-<n>.cpuprofile`. */
+  async stopProfile(prefix: string): Promise<ProfileSummary[]> {
+    const replies = await Promise.all(this.processes.map((p, i) => p.request({ kind: 'profile', action: 'stop', file: `${prefix}-${i + 1}.cpuprofile` })));
+    return replies.flatMap((r) => (r.kind === 'profiled' ? [r.summary] : []));
   }
 
   async kill(): Promise<void> {

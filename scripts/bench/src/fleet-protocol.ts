@@ -1,6 +1,7 @@
 /** Messages between the coordinator (main.ts) and a fleet simulator process (fleet.ts), over fork IPC. */
 
 import type { Specs } from '../../../packages/protocol/dist/index.js';
+import type { ProfileSummary } from './profile.js';
 
 /** The specs a simulated agent reports: the protocol's shape. */
 export type FleetSpecs = Specs;
@@ -34,7 +35,10 @@ export type FleetRequest =
   /** Connection attempts started at or after `sinceEpochMs` (epoch ms), with what each got. */
   | { kind: 'attempts'; sinceEpochMs: number }
   /** The recent events of these agents (AgentTrace), and this process's event-loop delay since the last reset; `reset`: start it anew. */
-  | { kind: 'trace'; ids: string[]; reset?: boolean };
+  | { kind: 'trace'; ids: string[]; reset?: boolean }
+  /** CPU profile of this simulator (its own inspector): 'start', or 'stop' writing the .cpuprofile to `file`. */
+  | { kind: 'profile'; action: 'start' }
+  | { kind: 'profile'; action: 'stop'; file: string };
 
 /**
  * An agent's recent events, oldest first: [event, epoch ms]. Events: 'connect' (a WebSocket opened),
@@ -79,6 +83,8 @@ export type FleetReply =
   | { kind: 'moves'; moves: [string, number | null][] }
   | { kind: 'attempts'; attempts: AttemptRecord[] }
   | { kind: 'trace'; traces: [string, AgentTrace][]; loopDelay: LoopDelay }
+  | { kind: 'profiling' }
+  | { kind: 'profiled'; summary: ProfileSummary }
   | { kind: 'error'; message: string };
 
 /** Unsolicited: send times (epoch ms) of sampled heartbeats, batched. */

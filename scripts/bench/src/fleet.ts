@@ -9,12 +9,16 @@
  * (no heartbeats, no pongs, no reconnect) without closing its socket, and
  * notes which master welcomed it (several masters: placement.ts).
  */
+import { writeFileSync } from 'node:fs';
+import { Session as InspectorSession } from 'node:inspector/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import WebSocket, { type ClientOptions } from 'ws';
 import { createAgent, createFakeProbe, createLogger, type Agent } from '../../../packages/agent/dist/index.js';
+import { fleetSourceAddress } from './fleet-address.js';
 import type { AgentTrace, AttemptRecord, BeatReport, FleetEnvelope, FleetReply, FleetRequest, FleetSpecs, FleetStats } from './fleet-protocol.js';
 import { Placement } from './placement.js';
 import { sampleProcess } from './procfs.js';
+import { summarise, type CpuProfile } from './profile.js';
 import { sleep } from './util.js';
 
 interface Holder {
@@ -22,6 +26,8 @@ interface Holder {
   /** Specs reported by this agent when they differ from the fleet's. */
   specs: FleetSpecs | undefined;
   token: string;
+  /** The loopback address it connects from (fleet-address.ts), its worker_ip. */
+  address: string;
   agent: Agent | undefined;
   sampled: boolean;
   silenced: boolean;
@@ -83,7 +89,7 @@ function connectFor(holder: Holder): (target: string, options: ClientOptions) =>
     // A hung agent does not come back either: the session's retries fail here, before any network.
     if (holder.silenced) throw new Error('silenced by the benchmark');
     connects += 1;
-    const ws = new WebSocket(target, options);
+    const ws = new WebSocket(target, { ...options, localAddress: holder.address });
     placement.watch(holder.id, target, ws);
     recordAttempt(ws);
     traceEvent(holder, 'connect');
@@ -229,7 +235,7 @@ async function handle(request: FleetRequest): Promise<FleetReply> {
       specs = request.specs;
       const sampled = new Set(request.sampled);
       for (const [id, token] of request.agents) {
-        holders.set(id, { id, token, specs: undefined, agent: undefined, sampled: sampled.has(id), silenced: false, lastBeatAt: undefined, trace: [] });
+        holders.set(id, { id, token, address: fleetSourceAddress(id), specs: undefined, agent: undefined, sampled: sampled.has(id), silenced: false, lastBeatAt: undefined, trace: [] });
       }
       return { kind: 'stats', stats: stats() };
     }
@@ -262,7 +268,29 @@ async function handle(request: FleetRequest): Promise<FleetReply> {
       if (request.reset === true) loopDelay.reset();
       return { kind: 'trace', traces, loopDelay: delay };
     }
+    case 'profile':
+      return profile(request);
   }
+}
+
+let inspector: InspectorSession | undefined;
+
+/** Profiles this simulator in-process (the storm with --profile): where a simulated agent's CPU goes. */
+async function profile(request: Extract<FleetRequest, { kind: 'profile' }>): Promise<FleetReply> {
+  if (request.action === 'start') {
+    inspector ??= new InspectorSession();
+    inspector.connect();
+    await inspector.post('Profiler.enable');
+    await inspector.post('Profiler.setSamplingInterval', { interval: 500 });
+    await inspector.post('Profiler.start');
+    return { kind: 'profiling' };
+  }
+  if (inspector === undefined) throw new Error('no profile started');
+  const { profile: result } = (await inspector.post('Profiler.stop')) as unknown as { profile: CpuProfile };
+  inspector.disconnect();
+  inspector = undefined;
+  writeFileSync(request.file, JSON.stringify(result));
+  return { kind: 'profiled', summary: summarise(result, request.file) };
 }
 
 process.on('message', (message: { reqId: number; request: FleetRequest }) => {

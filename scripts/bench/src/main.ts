@@ -30,6 +30,7 @@ import { runSeveralMasters, type SeveralMastersResult } from './scenario-several
 import { setUpSeveralMasters } from './several-masters-rig.js';
 import { runStorm } from './scenario-storm.js';
 import { seedWorkers, workerIds } from './seed.js';
+import { fleetSourceAddress } from './fleet-address.js';
 import { WireProxy, type RecordedCommand } from './wire-proxy.js';
 import { runSoak, soakRows, soakTable, type SoakResult } from './scenario-soak.js';
 import { openBenchViewers, viewerRows, type ViewerCost, type Viewers } from './viewer-cost.js';
@@ -115,7 +116,9 @@ async function main(args: BenchArgs): Promise<void> {
     const fleetIds = workerIds(args.agents);
     const realAgentIds: [string, string] = ['bench-agent-installed', 'bench-agent-plain'];
     progress(`registering ${args.agents + 2} workers (${args.seed === 'known' ? 'specs known from an earlier connection' : "the contract's initial values"})`);
-    const seeded = await seedWorkers(db, [...fleetIds, ...realAgentIds], '127.0.0.1', args.seed === 'known' ? FLEET_SPECS : undefined);
+    // The fleet's agents each from their own loopback address (fleet-address.ts); the real agents from 127.0.0.1.
+    const realIds = new Set(realAgentIds);
+    const seeded = await seedWorkers(db, [...fleetIds, ...realAgentIds], (id) => (realIds.has(id) ? '127.0.0.1' : fleetSourceAddress(id)), args.seed === 'known' ? FLEET_SPECS : undefined);
     const ctx: BenchContext = {
       args,
       runDir,

@@ -19,7 +19,7 @@ interface ProfileNode {
   callFrame: CallFrame;
 }
 
-interface CpuProfile {
+export interface CpuProfile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];

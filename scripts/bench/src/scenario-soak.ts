@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { createCredentialStore, createWorkerRegistry } from '../../../packages/master/dist/index.js';
 import type { BenchContext } from './context.js';
 import { credentials } from './context.js';
+import { fleetSourceAddress } from './fleet-address.js';
 import { Fleet } from './fleet-client.js';
 import { waitConnected } from './master-rig.js';
 import { sampleProcess } from './procfs.js';
@@ -211,7 +212,7 @@ export async function runSoak(ctx: BenchContext): Promise<SoakResult> {
     for (const id of reregistering) {
       await registry.unregisterWorker(id);
       await store.remove(id);
-      await registry.registerWorker(id, '127.0.0.1');
+      await registry.registerWorker(id, fleetSourceAddress(id));
       fresh.set(id, await store.issue(id));
     }
     churn.reregistrations += reregistering.length;

@@ -53,6 +53,8 @@ export interface StormResult {
   cpuWhileBackMs?: { fleet: number; devDb: number | undefined; machine: number; wallMs: number };
   masterRssBytes: number | undefined;
   profile?: ProfileSummary;
+  /** With --profile: each fleet simulator's CPU profile from the kill until all back. */
+  fleetProfiles?: ProfileSummary[];
   /** The agents' connection attempts after the kill, by second: what each got (refused, 503, welcomed, …). */
   timeline?: StormTimeline;
   /** The timeout flags explained (master log beside each agent's events) and the simulators' event-loop delay. */
@@ -113,6 +115,7 @@ export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<Storm
   });
   // The simulators' event-loop delay is read from here to the end of the storm.
   await rig.fleet.trace([], true);
+  if (args.profile) await rig.fleet.startProfile();
   const cpu0 = cpuAt();
   const t0 = performance.now();
   const killedAt = Date.now();
@@ -150,6 +153,15 @@ export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<Storm
   let cpuWhileBackMs: StormResult['cpuWhileBackMs'];
   let p1 = p0;
   let profile: ProfileSummary | undefined;
+  let fleetProfiles: ProfileSummary[] | undefined;
+  const stopFleetProfile = async (): Promise<void> => {
+    if (!args.profile || fleetProfiles !== undefined) return;
+    fleetProfiles = await rig.fleet.stopProfile(`${ctx.runDir}/fleet-storm`);
+    for (const [i, p] of fleetProfiles.entries()) {
+      progress(`storm: fleet simulator ${i + 1} profile (${p.totalMs} ms): ${p.origins.slice(0, 6).map((o) => `${o.origin} ${o.share}%`).join(', ')}`);
+      for (const f of p.functions.slice(0, i === 0 ? 15 : 5)) progress(`storm:   ${f.share}% ${f.name} ${f.where}`);
+    }
+  };
   const minObserveMs = restartMs + ctx.heartbeatTimeoutMs + 5_000;
   while (performance.now() - t0 < deadline) {
     const now = performance.now() - t0;
@@ -176,6 +188,7 @@ export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<Storm
       progress(`storm: CPU from the kill until all back (${(cpuWhileBackMs.wallMs / 1000).toFixed(1)} s): master ${cpuAtAll ?? '?'} ms, fleet ${cpuWhileBackMs.fleet} ms, dev db ${cpuWhileBackMs.devDb ?? '?'} ms, machine ${cpuWhileBackMs.machine} ms (all cores)`);
       p1 = rig.proxy.snapshot();
       progress(`storm: all ${expected} agents admitted ${(allActiveMs / 1000).toFixed(1)} s after the kill`);
+      await stopFleetProfile();
       if (inspector !== undefined) {
         profile = await inspector.stopProfile(`${ctx.runDir}/master-storm.cpuprofile`);
         inspector.close();
@@ -190,6 +203,7 @@ export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<Storm
     profile = await inspector.stopProfile(`${ctx.runDir}/master-storm.cpuprofile`);
     inspector.close();
   }
+  await stopFleetProfile();
   const observedS = (performance.now() - t0) / 1_000;
   watching = false;
   await fleetWatch;
@@ -247,6 +261,7 @@ export async function runStorm(ctx: BenchContext, rig: MasterRig): Promise<Storm
     ...(cpuWhileBackMs === undefined ? {} : { cpuWhileBackMs }),
     masterRssBytes: sampleProcess(master.pid)?.rssBytes,
     ...(profile === undefined ? {} : { profile }),
+    ...(fleetProfiles === undefined ? {} : { fleetProfiles }),
     timeline,
     timeoutFlags,
   };

@@ -26,7 +26,7 @@ const BATCH = 50;
  * connects without spec writes, as it does after any restart. Without, each
  * first hello makes the master write that worker's specs.
  */
-export async function seedWorkers(db: Db, ids: readonly string[], workerIp: string, knownSpecs: FleetSpecs | undefined): Promise<SeededWorker[]> {
+export async function seedWorkers(db: Db, ids: readonly string[], workerIp: string | ((workerId: string) => string), knownSpecs: FleetSpecs | undefined): Promise<SeededWorker[]> {
   await createWorkerRegistry(db).ensureCollections();
   const workers = db.collection(COLLECTIONS.workers);
   const credentials = db.collection(COLLECTIONS.credentials);
@@ -35,7 +35,7 @@ export async function seedWorkers(db: Db, ids: readonly string[], workerIp: stri
     const now = new Date();
     const chunk = ids.slice(start, start + BATCH);
     const docs = chunk.map((id) => {
-      const doc = newWorkerDocument(id, workerIp, now);
+      const doc = newWorkerDocument(id, typeof workerIp === 'string' ? workerIp : workerIp(id), now);
       return knownSpecs === undefined ? doc : { ...doc, ...specsToBson(knownSpecs), last_heartbeat: Long.fromNumber(Math.floor(now.getTime() / 1000) - 3_600) };
     });
     const tokens = chunk.map(() => generateToken());

@@ -70,6 +70,8 @@ export class MasterConnection {
   #intervalMs: number = DEFAULTS.heartbeatIntervalMs;
   #silenceLimitMs = masterSilenceLimitMs(DEFAULTS.heartbeatIntervalMs, DEFAULTS.heartbeatTimeoutMs);
   #welcomeTimer: unknown;
+  /** The welcome timer fired: the last look for a welcome already in the socket buffer (see the constructor). */
+  #welcomeRecheck: NodeJS.Immediate | undefined;
   #heartbeatTimer: unknown;
   #silenceTimer: unknown;
   /** Bounds a close handshake this side started; then the socket is dropped. */
@@ -82,7 +84,14 @@ export class MasterConnection {
     this.#events = events;
     this.#welcomeTimer = deps.timers.setTimeout(() => {
       this.#welcomeTimer = undefined;
-      this.#drop(`no welcome from the master within ${deps.welcomeTimeoutMs} ms`, 'no-welcome');
+      // Node runs due timers before it reads sockets: on a busy event loop the welcome (or the 101)
+      // may already wait in the socket buffer when this fires. Give up only after one more read of
+      // the sockets (setImmediate runs after the poll phase), so an admission the master already
+      // made is not thrown away and paid for again.
+      this.#welcomeRecheck = setImmediate(() => {
+        this.#welcomeRecheck = undefined;
+        if (this.#welcomedAt === undefined) this.#drop(`no welcome from the master within ${deps.welcomeTimeoutMs} ms`, 'no-welcome');
+      });
     }, deps.welcomeTimeoutMs);
     ws.on('open', () => this.#onOpen());
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
@@ -188,6 +197,8 @@ export class MasterConnection {
     }
     timers.clearTimeout(this.#welcomeTimer);
     this.#welcomeTimer = undefined;
+    clearImmediate(this.#welcomeRecheck);
+    this.#welcomeRecheck = undefined;
     this.#intervalMs = welcome.heartbeat_interval_ms;
     this.#silenceLimitMs = masterSilenceLimitMs(welcome.heartbeat_interval_ms, welcome.heartbeat_timeout_ms);
     const first = this.#welcomedAt === undefined;
@@ -268,5 +279,7 @@ export class MasterConnection {
     const { timers } = this.#deps;
     for (const t of [this.#welcomeTimer, this.#heartbeatTimer, this.#silenceTimer, this.#closeTimer]) if (t !== undefined) timers.clearTimeout(t);
     this.#welcomeTimer = this.#heartbeatTimer = this.#silenceTimer = this.#closeTimer = undefined;
+    clearImmediate(this.#welcomeRecheck);
+    this.#welcomeRecheck = undefined;
   }
 }

@@ -524,9 +524,31 @@ describe('session with a real WebSocket server', () => {
       await vi.advanceTimersByTimeAsync(3_999);
       expect(logs.events('no-welcome')).toHaveLength(0);
       await vi.advanceTimersByTimeAsync(1);
-      expect(logs.events('no-welcome')).toHaveLength(1);
+      await logs.waitFor('no-welcome');
       await conn.closed;
       expect(await logs.waitFor('retry')).toMatchObject({ delay_ms: 500 });
+    });
+
+    it('keeps a welcome that was already in its socket buffer when the welcome timeout fired (a late event loop)', async () => {
+      await using master = await startFakeMaster();
+      await using agent = agentFor(master, { welcomeTimeoutMs: 4_000 });
+      await agent.start();
+      const conn = await master.nextConnection();
+      await conn.nextMessage(); // hello
+      // From a check-phase callback, so that the next read of the sockets (the poll phase) comes
+      // before the next check phase: the order an event loop running late meets them in.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      // The welcome reaches the agent's socket buffer (loopback), then, before the agent reads
+      // it, its timer is due: Node runs due timers before it reads sockets.
+      conn.welcome(1_000, 3_000);
+      vi.advanceTimersByTime(4_000);
+      expect(logs.events('no-welcome')).toHaveLength(0);
+      await logs.waitFor('admitted');
+      expect(logs.events('no-welcome')).toHaveLength(0);
+      // Still the same connection: it beats on it, and the master saw no close.
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(await conn.nextMessage()).toEqual({ type: 'heartbeat', seq: 1 });
+      expect(master.upgrades).toHaveLength(1);
     });
   });
 
