@@ -111,22 +111,6 @@ interface Row {
   beat: string;
   /** The seq of the snapshot before the one this row's heartbeat moved for (it is in #movedRows then); undefined: not moved, or replaced by a newer row. */
   movedSince?: number | undefined;
-  /**
-   * Whether its worker was held or lately dropped here when the row was
-   * worked out: a heartbeat write of this master moves such a row in place.
-   * Held and dropped change only with the row touched, so this stays true
-   * until the row is worked out again.
-   */
-  local: boolean;
-  /** The newest heartbeat write of this master moved into the row in place (carried over when the row is worked out again). */
-  own: OwnBeat | undefined;
-}
-
-/** The later of two heartbeat writes of this master (either may be missing). */
-function newerBeat(a: OwnBeat | undefined, b: OwnBeat | undefined): OwnBeat | undefined {
-  if (a === undefined) return b;
-  if (b === undefined) return a;
-  return b.at.getTime() > a.at.getTime() ? b : a;
 }
 
 /**
@@ -182,11 +166,7 @@ export class FleetFeed {
   /** `local.changes()` when #held was last listed. */
   #heldAt: number | undefined;
   readonly #dropped = new Map<string, number>();
-  /**
-   * The newest last_heartbeat this master wrote (and the write landed) for
-   * workers whose row is to be worked out again at the next tick (touched, or
-   * none yet); the rest are moved in place (Row.own).
-   */
+  /** The newest last_heartbeat this master wrote (and the write landed) for workers held or lately dropped here. */
   readonly #ownBeats = new Map<string, OwnBeat>();
   /** Workers whose row must be worked out again at the next tick. */
   readonly #touched = new Set<string>();
@@ -375,18 +355,11 @@ export class FleetFeed {
     for (const [id, droppedAt] of this.#dropped) {
       if (nowMs - droppedAt > this.#dropMemoryMs) this.#touched.add(id);
     }
-    // In the order written: a later write of a worker wins. The heartbeat path: one lookup per beat
-    // where the row is this master's and not touched (every beat of every worker held here).
-    const touched = this.#touched;
+    // In the order written: a later write of a worker wins.
     for (const { workerIds, own } of this.#beaten) {
       for (const id of workerIds) {
-        const row = this.#rows.get(id);
-        if (row?.local === true && (touched.size === 0 || !touched.has(id))) {
-          this.#moveBeat(row, own);
-          continue;
-        }
         this.#ownBeats.set(id, own);
-        touched.add(id);
+        if (!this.#touched.has(id) && !this.#moveBeat(id, own, held)) this.#touched.add(id);
       }
     }
     this.#beaten = [];
@@ -419,19 +392,22 @@ export class FleetFeed {
    * The heartbeat path (every beat of every worker held here, each flush): the
    * row's last_heartbeat and updated_at take this master's write when it is
    * newer, without the overlay, the JSON form and the change key worked out
-   * again. Only for a row of a worker held or dropped here (Row.local): its
-   * objects are this feed's own copies (the overlay).
+   * again. False when the row needs the whole work (none yet, or a worker
+   * neither held nor dropped here: its row is the database's).
    */
-  #moveBeat(row: Row, own: OwnBeat): void {
-    row.own = newerBeat(row.own, own);
-    if (own.second <= row.worker.last_heartbeat) return;
-    // In place: a snapshot already sent holds the same json objects, but its bytes were serialised when sent.
+  #moveBeat(id: string, own: OwnBeat, held: ReadonlySet<string>): boolean {
+    const row = this.#rows.get(id);
+    if (row === undefined || (!held.has(id) && !this.#dropped.has(id))) return false;
+    if (own.second <= row.worker.last_heartbeat) return true;
+    // In place: both are this feed's own copies (the overlay of a held or dropped worker). A
+    // snapshot already sent holds the same json objects, but its bytes were serialised when sent.
     row.worker.last_heartbeat = own.second;
     row.worker.updated_at = own.at;
     row.json.last_heartbeat = own.second;
     row.json.updated_at = own.iso;
     row.beat = own.beat;
     this.#moved(row);
+    return true;
   }
 
   #refreshRow(id: string, held: ReadonlySet<string>, nowMs: number): void {
@@ -442,46 +418,45 @@ export class FleetFeed {
       if (this.#rows.delete(id)) this.#membershipChanged();
       return;
     }
-    const row = this.#rows.get(id);
-    const pending = this.#ownBeats.get(id);
-    if (pending !== undefined) this.#ownBeats.delete(id);
-    const { worker, local } = this.#overlay(stored, held, nowMs, newerBeat(row?.own, pending));
-    const own = local ? newerBeat(row?.own, pending) : undefined;
+    const worker = this.#overlay(stored, held, nowMs);
     const json = workerToJson(worker);
     const { last_heartbeat: _beat, updated_at: _updated, ...rest } = json;
     const key = JSON.stringify(rest);
     const beat = `${worker.last_heartbeat}|${worker.updated_at.getTime()}`;
+    const row = this.#rows.get(id);
     if (row?.key === key && row.beat === beat) {
       row.worker = worker;
-      row.local = local;
-      row.own = own;
       return;
     }
     if (row === undefined) this.#membershipChanged();
     else row.movedSince = undefined;
     this.#orderedRows = undefined;
-    const fresh: Row = { worker, json, key, beat, movedSince: undefined, local, own };
+    const fresh: Row = { worker, json, key, beat, movedSince: undefined };
     if (row?.key === key) this.#moved(fresh);
     else this.#changed = true;
     this.#rows.set(id, fresh);
   }
 
-  /** The row's worker: the database's, with this master's own knowledge laid over it; `local` when it is held or dropped here. */
-  #overlay(stored: Worker, held: ReadonlySet<string>, nowMs: number, own: OwnBeat | undefined): { worker: Worker; local: boolean } {
+  #overlay(stored: Worker, held: ReadonlySet<string>, nowMs: number): Worker {
     const id = stored.worker_id;
+    const own = this.#ownBeats.get(id);
     const beat = own !== undefined && own.second > stored.last_heartbeat ? { last_heartbeat: own.second, updated_at: own.at } : {};
     if (held.has(id)) {
       const specs = this.deps.local.specsOf(id);
-      return { worker: { ...stored, ...beat, is_active: true, ...(specs ?? {}) }, local: true };
+      return { ...stored, ...beat, is_active: true, ...(specs ?? {}) };
     }
     const droppedAt = this.#dropped.get(id);
-    if (droppedAt === undefined) return { worker: stored, local: false };
+    if (droppedAt === undefined) {
+      this.#ownBeats.delete(id);
+      return stored;
+    }
     // The database caught up (inactive), or the worker beat since we lost it (another master holds it).
     if (!stored.is_active || stored.last_heartbeat > unixSeconds(droppedAt) || nowMs - droppedAt > this.#dropMemoryMs) {
       this.#dropped.delete(id);
-      return { worker: stored, local: false };
+      this.#ownBeats.delete(id);
+      return stored;
     }
-    return { worker: { ...stored, ...beat, is_active: false }, local: true };
+    return { ...stored, ...beat, is_active: false };
   }
 
   /** Long enough for a full read to follow the write of the drop (it may be in flight when the worker drops), at either cadence. */
