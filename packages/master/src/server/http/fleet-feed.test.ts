@@ -317,6 +317,43 @@ describe('FleetFeed', () => {
     });
   });
 
+  test('a row moved in place by heartbeats written here keeps them when it is worked out again without a read (specs changed, worker dropped)', async () => {
+    const clock = new ManualClock();
+    const held = new Set<string>(['a']);
+    let cpus = 8;
+    const feed = new FleetFeed({
+      source: { getAllWorkers: () => Promise.resolve([worker('a', true, 100)]) },
+      local: { heldWorkerIds: () => held, specsOf: (id) => (held.has(id) ? { total_cpu: cpus, total_memory: 16, total_storage: 100, total_gpu: 0 } : undefined) },
+      clock,
+      logger: captureLogger().logger,
+      intervalMs: 1_000,
+      fullReadMs: FULL_READ_MS,
+    });
+    const seen: FleetSnapshot[] = [];
+    feed.subscribe((s) => seen.push(s));
+    await clock.advanceAsync(1_000);
+    const reads = feed.reads;
+    feed.heartbeatsWritten(['a'], 250, new Date(250_000));
+    await clock.advanceAsync(5_000);
+    expect(row(seen.at(-1), 'a')).toMatchObject({ last_heartbeat: 250, total_cpu: 8 });
+    // A driver update: new specs from the session; the row is worked out again from the last read (last_heartbeat 100).
+    cpus = 16;
+    await clock.advanceAsync(1_000);
+    expect(row(seen.at(-1), 'a')).toMatchObject({ last_heartbeat: 250, updated_at: new Date(250_000).toISOString(), total_cpu: 16 });
+    // Two more writes, one a tick: the later one shows.
+    feed.heartbeatsWritten(['a'], 255, new Date(255_000));
+    await clock.advanceAsync(1_000);
+    feed.heartbeatsWritten(['a'], 260, new Date(260_000));
+    await clock.advanceAsync(5_000);
+    expect(row(seen.at(-1), 'a')).toMatchObject({ last_heartbeat: 260 });
+    // Dropped here: inactive, its last heartbeat still the one written here.
+    held.delete('a');
+    await clock.advanceAsync(1_000);
+    expect(row(seen.at(-1), 'a')).toMatchObject({ is_active: false, last_heartbeat: 260 });
+    expect(feed.reads).toBe(reads);
+    feed.close();
+  });
+
   test('the session table is listed again only when it may have changed (local.changes moved)', async () => {
     const clock = new ManualClock();
     const held = new Set<string>(['a']);

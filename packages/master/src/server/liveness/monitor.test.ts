@@ -37,13 +37,32 @@ function setup() {
     clock.advance(ms);
     monitor.tick();
   };
-  return { clock, tracker, flagged, run, stall };
+  /**
+   * The worker's current session (made at its first message, a hello) hears
+   * from its agent now, as AgentSession and SessionHost do: the message's
+   * time, then the tracker. Pings go unanswered; a cut-off is only noted.
+   */
+  const live = new Map<string, { workerId: string; lastActivityMs: number; livenessSeenAtMs: number | undefined; pingSentAtMs: undefined; ping(): void; terminate(): void }>();
+  const hear = (workerId: string): void => {
+    let session = live.get(workerId);
+    const first = session === undefined;
+    session ??= { workerId, lastActivityMs: 0, livenessSeenAtMs: undefined, pingSentAtMs: undefined, ping: () => undefined, terminate: () => undefined };
+    live.set(workerId, session);
+    session.lastActivityMs = clock.monoMs;
+    if (first) {
+      host.sessions.claim(session as unknown as AgentSession);
+      tracker.admitted(session);
+    } else {
+      tracker.seen(session);
+    }
+  };
+  return { clock, tracker, flagged, run, stall, hear };
 }
 
 describe('LivenessMonitor', () => {
   test('a silent worker is flagged at the first tick after the timeout, not an interval later', () => {
-    const { clock, tracker, flagged, run } = setup();
-    tracker.seen('w1');
+    const { clock, flagged, run, hear } = setup();
+    hear('w1');
     const lastSeen = clock.monoMs;
     run(TIMEOUT);
     expect(flagged).toEqual([]);
@@ -55,10 +74,10 @@ describe('LivenessMonitor', () => {
   });
 
   test('a worker heard from again is judged from its latest message', () => {
-    const { clock, tracker, flagged, run } = setup();
-    tracker.seen('w1');
+    const { clock, flagged, run, hear } = setup();
+    hear('w1');
     run(INTERVAL);
-    tracker.seen('w1');
+    hear('w1');
     const lastSeen = clock.monoMs;
     run(TIMEOUT);
     expect(flagged).toEqual([]);
@@ -67,21 +86,21 @@ describe('LivenessMonitor', () => {
   });
 
   test('a stall of the master is nobody\'s silence: the late tick flags no one whose message waits unread, the flap does not feed itself', () => {
-    const { tracker, flagged, run, stall } = setup();
-    tracker.seen('w1');
+    const { flagged, run, stall, hear } = setup();
+    hear('w1');
     run(TICK);
     // The master is blocked for longer than the timeout; w1's beats sit in its socket buffer meanwhile.
     stall(TIMEOUT + 3_000);
     expect(flagged).toEqual([]);
     // Read after the late tick (Node runs timers before I/O): w1 is heard from, and stays unflagged.
-    tracker.seen('w1');
+    hear('w1');
     run(TIMEOUT);
     expect(flagged).toEqual([]);
   });
 
   test('a worker silent in the master\'s running time is still flagged one timeout after its last message, stalls not counted', () => {
-    const { clock, tracker, flagged, run, stall } = setup();
-    tracker.seen('w1');
+    const { clock, flagged, run, stall, hear } = setup();
+    hear('w1');
     const lastSeen = clock.monoMs;
     run(TICK);
     stall(5_000);

@@ -63,7 +63,7 @@ export class LivenessMonitor {
     const stall = this.#lastTickMs === undefined ? 0 : stalledMs(now - this.#lastTickMs, tickMs);
     this.#lastTickMs = now;
     if (stall > 0) tracker.discount(stall);
-    const overdue = tracker.takeOverdue(heartbeatTimeoutMs);
+    const overdue = tracker.takeOverdue(heartbeatTimeoutMs, host.sessions.values());
     if (overdue.length > 0) {
       host.flagInactive(overdue, 'timeout');
       for (const id of overdue) host.sessions.get(id)?.terminate('heartbeat_timeout');

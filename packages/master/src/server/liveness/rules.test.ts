@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { LivenessTracker, overdueWorkers, pingDecisionNotBeforeMs, pongOverdue, shouldPing, stalledMs } from './rules.js';
+import { LivenessTracker, type LivenessSubject, overdueWorkers, pingDecisionNotBeforeMs, pongOverdue, shouldPing, stalledMs } from './rules.js';
 
 describe('overdueWorkers', () => {
   test('older than the timeout, not at it', () => {
@@ -40,39 +40,108 @@ describe('ping decisions', () => {
   });
 });
 
+/** A live session as the tracker reads it; `hear` is a message of it at `now`. */
+function subject(workerId: string): LivenessSubject & { lastActivityMs: number } {
+  return { workerId, lastActivityMs: 0, livenessSeenAtMs: undefined };
+}
+
 describe('LivenessTracker', () => {
-  test('takeOverdue removes what it returns; seen refreshes; forget stops tracking', () => {
+  test('takeOverdue takes what it returns; seen refreshes; forget stops tracking', () => {
     let now = 0;
     const tracker = new LivenessTracker(() => now);
-    tracker.seen('a');
-    tracker.seen('b');
-    tracker.seen('c');
+    const live = [subject('a'), subject('b')];
+    const [a, b] = live as [ReturnType<typeof subject>, ReturnType<typeof subject>];
+    const c = subject('c');
+    for (const s of [a, b, c]) tracker.admitted(s);
+    // c's session ended abnormally: tracked apart from the live sessions.
+    tracker.ended(c);
     now = 800;
-    tracker.seen('b');
+    b.lastActivityMs = 800;
+    tracker.seen(b);
     tracker.forget('c');
     now = 1_001;
-    expect(tracker.takeOverdue(1_000)).toEqual(['a']);
-    expect(tracker.takeOverdue(1_000)).toEqual([]);
+    expect(tracker.takeOverdue(1_000, live)).toEqual(['a']);
+    expect(tracker.takeOverdue(1_000, live)).toEqual([]);
     now = 1_801;
-    expect(tracker.takeOverdue(1_000)).toEqual(['b']);
-    expect(tracker.size).toBe(0);
+    expect(tracker.takeOverdue(1_000, live)).toEqual(['b']);
+    expect(tracker.takeOverdue(1_000, live)).toEqual([]);
+    expect(tracker.endedSize).toBe(0);
+  });
+
+  test('a session that ended abnormally is judged from its last message until its worker is back; a hello takes over', () => {
+    let now = 0;
+    const tracker = new LivenessTracker(() => now);
+    const first = subject('w');
+    tracker.admitted(first);
+    now = 300;
+    first.lastActivityMs = 300;
+    tracker.seen(first);
+    // The connection drops (no goodbye): the session leaves the live ones, the worker stays tracked.
+    tracker.ended(first);
+    expect(tracker.endedSize).toBe(1);
+    now = 1_300;
+    expect(tracker.takeOverdue(1_000, [])).toEqual([]);
+    now = 1_301;
+    expect(tracker.takeOverdue(1_000, [])).toEqual(['w']);
+    expect(tracker.endedSize).toBe(0);
+
+    // Dropped again, and back before the timeout: the new session is what counts, once.
+    now = 1_400;
+    const second = subject('w');
+    second.lastActivityMs = 1_400;
+    tracker.admitted(second);
+    tracker.ended(second);
+    const third = subject('w');
+    now = 1_500;
+    third.lastActivityMs = 1_500;
+    tracker.admitted(third);
+    expect(tracker.endedSize).toBe(0);
+    now = 2_450;
+    expect(tracker.takeOverdue(1_000, [third])).toEqual([]);
+    now = 2_501;
+    expect(tracker.takeOverdue(1_000, [third])).toEqual(['w']);
+    // Taken: its session, still open, is not flagged again for the same silence, nor once it ends.
+    now = 4_000;
+    expect(tracker.takeOverdue(1_000, [third])).toEqual([]);
+    tracker.ended(third);
+    now = 6_000;
+    expect(tracker.takeOverdue(1_000, [])).toEqual([]);
+  });
+
+  test('a heartbeat reads no clock: the time is the session\'s lastActivityMs, in running time', () => {
+    let reads = 0;
+    const tracker = new LivenessTracker(() => {
+      reads += 1;
+      return 5_000;
+    });
+    tracker.discount(1_000);
+    const s = subject('w');
+    s.lastActivityMs = 4_200;
+    tracker.admitted(s);
+    for (let i = 0; i < 100; i += 1) tracker.seen(s);
+    expect(reads).toBe(0);
+    expect(s.livenessSeenAtMs).toBe(3_200);
   });
 
   test('a worker first seen after a walk that found nobody overdue is still flagged at its own timeout', () => {
     let now = 0;
     const tracker = new LivenessTracker(() => now);
-    tracker.seen('old');
+    const old = subject('old');
+    tracker.admitted(old);
+    tracker.ended(old);
     now = 500;
-    expect(tracker.takeOverdue(1_000)).toEqual([]);
+    expect(tracker.takeOverdue(1_000, [])).toEqual([]);
     tracker.forget('old');
     now = 700;
-    tracker.seen('new');
+    const fresh = subject('new');
+    fresh.lastActivityMs = 700;
+    tracker.admitted(fresh);
     now = 1_001;
-    expect(tracker.takeOverdue(1_000)).toEqual([]);
+    expect(tracker.takeOverdue(1_000, [fresh])).toEqual([]);
     now = 1_700;
-    expect(tracker.takeOverdue(1_000)).toEqual([]);
+    expect(tracker.takeOverdue(1_000, [fresh])).toEqual([]);
     now = 1_701;
-    expect(tracker.takeOverdue(1_000)).toEqual(['new']);
+    expect(tracker.takeOverdue(1_000, [fresh])).toEqual(['new']);
   });
 });
 
@@ -87,11 +156,12 @@ describe('stalledMs', () => {
   test('a discounted stall is not counted as silence by the tracker', () => {
     let now = 0;
     const tracker = new LivenessTracker(() => now);
-    tracker.seen('a');
+    const a = subject('a');
+    tracker.admitted(a);
     now = 5_000;
     tracker.discount(4_500);
-    expect(tracker.takeOverdue(1_000)).toEqual([]);
+    expect(tracker.takeOverdue(1_000, [a])).toEqual([]);
     now = 5_501;
-    expect(tracker.takeOverdue(1_000)).toEqual(['a']);
+    expect(tracker.takeOverdue(1_000, [a])).toEqual(['a']);
   });
 });

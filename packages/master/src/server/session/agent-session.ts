@@ -87,6 +87,8 @@ export class AgentSession {
   readonly protocolVersion: ProtocolVersion;
   /** Whether this is its worker's current session: SessionTable's to write (session-table.ts). */
   current = false;
+  /** The liveness tracker's to write (liveness/rules.ts): its worker's last-seen time while this is the current session. */
+  livenessSeenAtMs: number | undefined = undefined;
   #state: SessionState = 'awaiting-hello';
   #cause: SessionEndCause | undefined;
   #lastActivityMs: number;
@@ -112,7 +114,7 @@ export class AgentSession {
     this.viewSeq = peer.viewSeq;
     this.protocolVersion = peer.protocolVersion ?? PROTOCOL_VERSION;
     this.#lastActivityMs = deps.clock.monotonic();
-    this.#bucket = new TokenBucket(options.rateLimitBurst, options.rateLimitPerSecond, deps.clock.monotonic);
+    this.#bucket = new TokenBucket(options.rateLimitBurst, options.rateLimitPerSecond, this.#lastActivityMs);
     this.#closed = new Promise((resolve) => {
       ws.on('close', (code, reason) => {
         this.#onClose(code, reason.toString('utf8'));
@@ -123,9 +125,9 @@ export class AgentSession {
     // Control frames share the message budget: ws answers every ping with a pong, and a peer that
     // pings without reading would otherwise fill our send buffer (an agent never pings; it answers
     // ours, at most one per 1.5 heartbeat intervals).
-    ws.on('ping', () => this.#takeToken('too many pings'));
+    ws.on('ping', () => this.#takeToken('too many pings', deps.clock.monotonic()));
     ws.on('pong', () => {
-      if (!this.#takeToken('too many pongs')) return;
+      if (!this.#takeToken('too many pongs', deps.clock.monotonic())) return;
       this.#pingSentAtMs = undefined;
     });
     ws.on('error', (error: Error & { code?: string }) => this.#onError(error));
@@ -186,15 +188,17 @@ export class AgentSession {
   }
 
   /** False (and the session closing 4429) when the peer is over its rate limit or the session is ending. */
-  #takeToken(reason: string): boolean {
+  #takeToken(reason: string, nowMs: number): boolean {
     if (this.#state !== 'awaiting-hello' && this.#state !== 'active') return false;
-    if (this.#bucket.take()) return true;
+    if (this.#bucket.take(nowMs)) return true;
     this.#protocolError(CloseCode.tooManyMessages, reason, 'protocol');
     return false;
   }
 
   #onMessage(data: RawData, isBinary: boolean): void {
-    if (!this.#takeToken('too many messages')) return;
+    // One clock read per message: the rate limit, the quiet time and (through lastActivityMs) the liveness tracker.
+    const nowMs = this.deps.clock.monotonic();
+    if (!this.#takeToken('too many messages', nowMs)) return;
     const parsed = parseAgentMessage(data, isBinary, this.options.maxMessageBytes, this.protocolVersion);
     if (!parsed.ok) {
       const otherVersion =
@@ -209,7 +213,7 @@ export class AgentSession {
       this.#protocolError(parsed.code, parsed.reason, 'protocol');
       return;
     }
-    this.#lastActivityMs = this.deps.clock.monotonic();
+    this.#lastActivityMs = nowMs;
     this.#pingSentAtMs = undefined;
     const message = parsed.message;
     switch (message.type) {

@@ -100,7 +100,7 @@ export class SessionHost implements SessionEvents {
     const previous = this.sessions.claim(session);
     previous?.close(CloseCode.replaced, 'replaced by a newer connection', 'replaced');
     writer.admit(session.workerId);
-    liveness.seen(session.workerId);
+    liveness.admitted(session);
     this.deps.history?.admittedAgain(session.workerId);
     this.deps.history?.record(session.workerId, 'admitted', previous === undefined ? null : 'replaced_session', {
       address: session.address,
@@ -133,12 +133,12 @@ export class SessionHost implements SessionEvents {
     this.deps.metrics.heartbeatReceived();
     if (!this.sessions.isCurrent(session)) return;
     this.deps.writer.heartbeat(session.workerId);
-    this.deps.liveness.seen(session.workerId);
+    this.deps.liveness.seen(session);
   }
 
   onSpecs(session: AgentSession, specs: Specs, hardware: Hardware | undefined): void {
     if (!this.sessions.isCurrent(session)) return;
-    this.deps.liveness.seen(session.workerId);
+    this.deps.liveness.seen(session);
     if (this.#applySpecs(session.workerId, specs)) {
       this.deps.logger.info({ worker_id: session.workerId, specs }, 'specs changed');
     }
@@ -187,6 +187,9 @@ export class SessionHost implements SessionEvents {
     } else if (closed.cause === 'unregistered') {
       this.deps.liveness.forget(workerId);
       this.deps.writer.forget(workerId);
+    } else {
+      // Its agent may be dead: the timeout goes on counting from its last message.
+      this.deps.liveness.ended(session);
     }
   }
 
