@@ -131,10 +131,12 @@ describe('GET /api/events', () => {
 
     const agent = await RawAgent.admitted(m.url, { workerId: 'w-1', token: agentToken });
     const connectedAt = performance.now();
+    // It beats from its welcome, as an agent does: the streams take up to a second to see it, and the harness's
+    // heartbeat timeout is 1 s, so an agent that waited for them was flagged before its first beat.
+    agent.startBeating(200);
     await waitFor('every stream sees w-1 active', () => streams.every((s) => s.active('w-1') === true), { timeoutMs: 2_000 });
     const seenActiveMs = performance.now() - connectedAt;
     // Its heartbeats, as this master writes them, move last_heartbeat on the page without a read of the registry.
-    agent.startBeating(200);
     const beat = (s: Stream): unknown => s.last?.workers.find((w) => w.worker_id === 'w-1')?.last_heartbeat;
     const firstBeat = beat(streams[0] as Stream);
     // Heartbeats alone go out at most every 5 s (BEATS_ONLY_EVERY_MS).
